@@ -1,0 +1,32 @@
+# Everything starts from a fresh clone with only python3 (>= 3.11): the first target that needs
+# the virtualenv creates it and installs the package with its test extras.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)  ## the gateway on the demo config: http://127.0.0.1:8080, mock provider, SQLite
+	$(VENV)/bin/bifrost-py demo
+
+test: $(STAMP)  ## the whole test suite
+	$(PY) -m pytest -q
+
+bench: $(STAMP)  ## direct vs. through the gateway, against the mock upstream on loopback
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(PY) -m pip install --quiet ruff mypy
+	$(VENV)/bin/ruff check bifrost_py plugins tests
+	$(VENV)/bin/mypy bifrost_py --ignore-missing-imports
+
+clean:
+	rm -rf $(VENV) .bifrost-demo .pytest_cache

@@ -1,0 +1,13 @@
+"""bifrost-py: an LLM gateway with a small streaming proxy core and everything else as plugins.
+
+The public API for plugin authors: `hookimpl`, the context objects, the errors, `Gateway`.
+"""
+
+from .context import Advice, Attempt, Call, Caller, ModelInfo, Outcome, Reply, StashKey, Target, Usage
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+__all__ = [
+    "Advice", "Attempt", "Call", "Caller", "ModelInfo", "Outcome", "Reply", "StashKey", "Target", "Usage",
+    "hookimpl",
+]

@@ -1,0 +1,227 @@
+"""`bifrost-py`: serve, demo, check, report, plugins, mock-upstream (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .configschema import ConfigError, parse_duration
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("BIFROST_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bifrost-py", description="An LLM gateway for Anthropic- and OpenAI-speaking tools.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the gateway from a YAML config")
+    serve.add_argument("-c", "--config", required=True)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(run=_serve)
+
+    demo = sub.add_parser("demo", help="run on the built-in demo config (mock provider, no keys needed)")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--data-dir", default=".bifrost-demo")
+    demo.add_argument("--no-traffic", action="store_true", help="do not send sample requests")
+    demo.set_defaults(run=_demo)
+
+    check = sub.add_parser("check", help="validate a config file")
+    check.add_argument("-c", "--config", required=True)
+    check.set_defaults(run=_check)
+
+    report = sub.add_parser("report", help="cost report from the log store")
+    report.add_argument("-c", "--config", required=True)
+    report.add_argument("--since", default="7d")
+    report.add_argument("--by", default="team", choices=("team", "key", "customer", "model", "provider", "day", "hour", "session"))
+    report.add_argument("--format", default="table", choices=("table", "csv", "json"))
+    report.set_defaults(run=_report)
+
+    plugins = sub.add_parser("plugins", help="list loaded plugins and their hooks")
+    plugins.add_argument("-c", "--config")
+    plugins.set_defaults(run=_plugins)
+
+    mock = sub.add_parser("mock-upstream", help="a wire-faithful fake provider for demos and tests")
+    mock.add_argument("--port", type=int, default=8090)
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--latency", default="0ms")
+    mock.add_argument("--tokens-per-second", type=float, default=0.0)
+    mock.add_argument("--fail-rate", type=float, default=0.0)
+    mock.add_argument("--fail-status", type=int, default=529)
+    mock.add_argument("--retry-after", type=float)
+    mock.set_defaults(run=_mock_upstream)
+    return parser
+
+
+def _load(path: str) -> Any:
+    from .config import load_config
+
+    return load_config(path)
+
+
+def _gateway(config: Any) -> Any:
+    from .gateway import Gateway
+
+    return Gateway(config)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if args.host:
+        config.host = args.host
+    if args.port is not None:
+        config.port = args.port
+    if args.workers:
+        config.workers = args.workers
+    os.chdir(config.base_dir)  # relative sqlite paths are relative to the config file
+    run_server(config)
+    return 0
+
+
+def run_server(config: Any, *, banner: str = "") -> None:
+    """Serve `config`; with workers > 1, that many processes share the port (SO_REUSEPORT)."""
+    workers = max(1, int(config.workers))
+    if workers == 1:
+        _serve_one(config, banner, reuse_port=False)
+        return
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            _serve_one(config, banner if not children else "", reuse_port=True)
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
+def _serve_one(config: Any, banner: str, *, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from .server import build_app
+
+    gateway = _gateway(config)
+    app = build_app(gateway)
+    loop = _new_loop()
+    text = banner or f"bifrost-py listening on http://{config.host}:{config.port}"
+    web.run_app(
+        app, host=config.host, port=config.port, loop=loop, reuse_port=reuse_port or None,
+        handler_cancellation=True, print=lambda _: print(text, flush=True), access_log=None,
+        shutdown_timeout=30,
+    )
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .config import parse_config
+
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    text = (resources.files("bifrost_py") / "demo" / "demo.yaml").read_text()
+    env = {**os.environ, "BIFROST_DEMO_DB": str(data_dir / "bifrost.db")}
+    config = parse_config(text, environ=env, source="built-in demo config")
+    config.host, config.port = args.host, args.port
+    base = f"http://{args.host}:{args.port}"
+    banner = "\n".join([
+        f"bifrost-py demo listening on {base}  (provider: built-in mock; data in {data_dir})",
+        f"web UI: {base}/  (admin token: {config.admin_token})",
+        "Point Claude Code at it:",
+        f"  export ANTHROPIC_BASE_URL={base}/anthropic",
+        "  export ANTHROPIC_API_KEY=vk-demo-alice",
+    ])
+    if not args.no_traffic:
+        os.environ["BIFROST_DEMO_TRAFFIC"] = base
+    run_server(config, banner=banner)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    gateway = _gateway(config)
+    print(f"{args.config}: ok ({len(gateway.providers)} providers, plugins: {', '.join(gateway.dispatcher.names) or 'none'})")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    os.chdir(config.base_dir)
+    gateway = _gateway(config)
+    since = parse_duration(args.since)
+
+    async def produce() -> str | None:
+        await gateway.start()
+        try:
+            for info in gateway.plugins.ordered():
+                report = getattr(info.plugin, "bifrost_report", None)
+                if report is not None:
+                    text = await report(gateway, since, args.by, args.format)
+                    if text is not None:
+                        return str(text)
+            return None
+        finally:
+            await gateway.stop()
+
+    text = asyncio.run(produce())
+    if text is None:
+        print("no loaded plugin keeps a request log (is the costlog plugin disabled?)", file=sys.stderr)
+        return 1
+    print(text)
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from .config import Config
+
+    config = _load(args.config) if args.config else Config()
+    gateway = _gateway(config)
+    for info in gateway.plugins.ordered():
+        print(f"{info.name}  ({info.source})")
+        for hook in info.hooks:
+            print(f"    {hook}")
+    return 0
+
+
+def _mock_upstream(args: argparse.Namespace) -> int:
+    from .mockupstream import MockOptions, run
+
+    options = MockOptions(
+        latency=parse_duration(args.latency), tokens_per_second=args.tokens_per_second,
+        fail_rate=args.fail_rate, fail_status=args.fail_status, retry_after=args.retry_after,
+    )
+    run(args.host, args.port, options)
+    return 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """An unused loopback port (for tests and the benchmark)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,412 @@
+"""Streams, Anthropic Messages SSE events ⇄ OpenAI chat.completion.chunk objects.
+
+Both translators are fed one upstream item at a time and return what to send on, so the relay
+loop never holds a whole answer. Both keep `usage` (the four Anthropic usage keys) up to date
+for billing, also when the stream ends early. After the end (or an error) they return nothing.
+
+Errors inside a stream are translated, not raised: an OpenAI `{"error": ...}` chunk becomes an
+Anthropic `error` event, an Anthropic `error` event becomes an OpenAI `{"error": ...}` chunk (what
+the OpenAI SDK raises on), and either ends the translated stream.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+
+from .translate_errors import anthropic_error_type, openai_error_type
+from .translate_request import anthropic_tool_id
+from .translate_response import (
+    USAGE_KEYS,
+    anthropic_message_id,
+    anthropic_stop_reason,
+    empty_usage,
+    openai_completion_id,
+    openai_finish_reason,
+    openai_tool_call,
+    usage_from_openai,
+    usage_to_openai,
+)
+
+JSON = dict[str, Any]
+Event = tuple[str, JSON]
+_TEXT = "text"
+
+
+@dataclass(slots=True)
+class _ToolCall:
+    """One OpenAI tool call (by its `index`) on its way to becoming a tool_use block."""
+
+    id: str
+    name: str
+    arguments: str = ""
+    sent: int = 0  # how much of `arguments` has gone out as input_json_delta
+
+    def complete(self) -> bool:
+        """Arguments are a JSON object; once they parse, no more fragments can follow."""
+        text = self.arguments.rstrip()
+        if not text.endswith("}"):
+            return False
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return False
+        return True
+
+
+class OpenAIStreamToAnthropic:
+    """OpenAI chunks -> Anthropic events in exactly the order Anthropic sends them.
+
+    Anthropic streams one content block at a time, while OpenAI may interleave the fragments of
+    parallel tool calls. A block therefore stays open until its arguments form a complete JSON
+    object; fragments of other calls (and text) wait meanwhile and follow in arrival order. With
+    OpenAI's own sequential order nothing waits. `message_delta` is held back until the usage
+    chunk (which OpenAI sends after the finish_reason chunk) or `finish()`.
+    """
+
+    def __init__(
+        self, *, model: str, input_tokens_estimate: int = 0, message_id: str | None = None
+    ) -> None:
+        self.model = model
+        # input_tokens is the caller's estimate until the upstream reports usage.
+        self.usage: JSON = empty_usage(input_tokens_estimate)
+        self._message_id = message_id
+        self._started = False
+        self._done = False
+        self._usage_seen = False
+        self._finish_reason: str | None = None
+        self._finishing = False
+        self._tools: dict[int, _ToolCall] = {}
+        self._waiting: list[str | int] = []  # _TEXT or tool indexes with output but no open block
+        self._text_backlog = ""
+        self._open: str | int | None = None
+        self._open_index = -1
+
+    def feed(self, chunk: dict) -> list[Event]:
+        """Translate one upstream chunk."""
+        if self._done:
+            return []
+        if isinstance(chunk.get("usage"), dict):
+            self._take_usage(chunk["usage"])
+        events = [] if self._started else [self._message_start(chunk.get("id"))]
+        if chunk.get("error") and not chunk.get("choices"):
+            return events + [self._error(chunk["error"])]
+        choices = chunk.get("choices") or ()
+        if choices and not self._finishing:
+            events += self._choice(choices[0])
+        if self._finishing and isinstance(chunk.get("usage"), dict):
+            events += self._end()
+        return events
+
+    def finish(self) -> list[Event]:
+        """End of upstream: close what is open, then message_delta and message_stop, once."""
+        if self._done:
+            return []
+        events = [] if self._started else [self._message_start(None)]
+        return events + self._end()
+
+    def _take_usage(self, usage: JSON) -> None:
+        self._usage_seen = True
+        self.usage.update(usage_from_openai(usage))
+
+    def _message_start(self, chunk_id: object) -> Event:
+        self._started = True
+        message = {
+            "id": self._message_id or anthropic_message_id(chunk_id),
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": dict(self.usage),
+        }
+        return "message_start", {"type": "message_start", "message": message}
+
+    def _error(self, error: object) -> Event:
+        self._done = True
+        error = error if isinstance(error, dict) else {"message": str(error)}
+        body = {
+            "type": anthropic_error_type(error.get("type")),
+            "message": error.get("message") or "",
+        }
+        return "error", {"type": "error", "error": body}
+
+    def _choice(self, choice: JSON) -> list[Event]:
+        delta = choice.get("delta") or {}
+        events: list[Event] = []
+        for text in (delta.get("content"), delta.get("refusal")):
+            if isinstance(text, str) and text:
+                events += self._on_text(text)
+        for call in delta.get("tool_calls") or ():
+            events += self._on_tool(call)
+        if choice.get("finish_reason"):
+            self._finish_reason = choice["finish_reason"]
+            self._finishing = True
+            events += self._close_all()
+        return events
+
+    def _on_text(self, text: str) -> list[Event]:
+        if self._open == _TEXT:
+            return [self._text_delta(text)]
+        self._text_backlog += text
+        if _TEXT not in self._waiting:
+            self._waiting.append(_TEXT)
+        return self._advance()
+
+    def _on_tool(self, delta: JSON) -> list[Event]:
+        index = delta.get("index", 0)
+        function = delta.get("function") or {}
+        call = self._tools.get(index)
+        if call is None:
+            call = self._tools[index] = _ToolCall(id="", name="")
+            self._waiting.append(index)
+        call.id = call.id or delta.get("id") or ""
+        call.name = call.name or function.get("name") or ""
+        call.arguments += function.get("arguments") or ""
+        events = self._flush_arguments(call) if self._open == index else []
+        return events + self._advance()
+
+    def _advance(self) -> list[Event]:
+        """Open the next waiting block once the open one may close (and the next has a name)."""
+        events: list[Event] = []
+        while self._waiting:
+            head = self._waiting[0]
+            if head != _TEXT and not self._tools[head].name:
+                break
+            if self._open is not None:
+                if self._open != _TEXT and not self._tools[self._open].complete():
+                    break
+                events.append(self._stop_block())
+            events += self._start_block(self._waiting.pop(0))
+        return events
+
+    def _close_all(self) -> list[Event]:
+        """The choice is over: everything still waiting goes out now, in arrival order."""
+        events: list[Event] = []
+        while self._waiting or self._open is not None:
+            if self._open is not None:
+                events.append(self._stop_block())
+            if self._waiting:
+                events += self._start_block(self._waiting.pop(0))
+        return events
+
+    def _start_block(self, key: str | int) -> list[Event]:
+        self._open_index += 1
+        self._open = key
+        if key == _TEXT:
+            text, self._text_backlog = self._text_backlog, ""
+            block: JSON = {"type": "text", "text": ""}
+            rest = [self._text_delta(text)] if text else []
+        else:
+            call = self._tools[key]
+            call.id = anthropic_tool_id(call.id or f"toolu_{uuid.uuid4().hex[:24]}", "tool call")
+            call.name = call.name or "unknown_tool"
+            block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+            rest = self._flush_arguments(call)
+        start = {"type": "content_block_start", "index": self._open_index, "content_block": block}
+        return [("content_block_start", start), *rest]
+
+    def _stop_block(self) -> Event:
+        self._open = None
+        return "content_block_stop", {"type": "content_block_stop", "index": self._open_index}
+
+    def _text_delta(self, text: str) -> Event:
+        delta = {"type": "text_delta", "text": text}
+        return "content_block_delta", {
+            "type": "content_block_delta",
+            "index": self._open_index,
+            "delta": delta,
+        }
+
+    def _flush_arguments(self, call: _ToolCall) -> list[Event]:
+        if call.sent == len(call.arguments):
+            return []
+        fragment, call.sent = call.arguments[call.sent :], len(call.arguments)
+        delta = {"type": "input_json_delta", "partial_json": fragment}
+        data = {"type": "content_block_delta", "index": self._open_index, "delta": delta}
+        return [("content_block_delta", data)]
+
+    def _end(self) -> list[Event]:
+        events = self._close_all()
+        self._done = True
+        stop = anthropic_stop_reason(self._finish_reason, bool(self._tools))
+        usage = (
+            dict(self.usage) if self._usage_seen else {"output_tokens": self.usage["output_tokens"]}
+        )
+        delta = {"stop_reason": stop, "stop_sequence": None}
+        events.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
+        events.append(("message_stop", {"type": "message_stop"}))
+        return events
+
+
+@dataclass(slots=True)
+class _ToolBlock:
+    """An Anthropic tool_use block on its way to becoming an OpenAI tool call."""
+
+    index: int  # the OpenAI tool_calls index
+    input: Any
+    sent: bool = False
+
+
+class AnthropicStreamToOpenAI:
+    """Anthropic events -> OpenAI chunks: the role first, then content and tool_calls deltas, one
+    finish_reason chunk, and with `include_usage` a last chunk with `choices: []` and usage.
+    Thinking goes out as `delta.reasoning_content`; `ping` and server tool blocks are dropped."""
+
+    def __init__(
+        self, *, model: str, include_usage: bool, completion_id: str | None = None
+    ) -> None:
+        self.model = model
+        self.include_usage = include_usage
+        self.usage: JSON = empty_usage()
+        self._id = completion_id
+        self._created = int(time.time())
+        self._started = False
+        self._finished_choice = False
+        self._done = False
+        self._tools: dict[int, _ToolBlock] = {}
+
+    def feed(self, event: str, data: dict) -> list[dict]:
+        """Translate one upstream event (its `event:` name and parsed `data:`)."""
+        if self._done:
+            return []
+        kind = data.get("type") or event
+        if kind == "message_start":
+            return self._message_start(data.get("message") or {})
+        if kind == "error":
+            return [self._error(data.get("error") or {})]
+        if kind == "message_stop":
+            return self.finish()
+        handler = self._HANDLERS.get(kind)
+        if handler is None:  # ping, and event types newer than this code
+            return []
+        return self._ensure_started() + handler(self, data)
+
+    def finish(self) -> list[dict]:
+        """End of upstream: the finish_reason chunk if none went out, then usage; once."""
+        if self._done:
+            return []
+        chunks = self._ensure_started()
+        if not self._finished_choice:
+            reason = "tool_calls" if self._tools else "stop"
+            chunks.append(self._chunk({}, reason))
+        if self.include_usage:
+            chunks.append(self._usage_chunk())
+        self._done = True
+        return chunks
+
+    def _message_start(self, message: JSON) -> list[dict]:
+        self._id = self._id or openai_completion_id(message.get("id"))
+        self._take_usage(message.get("usage"))
+        return self._ensure_started()
+
+    def _ensure_started(self) -> list[dict]:
+        if self._started:
+            return []
+        self._started = True
+        self._id = self._id or openai_completion_id(None)
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def _take_usage(self, usage: object) -> None:
+        """Anthropic usage counts are running totals; a missing key keeps its last value."""
+        if isinstance(usage, dict):
+            for key in USAGE_KEYS:
+                if usage.get(key) is not None:
+                    self.usage[key] = usage[key]
+
+    def _error(self, error: JSON) -> dict:
+        self._done = True
+        return {
+            "error": {
+                "message": error.get("message") or "",
+                "type": openai_error_type(error.get("type")),
+                "code": error.get("type"),
+            }
+        }
+
+    def _block_start(self, data: JSON) -> list[dict]:
+        block = data.get("content_block") or {}
+        kind = block.get("type")
+        if kind == "tool_use":
+            tool = self._tools[data.get("index", 0)] = _ToolBlock(
+                len(self._tools), block.get("input")
+            )
+            call = openai_tool_call(block.get("id"), block.get("name"), None) | {
+                "index": tool.index
+            }
+            call["function"]["arguments"] = ""
+            return [self._chunk({"tool_calls": [call]})]
+        if kind == "text" and block.get("text"):
+            return [self._chunk({"content": block["text"]})]
+        if kind == "thinking" and block.get("thinking"):
+            return [self._chunk({"reasoning_content": block["thinking"]})]
+        return []
+
+    def _block_delta(self, data: JSON) -> list[dict]:
+        delta = data.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            return [self._chunk({"content": delta["text"]})]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            return [self._chunk({"reasoning_content": delta["thinking"]})]
+        tool = self._tools.get(data.get("index", 0))
+        if kind == "input_json_delta" and tool is not None and delta.get("partial_json"):
+            tool.sent = True
+            return [self._arguments(tool, delta["partial_json"])]
+        return []
+
+    def _block_stop(self, data: JSON) -> list[dict]:
+        """A tool that streamed no argument fragments still needs JSON arguments."""
+        tool = self._tools.get(data.get("index", 0))
+        if tool is None or tool.sent:
+            return []
+        tool.sent = True
+        return [self._arguments(tool, orjson.dumps(tool.input or {}).decode())]
+
+    def _message_delta(self, data: JSON) -> list[dict]:
+        self._take_usage(data.get("usage"))
+        if self._finished_choice:
+            return []
+        self._finished_choice = True
+        reason = openai_finish_reason((data.get("delta") or {}).get("stop_reason"))
+        return [self._chunk({}, reason)]
+
+    _HANDLERS: ClassVar[dict[str, Callable[[AnthropicStreamToOpenAI, JSON], list[dict]]]] = {
+        "content_block_start": _block_start,
+        "content_block_delta": _block_delta,
+        "content_block_stop": _block_stop,
+        "message_delta": _message_delta,
+    }
+
+    def _arguments(self, tool: _ToolBlock, fragment: str) -> dict:
+        call = {"index": tool.index, "function": {"arguments": fragment}}
+        return self._chunk({"tool_calls": [call]})
+
+    def _chunk(self, delta: JSON, finish_reason: str | None = None) -> dict:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        chunk: JSON = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self.model,
+            "choices": [choice],
+        }
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def _usage_chunk(self) -> dict:
+        return {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage_to_openai(self.usage),
+        }

@@ -1,0 +1,133 @@
+"""The Gateway: one config, its providers, its plugins, and the start/stop of all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+from typing import Any, Coroutine
+
+from prometheus_client import CollectorRegistry
+
+from .config import BUILTIN_PLUGIN_SECTIONS, Config
+from .configschema import Problems, Section
+from .context import Target
+from .pluginmanager import PluginManager
+from .pricing import PriceBook
+from .providers import make_provider
+from .providers.base import Provider
+
+log = logging.getLogger("bifrost_py")
+
+CURRENCY_SYMBOLS = {"USD": "$", "INR": "₹", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "AUD": "A$", "CAD": "C$"}
+# Which provider types serve a model family when no provider lists the model (CONTRACT.md).
+FAMILIES = (
+    (("claude-*",), ("anthropic", "bedrock", "mock")),
+    (("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"), ("openai", "azure", "mock")),
+    (("gemini-*",), ("gemini", "mock")),
+)
+
+
+class Gateway:
+    """Everything one running gateway owns. A Gateway with no plugins is a plain proxy.
+
+    Plugins reach the core through this object: `config`, `plugin_section()`, `providers`,
+    `prices`, `metrics`, `format_money()`, `spawn()`.
+    """
+
+    def __init__(self, config: Config, *, plugins: list[object] | None = None, builtins: bool = True) -> None:
+        self.config = config
+        self.problems = Problems()
+        self._claimed: set[str] = set()
+        self.providers: dict[str, Provider] = {name: make_provider(pc) for name, pc in config.providers.items()}
+        self.prices = PriceBook(config.pricing)
+        self.metrics = CollectorRegistry(auto_describe=True)
+        self.plugins = PluginManager(self)
+        self.plugins.load(builtins=builtins, extra=plugins)
+        self.plugins.hook.bifrost_configure(gateway=self)
+        for name in config.sections:
+            if name not in self._claimed and name not in BUILTIN_PLUGIN_SECTIONS:
+                self.problems.add(name, "unknown key (no loaded plugin reads this section)")
+        self.problems.raise_if_any()
+        self.dispatcher = self.plugins.freeze()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        from .pipeline import Pipeline
+
+        self.pipeline = Pipeline(self)
+
+    # ------------------------------------------------------------------ for plugins
+
+    def plugin_section(self, name: str) -> Section:
+        """The config section `name` for a plugin to read; problems go to `check` and start-up."""
+        self._claimed.add(name)
+        return self.config.plugin_section(name, self.problems)
+
+    def format_money(self, usd: float) -> str:
+        """An amount kept in USD, shown in the configured currency: `₹5,003.20`."""
+        code = self.config.currency_code
+        amount = usd * self.config.currency_per_usd
+        symbol = CURRENCY_SYMBOLS.get(code)
+        return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {code}"
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run work off the request path; stop() waits for it, so nothing is lost on shutdown."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    # ------------------------------------------------------------------ routing defaults
+
+    def resolve(self, model: str) -> list[Target]:
+        """The default target for a model name (CONTRACT.md): a `provider/model` prefix, then a
+        provider whose `models:` lists it, then the model family. Empty when nothing serves it."""
+        if "/" in model:
+            provider, _, name = model.partition("/")
+            if provider in self.providers:
+                return [Target(provider, name)]
+        for provider in self.providers.values():
+            if any(fnmatch.fnmatchcase(model, pattern) for pattern in provider.config.models):
+                return [Target(provider.name, model)]
+        for patterns, types in FAMILIES:
+            if any(fnmatch.fnmatchcase(model, p) for p in patterns):
+                for kind in types:
+                    for provider in self.providers.values():
+                        if provider.type == kind and not provider.config.models:
+                            return [Target(provider.name, model)]
+        return []
+
+    def known_models(self) -> list[tuple[str, str]]:
+        """(model, provider) pairs that configs name explicitly (globs are not listable)."""
+        seen: list[tuple[str, str]] = []
+        for provider in self.providers.values():
+            for model in provider.config.models:
+                if not any(ch in model for ch in "*?["):
+                    seen.append((model, provider.name))
+        return seen
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        for info in self.plugins.ordered():
+            startup = getattr(info.plugin, "bifrost_startup", None)
+            if startup is not None:
+                await startup(self)
+
+    async def stop(self) -> None:
+        """Finish background work (log rows, settlements), then plugins in reverse, then HTTP."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for info in reversed(self.plugins.ordered()):
+            shutdown = getattr(info.plugin, "bifrost_shutdown", None)
+            if shutdown is not None:
+                try:
+                    await shutdown(self)
+                except Exception:
+                    log.exception("shutdown of plugin %s failed", info.name)
+        for provider in self.providers.values():
+            await provider.close()

@@ -1,0 +1,161 @@
+"""The plugin hooks of bifrost-py: the reference documentation for plugin authors.
+
+One request runs through the hooks in this order (see docs/plugins.md for a walk-through)::
+
+    bifrost_request_start(call)                  every plugin, configured order; may refuse or reply
+    bifrost_route(call, targets)                 every plugin in order; each may rewrite the list
+    for each target (an Attempt):
+        bifrost_pre_attempt(attempt)             in order, stops at the first Reply or refusal
+        ... the provider is called, the answer relayed to the client ...
+        bifrost_post_attempt(attempt)            in REVERSE order, for exactly the plugins whose
+                                                 pre_attempt ran (also after a refusal or a Reply)
+        bifrost_should_fall_back(attempt)        only after a failed attempt; first non-None wins
+    bifrost_request_end(call)                    every plugin, reverse order, always (errors too)
+
+Per-request hooks are ``async def`` and are awaited one by one by a dispatcher frozen at start-up,
+not through ``pm.hook`` (pluggy has no async support; STYLE.md explains the traps). Start-up
+hooks (configure, startup, shutdown, admin_routes) go through pluggy as usual.
+
+Refusing: raise a ``bifrost_py.errors.GatewayError`` subclass from ``request_start`` or
+``pre_attempt``. From ``pre_attempt`` an error with ``final=False`` only rules out this target
+(the next target is tried); a final one ends the request.
+
+Answering: return a ``bifrost_py.context.Reply`` (an Anthropic-shaped message) and the gateway
+sends it in the caller's dialect, as a stream if one was asked for; no provider is called.
+
+Streams: nothing per chunk goes through the dispatcher. A plugin that wants the events of a
+stream calls ``attempt.observe_stream(observer)`` in ``pre_attempt``; the relay then calls
+``observer.on_event(dialect, event_name, data)`` for each parsed event of the stream as the
+CLIENT receives it, and the outcome reaches ``post_attempt`` as usual.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .context import Advice, Attempt, Call, ModelInfo, Reply, Target
+    from .gateway import Gateway
+    from .admin import AdminRoute
+
+PROJECT = "bifrost_py"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# Hooks awaited per request through the frozen dispatcher, in this order of the pipeline.
+REQUEST_HOOKS = (
+    "bifrost_request_start",
+    "bifrost_route",
+    "bifrost_pre_attempt",
+    "bifrost_post_attempt",
+    "bifrost_should_fall_back",
+    "bifrost_request_end",
+    "bifrost_list_models",
+)
+
+
+# ----------------------------------------------------------------------------- start-up
+
+
+@hookspec
+def bifrost_configure(gateway: Gateway) -> None:
+    """Read and validate this plugin's config; called once when the Gateway is built, and by
+    ``bifrost-py check``.
+
+    Take your section with ``gateway.plugin_section("name")`` (a ``configschema.Section``): its
+    getters record problems with the path in the file, and ``section.done()`` reports unknown
+    keys. Do no I/O here: ``check`` runs this without starting anything.
+    """
+
+
+@hookspec
+async def bifrost_startup(gateway: Gateway) -> None:
+    """Open what the plugin needs (databases, tasks, client sessions) before the first request.
+
+    Awaited in configured order. Pair every resource with its release in ``bifrost_shutdown``.
+    """
+
+
+@hookspec
+async def bifrost_shutdown(gateway: Gateway) -> None:
+    """Flush and close; awaited in reverse order after the server stopped taking requests."""
+
+
+@hookspec
+def bifrost_admin_routes(gateway: Gateway) -> list[AdminRoute]:
+    """Admin API routes this plugin serves under ``/api/`` (Bearer admin token checked by the
+    core before your handler runs). Each ``AdminRoute`` carries an OpenAPI summary so that
+    ``/api/openapi.json`` describes it. Returns a list; results of all plugins are combined.
+    """
+
+
+@hookspec
+async def bifrost_report(gateway: Gateway, since: float, by: str, fmt: str) -> str | None:
+    """``bifrost-py report``: return the report text (table, csv or json) grouped `by` over the
+    last `since` seconds, or None if this plugin does not keep the data. First non-None wins.
+    """
+
+
+# ----------------------------------------------------------------------------- per request
+
+
+@hookspec
+async def bifrost_request_start(call: Call) -> Reply | None:
+    """A request arrived and its body was parsed (``call.body``; ``call.model``; ``call.stream``;
+    ``call.credential`` is the key the client presented).
+
+    Identify the caller (set ``call.caller``), check what does not depend on the provider, or
+    refuse by raising a GatewayError. Return a Reply to answer without any provider, or None.
+    """
+
+
+@hookspec
+async def bifrost_route(call: Call, targets: list[Target]) -> list[Target] | None:
+    """Decide where the request goes: ``targets`` is the list so far (first the core's default
+    resolution from CONTRACT.md, then what earlier plugins made of it). Return a new list to
+    replace it, or None to keep it. A routing plugin rewrites the first target; a failover plugin
+    appends fallbacks. Record your decision in ``call.route_rule``. An empty list ends in 404.
+    """
+
+
+@hookspec
+async def bifrost_pre_attempt(attempt: Attempt) -> Reply | None:
+    """An attempt against ``attempt.target`` is about to start (``attempt.number`` counts from 1).
+
+    Check and reserve (budgets, rate limits), or answer from a cache by returning a Reply, or
+    refuse by raising a GatewayError (``final=False``: try the next target instead). Stops at the
+    first Reply or refusal; the plugins after it do not see this attempt.
+    """
+
+
+@hookspec
+async def bifrost_post_attempt(attempt: Attempt) -> None:
+    """The attempt ended: ``attempt.outcome`` says how (status, usage, error, streamed, partial).
+
+    Runs in reverse order for exactly the plugins whose ``pre_attempt`` ran, whatever happened,
+    including refusals, replies, upstream errors, cut streams and client disconnects. For a
+    stream it runs after the last byte went to the client, so it costs the client nothing.
+    """
+
+
+@hookspec
+async def bifrost_should_fall_back(attempt: Attempt) -> Advice | None:
+    """A failed attempt (no byte reached the client yet): should the gateway try again?
+
+    Return ``Advice("retry", delay=...)`` for the same target, ``Advice("next")`` for the next
+    target, ``Advice("stop")`` to give up, or None for no opinion. First non-None wins. With no
+    opinion anywhere, a non-final refusal moves to the next target and anything else stops.
+    """
+
+
+@hookspec
+async def bifrost_request_end(call: Call) -> None:
+    """The response is complete (or failed: ``call.error``). Every plugin, reverse order."""
+
+
+@hookspec
+async def bifrost_list_models(call: Call, models: list[ModelInfo]) -> list[ModelInfo] | None:
+    """A model list was asked for; return a filtered or extended list, or None to keep it."""
+

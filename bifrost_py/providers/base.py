@@ -1,0 +1,136 @@
+"""What every provider adapter offers the pipeline, and the HTTP plumbing they share."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Mapping
+
+import aiohttp
+
+from ..config import ProviderConfig, ProviderKey
+from ..errors import UpstreamUnavailable
+from .keys import KeyPool
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """One request to a provider, already in the dialect the provider speaks (`dialect`)."""
+
+    endpoint: str                    # context.MESSAGES, COUNT_TOKENS or EMBEDDINGS
+    dialect: str                     # "anthropic" or "openai": the shape of `body`
+    body: bytes
+    json: dict[str, Any]
+    stream: bool
+    model: str                       # the provider's own model id
+    headers: dict[str, str] = field(default_factory=dict)   # client headers worth forwarding
+    query_string: str = ""
+
+
+class UpstreamResponse:
+    """A provider's answer: status and headers at once, the body read whole or as chunks.
+    `close()` abandons it (closing the connection cancels the upstream generation)."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    async def read(self) -> bytes:
+        raise NotImplementedError
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Abandon the response; safe to call more than once."""
+
+    def release(self) -> None:
+        """The body was read to its end; give the connection back to the pool."""
+
+
+class HTTPUpstreamResponse(UpstreamResponse):
+    __slots__ = ("_response", "status", "headers")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers = response.headers
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.read()
+        finally:
+            self._response.release()
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._response.content.iter_any()
+
+    def close(self) -> None:
+        self._response.close()
+
+    def release(self) -> None:
+        self._response.release()
+
+
+class Provider:
+    """Base adapter: key pool, model-name mapping, one pooled client session."""
+
+    type = "base"
+    dialects: tuple[str, ...] = ("anthropic",)  # dialects it speaks natively; first = preferred
+    supports_count_tokens = False
+    supports_embeddings = False
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.keys = KeyPool(config.keys)
+        self.state: dict[str, Any] = {}   # health/cooldown facts published by plugins (admin API)
+        self._session: aiohttp.ClientSession | None = None
+
+    def upstream_model(self, model: str) -> str:
+        """The provider's own id for a gateway model name (Bedrock ids, Azure deployments)."""
+        return self.config.model_map.get(model, model)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeouts = self.config.timeouts
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle),
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True),
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def send(self, request: UpstreamRequest, key: ProviderKey | None) -> UpstreamResponse:
+        """Send `request`; returns once the status and headers arrived. Raises
+        UpstreamUnavailable when the provider cannot be reached or does not answer in time."""
+        raise NotImplementedError
+
+    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
+        timeouts = self.config.timeouts
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                response = await self.session.post(url, data=body, headers=headers)
+        except TimeoutError as exc:
+            raise UpstreamUnavailable(
+                f"provider '{self.name}' did not answer within {timeouts.first_byte:g}s", status=504
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(f"provider '{self.name}' could not be reached: {exc}") from exc
+        return HTTPUpstreamResponse(response)
+
+    def describe(self) -> dict[str, Any]:
+        """For the admin API: what is configured (secrets masked) and what plugins published."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "base_url": self.config.base_url,
+            "models": self.config.models,
+            "keys": self.keys.describe(),
+            "state": self.state,
+        }

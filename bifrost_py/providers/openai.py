@@ -1,0 +1,51 @@
+"""OpenAI, any OpenAI-compatible server (vLLM, Ollama, Groq, OpenRouter...), and Azure OpenAI.
+
+`base_url` follows the OpenAI SDK's convention and includes the version prefix
+(`https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from ..config import ProviderKey
+from ..errors import CredentialsRefused
+from .base import Provider, UpstreamRequest, UpstreamResponse
+
+PATHS = {"messages": "/chat/completions", "embeddings": "/embeddings"}
+
+
+class OpenAIProvider(Provider):
+    type = "openai"
+    dialects = ("openai",)
+    supports_embeddings = True
+
+    def url(self, request: UpstreamRequest) -> str:
+        return self.config.base_url + PATHS[request.endpoint]
+
+    def auth_headers(self, key: ProviderKey | None) -> dict[str, str]:
+        # Local servers (Ollama, vLLM) often need no key at all.
+        return {"authorization": f"Bearer {key.value}"} if key and key.value else {}
+
+    async def send(self, request: UpstreamRequest, key: ProviderKey | None) -> UpstreamResponse:
+        if key is None and len(self.keys):
+            raise CredentialsRefused(f"provider '{self.name}' has no usable API key")
+        headers = {"content-type": "application/json", **self.auth_headers(key), **self.config.headers}
+        return await self._post(self.url(request), headers, request.body)
+
+
+class AzureProvider(OpenAIProvider):
+    """Azure OpenAI: the deployment is in the path (`models:` maps model names to deployments),
+    the key goes in `api-key`, and `api-version` is a query parameter."""
+
+    type = "azure"
+
+    def url(self, request: UpstreamRequest) -> str:
+        deployment = quote(request.model, safe="")
+        return (
+            f"{self.config.base_url}/openai/deployments/{deployment}{PATHS[request.endpoint]}"
+            f"?api-version={self.config.api_version}"
+        )
+
+    def auth_headers(self, key: ProviderKey | None) -> dict[str, str]:
+        return {"api-key": key.value} if key else {}

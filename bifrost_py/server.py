@@ -1,0 +1,276 @@
+"""The HTTP face of the gateway: routes of CONTRACT.md, body parsing, the Call, the admin API."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from importlib import resources
+from typing import Any, AsyncIterator
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .admin import AdminRoute, admin_error, guarded, openapi_document
+from .context import ANTHROPIC, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI, Call, ModelInfo
+from .errors import GatewayError, InvalidRequest, RequestTooLarge, error_body
+from .gateway import Gateway
+
+GATEWAY_KEY = web.AppKey("gateway", Gateway)
+_SESSION_IN_USER_ID = re.compile(r"session_([0-9a-fA-F-]{8,})")
+
+
+def build_app(gateway: Gateway) -> web.Application:
+    """The aiohttp application for `gateway`; start-up and shutdown are paired in cleanup_ctx."""
+    max_bytes = int(gateway.config.max_body_mb * 1024 * 1024)
+    app = web.Application(client_max_size=max_bytes)
+    app[GATEWAY_KEY] = gateway
+    api = Api(gateway)
+    for prefix in ("", "/anthropic"):
+        app.router.add_post(prefix + "/v1/messages", api.endpoint(ANTHROPIC, MESSAGES))
+        app.router.add_post(prefix + "/v1/messages/count_tokens", api.endpoint(ANTHROPIC, COUNT_TOKENS))
+    for prefix in ("", "/openai"):
+        app.router.add_post(prefix + "/v1/chat/completions", api.endpoint(OPENAI, MESSAGES))
+        app.router.add_post(prefix + "/v1/embeddings", api.endpoint(OPENAI, EMBEDDINGS))
+    app.router.add_get("/v1/models", api.models(None))
+    app.router.add_get("/anthropic/v1/models", api.models(ANTHROPIC))
+    app.router.add_get("/openai/v1/models", api.models(OPENAI))
+    for path in ("/anthropic", "/anthropic/", "/openai", "/openai/", "/v1"):
+        app.router.add_get(path, api.base_url_probe)
+    app.router.add_get("/health", api.health)
+    app.router.add_get("/metrics", api.metrics)
+    _add_admin_routes(app, gateway)
+    _add_web_ui(app)
+    app.cleanup_ctx.append(_lifecycle(gateway))
+    return app
+
+
+def _lifecycle(gateway: Gateway) -> Any:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    return lifecycle
+
+
+class Api:
+    """Request handlers. Each model endpoint builds a Call and hands it to the pipeline."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def endpoint(self, dialect: str, endpoint: str) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            call = await self._call(request, dialect, endpoint)
+            return await self.gateway.pipeline.handle(call, request)
+
+        return handler
+
+    async def _call(self, request: web.Request, dialect: str, endpoint: str) -> Call:
+        headers = request.headers
+        call = Call(
+            request_id="req_" + os.urandom(12).hex(),
+            dialect=dialect,
+            endpoint=endpoint,
+            headers=headers,
+            query_string=request.query_string,
+            credential=_credential(headers),
+            client_app=_client_app(headers.get("user-agent")),
+        )
+        try:
+            call.raw_body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            call.error = RequestTooLarge(
+                f"request body is larger than the gateway's limit of {self.gateway.config.max_body_mb:g} MB"
+            )
+            return call
+        try:
+            body = orjson.loads(call.raw_body)
+        except orjson.JSONDecodeError as exc:
+            call.error = InvalidRequest(f"request body is not valid JSON: {exc}")
+            return call
+        problem = _validate(body, dialect, endpoint)
+        if problem:
+            call.error = InvalidRequest(problem)
+            return call
+        call.body = body
+        call.model = body["model"]
+        call.stream = bool(body.get("stream")) and endpoint == MESSAGES
+        call.session_id = _session_id(headers, body)
+        return call
+
+    def models(self, dialect: str | None) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            shape = dialect or (ANTHROPIC if "anthropic-version" in request.headers else OPENAI)
+            call = Call(
+                request_id="req_" + os.urandom(12).hex(), dialect=shape, endpoint=MODELS,
+                headers=request.headers, credential=_credential(request.headers),
+            )
+            try:
+                await self.gateway.dispatcher.request_start(call)
+            except GatewayError as error:
+                return web.Response(status=error.status, body=error_body(error, shape),
+                                    headers={"content-type": "application/json", **error.headers})
+            models = [ModelInfo(id=m, provider=p) for m, p in self.gateway.known_models()]
+            models = await self.gateway.dispatcher.list_models(call, models)
+            return web.Response(body=orjson.dumps(_model_list(models, shape)), content_type="application/json")
+
+        return handler
+
+    async def base_url_probe(self, request: web.Request) -> web.StreamResponse:
+        """Claude Code sends HEAD to its base URL before the first request."""
+        return web.json_response({"status": "ok"})
+
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        body = generate_latest(self.gateway.metrics)
+        return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
+
+
+def _validate(body: Any, dialect: str, endpoint: str) -> str | None:
+    """Type checks of the fields the gateway itself reads; everything else passes untouched."""
+    if not isinstance(body, dict):
+        return "request body must be a JSON object"
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return "model: field required (a non-empty string)"
+    if endpoint in (MESSAGES, COUNT_TOKENS):
+        if not isinstance(body.get("messages"), list):
+            return "messages: field required (a list)"
+        if "stream" in body and not isinstance(body["stream"], bool):
+            return "stream: must be true or false"
+        max_tokens = body.get("max_tokens")
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+            return "max_tokens: must be a positive whole number"
+        if dialect == ANTHROPIC and endpoint == MESSAGES and max_tokens is None:
+            return "max_tokens: field required"
+    if endpoint == EMBEDDINGS and not isinstance(body.get("input"), (str, list)):
+        return "input: field required (a string or a list)"
+    return None
+
+
+def _credential(headers: Any) -> str | None:
+    """The caller's key: x-bf-vk, then x-api-key, then Authorization: Bearer (CONTRACT.md)."""
+    value = headers.get("x-bf-vk") or headers.get("x-api-key")
+    if value:
+        return str(value)
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return str(auth[7:].strip()) or None
+    return None
+
+
+def _client_app(user_agent: str | None) -> str | None:
+    return user_agent.split(" ", 1)[0][:100] if user_agent else None
+
+
+def _session_id(headers: Any, body: dict[str, Any]) -> str | None:
+    """Claude Code's session: its header, else the session_id inside metadata.user_id (a JSON
+    string in Claude Code 2.x, `user_..._session_<uuid>` before), else x-bf-session-id."""
+    session = headers.get("x-claude-code-session-id")
+    if session:
+        return str(session)
+    metadata = body.get("metadata")
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if isinstance(user_id, str) and user_id:
+        if user_id.startswith("{"):
+            try:
+                parsed = orjson.loads(user_id)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict) and parsed.get("session_id"):
+                return str(parsed["session_id"])
+        match = _SESSION_IN_USER_ID.search(user_id)
+        if match:
+            return match.group(1)
+    header = headers.get("x-bf-session-id")
+    return str(header) if header else None
+
+
+def _model_list(models: list[ModelInfo], shape: str) -> dict[str, Any]:
+    created = int(time.time())
+    if shape == ANTHROPIC:
+        data = [
+            {"type": "model", "id": m.id, "display_name": m.display_name or m.id, "created_at": "2025-01-01T00:00:00Z"}
+            for m in models
+        ]
+        return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None}
+    return {"object": "list", "data": [
+        {"id": m.id, "object": "model", "created": m.created or created, "owned_by": m.provider} for m in models
+    ]}
+
+
+def _add_admin_routes(app: web.Application, gateway: Gateway) -> None:
+    token = gateway.config.admin_token
+    routes: list[AdminRoute] = [
+        AdminRoute("GET", "/providers", _providers_handler(gateway), "Configured providers, keys (masked) and health"),
+        AdminRoute("GET", "/plugins", _plugins_handler(gateway), "Loaded plugins and the hooks each implements"),
+        AdminRoute("GET", "/settings", _settings_handler(gateway), "Currency and other settings the UI needs"),
+    ]
+    for contributed in gateway.plugins.hook.bifrost_admin_routes(gateway=gateway):
+        routes.extend(contributed or [])
+    document = openapi_document(routes)
+    for route in routes:
+        app.router.add_route(route.method, "/api" + route.path, guarded(route.handler, token))
+
+    async def openapi(request: web.Request) -> web.StreamResponse:
+        return web.json_response(document)
+
+    async def not_found(request: web.Request) -> web.StreamResponse:
+        return admin_error(404, f"no admin endpoint {request.method} {request.path}")
+
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_route("*", "/api/{tail:.*}", not_found)
+
+
+def _providers_handler(gateway: Gateway) -> Any:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"providers": [p.describe() for p in gateway.providers.values()]})
+
+    return handler
+
+
+def _plugins_handler(gateway: Gateway) -> Any:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"plugins": [
+            {"name": i.name, "source": i.source, "hooks": i.hooks} for i in gateway.plugins.ordered()
+        ]})
+
+    return handler
+
+
+def _settings_handler(gateway: Gateway) -> Any:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        config = gateway.config
+        return web.json_response({
+            "currency": {"code": config.currency_code, "per_usd": config.currency_per_usd,
+                         "symbol": gateway.format_money(0).replace("0.00", "").strip()},
+            "providers": list(gateway.providers),
+            "plugins": [i.name for i in gateway.plugins.ordered()],
+        })
+
+    return handler
+
+
+async def _probe_ok(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+def _add_web_ui(app: web.Application) -> None:
+    """The web UI: static files shipped inside the package (no CDN, works offline)."""
+    root = resources.files("bifrost_py") / "web"
+    if not root.is_dir():
+        app.router.add_get("/", _probe_ok)
+        return
+    index = root / "index.html"
+
+    async def serve_index(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=index.read_bytes(), content_type="text/html")
+
+    app.router.add_get("/", serve_index)
+    app.router.add_static("/ui/", str(root), append_version=False)

@@ -1,0 +1,90 @@
+"""Helpers for testing gateways and plugins through real sockets (ours, and plugin authors').
+
+    async with running_mock_upstream() as upstream:            # the wire-faithful fake provider
+        async with running_gateway(config_dict, plugins=[MyPlugin()]) as gw:
+            client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="vk-...")
+
+Both listen on OS-chosen loopback ports. The pytest fixtures `mock_upstream` and
+`start_gateway` in tests/conftest.py wrap these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from .config import Config, config_from_dict
+from .gateway import Gateway
+from .server import build_app
+
+
+@dataclass
+class RunningServer:
+    url: str
+    runner: web.AppRunner
+    app: web.Application
+
+    async def post(self, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+        """One request with a throw-away session: (status, headers, body)."""
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.url + path, **kwargs) as response:
+                return response.status, dict(response.headers), await response.read()
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(self.url + path, **kwargs) as response:
+                return response.status, dict(response.headers), await response.read()
+
+
+@dataclass
+class RunningGateway(RunningServer):
+    gateway: Gateway
+
+
+async def _serve(app: web.Application, host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://{host}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def running_mock_upstream(options: Any = None) -> AsyncIterator[RunningServer]:
+    from .mockupstream import MockOptions, build_app as mock_app
+
+    app = mock_app(options or MockOptions())
+    runner, url = await _serve(app)
+    try:
+        yield RunningServer(url, runner, app)
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    config: Config | dict[str, Any], *, plugins: list[object] | None = None, builtins: bool = True
+) -> AsyncIterator[RunningGateway]:
+    """A gateway serving `config` on a free loopback port; stopped (and flushed) on exit."""
+    if isinstance(config, dict):
+        config = config_from_dict(config)
+    gateway = Gateway(config, plugins=plugins, builtins=builtins)
+    app = build_app(gateway)
+    runner, url = await _serve(app)
+    try:
+        yield RunningGateway(url, runner, app, gateway)
+    finally:
+        await runner.cleanup()
+
+
+def provider_config(upstream_url: str) -> dict[str, Any]:
+    """`providers:` pointing an anthropic- and an openai-type provider at one mock upstream."""
+    return {
+        "anthropic": {"type": "anthropic", "base_url": upstream_url, "keys": [{"value": "sk-ant-test"}]},
+        "openai": {"type": "openai", "base_url": upstream_url + "/v1", "keys": [{"value": "sk-openai-test"}]},
+    }

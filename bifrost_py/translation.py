@@ -1,0 +1,60 @@
+"""Choosing the translation between a client's dialect and a provider's, per attempt.
+
+The dialect functions live in `dialects.anthropic_openai`; this module only picks the pair that
+fits the direction and wraps the stream translators for the relay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .context import ANTHROPIC, OPENAI
+from .dialects import anthropic_openai as ao
+from .dialects.sse import SSEEvent
+from .errors import InvalidRequest
+from .relay import OPENAI_DONE, StreamTranslator, anthropic_wire, openai_wire
+
+
+def translate_request(body: dict[str, Any], source: str, target: str, model: str) -> tuple[dict[str, Any], list[str]]:
+    """The client's request body in the provider's dialect (400 when it cannot be translated)."""
+    try:
+        if source == ANTHROPIC and target == OPENAI:
+            return ao.anthropic_request_to_openai(body, model=model)
+        if source == OPENAI and target == ANTHROPIC:
+            return ao.openai_request_to_anthropic(body, model=model)
+    except ao.TranslationError as exc:
+        raise InvalidRequest(f"cannot translate this request for a {target}-dialect provider: {exc}") from exc
+    raise InvalidRequest(f"no translation from {source} to {target}")
+
+
+def translate_response(body: dict[str, Any], source: str, target: str, model: str) -> dict[str, Any]:
+    """A provider's non-stream answer in the client's dialect."""
+    if source == OPENAI and target == ANTHROPIC:
+        return ao.openai_response_to_anthropic(body, model=model)
+    if source == ANTHROPIC and target == OPENAI:
+        return ao.anthropic_response_to_openai(body, model=model)
+    return body
+
+
+def stream_translator(source: str, target: str, *, model: str, input_tokens: int, include_usage: bool) -> StreamTranslator:
+    """Per-event translation of a provider stream (`source`) into client wire bytes (`target`)."""
+    if source == OPENAI and target == ANTHROPIC:
+        to_anthropic = ao.OpenAIStreamToAnthropic(model=model, input_tokens_estimate=input_tokens)
+
+        def feed_openai(event: SSEEvent) -> bytes:
+            if event.data == "[DONE]":
+                return b""
+            return anthropic_wire(to_anthropic.feed(orjson.loads(event.data)))
+
+        return StreamTranslator(source, feed_openai, lambda: anthropic_wire(to_anthropic.finish()))
+
+    to_openai = ao.AnthropicStreamToOpenAI(model=model, include_usage=include_usage)
+
+    def feed_anthropic(event: SSEEvent) -> bytes:
+        if event.event in (None, "ping"):
+            return b""
+        return openai_wire(to_openai.feed(event.event or "", orjson.loads(event.data)))
+
+    return StreamTranslator(source, feed_anthropic, lambda: openai_wire(to_openai.finish()) + OPENAI_DONE)
