@@ -84,7 +84,13 @@ class Usage:
 
 @dataclass(slots=True)
 class Caller:
-    """Who is calling, as established by an authenticating plugin (governance)."""
+    """Who is calling, as established by an authenticating plugin (governance).
+
+    `attrs` carries per-key settings that other plugins act on, by these names:
+    "fallbacks" (list of "provider/model" strings), "provider_weights" (list of
+    {"provider": name, "weight": float}), "cache" (bool: cache enabled for this key),
+    "cache_ttl" (seconds), "allowed_providers" (list of names, None = all).
+    """
 
     key_id: str
     key_name: str

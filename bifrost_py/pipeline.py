@@ -169,6 +169,8 @@ class Pipeline:
     async def _attempt(self, call: Call, attempt: Attempt, request: web.Request) -> web.StreamResponse | None:
         """Run one attempt. Returns the response when the client got an answer, None when the
         attempt failed before any byte reached the client (the caller may fall back)."""
+        provider = self.providers[attempt.target.provider]
+        attempt.provider_type = provider.type
         reply, error, reached = await self.dispatch.pre_attempt(attempt)
         attempt.hooks_reached = reached
         if error is not None:
@@ -180,8 +182,6 @@ class Pipeline:
             response = await self._send_reply(call, request, reply, attempt)
             await self._end_attempt(attempt)
             return response
-        provider = self.providers[attempt.target.provider]
-        attempt.provider_type = provider.type
         try:
             upstream_request = self._upstream_request(call, attempt, provider)
             upstream = await self._send(provider, attempt, upstream_request)

@@ -346,7 +346,7 @@ def _clean(
 ) -> dict[str, Any]:
     if not isinstance(schema, Mapping):
         return {}
-    schema = _resolve(schema, definitions, dropped, depth)
+    schema, depth = _resolve(schema, definitions, dropped, depth)
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "properties" and isinstance(value, Mapping):
@@ -375,25 +375,27 @@ def _clean(
 
 def _resolve(
     schema: Mapping[str, Any], definitions: Mapping[str, Any], dropped: set[str], depth: int
-) -> Mapping[str, Any]:
-    """Inline ``$ref`` and merge ``allOf``, which Gemini does not know; recursion is cut off."""
+) -> tuple[Mapping[str, Any], int]:
+    """Inline ``$ref`` and merge ``allOf``, which Gemini does not know. ``depth`` counts the
+    references expanded on the way down, so a recursive type is cut off, not followed forever."""
     ref = schema.get("$ref")
     if isinstance(ref, str):
         target = definitions.get(ref.rsplit("/", 1)[-1])
         rest = {key: value for key, value in schema.items() if key != "$ref"}
-        if target is None or depth >= _MAX_REF_DEPTH:
+        if not isinstance(target, Mapping) or depth >= _MAX_REF_DEPTH:
             dropped.add("$ref")
-            return rest or {"type": "object"}
+            return (rest or {"type": "object"}), depth
         return _resolve({**target, **rest}, definitions, dropped, depth + 1)
     if isinstance(schema.get("allOf"), list):
-        merged = {key: value for key, value in schema.items() if key != "allOf"}
+        merged: Mapping[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+        deepest = depth
         for part in schema["allOf"]:
-            part = (
-                _resolve(part, definitions, dropped, depth + 1) if isinstance(part, Mapping) else {}
-            )
-            merged = _merge(merged, part)
-        return merged
-    return schema
+            if isinstance(part, Mapping):
+                part, part_depth = _resolve(part, definitions, dropped, depth)
+                deepest = max(deepest, part_depth)
+                merged = _merge(merged, part)
+        return _resolve(merged, definitions, dropped, deepest)
+    return schema, depth
 
 
 def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
