@@ -13,7 +13,7 @@ import orjson
 from .context import ANTHROPIC, OPENAI
 from .dialects import anthropic_openai as ao
 from .dialects.sse import SSEEvent
-from .errors import InvalidRequest
+from .errors import InvalidRequest, UpstreamError
 from .relay import OPENAI_DONE, StreamTranslator, anthropic_wire, openai_wire
 
 
@@ -30,11 +30,15 @@ def translate_request(body: dict[str, Any], source: str, target: str, model: str
 
 
 def translate_response(body: dict[str, Any], source: str, target: str, model: str) -> dict[str, Any]:
-    """A provider's non-stream answer in the client's dialect."""
-    if source == OPENAI and target == ANTHROPIC:
-        return ao.openai_response_to_anthropic(body, model=model)
-    if source == ANTHROPIC and target == OPENAI:
-        return ao.anthropic_response_to_openai(body, model=model)
+    """A provider's non-stream answer in the client's dialect. An answer that cannot be
+    translated is the provider's fault (502), not the client's."""
+    try:
+        if source == OPENAI and target == ANTHROPIC:
+            return ao.openai_response_to_anthropic(body, model=model)
+        if source == ANTHROPIC and target == OPENAI:
+            return ao.anthropic_response_to_openai(body, model=model)
+    except ao.TranslationError as exc:
+        raise UpstreamError(f"the provider's answer could not be translated: {exc}", status=502) from exc
     return body
 
 

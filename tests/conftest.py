@@ -26,3 +26,84 @@ async def start_gateway() -> AsyncIterator[Callable[..., Any]]:
             return await stack.enter_async_context(running_gateway(config, **kwargs))
 
         yield start
+
+
+# --------------------------------------------------------------------------- real servers
+# Redis and PostgreSQL are real servers, started here on free loopback ports in temporary
+# directories (.ci/run installs the Debian packages). Session-scoped: started once per run.
+
+import getpass
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Any:
+    """redis://127.0.0.1:PORT/0 of a redis-server started for this test run."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="bifrost-redis-")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Any:
+    """postgresql://... of a PostgreSQL cluster created for this test run (trust auth, loopback)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+    bindir = os.path.dirname(found[-1])
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="bifrost-pg-")
+    datadir = os.path.join(workdir, "data")
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
+        shutil.chown(workdir, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    user = "postgres" if as_user else getpass.getuser()
+    subprocess.run(as_user + [f"{bindir}/initdb", "-D", datadir, "-A", "trust", "-U", user, "--no-sync"],
+                   check=True, stdout=subprocess.DEVNULL)
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", datadir, "-o", options, "-w", "-l", f"{workdir}/log", "start"],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        subprocess.run(as_user + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, "bifrost"],
+                       check=True)
+        yield f"postgresql://{user}@127.0.0.1:{port}/bifrost"
+    finally:
+        subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -104,7 +104,7 @@ def parse_arguments(raw: object, where: str) -> JSON:
 # ---------------------------------------------------------------- Anthropic -> OpenAI
 
 
-def anthropic_request_to_openai(body: dict, *, model: str | None = None) -> tuple[dict, list[str]]:
+def anthropic_request_to_openai(body: JSON, *, model: str | None = None) -> tuple[JSON, list[str]]:
     """Anthropic Messages request -> OpenAI chat.completions request, plus notes on what was lost."""
     body = _require_object(body, "request body")
     notes: list[str] = []
@@ -214,7 +214,7 @@ def _a2o_tool_choice(choice: JSON) -> str | JSON | None:
     kind = choice.get("type")
     if kind == "tool":
         return {"type": "function", "function": {"name": choice.get("name")}}
-    return {"auto": "auto", "any": "required", "none": "none"}.get(kind)
+    return {"auto": "auto", "any": "required", "none": "none"}.get(str(kind))
 
 
 def _a2o_messages(body: JSON, notes: list[str]) -> list[JSON]:
@@ -344,7 +344,7 @@ def _a2o_user(blocks: list[JSON], i: int, notes: list[str]) -> list[JSON]:
 def _a2o_user_content(parts: list[JSON]) -> str | list[JSON]:
     """A lone text stays a plain string, which every OpenAI-compatible server accepts."""
     if len(parts) == 1 and parts[0]["type"] == "text":
-        return parts[0]["text"]
+        return str(parts[0]["text"])
     return parts
 
 
@@ -377,7 +377,7 @@ def _a2o_image(block: JSON, notes: list[str]) -> list[JSON]:
     if source.get("type") == "base64":
         url = f"data:{source.get('media_type')};base64,{source.get('data')}"
     elif source.get("type") == "url":
-        url = source.get("url")
+        url = str(source.get("url"))
     else:
         _note(notes, f"dropped image with {source.get('type')} source")
         return []
@@ -399,7 +399,7 @@ def _a2o_document(block: JSON, notes: list[str]) -> list[JSON]:
 # ---------------------------------------------------------------- OpenAI -> Anthropic
 
 
-def openai_request_to_anthropic(body: dict, *, model: str | None = None) -> tuple[dict, list[str]]:
+def openai_request_to_anthropic(body: JSON, *, model: str | None = None) -> tuple[JSON, list[str]]:
     """OpenAI chat.completions request -> Anthropic Messages request, plus notes on what was lost."""
     body = _require_object(body, "request body")
     notes: list[str] = []
@@ -422,8 +422,9 @@ def openai_request_to_anthropic(body: dict, *, model: str | None = None) -> tupl
 def _o2a_max_tokens(body: JSON) -> int:
     """Anthropic requires max_tokens; OpenAI leaves it optional."""
     for key in ("max_completion_tokens", "max_tokens"):
-        if isinstance(body.get(key), int):
-            return body[key]
+        value = body.get(key)
+        if isinstance(value, int):
+            return value
     return _ANTHROPIC_DEFAULT_MAX_TOKENS
 
 

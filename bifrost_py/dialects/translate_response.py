@@ -109,7 +109,7 @@ def usage_to_openai(usage: object) -> JSON:
 # ---------------------------------------------------------------- OpenAI -> Anthropic
 
 
-def openai_response_to_anthropic(resp: dict, *, model: str | None = None) -> dict:
+def openai_response_to_anthropic(resp: JSON, *, model: str | None = None) -> JSON:
     """OpenAI chat.completion -> Anthropic message. Only the first choice is kept."""
     if not isinstance(resp, dict) or (resp.get("error") and not resp.get("choices")):
         raise TranslationError("upstream answer is not a chat completion")
@@ -160,7 +160,7 @@ def _o2a_tool_uses(calls: Any) -> list[JSON]:
 # ---------------------------------------------------------------- Anthropic -> OpenAI
 
 
-def anthropic_response_to_openai(resp: dict, *, model: str | None = None) -> dict:
+def anthropic_response_to_openai(resp: JSON, *, model: str | None = None) -> JSON:
     """Anthropic message -> OpenAI chat.completion. Thinking becomes `reasoning_content` (the
     field DeepSeek and vLLM use); server tool blocks are left out."""
     if not isinstance(resp, dict) or resp.get("type") == "error":

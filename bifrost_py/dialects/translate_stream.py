@@ -28,14 +28,13 @@ from .translate_response import (
     empty_usage,
     openai_completion_id,
     openai_finish_reason,
-    openai_tool_call,
     usage_from_openai,
     usage_to_openai,
 )
 
 JSON = dict[str, Any]
 Event = tuple[str, JSON]
-_TEXT = "text"
+_TEXT = -1  # the key of the text stream; OpenAI tool indexes start at 0
 
 
 @dataclass(slots=True)
@@ -81,13 +80,14 @@ class OpenAIStreamToAnthropic:
         self._usage_seen = False
         self._finish_reason: str | None = None
         self._finishing = False
+        self._refused = False
         self._tools: dict[int, _ToolCall] = {}
-        self._waiting: list[str | int] = []  # _TEXT or tool indexes with output but no open block
+        self._waiting: list[int] = []  # _TEXT or tool indexes with output but no open block
         self._text_backlog = ""
-        self._open: str | int | None = None
+        self._open: int | None = None
         self._open_index = -1
 
-    def feed(self, chunk: dict) -> list[Event]:
+    def feed(self, chunk: JSON) -> list[Event]:
         """Translate one upstream chunk."""
         if self._done:
             return []
@@ -96,9 +96,9 @@ class OpenAIStreamToAnthropic:
         events = [] if self._started else [self._message_start(chunk.get("id"))]
         if chunk.get("error") and not chunk.get("choices"):
             return events + [self._error(chunk["error"])]
-        choices = chunk.get("choices") or ()
-        if choices and not self._finishing:
-            events += self._choice(choices[0])
+        choice = _first_choice(chunk)
+        if choice is not None and not self._finishing:
+            events += self._choice(choice)
         if self._finishing and isinstance(chunk.get("usage"), dict):
             events += self._end()
         return events
@@ -116,7 +116,7 @@ class OpenAIStreamToAnthropic:
 
     def _message_start(self, chunk_id: object) -> Event:
         self._started = True
-        message = {
+        message: JSON = {
             "id": self._message_id or anthropic_message_id(chunk_id),
             "type": "message",
             "role": "assistant",
@@ -140,9 +140,11 @@ class OpenAIStreamToAnthropic:
     def _choice(self, choice: JSON) -> list[Event]:
         delta = choice.get("delta") or {}
         events: list[Event] = []
-        for text in (delta.get("content"), delta.get("refusal")):
-            if isinstance(text, str) and text:
-                events += self._on_text(text)
+        if isinstance(delta.get("content"), str) and delta["content"]:
+            events += self._on_text(delta["content"])
+        if isinstance(delta.get("refusal"), str) and delta["refusal"]:
+            self._refused = True
+            events += self._on_text(delta["refusal"])
         for call in delta.get("tool_calls") or ():
             events += self._on_tool(call)
         if choice.get("finish_reason"):
@@ -160,7 +162,7 @@ class OpenAIStreamToAnthropic:
         return self._advance()
 
     def _on_tool(self, delta: JSON) -> list[Event]:
-        index = delta.get("index", 0)
+        index = self._tool_index(delta)
         function = delta.get("function") or {}
         call = self._tools.get(index)
         if call is None:
@@ -171,6 +173,20 @@ class OpenAIStreamToAnthropic:
         call.arguments += function.get("arguments") or ""
         events = self._flush_arguments(call) if self._open == index else []
         return events + self._advance()
+
+    def _tool_index(self, delta: JSON) -> int:
+        """Some OpenAI-compatible servers leave out `index`; then a new id means a new call and
+        a fragment without one continues the latest call."""
+        index = delta.get("index")
+        if isinstance(index, int) and index >= 0:
+            return index
+        call_id = delta.get("id")
+        for known, call in self._tools.items():
+            if call_id and call.id == call_id:
+                return known
+        if call_id or not self._tools:
+            return max(self._tools, default=-1) + 1
+        return max(self._tools)
 
     def _advance(self) -> list[Event]:
         """Open the next waiting block once the open one may close (and the next has a name)."""
@@ -196,7 +212,7 @@ class OpenAIStreamToAnthropic:
                 events += self._start_block(self._waiting.pop(0))
         return events
 
-    def _start_block(self, key: str | int) -> list[Event]:
+    def _start_block(self, key: int) -> list[Event]:
         self._open_index += 1
         self._open = key
         if key == _TEXT:
@@ -236,6 +252,8 @@ class OpenAIStreamToAnthropic:
         events = self._close_all()
         self._done = True
         stop = anthropic_stop_reason(self._finish_reason, bool(self._tools))
+        if self._refused:
+            stop = "refusal"
         usage = (
             dict(self.usage) if self._usage_seen else {"output_tokens": self.usage["output_tokens"]}
         )
@@ -243,6 +261,14 @@ class OpenAIStreamToAnthropic:
         events.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
         events.append(("message_stop", {"type": "message_stop"}))
         return events
+
+
+def _first_choice(chunk: JSON) -> JSON | None:
+    """Anthropic has one answer per message; with `n > 1` only choice 0 is translated."""
+    for choice in chunk.get("choices") or ():
+        if isinstance(choice, dict) and choice.get("index", 0) == 0:
+            return choice
+    return None
 
 
 @dataclass(slots=True)
@@ -272,7 +298,7 @@ class AnthropicStreamToOpenAI:
         self._done = False
         self._tools: dict[int, _ToolBlock] = {}
 
-    def feed(self, event: str, data: dict) -> list[dict]:
+    def feed(self, event: str, data: JSON) -> list[JSON]:
         """Translate one upstream event (its `event:` name and parsed `data:`)."""
         if self._done:
             return []
@@ -288,7 +314,7 @@ class AnthropicStreamToOpenAI:
             return []
         return self._ensure_started() + handler(self, data)
 
-    def finish(self) -> list[dict]:
+    def finish(self) -> list[JSON]:
         """End of upstream: the finish_reason chunk if none went out, then usage; once."""
         if self._done:
             return []
@@ -301,12 +327,12 @@ class AnthropicStreamToOpenAI:
         self._done = True
         return chunks
 
-    def _message_start(self, message: JSON) -> list[dict]:
+    def _message_start(self, message: JSON) -> list[JSON]:
         self._id = self._id or openai_completion_id(message.get("id"))
         self._take_usage(message.get("usage"))
         return self._ensure_started()
 
-    def _ensure_started(self) -> list[dict]:
+    def _ensure_started(self) -> list[JSON]:
         if self._started:
             return []
         self._started = True
@@ -320,7 +346,7 @@ class AnthropicStreamToOpenAI:
                 if usage.get(key) is not None:
                     self.usage[key] = usage[key]
 
-    def _error(self, error: JSON) -> dict:
+    def _error(self, error: JSON) -> JSON:
         self._done = True
         return {
             "error": {
@@ -330,25 +356,30 @@ class AnthropicStreamToOpenAI:
             }
         }
 
-    def _block_start(self, data: JSON) -> list[dict]:
+    def _block_start(self, data: JSON) -> list[JSON]:
         block = data.get("content_block") or {}
         kind = block.get("type")
         if kind == "tool_use":
-            tool = self._tools[data.get("index", 0)] = _ToolBlock(
-                len(self._tools), block.get("input")
-            )
-            call = openai_tool_call(block.get("id"), block.get("name"), None) | {
-                "index": tool.index
-            }
-            call["function"]["arguments"] = ""
-            return [self._chunk({"tool_calls": [call]})]
+            return [self._tool_start(data.get("index", 0), block)]
         if kind == "text" and block.get("text"):
             return [self._chunk({"content": block["text"]})]
         if kind == "thinking" and block.get("thinking"):
             return [self._chunk({"reasoning_content": block["thinking"]})]
         return []
 
-    def _block_delta(self, data: JSON) -> list[dict]:
+    def _tool_start(self, block_index: int, block: JSON) -> JSON:
+        """The first fragment of an OpenAI tool call carries its id and name."""
+        tool = self._tools[block_index] = _ToolBlock(len(self._tools), block.get("input"))
+        function = {"name": block.get("name"), "arguments": ""}
+        call = {
+            "index": tool.index,
+            "id": block.get("id"),
+            "type": "function",
+            "function": function,
+        }
+        return self._chunk({"tool_calls": [call]})
+
+    def _block_delta(self, data: JSON) -> list[JSON]:
         delta = data.get("delta") or {}
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
@@ -361,7 +392,7 @@ class AnthropicStreamToOpenAI:
             return [self._arguments(tool, delta["partial_json"])]
         return []
 
-    def _block_stop(self, data: JSON) -> list[dict]:
+    def _block_stop(self, data: JSON) -> list[JSON]:
         """A tool that streamed no argument fragments still needs JSON arguments."""
         tool = self._tools.get(data.get("index", 0))
         if tool is None or tool.sent:
@@ -369,7 +400,7 @@ class AnthropicStreamToOpenAI:
         tool.sent = True
         return [self._arguments(tool, orjson.dumps(tool.input or {}).decode())]
 
-    def _message_delta(self, data: JSON) -> list[dict]:
+    def _message_delta(self, data: JSON) -> list[JSON]:
         self._take_usage(data.get("usage"))
         if self._finished_choice:
             return []
@@ -377,18 +408,18 @@ class AnthropicStreamToOpenAI:
         reason = openai_finish_reason((data.get("delta") or {}).get("stop_reason"))
         return [self._chunk({}, reason)]
 
-    _HANDLERS: ClassVar[dict[str, Callable[[AnthropicStreamToOpenAI, JSON], list[dict]]]] = {
+    _HANDLERS: ClassVar[dict[str, Callable[[AnthropicStreamToOpenAI, JSON], list[JSON]]]] = {
         "content_block_start": _block_start,
         "content_block_delta": _block_delta,
         "content_block_stop": _block_stop,
         "message_delta": _message_delta,
     }
 
-    def _arguments(self, tool: _ToolBlock, fragment: str) -> dict:
+    def _arguments(self, tool: _ToolBlock, fragment: str) -> JSON:
         call = {"index": tool.index, "function": {"arguments": fragment}}
         return self._chunk({"tool_calls": [call]})
 
-    def _chunk(self, delta: JSON, finish_reason: str | None = None) -> dict:
+    def _chunk(self, delta: JSON, finish_reason: str | None = None) -> JSON:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         chunk: JSON = {
             "id": self._id,
@@ -401,7 +432,7 @@ class AnthropicStreamToOpenAI:
             chunk["usage"] = None
         return chunk
 
-    def _usage_chunk(self) -> dict:
+    def _usage_chunk(self) -> JSON:
         return {
             "id": self._id,
             "object": "chat.completion.chunk",

@@ -97,30 +97,55 @@ def claude_code_request() -> dict:
         "temperature": 1,
         "system": [
             {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
-            {"type": "text", "text": "You are an interactive CLI tool...", "cache_control": ephemeral},
+            {
+                "type": "text",
+                "text": "You are an interactive CLI tool...",
+                "cache_control": ephemeral,
+            },
         ],
         "messages": [
             {
                 "role": "user",
                 "content": [
-                    {"type": "text", "text": "<system-reminder>\nThis is a reminder\n</system-reminder>"},
+                    {
+                        "type": "text",
+                        "text": "<system-reminder>\nThis is a reminder\n</system-reminder>",
+                    },
                     {"type": "text", "text": "fix the failing test", "cache_control": ephemeral},
                 ],
             },
             {
                 "role": "assistant",
                 "content": [
-                    {"type": "thinking", "thinking": "Look at tests first.", "signature": "EqQBCkYIBxgCKkA"},
+                    {
+                        "type": "thinking",
+                        "thinking": "Look at tests first.",
+                        "signature": "EqQBCkYIBxgCKkA",
+                    },
                     {"type": "text", "text": "I'll look at the tests."},
-                    {"type": "tool_use", "id": "toolu_01A", "name": "Glob", "input": {"pattern": "tests/**/*.py"}},
-                    {"type": "tool_use", "id": "toolu_01B", "name": "Bash", "input": {"command": "pytest -q", "timeout": 120000}},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_01A",
+                        "name": "Glob",
+                        "input": {"pattern": "tests/**/*.py"},
+                    },
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_01B",
+                        "name": "Bash",
+                        "input": {"command": "pytest -q", "timeout": 120000},
+                    },
                 ],
             },
             {"role": "system", "content": "The user switched to plan mode."},
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_01A", "content": "tests/test_x.py"},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_01A",
+                        "content": "tests/test_x.py",
+                    },
                     {
                         "type": "tool_result",
                         "tool_use_id": "toolu_01B",
@@ -128,10 +153,19 @@ def claude_code_request() -> dict:
                         "content": [{"type": "text", "text": "1 failed"}],
                         "cache_control": ephemeral,
                     },
-                    {"type": "text", "text": "<system-reminder>todo list is empty</system-reminder>"},
+                    {
+                        "type": "text",
+                        "text": "<system-reminder>todo list is empty</system-reminder>",
+                    },
                 ],
             },
-            {"role": "assistant", "content": [{"type": "redacted_thinking", "data": "EmwKAhgBEgy"}, {"type": "text", "text": "Found it."}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "redacted_thinking", "data": "EmwKAhgBEgy"},
+                    {"type": "text", "text": "Found it."},
+                ],
+            },
             {"role": "system", "content": [{"type": "text", "text": "Remember the todo list."}]},
             {"role": "user", "content": "go on"},
         ],
@@ -140,8 +174,10 @@ def claude_code_request() -> dict:
         "thinking": {"type": "adaptive"},
         "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
         "output_config": {"effort": "high"},
-        "metadata": {"user_id": "user_" + "a" * 64 + "_account__session_0b0e2b4c-5d1f-4b36-8f3c-0d2a1b9e8c7d"},
-    }  # fmt: skip
+        "metadata": {
+            "user_id": "user_" + "a" * 64 + "_account__session_0b0e2b4c-5d1f-4b36-8f3c-0d2a1b9e8c7d"
+        },
+    }
 
 
 def assert_openai_tool_pairing(messages: list[dict]) -> None:
@@ -169,7 +205,18 @@ def test_claude_code_request_translates() -> None:
     assert out["max_tokens"] == 32000 and out["tool_choice"] == "auto"
     assert out["user"] == body["metadata"]["user_id"][:64]
     roles = [message["role"] for message in out["messages"]]
-    assert roles == ["system", "user", "assistant", "tool", "tool", "system", "user", "assistant", "system", "user"]  # fmt: skip
+    assert roles == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "system",
+        "user",
+        "assistant",
+        "system",
+        "user",
+    ]
     assert out["messages"][0]["content"].startswith("You are Claude Code")
     assert out["messages"][3]["content"] == "tests/test_x.py"
     assert out["messages"][4]["content"] == "Error: 1 failed"
@@ -191,7 +238,13 @@ def test_claude_code_request_survives_the_way_back() -> None:
     out, _ = a2o(claude_code_request(), model="gpt-4.1")
     back, notes = o2a(out, model="claude-sonnet-4-5-20250929")
     assert len(back["tools"]) == 24
-    assert [turn["role"] for turn in back["messages"]] == ["user", "assistant", "user", "assistant", "user"]  # fmt: skip
+    assert [turn["role"] for turn in back["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
     assert back["messages"][2]["content"][0]["type"] == "tool_result"
     assert any("folded" in note for note in notes)
 
@@ -231,9 +284,15 @@ def test_tool_result_images_follow_the_tool_messages() -> None:
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
     messages = [
         {"role": "user", "content": "screenshot please"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "shot", "input": {}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [image]}]},
-    ]  # fmt: skip
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "shot", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [image]}],
+        },
+    ]
     out, notes = a2o(anthropic_body(messages))
     tool, user = out["messages"][2:]
     assert tool["role"] == "tool" and tool["content"]
@@ -243,21 +302,38 @@ def test_tool_result_images_follow_the_tool_messages() -> None:
 
 def test_assistant_tool_use_becomes_tool_calls() -> None:
     content = [{"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"file_path": "/a"}}]
-    out, _ = a2o(anthropic_body([{"role": "user", "content": "x"}, {"role": "assistant", "content": content}]))
+    out, _ = a2o(
+        anthropic_body(
+            [{"role": "user", "content": "x"}, {"role": "assistant", "content": content}]
+        )
+    )
     assistant = out["messages"][1]
     assert assistant["content"] is None
     assert assistant["tool_calls"] == [
-        {"id": "toolu_1", "type": "function", "function": {"name": "Read", "arguments": '{"file_path":"/a"}'}}
-    ]  # fmt: skip
+        {
+            "id": "toolu_1",
+            "type": "function",
+            "function": {"name": "Read", "arguments": '{"file_path":"/a"}'},
+        }
+    ]
 
 
 def test_a_system_message_between_tool_calls_and_results_moves_after_the_results() -> None:
     messages = [
         {"role": "user", "content": "x"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}],
+        },
         {"role": "system", "content": "note"},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}, {"type": "text", "text": "and?"}]},
-    ]  # fmt: skip
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": "ok"},
+                {"type": "text", "text": "and?"},
+            ],
+        },
+    ]
     out, _ = a2o(anthropic_body(messages))
     assert [m["role"] for m in out["messages"]] == ["user", "assistant", "tool", "system", "user"]
     assert_openai_tool_pairing(out["messages"])
@@ -275,7 +351,9 @@ def test_server_tools_are_dropped_with_a_note() -> None:
 
 def test_only_server_tools_leaves_no_tools_and_no_tool_choice() -> None:
     tools = [{"type": "web_search_20250305", "name": "web_search"}]
-    body = anthropic_body([{"role": "user", "content": "x"}], tools=tools, tool_choice={"type": "any"})
+    body = anthropic_body(
+        [{"role": "user", "content": "x"}], tools=tools, tool_choice={"type": "any"}
+    )
     out, notes = a2o(body)
     assert "tools" not in out and "tool_choice" not in out
     assert "dropped tool_choice (no function tools left)" in notes
@@ -292,14 +370,18 @@ def test_only_server_tools_leaves_no_tools_and_no_tool_choice() -> None:
 )
 def test_tool_choice(choice: dict, expected: object) -> None:
     tools = [{"name": "f", "input_schema": {"type": "object"}}]
-    out, _ = a2o(anthropic_body([{"role": "user", "content": "x"}], tools=tools, tool_choice=choice))
+    out, _ = a2o(
+        anthropic_body([{"role": "user", "content": "x"}], tools=tools, tool_choice=choice)
+    )
     assert out["tool_choice"] == expected
 
 
 def test_disable_parallel_tool_use() -> None:
     tools = [{"name": "f", "input_schema": {"type": "object"}}]
     choice = {"type": "auto", "disable_parallel_tool_use": True}
-    out, _ = a2o(anthropic_body([{"role": "user", "content": "x"}], tools=tools, tool_choice=choice))
+    out, _ = a2o(
+        anthropic_body([{"role": "user", "content": "x"}], tools=tools, tool_choice=choice)
+    )
     assert out["parallel_tool_calls"] is False
 
 
@@ -331,7 +413,9 @@ def test_o_series_models_get_reasoning_parameters() -> None:
 
 
 def test_unknown_roles_fields_and_blocks_become_notes() -> None:
-    messages = [{"role": "critic", "content": [{"type": "hologram"}, {"type": "text", "text": "hi"}]}]
+    messages = [
+        {"role": "critic", "content": [{"type": "hologram"}, {"type": "text", "text": "hi"}]}
+    ]
     out, notes = a2o(anthropic_body(messages, container="abc", service_tier="auto"))
     assert out["messages"] == [{"role": "user", "content": "hi"}]
     assert notes == [
@@ -350,11 +434,14 @@ def test_unknown_roles_fields_and_blocks_become_notes() -> None:
         ({"model": "m", "messages": "hi"}, "messages must be a list"),
         ({"model": "m", "messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
         (
-            {"model": "m", "messages": [{"role": "assistant", "content": [{"type": "tool_use", "name": "f"}]}]},
+            {
+                "model": "m",
+                "messages": [{"role": "assistant", "content": [{"type": "tool_use", "name": "f"}]}],
+            },
             "needs an id",
         ),
     ],
-)  # fmt: skip
+)
 def test_untranslatable_anthropic_requests(body: Any, message: str) -> None:
     with pytest.raises(TranslationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         a2o(body)
@@ -376,8 +463,11 @@ def test_system_and_developer_messages() -> None:
     assert out["system"] == "be brief\n\nuse tools"
     assert out["messages"][2] == {
         "role": "user",
-        "content": [{"type": "text", "text": "System: now be verbose"}, {"type": "text", "text": "again"}],
-    }  # fmt: skip
+        "content": [
+            {"type": "text", "text": "System: now be verbose"},
+            {"type": "text", "text": "again"},
+        ],
+    }
     assert notes == ["folded a mid-conversation system message into the user turn"]
 
 
@@ -388,14 +478,18 @@ def test_tool_calls_and_tool_messages() -> None:
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "w", "arguments": '{"city":"Paris"}'}},
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "w", "arguments": '{"city":"Paris"}'},
+                },
                 {"id": "call.2", "type": "function", "function": {"name": "w", "arguments": ""}},
             ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
         {"role": "tool", "tool_call_id": "call.2", "content": [{"type": "text", "text": "rain"}]},
         {"role": "user", "content": "thanks"},
-    ]  # fmt: skip
+    ]
     out, _ = o2a(openai_body(messages))
     assert out["max_tokens"] == 4096
     assert [turn["role"] for turn in out["messages"]] == ["user", "assistant", "user"]
@@ -434,12 +528,20 @@ def test_consecutive_same_role_messages_are_merged() -> None:
     out, _ = o2a(openai_body(messages))
     assert out["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "c"}, {"type": "text", "text": "d"}]},
-    ]  # fmt: skip
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "c"}, {"type": "text", "text": "d"}],
+        },
+    ]
 
 
 def test_openai_parameters() -> None:
-    tools = [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}}]  # fmt: skip
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "f", "description": "d", "parameters": {"type": "object"}},
+        }
+    ]
     body = openai_body(
         [{"role": "user", "content": "x"}],
         max_tokens=10,
@@ -490,19 +592,45 @@ def test_openai_tool_choice(choice: object, expected: dict) -> None:
     [
         (openai_body([{"role": "user", "content": "x"}], n=2), "n > 1"),
         (
-            openai_body([{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{oops"}}]}]),
+            openai_body(
+                [
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"id": "c", "function": {"name": "f", "arguments": "{oops"}}
+                        ],
+                    }
+                ]
+            ),
             "not valid JSON",
         ),
         (
-            openai_body([{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "[1]"}}]}]),
+            openai_body(
+                [
+                    {
+                        "role": "assistant",
+                        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "[1]"}}],
+                    }
+                ]
+            ),
             "must be a JSON object",
         ),
         (openai_body([{"role": "tool", "content": "x"}]), "needs a non-empty id"),
         (openai_body([{"role": "function", "name": "f", "content": "x"}]), "legacy role"),
         (openai_body([{"role": "wizard", "content": "x"}]), "unknown role"),
-        (openai_body([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}]), "data URL"),
+        (
+            openai_body(
+                [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}],
+                    }
+                ]
+            ),
+            "data URL",
+        ),
     ],
-)  # fmt: skip
+)
 def test_untranslatable_openai_requests(body: dict, message: str) -> None:
     with pytest.raises(TranslationError, match=message):
         o2a(body)
@@ -520,7 +648,9 @@ _scalars = (
 )
 json_values = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 json_objects = st.dictionaries(st.text(max_size=8), json_values, max_size=4)
@@ -530,7 +660,10 @@ _tool_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_-]{0,20}", fullmatch=True)
 @st.composite
 def images(draw: st.DrawFn) -> dict:
     if draw(st.booleans()):
-        return {"type": "image", "source": {"type": "url", "url": f"https://img.test/{draw(st.integers(0, 99))}.png"}}  # fmt: skip
+        return {
+            "type": "image",
+            "source": {"type": "url", "url": f"https://img.test/{draw(st.integers(0, 99))}.png"},
+        }
     data = base64.b64encode(draw(st.binary(min_size=1, max_size=12))).decode()
     media_type = draw(st.sampled_from(["image/png", "image/jpeg", "image/webp"]))
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
@@ -543,9 +676,7 @@ user_blocks = text_blocks | images()
 @st.composite
 def tool_results(draw: st.DrawFn, tool_use_id: str) -> dict:
     block: dict = {"type": "tool_result", "tool_use_id": tool_use_id}
-    content = draw(
-        st.none() | _texts | st.lists(text_blocks | images(), min_size=1, max_size=3)
-    )
+    content = draw(st.none() | _texts | st.lists(text_blocks | images(), min_size=1, max_size=3))
     if content is not None:
         block["content"] = content
     if draw(st.booleans()):
@@ -562,7 +693,12 @@ def conversations(draw: st.DrawFn) -> dict:
     pending: list[str] = []
     for turn in range(draw(st.integers(1, 4))):
         if turn and not pending and draw(st.booleans()):
-            messages.append({"role": "system", "content": draw(_texts | st.lists(text_blocks, min_size=1, max_size=2))})  # fmt: skip
+            messages.append(
+                {
+                    "role": "system",
+                    "content": draw(_texts | st.lists(text_blocks, min_size=1, max_size=2)),
+                }
+            )
         content = [draw(tool_results(tool_id)) for tool_id in pending]
         content += draw(st.lists(user_blocks, min_size=0 if pending else 1, max_size=3))
         if len(content) == 1 and content[0]["type"] == "text" and draw(st.booleans()):
@@ -578,20 +714,48 @@ def conversations(draw: st.DrawFn) -> dict:
             assistant.append({"type": "text", "text": draw(_texts)})
         pending = [f"toolu_{next(ids)}" for _ in range(calls)]
         assistant += [
-            {"type": "tool_use", "id": tool_id, "name": draw(_tool_names), "input": draw(json_objects)}
+            {
+                "type": "tool_use",
+                "id": tool_id,
+                "name": draw(_tool_names),
+                "input": draw(json_objects),
+            }
             for tool_id in pending
         ]
         messages.append({"role": "assistant", "content": assistant})
     if messages[-1]["role"] == "assistant":
         results = [draw(tool_results(tool_id)) for tool_id in pending]
         messages.append({"role": "user", "content": results or "go on"})
-    body: dict = {"model": "claude-x", "max_tokens": draw(st.integers(1, 64000)), "messages": messages}
+    body: dict = {
+        "model": "claude-x",
+        "max_tokens": draw(st.integers(1, 64000)),
+        "messages": messages,
+    }
     if draw(st.booleans()):
         body["system"] = draw(_texts | st.lists(text_blocks, min_size=1, max_size=3))
-    tools = draw(st.lists(st.builds(lambda name, schema: {"name": name, "description": "d", "input_schema": schema}, _tool_names, st.just({"type": "object", "properties": {"a": {"type": "string"}}})), max_size=3, unique_by=lambda t: t["name"]))  # fmt: skip
+    tools = draw(
+        st.lists(
+            st.builds(
+                lambda name, schema: {"name": name, "description": "d", "input_schema": schema},
+                _tool_names,
+                st.just({"type": "object", "properties": {"a": {"type": "string"}}}),
+            ),
+            max_size=3,
+            unique_by=lambda t: t["name"],
+        )
+    )
     if tools:
         body["tools"] = tools
-        body["tool_choice"] = draw(st.sampled_from([{"type": "auto"}, {"type": "any"}, {"type": "none"}, {"type": "tool", "name": tools[0]["name"]}]))  # fmt: skip
+        body["tool_choice"] = draw(
+            st.sampled_from(
+                [
+                    {"type": "auto"},
+                    {"type": "any"},
+                    {"type": "none"},
+                    {"type": "tool", "name": tools[0]["name"]},
+                ]
+            )
+        )
     if draw(st.booleans()):
         body["stop_sequences"] = draw(st.lists(_texts, min_size=1, max_size=4))
     if draw(st.booleans()):
@@ -619,7 +783,11 @@ def _meaning(body: dict) -> dict:
         if role == "user":
             blocks.sort(key=lambda block: block[0] != "tool_result")
     fields = ("max_tokens", "stop_sequences", "temperature", "tools", "tool_choice")
-    return {"system": system, "turns": turns} | {key: body.get(key) for key in fields} | {"stream": bool(body.get("stream"))}  # fmt: skip
+    return (
+        {"system": system, "turns": turns}
+        | {key: body.get(key) for key in fields}
+        | {"stream": bool(body.get("stream"))}
+    )
 
 
 def _message_meaning(message: dict) -> tuple[str, list]:
@@ -650,7 +818,9 @@ def _tool_result_meaning(block: dict) -> list:
     content = block.get("content") or []
     parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
     text = "\n".join(part["text"] for part in parts if part["type"] == "text")
-    images = [meaning for part in parts if part["type"] == "image" for meaning in _block_meaning(part)]  # fmt: skip
+    images = [
+        meaning for part in parts if part["type"] == "image" for meaning in _block_meaning(part)
+    ]
     if images and not text:
         text = "(the result is the image that follows)"
     if block.get("is_error"):
