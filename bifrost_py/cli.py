@@ -99,11 +99,11 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_server(config: Any, *, banner: str = "") -> None:
+def run_server(config: Any, *, banner: str = "", traffic: bool = False) -> None:
     """Serve `config`; with workers > 1, that many processes share the port (SO_REUSEPORT)."""
     workers = max(1, int(config.workers))
     if workers == 1:
-        _serve_one(config, banner, reuse_port=False)
+        _serve_one(config, banner, reuse_port=False, traffic=traffic)
         return
     children = []
     for _ in range(workers):
@@ -116,13 +116,17 @@ def run_server(config: Any, *, banner: str = "") -> None:
         os.waitpid(pid, 0)
 
 
-def _serve_one(config: Any, banner: str, *, reuse_port: bool) -> None:
+def _serve_one(config: Any, banner: str, *, reuse_port: bool, traffic: bool = False) -> None:
     from aiohttp import web
 
     from .server import build_app
 
     gateway = _gateway(config)
     app = build_app(gateway)
+    if traffic:
+        from .demo.traffic import traffic_context
+
+        app.cleanup_ctx.append(traffic_context(f"http://{config.host}:{config.port}"))
     loop = _new_loop()
     text = banner or f"bifrost-py listening on http://{config.host}:{config.port}"
     web.run_app(
@@ -157,9 +161,7 @@ def _demo(args: argparse.Namespace) -> int:
         f"  export ANTHROPIC_BASE_URL={base}/anthropic",
         "  export ANTHROPIC_API_KEY=vk-demo-alice",
     ])
-    if not args.no_traffic:
-        os.environ["BIFROST_DEMO_TRAFFIC"] = base
-    run_server(config, banner=banner)
+    run_server(config, banner=banner, traffic=not args.no_traffic)
     return 0
 
 

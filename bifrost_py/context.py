@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import orjson
 from multidict import CIMultiDictProxy
 
 from .errors import GatewayError
@@ -195,6 +196,13 @@ class Call:
     @property
     def last_attempt(self) -> Attempt | None:
         return self.attempts[-1] if self.attempts else None
+
+    def replace_body(self, body: dict[str, Any]) -> None:
+        """For plugins that rewrite the request (redaction, prompt injection): the new body is
+        what every attempt sends from now on (passthrough forwards `raw_body`)."""
+        self.body = body
+        self.raw_body = orjson.dumps(body)
+        self.model = str(body.get("model", self.model))
 
 
 @dataclass(slots=True)

@@ -23,11 +23,9 @@ class AnthropicProvider(Provider):
             url += "?" + request.query_string
         headers = {
             "content-type": "application/json",
-            "anthropic-version": request.headers.get("anthropic-version") or DEFAULT_VERSION,
+            **request.headers,  # the client's anthropic-version, anthropic-beta, session id...
             "x-api-key": key.value,
             **self.config.headers,
         }
-        beta = request.headers.get("anthropic-beta")
-        if beta:
-            headers["anthropic-beta"] = beta
+        headers.setdefault("anthropic-version", DEFAULT_VERSION)
         return await self._post(url, headers, request.body)

@@ -1,12 +1,22 @@
 """The built-in mock provider: the mock upstream's answers, served in-process (no socket), so
-`bifrost-py demo` works with no keys and no network. It speaks both dialects natively."""
+`bifrost-py demo` works with no keys and no network. It speaks both dialects natively, and its
+injected faults (prompt markers, fail rates) surface exactly as a real server's would."""
 
 from __future__ import annotations
 
 from typing import AsyncIterator, Mapping
 
-from ..config import ProviderKey
-from ..mockupstream import MockOptions, anthropic_response, anthropic_stream, openai_response, openai_stream
+from ..config import ProviderConfig, ProviderKey
+from ..errors import UpstreamUnavailable
+from ..mockupstream import MockOptions
+from ..mockupstream.calls import (
+    anthropic_response,
+    count_tokens_response,
+    embeddings_response,
+    open_anthropic_stream,
+    open_openai_stream,
+    openai_response,
+)
 from .base import Provider, UpstreamRequest, UpstreamResponse
 
 
@@ -24,15 +34,11 @@ class _InProcessResponse(UpstreamResponse):
         return b"".join([chunk async for chunk in self._stream])
 
     def chunks(self) -> AsyncIterator[bytes]:
-        if self._stream is None:
-            return _once(self._body)
-        return self._stream
+        return self._stream if self._stream is not None else _once(self._body)
 
     def close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None and hasattr(stream, "aclose"):
-            # An abandoned generator is closed by the event loop; nothing else holds resources.
-            pass
+        # Dropping the generator ends the in-process "upstream": nothing is generated after.
+        self._stream = None
 
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:
@@ -45,34 +51,26 @@ class MockProvider(Provider):
     supports_count_tokens = True
     supports_embeddings = True
 
-    def __init__(self, config) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.options = MockOptions(**config.mock)
 
     async def send(self, request: UpstreamRequest, key: ProviderKey | None) -> UpstreamResponse:
-        if request.endpoint == "count_tokens":
-            return await self._count_tokens(request)
-        if request.endpoint == "embeddings":
-            from ..mockupstream import embeddings_response
+        try:
+            return await self._answer(request)
+        except ConnectionError as exc:  # the mock's [[reset]]: like a refused connection
+            raise UpstreamUnavailable(f"provider '{self.name}' could not be reached: {exc}") from exc
 
-            status, headers, body = await embeddings_response(request.json, self.options)
-            return _InProcessResponse(status, headers, body)
+    async def _answer(self, request: UpstreamRequest) -> UpstreamResponse:
+        body, options = request.json, self.options
+        if request.endpoint == "count_tokens":
+            return _InProcessResponse(*await count_tokens_response(body, options))
+        if request.endpoint == "embeddings":
+            return _InProcessResponse(*await embeddings_response(body, options))
         anthropic = request.dialect == "anthropic"
         if request.stream:
-            opener = anthropic_stream if anthropic else openai_stream
-            return await _streamed(opener(request.json, self.options))
+            opener = open_anthropic_stream if anthropic else open_openai_stream
+            status, headers, chunks = await opener(body, options)
+            return _InProcessResponse(status, headers, stream=chunks)
         answer = anthropic_response if anthropic else openai_response
-        status, headers, body = await answer(request.json, self.options)
-        return _InProcessResponse(status, headers, body)
-
-    async def _count_tokens(self, request: UpstreamRequest) -> UpstreamResponse:
-        from ..mockupstream import count_tokens_response
-
-        status, headers, body = await count_tokens_response(request.json, self.options)
-        return _InProcessResponse(status, headers, body)
-
-
-async def _streamed(stream: AsyncIterator[bytes]) -> UpstreamResponse:
-    """The mock streams' first item may be an error response: peek at it so that errors come
-    back with their status, as from a real server."""
-    return _InProcessResponse(200, {"content-type": "text/event-stream"}, stream=stream)
+        return _InProcessResponse(*await answer(body, options))
