@@ -21,6 +21,7 @@ test: $(STAMP)  ## the whole test suite
 	$(PY) -m pytest -q
 
 bench: $(STAMP)  ## direct vs. through the gateway, against the mock upstream on loopback
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
 
 lint: $(STAMP)

@@ -15,18 +15,47 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from .faults import Directives, strip_markers
 
+if TYPE_CHECKING:
+    from .wire import Ids
+
 SNIPPET_CHARS = 40
 FRAGMENT_CHARS = 8  # tool-input JSON is streamed in fragments of this many characters
 _WORDS = (
-    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
-    "labore et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco"
-).split()
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "ut",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+)
 _PIECE = re.compile(r"\s*\S+")
 _SPACES = re.compile(r"\s+")
 
@@ -45,6 +74,9 @@ class Prompt:
 
     model: str
     text: str  # text of the last user (or tool-result) turn; markers live here
+    focus: str = (
+        ""  # its last text block, which the answer echoes (Claude Code puts reminders first)
+    )
     tools: Sequence[ToolSpec] = ()
     tool_choice: str | None = None  # None: auto; "": any tool; "none": no tool; else a name
     max_tokens: int | None = None
@@ -125,12 +157,14 @@ def cache_blocks(body: dict[str, Any]) -> tuple[list[bytes], int]:
             items.extend(value)
         elif value is not None:
             items.append(value)
-    marked = [i for i, item in enumerate(items) if isinstance(item, dict) and "cache_control" in item]
+    marked = [
+        i for i, item in enumerate(items) if isinstance(item, dict) and "cache_control" in item
+    ]
     last = len(items) - 1 if "cache_control" in body else (marked[-1] if marked else -1)
     return [orjson.dumps(item) for item in items], last
 
 
-def build_answer(prompt: Prompt, asked: Directives, ids: Any, seen: set[bytes]) -> Answer:
+def build_answer(prompt: Prompt, asked: Directives, ids: Ids, seen: set[bytes]) -> Answer:
     """The answer to `prompt`; `ids.new_id(n)` makes tool ids, `seen` holds cached prefixes."""
     blocks: list[Block] = []
     if prompt.thinking or asked.thinking:
@@ -162,17 +196,21 @@ def snippet(text: str) -> str:
     return _SPACES.sub(" ", strip_markers(text)).strip()[:SNIPPET_CHARS]
 
 
+def _topic(prompt: Prompt) -> str:
+    return snippet(prompt.focus) or snippet(prompt.text)
+
+
 def _text_pieces(prompt: Prompt, asked: Directives) -> list[str]:
     if asked.text is not None:
         return split_pieces(asked.text)
     if asked.long is not None:
         words = [_WORDS[i % len(_WORDS)] for i in range(asked.long)]
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
-    return split_pieces(f"Mock answer to: {snippet(prompt.text)}".rstrip())
+    return split_pieces(f"Mock answer to: {_topic(prompt)}".rstrip())
 
 
-def _thinking(prompt: Prompt, ids: Any) -> Block:
-    pieces = split_pieces(f"Thinking about: {snippet(prompt.text)}".rstrip())
+def _thinking(prompt: Prompt, ids: Ids) -> Block:
+    pieces = split_pieces(f"Thinking about: {_topic(prompt)}".rstrip())
     return Block("thinking", pieces, signature="EqMock" + ids.new_id(40))
 
 
@@ -186,7 +224,7 @@ def _chosen_tools(prompt: Prompt, asked: Directives) -> list[ToolSpec]:
     return [prompt.tools[i % len(prompt.tools)] for i in range(count)]
 
 
-def _tool_use(tool: ToolSpec, ids: Any) -> Block:
+def _tool_use(tool: ToolSpec, ids: Ids) -> Block:
     arguments = orjson.dumps(sample_input(tool.schema)).decode()
     pieces = [arguments[i : i + FRAGMENT_CHARS] for i in range(0, len(arguments), FRAGMENT_CHARS)]
     return Block("tool_use", pieces, name=tool.name, ident=ids.new_id(24))

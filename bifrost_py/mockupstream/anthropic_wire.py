@@ -17,14 +17,17 @@ from .answers import (
     json_bytes,
 )
 from .pacing import Event
-from .wire import BadRequest, Reply
+from .wire import BadRequest, Ids, Reply
 
 STOP_REASONS = {"end": "end_turn", "tool": "tool_use", "length": "max_tokens"}
 ERROR_TYPES = {
     400: ("invalid_request_error", "Invalid request"),
     401: ("authentication_error", "invalid x-api-key"),
     402: ("billing_error", "Your credit balance is too low to access the Anthropic API."),
-    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    403: (
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
     404: ("not_found_error", "Not found"),
     408: ("timeout_error", "Request timed out"),
     413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
@@ -44,8 +47,11 @@ MODELS = (
 _PING = b'event: ping\ndata: {"type": "ping"}\n\n'  # sic: the real API puts a space here
 _STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 _DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"%s","%s":%s}}\n\n'
-_DELTA_FIELDS = {"text": (b"text_delta", b"text"), "thinking": (b"thinking_delta", b"thinking"),
-                 "tool_use": (b"input_json_delta", b"partial_json")}
+_DELTA_FIELDS = {
+    "text": (b"text_delta", b"text"),
+    "thinking": (b"thinking_delta", b"thinking"),
+    "tool_use": (b"input_json_delta", b"partial_json"),
+}
 _BLOCK_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
 
 
@@ -58,25 +64,29 @@ class AnthropicWire:
     request_id_header = "request-id"
     stream_content_type = "text/event-stream; charset=utf-8"
 
-    def request_id(self, ids: Any) -> str:
+    def request_id(self, ids: Ids) -> str:
         return "req_011C" + ids.new_id(20)
 
-    def message_id(self, ids: Any) -> str:
+    def message_id(self, ids: Ids) -> str:
         return "msg_01" + ids.new_id(22)
 
     def prompt(self, body: dict[str, Any]) -> Prompt:
         _validate(body)
+        parts = _last_user_texts(body["messages"])
         system, messages, tools = (json_bytes(body.get(k)) for k in ("system", "messages", "tools"))
         prompt = Prompt(
             model=body["model"],
-            text=_last_user_text(body["messages"]),
+            text="\n".join(parts),
+            focus=parts[-1] if parts else "",
             tools=_tool_specs(body.get("tools")),
             tool_choice=_tool_choice(body.get("tool_choice")),
             max_tokens=body["max_tokens"],
             thinking=_thinking_on(body.get("thinking")),
             input_tokens=estimate_tokens(system, messages, tools),
         )
-        if "cache_control" in body or any(b'"cache_control"' in p for p in (system, messages, tools)):
+        if "cache_control" in body or any(
+            b'"cache_control"' in p for p in (system, messages, tools)
+        ):
             prompt.cache_blocks, prompt.cache_upto = cache_blocks(body)
         return prompt
 
@@ -98,7 +108,7 @@ class AnthropicWire:
         )
 
     def stream(self, answer: Answer, reply: Reply, body: dict[str, Any]) -> list[Event]:
-        start = {
+        start: dict[str, Any] = {
             "id": reply.message_id,
             "type": "message",
             "role": "assistant",
@@ -125,10 +135,16 @@ class AnthropicWire:
         error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         return Event(sse("error", error))
 
-    def error(self, status: int, message: str | None, request_id: str, bad: BadRequest | None = None) -> bytes:
+    def error(
+        self, status: int, message: str | None, request_id: str, bad: BadRequest | None = None
+    ) -> bytes:
         kind, usual = error_type(status)
         return orjson.dumps(
-            {"type": "error", "error": {"type": kind, "message": message or usual}, "request_id": request_id}
+            {
+                "type": "error",
+                "error": {"type": kind, "message": message or usual},
+                "request_id": request_id,
+            }
         )
 
 
@@ -143,7 +159,10 @@ def usage_json(usage: Usage, output_tokens: int) -> dict[str, Any]:
         "input_tokens": usage.input_tokens,
         "cache_creation_input_tokens": usage.cache_creation,
         "cache_read_input_tokens": usage.cache_read,
-        "cache_creation": {"ephemeral_5m_input_tokens": usage.cache_creation, "ephemeral_1h_input_tokens": 0},
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_creation,
+            "ephemeral_1h_input_tokens": 0,
+        },
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
@@ -164,16 +183,25 @@ def _content(block: Block) -> dict[str, Any]:
         return {"type": "text", "text": block.text}
     if block.kind == "thinking":
         return {"type": "thinking", "thinking": block.text, "signature": block.signature}
-    return {"type": "tool_use", "id": "toolu_01" + block.ident[:22], "name": block.name,
-            "input": orjson.loads(block.text)}
+    return {
+        "type": "tool_use",
+        "id": "toolu_01" + block.ident[:22],
+        "name": block.name,
+        "input": orjson.loads(block.text),
+    }
 
 
 def _block_events(index: int, block: Block) -> list[Event]:
-    started = {"type": "text", "text": ""}
+    started: dict[str, Any] = {"type": "text", "text": ""}
     if block.kind == "thinking":
         started = {"type": "thinking", "thinking": "", "signature": ""}
     elif block.kind == "tool_use":
-        started = {"type": "tool_use", "id": "toolu_01" + block.ident[:22], "name": block.name, "input": {}}
+        started = {
+            "type": "tool_use",
+            "id": "toolu_01" + block.ident[:22],
+            "name": block.name,
+            "input": {},
+        }
     start = {"type": "content_block_start", "index": index, "content_block": started}
     events = [Event(sse("content_block_start", start))]
     kind, field = _DELTA_FIELDS[block.kind]
@@ -198,32 +226,38 @@ def _validate(body: dict[str, Any]) -> None:
         raise BadRequest("max_tokens: Input should be a valid integer")
 
 
-def _last_user_text(messages: list[Any]) -> str:
+def _last_user_texts(messages: list[Any]) -> list[str]:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            return content_text(message.get("content"))
-    return ""
+            return content_texts(message.get("content"))
+    return []
 
 
-def content_text(content: Any) -> str:
+def content_texts(content: Any) -> list[str]:
     """Text blocks of a message, else the text of its tool results."""
     if isinstance(content, str):
-        return content
+        return [content]
     if not isinstance(content, list):
-        return ""
+        return []
     blocks = [b for b in content if isinstance(b, dict)]
-    texts = [b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str)]
+    texts = [
+        b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str)
+    ]
     if texts:
-        return "\n".join(texts)
-    results = [content_text(b.get("content")) for b in blocks if b.get("type") == "tool_result"]
-    return "\n".join(r for r in results if r)
+        return texts
+    return [
+        t for b in blocks if b.get("type") == "tool_result" for t in content_texts(b.get("content"))
+    ]
 
 
 def _tool_specs(tools: Any) -> list[ToolSpec]:
     if not isinstance(tools, list):
         return []
-    return [ToolSpec(t["name"], t.get("input_schema") or {}) for t in tools
-            if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    return [
+        ToolSpec(t["name"], t.get("input_schema") or {})
+        for t in tools
+        if isinstance(t, dict) and isinstance(t.get("name"), str)
+    ]
 
 
 def _tool_choice(choice: Any) -> str | None:
@@ -252,4 +286,6 @@ def count_tokens(body: dict[str, Any]) -> int:
 
 def models_json() -> bytes:
     data = [{"type": "model", "id": i, "display_name": n, "created_at": c} for i, n, c in MODELS]
-    return orjson.dumps({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+    return orjson.dumps(
+        {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+    )

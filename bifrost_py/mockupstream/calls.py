@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from . import anthropic_wire, openai_wire
 from .answers import Answer, build_answer
 from .faults import (
@@ -53,18 +55,30 @@ class Call:
         if self.asked.stream_error:
             events = _error_after_first_delta(events, self.wire.stream_error())
         rate = options.tokens_per_second
-        return schedule(events, per_delta=1 / rate if rate > 0 else 0.0, stall=self.asked.stall,
-                        cut=self.asked.cut)
+        return schedule(
+            events,
+            per_delta=1 / rate if rate > 0 else 0.0,
+            stall=self.asked.stall,
+            cut=self.asked.cut,
+        )
 
 
-def error_call(wire: Wire, state: MockState, status: int, message: str | None = None,
-               bad: BadRequest | None = None, retry_after: float | None = None) -> Call:
+def error_call(
+    wire: Wire,
+    state: MockState,
+    status: int,
+    message: str | None = None,
+    bad: BadRequest | None = None,
+    retry_after: float | None = None,
+) -> Call:
     """A call answered at once with an error in the wire's format."""
     request_id = wire.request_id(state)
     headers = {wire.request_id_header: request_id, "content-type": JSON}
     if retry_after is not None and (status == 429 or status >= 500):
         headers["retry-after"] = format_seconds(retry_after)
-    return Call(wire, status, headers, Directives(), content=wire.error(status, message, request_id, bad))
+    return Call(
+        wire, status, headers, Directives(), content=wire.error(status, message, request_id, bad)
+    )
 
 
 def decide(text: str, options: MockOptions, state: MockState) -> tuple[Directives, int]:
@@ -94,7 +108,9 @@ def plan(wire: Wire, body: dict[str, Any], options: MockOptions, state: MockStat
     headers = {wire.request_id_header: reply.request_id}
     if stream:
         headers |= {"content-type": wire.stream_content_type, "cache-control": "no-cache"}
-        return Call(wire, 200, headers, asked, latency, stream=True, answer=answer, reply=reply, body=body)
+        return Call(
+            wire, 200, headers, asked, latency, stream=True, answer=answer, reply=reply, body=body
+        )
     headers["content-type"] = JSON
     return Call(wire, 200, headers, asked, latency, content=wire.message(answer, reply))
 
@@ -117,7 +133,9 @@ def plan_embeddings(body: dict[str, Any], options: MockOptions, state: MockState
     return call
 
 
-def _failure(wire: Wire, state: MockState, status: int, asked: Directives, options: MockOptions) -> Call:
+def _failure(
+    wire: Wire, state: MockState, status: int, asked: Directives, options: MockOptions
+) -> Call:
     retry_after = asked.retry_after if asked.retry_after is not None else options.retry_after
     call = error_call(wire, state, status, asked.message, retry_after=retry_after)
     call.asked = asked
@@ -142,11 +160,15 @@ def process_state(options: MockOptions) -> MockState:
     return state
 
 
-async def respond(wire: Wire, body: dict[str, Any], options: MockOptions,
-                  state: MockState | None = None) -> tuple[int, dict[str, str], bytes]:
+async def respond(
+    wire: Wire, body: dict[str, Any], options: MockOptions, state: MockState | None = None
+) -> tuple[int, dict[str, str], bytes]:
     if body.get("stream") is True:
         body = {**body, "stream": False}
-    call = plan(wire, body, options, state or process_state(options))
+    return await _carry_out(plan(wire, body, options, state or process_state(options)))
+
+
+async def _carry_out(call: Call) -> tuple[int, dict[str, str], bytes]:
     if call.latency:
         await asyncio.sleep(call.latency)
     if call.asked.reset:
@@ -156,8 +178,10 @@ async def respond(wire: Wire, body: dict[str, Any], options: MockOptions,
     return call.status, call.headers, call.content
 
 
-async def stream(wire: Wire, body: dict[str, Any], options: MockOptions,
-                 state: MockState | None = None) -> AsyncIterator[bytes]:
+async def open_stream(
+    wire: Wire, body: dict[str, Any], options: MockOptions, state: MockState | None = None
+) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+    """Status and headers once the response starts, then its chunks (an error body is one chunk)."""
     if body.get("stream") is not True:
         body = {**body, "stream": True}
     call = plan(wire, body, options, state or process_state(options))
@@ -166,7 +190,15 @@ async def stream(wire: Wire, body: dict[str, Any], options: MockOptions,
     if call.asked.reset:
         raise MockConnectionReset("mock upstream reset the connection")
     if call.status != 200:
-        raise MockHTTPError(call.status, call.headers, call.content)
+        return call.status, call.headers, _once(call.content)
+    return 200, call.headers, _chunks(call, options)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _chunks(call: Call, options: MockOptions) -> AsyncIterator[bytes]:
     segments, cut = call.segments(options)
     for delay, data in segments:
         if delay:
@@ -176,25 +208,81 @@ async def stream(wire: Wire, body: dict[str, Any], options: MockOptions,
         raise MockStreamCut("mock upstream closed the connection mid-stream")
 
 
-async def anthropic_response(body: dict[str, Any], options: MockOptions, *,
-                             state: MockState | None = None) -> tuple[int, dict[str, str], bytes]:
+async def stream(
+    wire: Wire, body: dict[str, Any], options: MockOptions, state: MockState | None = None
+) -> AsyncIterator[bytes]:
+    status, headers, chunks = await open_stream(wire, body, options, state)
+    if status != 200:
+        raise MockHTTPError(status, headers, b"".join([c async for c in chunks]))
+    async for chunk in chunks:
+        yield chunk
+
+
+async def anthropic_response(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """A non-stream Messages answer: (status, headers, body), errors in Anthropic's format."""
     return await respond(anthropic_wire.WIRE, body, options, state)
 
 
-def anthropic_stream(body: dict[str, Any], options: MockOptions, *,
-                     state: MockState | None = None) -> AsyncIterator[bytes]:
+def anthropic_stream(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> AsyncIterator[bytes]:
     """Messages SSE bytes as api.anthropic.com sends them; faults raise (see faults.py)."""
     return stream(anthropic_wire.WIRE, body, options, state)
 
 
-async def openai_response(body: dict[str, Any], options: MockOptions, *,
-                          state: MockState | None = None) -> tuple[int, dict[str, str], bytes]:
+async def openai_response(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """A non-stream Chat Completions answer: (status, headers, body), errors in OpenAI's format."""
     return await respond(openai_wire.WIRE, body, options, state)
 
 
-def openai_stream(body: dict[str, Any], options: MockOptions, *,
-                  state: MockState | None = None) -> AsyncIterator[bytes]:
+def openai_stream(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> AsyncIterator[bytes]:
     """Chat Completions SSE bytes (`data: [DONE]` last); faults raise (see faults.py)."""
     return stream(openai_wire.WIRE, body, options, state)
+
+
+async def open_anthropic_stream(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+    """Like `anthropic_stream`, but a non-2xx comes back as (status, headers, one error chunk)."""
+    return await open_stream(anthropic_wire.WIRE, body, options, state)
+
+
+async def open_openai_stream(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+    """Like `openai_stream`, but a non-2xx comes back as (status, headers, one error chunk)."""
+    return await open_stream(openai_wire.WIRE, body, options, state)
+
+
+async def embeddings_response(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """An OpenAI embeddings answer: (status, headers, body)."""
+    return await _carry_out(plan_embeddings(body, options, state or process_state(options)))
+
+
+async def count_tokens_response(
+    body: dict[str, Any], options: MockOptions, *, state: MockState | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """An Anthropic count_tokens answer `{"input_tokens": N}`: (status, headers, body)."""
+    return _respond_now(plan_count_tokens(body, state or process_state(options)))
+
+
+def _respond_now(call: Call) -> tuple[int, dict[str, str], bytes]:
+    return call.status, call.headers, call.content
+
+
+def plan_count_tokens(body: dict[str, Any], state: MockState) -> Call:
+    wire = anthropic_wire.WIRE
+    try:
+        tokens = anthropic_wire.count_tokens(body)
+    except BadRequest as bad:
+        return error_call(wire, state, 400, bad.message, bad)
+    headers = {wire.request_id_header: wire.request_id(state), "content-type": JSON}
+    return Call(wire, 200, headers, Directives(), content=orjson.dumps({"input_tokens": tokens}))

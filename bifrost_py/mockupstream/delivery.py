@@ -59,6 +59,8 @@ def reset(request: web.Request) -> web.Response:
 
 async def _stream(request: web.Request, call: Call, state: MockState) -> web.StreamResponse:
     segments, cut = call.segments(state.options)
+    if len(segments) == 1 and not cut and not segments[0].delay:
+        return _whole_stream(segments[0].data, call, state)
     response = web.StreamResponse(status=200, headers=call.headers)
     stats = state.stats
     stats.in_flight += 1
@@ -84,6 +86,15 @@ async def _stream(request: web.Request, call: Call, state: MockState) -> web.Str
         raise
     finally:
         stats.in_flight -= 1
+    return response
+
+
+def _whole_stream(data: bytes, call: Call, state: MockState) -> web.Response:
+    """An unpaced stream: still chunked, but headers and all events leave in one write."""
+    response = web.Response(status=200, body=data, headers=call.headers)
+    response.enable_chunked_encoding()
+    state.stats.streams_started += 1
+    state.stats.streams_completed += 1
     return response
 
 

@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from . import anthropic_wire, openai_wire
-from .calls import Call, error_call, plan, plan_embeddings
+from .calls import Call, error_call, plan, plan_count_tokens, plan_embeddings
 from .delivery import deliver
 from .state import MockState
 from .wire import BadRequest, Wire
@@ -40,12 +40,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     body = await _json_body(request, ANTHROPIC, state)
     if isinstance(body, web.Response):
         return body
-    try:
-        tokens = anthropic_wire.count_tokens(body)
-    except BadRequest as bad:
-        return _respond(error_call(ANTHROPIC, state, 400, bad.message, bad))
-    headers = {ANTHROPIC.request_id_header: ANTHROPIC.request_id(state)}
-    return web.Response(body=orjson.dumps({"input_tokens": tokens}), headers=headers, content_type=JSON)
+    return _respond(plan_count_tokens(body, state))
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -91,7 +86,9 @@ async def health(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status":"ok"}', content_type=JSON)
 
 
-def _anthropic_gate(request: web.Request, state: MockState, version: bool = True) -> web.Response | None:
+def _anthropic_gate(
+    request: web.Request, state: MockState, version: bool = True
+) -> web.Response | None:
     headers = request.headers
     if not headers.get("x-api-key") and not _bearer(request):
         return _respond(error_call(ANTHROPIC, state, 401, "x-api-key header is required"))
@@ -103,7 +100,9 @@ def _anthropic_gate(request: web.Request, state: MockState, version: bool = True
 def _openai_gate(request: web.Request, state: MockState) -> web.Response | None:
     if _bearer(request) or request.headers.get("api-key"):  # api-key: Azure's spelling
         return None
-    return _respond(error_call(OPENAI, state, 401, openai_wire.NO_KEY, BadRequest(openai_wire.NO_KEY)))
+    return _respond(
+        error_call(OPENAI, state, 401, openai_wire.NO_KEY, BadRequest(openai_wire.NO_KEY))
+    )
 
 
 def _bearer(request: web.Request) -> str:
@@ -111,7 +110,9 @@ def _bearer(request: web.Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-async def _json_body(request: web.Request, wire: Wire, state: MockState) -> dict[str, Any] | web.Response:
+async def _json_body(
+    request: web.Request, wire: Wire, state: MockState
+) -> dict[str, Any] | web.Response:
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:

@@ -130,7 +130,7 @@ _SCRIPT_DURATIONS = {"retry_after", "latency", "stall"}
 def parse_script_entry(entry: Any) -> Directives:
     """One `responses` item of POST /_mock/script; raises ValueError on unknown keys or types."""
     if not isinstance(entry, dict):
-        raise ValueError("each scripted response must be an object")
+        raise TypeError("each scripted response must be an object")
     known = {f.name for f in fields(Directives)} | {"slow", "tool"}
     unknown = sorted(set(entry) - known)
     if unknown:

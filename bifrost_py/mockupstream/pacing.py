@@ -21,7 +21,11 @@ class Segment(NamedTuple):
 
 
 def schedule(
-    events: list[Event], *, per_delta: float = 0.0, stall: float | None = None, cut: int | None = None
+    events: list[Event],
+    *,
+    per_delta: float = 0.0,
+    stall: float | None = None,
+    cut: int | None = None,
 ) -> tuple[list[Segment], bool]:
     """Segments to write, and whether the stream is cut (closed abruptly) after the last one.
 

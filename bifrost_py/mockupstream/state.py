@@ -7,6 +7,7 @@ Nothing here does I/O; the server and the control endpoints read and change it.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -15,7 +16,8 @@ from typing import Any
 from .faults import Directives
 
 RECORD_LIMIT = 1000  # recorded requests kept (newest); bounds memory under benchmark load
-_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_B62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TO_B62 = bytes(_B62[i % 62] for i in range(256))  # byte -> base62 digit (bias is harmless)
 
 
 @dataclass(slots=True)
@@ -74,10 +76,17 @@ class MockState:
     seen_prefixes: set[bytes] = field(default_factory=set)
     rng: random.Random = field(init=False)
     _ids: int = 0
+    _salt: str = ""
 
     def __post_init__(self) -> None:
         self.initial = replace(self.options)
-        self.rng = random.Random(self.options.seed)
+        self._reseed()
+
+    def _reseed(self) -> None:
+        """Seeded: repeatable draws and ids. Unseeded: different ones in every process."""
+        seed = self.options.seed
+        self.rng = random.Random(seed)
+        self._salt = str(seed) if seed is not None else os.urandom(8).hex()
 
     def reset(self) -> None:
         """Forget everything: script, records, counters, cache prefixes; options as at start."""
@@ -86,7 +95,7 @@ class MockState:
         self.records.clear()
         self.stats = Stats()
         self.seen_prefixes.clear()
-        self.rng = random.Random(self.options.seed)
+        self._reseed()
         self._ids = 0
 
     def update_options(self, changes: dict[str, Any]) -> None:
@@ -97,7 +106,7 @@ class MockState:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
         self.options = replace(self.options, **changes)
         if "seed" in changes:
-            self.rng = random.Random(self.options.seed)
+            self._reseed()
 
     def next_script(self) -> Directives | None:
         return self.script.popleft() if self.script else None
@@ -107,12 +116,7 @@ class MockState:
         return rate > 0 and self.rng.random() < rate
 
     def new_id(self, length: int) -> str:
-        """A random-looking but reproducible id body (base62), unique within this state."""
+        """A random-looking but reproducible id body (base62, up to 64 characters)."""
         self._ids += 1
-        seed = f"{self.options.seed}:{self._ids}".encode()
-        number = int.from_bytes(hashlib.blake2b(seed).digest(), "big")  # 512 bits: 85 digits
-        out = []
-        for _ in range(length):
-            number, digit = divmod(number, 62)
-            out.append(_B62[digit])
-        return "".join(out)
+        digest = hashlib.blake2b(f"{self._salt}:{self._ids}".encode()).digest()
+        return digest.translate(_TO_B62)[:length].decode("ascii")

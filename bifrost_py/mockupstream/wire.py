@@ -33,14 +33,20 @@ class Reply:
     created: int
 
 
+class Ids(Protocol):
+    """Where ids come from (a MockState): reproducible per seed, unique per state."""
+
+    def new_id(self, length: int) -> str: ...
+
+
 class Wire(Protocol):
     name: str
     request_id_header: str
     stream_content_type: str
 
-    def request_id(self, ids: Any) -> str: ...
+    def request_id(self, ids: Ids) -> str: ...
 
-    def message_id(self, ids: Any) -> str: ...
+    def message_id(self, ids: Ids) -> str: ...
 
     def prompt(self, body: dict[str, Any]) -> Prompt:
         """The neutral view of a valid request; raises BadRequest for an invalid one."""
@@ -60,6 +66,8 @@ class Wire(Protocol):
         """The event an overloaded server sends in place of the rest of a stream."""
         ...
 
-    def error(self, status: int, message: str | None, request_id: str, bad: BadRequest | None = None) -> bytes:
+    def error(
+        self, status: int, message: str | None, request_id: str, bad: BadRequest | None = None
+    ) -> bytes:
         """An error body for `status` (message None: the API's usual message for it)."""
         ...

@@ -54,7 +54,9 @@ async def claude(url: str) -> Any:
 
 @pytest.fixture
 async def gpt(url: str) -> Any:
-    async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="test-key", max_retries=0) as client:
+    async with openai.AsyncOpenAI(
+        base_url=url + "/v1", api_key="test-key", max_retries=0
+    ) as client:
         yield client
 
 
@@ -67,8 +69,11 @@ WEATHER_TOOL = {
     "description": "Weather for a city",
     "input_schema": {
         "type": "object",
-        "properties": {"city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]},
-                       "days": {"type": "integer"}},
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer"},
+        },
         "required": ["city"],
     },
 }
