@@ -51,6 +51,10 @@ class Gateway:
         self.problems.raise_if_any()
         self.dispatcher = self.plugins.freeze()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Set when the server starts to shut down, before it waits for in-flight requests:
+        # long-lived responses (live streams of the admin API) end when they see it.
+        self.stopping = asyncio.Event()
+        self._resolved: dict[str, list[Target]] = {}
         from .pipeline import Pipeline
 
         self.pipeline = Pipeline(self)
@@ -85,7 +89,16 @@ class Gateway:
 
     def resolve(self, model: str) -> list[Target]:
         """The default target for a model name (CONTRACT.md): a `provider/model` prefix, then a
-        provider whose `models:` lists it, then the model family. Empty when nothing serves it."""
+        provider whose `models:` lists it, then the model family. Empty when nothing serves it.
+        Answers are remembered per name (glob matching costs more than the rest of routing)."""
+        found = self._resolved.get(model)
+        if found is None:
+            found = self._resolve(model)
+            if len(self._resolved) < 10_000:
+                self._resolved[model] = found
+        return list(found)
+
+    def _resolve(self, model: str) -> list[Target]:
         if "/" in model:
             provider, _, name = model.partition("/")
             if provider in self.providers:

@@ -78,7 +78,11 @@ class PluginManager:
                 continue
             dist = getattr(ep, "dist", None)
             source = f"entry point {ep.value} ({dist.name} {dist.version})" if dist else f"entry point {ep.value}"
-            self.add(ep.load(), ep.name, source)
+            try:
+                loaded = ep.load()
+            except ImportError as exc:
+                raise ConfigError([f"plugins: cannot load plugin {ep.name!r} ({ep.value}): {exc}"]) from exc
+            self.add(loaded, ep.name, source)
 
     def _load_import_path(self, path: str) -> None:
         try:

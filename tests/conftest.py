@@ -6,6 +6,14 @@ import contextlib
 from typing import Any, AsyncIterator, Callable
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The machines that run this suite are small and shared: no per-example deadlines, and no
+# failing because generating inputs was slow on a loaded core (CI runs on 2 cores).
+settings.register_profile(
+    "bifrost", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("bifrost")
 
 from bifrost_py.testing import RunningGateway, RunningServer, running_gateway, running_mock_upstream
 
