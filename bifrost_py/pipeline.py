@@ -92,6 +92,10 @@ class Pipeline:
         except GatewayError as error:
             call.error = error
             return self.error_response(call, error)
+        except ConnectionResetError:
+            # The client left while a reply or error was being written; nothing more to send.
+            call.error = GatewayError("the client closed the connection", status=CLIENT_CLOSED)
+            return web.Response(status=CLIENT_CLOSED)
         except Exception as exc:
             log.exception("request %s failed inside the gateway", call.request_id)
             call.error = GatewayError(f"internal gateway error: {type(exc).__name__}")
@@ -316,9 +320,12 @@ class Pipeline:
         outcome.response_dialect = call.dialect
         outcome.completed = True
         response = web.Response(status=200, body=raw, headers={**JSON_HEADERS, **self._headers(call, attempt)})
-        await response.prepare(request)
-        await response.write_eof()
-        outcome.first_byte_sent = True
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+            outcome.first_byte_sent = True
+        except ConnectionResetError:
+            outcome.client_disconnected = True  # the answer was complete; the client left first
         attempt.ended = time.perf_counter()
         await self._end_attempt(attempt)
         return response
