@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-rivals lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,15 @@ bench: $(STAMP)  ## direct vs. through the gateway, against the mock upstream on
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
 
+bench-rivals: $(STAMP)  ## bifrost-py next to LiteLLM's proxy (installs LiteLLM in .venv-rivals)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	test -x .venv-rivals/bin/litellm || ($(PYTHON) -m venv .venv-rivals && .venv-rivals/bin/pip install --quiet 'litellm[proxy]')
+	$(PY) -m bench.rivals --litellm .venv-rivals/bin/litellm
+
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff mypy
 	$(VENV)/bin/ruff check bifrost_py plugins tests
 	$(VENV)/bin/mypy bifrost_py --ignore-missing-imports
 
 clean:
-	rm -rf $(VENV) .bifrost-demo .pytest_cache
+	rm -rf $(VENV) .venv-rivals .bifrost-demo .pytest_cache
