@@ -1,0 +1,81 @@
+"""Admin API routes of the cache (under /api; the core checks the admin token first).
+
+    GET    /api/cache                 settings in force and counters (hits, misses, saved USD)
+    GET    /api/cache/entries         entries, most recently used first (?limit=, ?scope=)
+    DELETE /api/cache                 empty the cache, or one scope of it (?scope=key:ID)
+    DELETE /api/cache/entries/{key}   drop one entry
+
+Entries are listed by metadata only (scope, model, provider, age, size, hits): the cached answers
+are what users asked and were told, so the API does not show them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bifrost_py.admin import AdminRoute, admin_error
+
+from .catalog import Meta
+from .settings import describe
+
+if TYPE_CHECKING:
+    from .plugin import CachePlugin
+
+_MAX_LIST = 1000
+
+
+def _entry(meta: Meta, now: float) -> dict[str, Any]:
+    return {
+        "key": meta.key, "scope": meta.scope, "model": meta.model, "provider": meta.provider,
+        "semantic": meta.partition is not None, "age_seconds": round(now - meta.created, 1),
+        "expires_in_seconds": round(meta.expires - now, 1), "bytes": meta.size, "hits": meta.hits,
+    }
+
+
+def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
+    async def stats(request: web.Request) -> web.Response:
+        cache = plugin.cache
+        body: dict[str, Any] = {"settings": describe(plugin.settings), "stats": cache.stats() if cache else None}
+        if cache is not None:
+            body["stats"]["saved"] = plugin.gateway.format_money(cache.metrics.saved_usd)
+            body["backend"] = cache.store.name
+            body["embedder"] = cache.embedder.id
+        return web.json_response(body)
+
+    async def entries(request: web.Request) -> web.Response:
+        if plugin.cache is None:
+            return admin_error(503, "the cache has not started")
+        try:
+            limit = max(1, min(_MAX_LIST, int(request.query.get("limit", "100"))))
+        except ValueError:
+            return admin_error(400, "limit must be a whole number")
+        now = time.time()
+        found = plugin.cache.catalog.newest(limit, request.query.get("scope") or None)
+        return web.json_response({"entries": [_entry(meta, now) for meta in found]})
+
+    async def clear(request: web.Request) -> web.Response:
+        if plugin.cache is None:
+            return admin_error(503, "the cache has not started")
+        deleted = await plugin.cache.clear(request.query.get("scope") or None)
+        return web.json_response({"deleted": deleted})
+
+    async def drop(request: web.Request) -> web.Response:
+        if plugin.cache is None:
+            return admin_error(503, "the cache has not started")
+        key = request.match_info["key"]
+        known = plugin.cache.catalog.get(key) is not None
+        await plugin.cache.forget([key], "cleared")
+        return web.json_response({"deleted": 1 if known else 0})
+
+    return [
+        AdminRoute("GET", "/cache", stats, "Cache settings and counters (hits, misses, hit rate, saved cost)", tag="cache"),
+        AdminRoute("GET", "/cache/entries", entries, "Cache entries, most recently used first (metadata only)",
+                   params={"limit": "at most this many (default 100)", "scope": "only this scope, e.g. key:ID"},
+                   tag="cache"),
+        AdminRoute("DELETE", "/cache", clear, "Empty the cache, or one scope of it",
+                   params={"scope": "only this scope, e.g. key:ID, team:NAME, shared, anonymous"}, tag="cache"),
+        AdminRoute("DELETE", "/cache/entries/{key}", drop, "Drop one cache entry", tag="cache"),
+    ]

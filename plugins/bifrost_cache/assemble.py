@@ -1,0 +1,172 @@
+"""The complete answer of a stream, assembled from its events as the relay passes them on.
+
+The relay calls `on_event(dialect, event, data)` with each event as the PROVIDER sent it
+(Anthropic events, or OpenAI chunks). Per event this only appends a string fragment to a list;
+the fragments are joined once, at the end, and only when the answer is worth storing. OpenAI
+streams are assembled into a chat.completion and converted to the canonical Anthropic message
+with the core's own translation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from bifrost_py.context import ANTHROPIC
+from bifrost_py.dialects.anthropic_openai import TranslationError, openai_response_to_anthropic
+
+_TEXT_FIELDS = {"text_delta": "text", "thinking_delta": "thinking"}
+
+
+class _AnthropicAnswer:
+    __slots__ = ("blocks", "ended", "head", "parts")
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] | None = None
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.parts: dict[int, list[str]] = {}
+        self.ended = False
+
+    def on(self, event: str | None, data: dict[str, Any]) -> None:
+        kind = data.get("type") or event
+        if kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            dtype = delta.get("type")
+            if dtype in _TEXT_FIELDS:
+                self.parts.setdefault(data.get("index", 0), []).append(delta.get(_TEXT_FIELDS[dtype]) or "")
+            elif dtype == "input_json_delta":
+                self.parts.setdefault(data.get("index", 0), []).append(delta.get("partial_json") or "")
+            elif dtype == "signature_delta":
+                self.blocks.setdefault(data.get("index", 0), {})["signature"] = delta.get("signature")
+            elif dtype == "citations_delta":
+                self.blocks.setdefault(data.get("index", 0), {}).setdefault("citations", []).append(delta.get("citation"))
+        elif kind == "content_block_start":
+            self.blocks[data.get("index", 0)] = dict(data.get("content_block") or {})
+        elif kind == "message_start":
+            self.head = dict(data.get("message") or {})
+        elif kind == "message_delta":
+            self._delta(data)
+        elif kind == "message_stop":
+            self.ended = True
+
+    def _delta(self, data: dict[str, Any]) -> None:
+        if self.head is None:
+            return
+        delta = data.get("delta") or {}
+        for field in ("stop_reason", "stop_sequence"):
+            if field in delta:
+                self.head[field] = delta[field]
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            self.head["usage"] = {**(self.head.get("usage") or {}), **{k: v for k, v in usage.items() if v is not None}}
+
+    def message(self) -> dict[str, Any] | None:
+        if self.head is None or not self.ended:
+            return None
+        content = []
+        for index in sorted(self.blocks):
+            block = self.blocks[index]
+            joined = "".join(self.parts.get(index, ()))
+            kind = block.get("type")
+            if kind == "text":
+                block["text"] = block.get("text", "") + joined
+            elif kind == "thinking":
+                block["thinking"] = block.get("thinking", "") + joined
+            elif kind in ("tool_use", "server_tool_use") and joined:
+                block["input"] = orjson.loads(joined)
+            content.append(block)
+        return {**self.head, "content": content}
+
+
+class _OpenAIAnswer:
+    __slots__ = ("calls", "ended", "finish", "first", "refusals", "texts", "usage")
+
+    def __init__(self) -> None:
+        self.first: dict[str, Any] | None = None
+        self.texts: list[str] = []
+        self.refusals: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.ended = False
+
+    def on(self, data: dict[str, Any]) -> None:
+        if self.first is None:
+            self.first = data
+        if isinstance(data.get("usage"), dict):
+            self.usage = data["usage"]
+        for choice in data.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                self.texts.append(delta["content"])
+            if delta.get("refusal"):
+                self.refusals.append(delta["refusal"])
+            for call in delta.get("tool_calls") or ():
+                self._call(call)
+            if choice.get("finish_reason"):
+                self.finish = choice["finish_reason"]
+
+    def _call(self, fragment: dict[str, Any]) -> None:
+        call = self.calls.setdefault(fragment.get("index", 0), {"id": None, "name": "", "arguments": []})
+        call["id"] = call["id"] or fragment.get("id")
+        function = fragment.get("function") or {}
+        if function.get("name"):
+            call["name"] += function["name"]
+        if function.get("arguments"):
+            call["arguments"].append(function["arguments"])
+
+    def message(self) -> dict[str, Any] | None:
+        if self.first is None or self.finish is None:
+            return None
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.texts) or None}
+        if self.refusals:
+            message["refusal"] = "".join(self.refusals)
+        if self.calls:
+            message["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": "".join(c["arguments"])}}
+                for _, c in sorted(self.calls.items())
+            ]
+        completion = {
+            "id": self.first.get("id"), "object": "chat.completion", "model": self.first.get("model"),
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish}],
+            "usage": self.usage,
+        }
+        return openai_response_to_anthropic(completion)
+
+
+class StreamAnswer:
+    """A stream observer (see hookspecs): keeps what it needs to rebuild the final message."""
+
+    __slots__ = ("_anthropic", "_openai", "broken")
+
+    def __init__(self) -> None:
+        self._anthropic: _AnthropicAnswer | None = None
+        self._openai: _OpenAIAnswer | None = None
+        self.broken = False
+
+    def on_event(self, dialect: str, event: str | None, data: dict[str, Any]) -> None:
+        if self.broken:
+            return
+        try:
+            if dialect == ANTHROPIC:
+                self._anthropic = self._anthropic or _AnthropicAnswer()
+                self._anthropic.on(event, data)
+            else:
+                self._openai = self._openai or _OpenAIAnswer()
+                self._openai.on(data)
+        except (AttributeError, TypeError, KeyError):
+            self.broken = True  # an event we do not understand: do not store a guess
+
+    def message(self) -> dict[str, Any] | None:
+        """The Anthropic message the stream carried, or None if it did not end well."""
+        if self.broken:
+            return None
+        try:
+            if self._anthropic is not None:
+                return self._anthropic.message()
+            if self._openai is not None:
+                return self._openai.message()
+        except (orjson.JSONDecodeError, TranslationError, TypeError, ValueError):
+            return None
+        return None

@@ -1,0 +1,90 @@
+"""Where entries live, behind one small interface, and the choice among the backends.
+
+    memory   this process only, gone on restart (tests, benchmarks)
+    sqlite   one machine: a table beside the logs; the in-memory index is rebuilt from it on
+             start; with several workers each one also reads the others' new entries
+    redis    several instances: entries, their LRU order and a feed of new entries in Redis
+
+Every backend stores the answer body (an Anthropic message as JSON), the entry's metadata and
+its vector (float32 bytes; None for entries that only match exactly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from .catalog import Meta
+
+if TYPE_CHECKING:
+    from .settings import CacheSettings
+
+
+@dataclass(slots=True)
+class Entry:
+    meta: Meta
+    body: bytes
+    vector: np.ndarray | None = None
+
+
+@dataclass(slots=True)
+class Known:
+    """An entry as the index learns it (at start-up, or from another instance): no body."""
+
+    meta: Meta
+    vector: np.ndarray | None
+
+
+Apply = Callable[[list[Known]], None]
+
+
+class Store(Protocol):
+    name: str
+    shared: bool  # other processes write here too: a local miss is worth asking the store
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def load(self, now: float) -> list[Known]: ...
+
+    async def fetch(self, key: str, now: float) -> tuple[Meta, bytes] | None: ...
+
+    async def put(self, entry: Entry) -> list[str]: ...
+
+    def touch(self, key: str, now: float) -> None: ...
+
+    async def delete(self, keys: list[str]) -> None: ...
+
+    async def clear(self, scope: str | None) -> int: ...
+
+    async def follow(self, apply: Apply) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+def vector_bytes(vector: np.ndarray | None) -> bytes | None:
+    return None if vector is None else np.asarray(vector, dtype="<f4").tobytes()
+
+
+def vector_from(raw: bytes | None) -> np.ndarray | None:
+    return None if not raw else np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def make_store(settings: CacheSettings, *, workers: int = 1) -> Store:
+    if settings.backend == "redis":
+        from .store_redis import RedisStore
+
+        return RedisStore(settings.redis_url, settings.redis_prefix, settings.max_entries)
+    if settings.backend == "memory":
+        from .store_memory import MemoryStore
+
+        return MemoryStore()
+    from .store_sqlite import SQLiteStore
+
+    return SQLiteStore(settings.sqlite_path, shared=workers > 1)
+
+

@@ -1,0 +1,92 @@
+"""The SQLite and Redis stores on their own: write-behind, rebuild on start, shared feed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import numpy as np
+from bifrost_cache.catalog import Meta
+from bifrost_cache.store_redis import RedisStore
+from bifrost_cache.store_sqlite import SQLiteStore
+from bifrost_cache.stores import Entry, Known
+
+
+def entry(key: str, *, scope: str = "s", expires: float = 2e9, vector: bool = True) -> Entry:
+    vec = np.arange(8, dtype=np.float32) / 10 if vector else None
+    return Entry(Meta(key, scope, "p" if vector else None, 100.0, expires, "m", "anthropic", 5), b'{"k":"%s"}' % key.encode(), vec)
+
+
+async def test_sqlite_serves_pending_writes_and_rebuilds_after_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "cache.db")
+    store = SQLiteStore(path)
+    await store.open()
+    await store.put(entry("a"))
+    found = await store.fetch("a", now=200.0)
+    assert found is not None and found[1] == b'{"k":"a"}', "served before the writer committed it"
+    await store.put(entry("b", scope="other", vector=False))
+    await store.put(entry("old", expires=150.0))
+    await store.delete(["a"])
+    await store.put(entry("a"))  # deleted then stored again in one batch: must survive
+    await store.close()
+
+    again = SQLiteStore(path)
+    await again.open()
+    loaded = {k.meta.key: k for k in await again.load(now=200.0)}
+    assert set(loaded) == {"a", "b"}, "expired entries are not loaded"
+    assert np.allclose(loaded["a"].vector, np.arange(8) / 10) and loaded["b"].vector is None
+    assert await again.fetch("old", now=200.0) is None
+    assert await again.clear("other") == 1
+    assert [k.meta.key for k in await again.load(now=200.0)] == ["a"]
+    await again.close()
+
+
+async def test_sqlite_workers_learn_each_others_entries(tmp_path: Path, monkeypatch: object) -> None:
+    import bifrost_cache.store_sqlite as module
+
+    monkeypatch.setattr(module, "SYNC_SECONDS", 0.01)  # type: ignore[attr-defined]
+    path = str(tmp_path / "cache.db")
+    one, two = SQLiteStore(path, shared=True), SQLiteStore(path, shared=True)
+    for store in (one, two):
+        await store.open()
+        await store.load(now=0.0)
+    learned: list[Known] = []
+    follower = asyncio.create_task(two.follow(learned.extend))
+    await one.put(entry("from-one"))
+    await one.flush()
+    for _ in range(300):
+        if learned:
+            break
+        await asyncio.sleep(0.01)
+    follower.cancel()
+    assert [k.meta.key for k in learned] == ["from-one"] and learned[0].vector is not None
+    for store in (one, two):
+        await store.close()
+
+
+async def test_redis_feed_evicts_and_rebuilds(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    one, two = RedisStore(redis_url, prefix, 2), RedisStore(redis_url, prefix, 2)
+    for store in (one, two):
+        await store.open()
+        await store.load(now=0.0)
+    learned: list[Known] = []
+    follower = asyncio.create_task(two.follow(learned.extend))
+    assert await one.put(entry("x")) == []
+    await one.put(entry("y"))
+    assert await one.put(entry("z")) == ["x"], "the least recently stored key beyond max_entries"
+    for _ in range(300):
+        if len(learned) == 3:
+            break
+        await asyncio.sleep(0.01)
+    follower.cancel()
+    assert [k.meta.key for k in learned] == ["x", "y", "z"]
+    assert await two.fetch("x", now=200.0) is None
+    found = await two.fetch("z", now=200.0)
+    assert found is not None and found[0].provider == "anthropic"
+    fresh = RedisStore(redis_url, prefix, 2)
+    await fresh.open()
+    assert [k.meta.key for k in await fresh.load(now=200.0)] == ["y", "z"]
+    for store in (one, two, fresh):
+        await store.close()
