@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,7 +27,7 @@ DEFAULT_BASE_URLS = {
     "mock": "",
 }
 # Sections the built-in plugins own: kept known even when their plugin is disabled.
-BUILTIN_PLUGIN_SECTIONS = ("governance", "routing", "failover", "cache")
+BUILTIN_PLUGIN_SECTIONS = ("governance", "routing", "failover", "cache", "costlog")
 CORE_SECTIONS = ("server", "admin", "storage", "currency", "providers", "logging", "pricing", "plugins")
 
 
@@ -212,7 +213,11 @@ def _read_provider(name: str, section: Section) -> ProviderConfig:
             if section.has(forbidden):
                 section.error(forbidden, f"only for type: bedrock (this provider is type: {provider.type})")
                 section.raw(forbidden)
-    provider.api_version = section.str("api_version", "2024-10-21" if provider.type == "azure" else "")
+    version = section.raw("api_version")
+    if isinstance(version, date):  # `api_version: 2024-10-21` unquoted is a YAML date
+        provider.api_version = version.isoformat()
+    else:
+        provider.api_version = section.str("api_version", "2024-10-21" if provider.type == "azure" else "")
     if provider.type in ("azure",) and not provider.base_url:
         section.error("base_url", "is required for type: azure (https://RESOURCE.openai.azure.com)")
     models = section.raw("models")

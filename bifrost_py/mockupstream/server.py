@@ -1,7 +1,7 @@
 """The mock upstream as an aiohttp app: route table, and `run` for the CLI.
 
-To add a dialect (Bedrock, Azure, Gemini): a `<name>_wire.py` with a `Wire`, handlers for its
-paths, and their lines in `API_ROUTES`.
+To add a dialect: a `<name>_wire.py` with a `Wire`, a `<name>_endpoints.py` with handlers for
+its paths and a `routes()`, and that added in `provider_routes` (Bedrock, Azure, Gemini do so).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from . import control, endpoints
+from . import azure_endpoints, bedrock_endpoints, control, endpoints, gemini_endpoints
 from .endpoints import STATE
 from .state import MockOptions, MockState
 
@@ -28,11 +28,16 @@ API_ROUTES = [
 ]
 
 
+def provider_routes() -> list[web.RouteDef]:
+    """The other providers' dialects, each module owning its route table."""
+    return bedrock_endpoints.routes() + azure_endpoints.routes() + gemini_endpoints.routes()
+
+
 def build_app(options: MockOptions | None = None) -> web.Application:
     """A fresh mock server; its state (script, records, stats) is `app[STATE]`."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[control.recorder])
     app[STATE] = MockState(replace(options) if options else MockOptions())
-    app.router.add_routes(API_ROUTES + control.ROUTES)
+    app.router.add_routes(API_ROUTES + control.ROUTES + provider_routes())
     return app
 
 

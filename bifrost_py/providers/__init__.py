@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..config import ProviderConfig
 from .anthropic import AnthropicProvider
 from .base import Provider
+from .bedrock import BedrockProvider
+from .gemini import GeminiProvider
 from .openai import AzureProvider, OpenAIProvider
 
 
@@ -15,16 +17,10 @@ def provider_classes() -> dict[str, type[Provider]]:
         "anthropic": AnthropicProvider,
         "openai": OpenAIProvider,
         "azure": AzureProvider,
+        "bedrock": BedrockProvider,
+        "gemini": GeminiProvider,
         "mock": MockProvider,
     }
-    try:
-        from .bedrock import BedrockProvider
-        from .gemini import GeminiProvider
-    except ImportError:  # pragma: no cover - while those adapters are being written
-        pass
-    else:
-        classes["bedrock"] = BedrockProvider
-        classes["gemini"] = GeminiProvider
     return classes
 
 

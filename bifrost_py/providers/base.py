@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
+from yarl import URL
 
 from ..config import ProviderConfig, ProviderKey
 from ..errors import UpstreamUnavailable
@@ -87,8 +89,16 @@ class Provider:
         self._session: aiohttp.ClientSession | None = None
 
     def upstream_model(self, model: str) -> str:
-        """The provider's own id for a gateway model name (Bedrock ids, Azure deployments)."""
-        return self.config.model_map.get(model, model)
+        """The provider's own id for a gateway model name (Bedrock ids, Azure deployments): the
+        exact `models:` entry, else the first glob entry that matches (globs already decide
+        which provider serves a name, so they map it too), else the name unchanged."""
+        mapping = self.config.model_map
+        if model in mapping:
+            return mapping[model]
+        for pattern, upstream in mapping.items():
+            if fnmatch.fnmatchcase(model, pattern):
+                return upstream
+        return model
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -111,7 +121,7 @@ class Provider:
         UpstreamUnavailable when the provider cannot be reached or does not answer in time."""
         raise NotImplementedError
 
-    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
+    async def _post(self, url: str | URL, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         timeouts = self.config.timeouts
         try:
             async with asyncio.timeout(timeouts.first_byte):

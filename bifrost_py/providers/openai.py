@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from ..config import ProviderKey
@@ -36,9 +37,15 @@ class OpenAIProvider(Provider):
 
 class AzureProvider(OpenAIProvider):
     """Azure OpenAI: the deployment is in the path (`models:` maps model names to deployments),
-    the key goes in `api-key`, and `api-version` is a query parameter."""
+    the key goes in `api-key`, and `api-version` is a query parameter. `base_url` is the
+    resource (`https://RESOURCE.openai.azure.com`); the adapter adds `/openai/deployments/...`."""
 
     type = "azure"
+
+    async def send(self, request: UpstreamRequest, key: ProviderKey | None) -> UpstreamResponse:
+        if key is None or not key.value:  # unlike a local OpenAI-compatible server, Azure always wants one
+            raise CredentialsRefused(f"provider '{self.name}' has no usable API key")
+        return await super().send(request, key)
 
     def url(self, request: UpstreamRequest) -> str:
         deployment = quote(request.model, safe="")
@@ -49,3 +56,6 @@ class AzureProvider(OpenAIProvider):
 
     def auth_headers(self, key: ProviderKey | None) -> dict[str, str]:
         return {"api-key": key.value} if key else {}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "api_version": self.config.api_version}
