@@ -40,6 +40,7 @@ class Gateway:
         self.problems = Problems()
         self._claimed: set[str] = set()
         self.providers: dict[str, Provider] = {name: make_provider(pc) for name, pc in config.providers.items()}
+        self._resolved: dict[str, list[Target]] = {}  # resolve() memo; plugins resolve in configure
         self.prices = PriceBook(config.pricing)
         self.metrics = CollectorRegistry(auto_describe=True)
         self.plugins = PluginManager(self)
@@ -54,7 +55,6 @@ class Gateway:
         # Set when the server starts to shut down, before it waits for in-flight requests:
         # long-lived responses (live streams of the admin API) end when they see it.
         self.stopping = asyncio.Event()
-        self._resolved: dict[str, list[Target]] = {}
         from .pipeline import Pipeline
 
         self.pipeline = Pipeline(self)

@@ -1,0 +1,116 @@
+"""Fallback chains: where a chain comes from, and how its entries become Targets.
+
+A chain entry is `provider` (the same model on another provider), `provider/model`, or a bare
+model name resolved the way a request's `model` is. The most specific chain wins: the
+request's `x-bf-fallbacks` header, then the virtual key's `fallbacks`, then `failover.chains`
+for the model. Entries already in the target list are not added twice, so a chain may name the
+primary itself (`[anthropic, bedrock, openai/gpt-4o]`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from bifrost_py.context import Call, Target
+from bifrost_py.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from bifrost_py.gateway import Gateway
+
+HEADER = "x-bf-fallbacks"
+NO_FALLBACKS = ("none", "off")
+SOURCE_HEADER = "header"
+SOURCE_KEY = "key"
+SOURCE_CHAIN = "chain"
+SOURCE_CONTEXT = "context-window"
+
+
+def rule_for(source: str) -> str:
+    """The `Target.rule` of a fallback: says in logs why this target was tried."""
+    return f"failover:{source}"
+
+
+def parse_header(value: str) -> list[str]:
+    """`x-bf-fallbacks: bedrock/claude-sonnet-4-20250514, openai/gpt-4o`; `none` for no fallback."""
+    entries = [part.strip() for part in value.split(",") if part.strip()]
+    if len(entries) == 1 and entries[0].lower() in NO_FALLBACKS:
+        return []
+    return entries
+
+
+def lookup(chains: Mapping[str, Sequence[str]], *models: str) -> tuple[str, ...] | None:
+    """The chain configured for the first of `models` that has one: exact names first, then
+    globs in the order they are written."""
+    for model in models:
+        if model in chains:
+            return tuple(chains[model])
+    for model in models:
+        for pattern, entries in chains.items():
+            if fnmatch.fnmatchcase(model, pattern):
+                return tuple(entries)
+    return None
+
+
+class ChainTable:
+    """`failover.chains` with lookups remembered per model pair: glob matching costs more than
+    the rest of failover's per-request work, and the same few models come back all day."""
+
+    LIMIT = 10_000
+
+    def __init__(self, chains: Mapping[str, Sequence[str]]) -> None:
+        self.chains = chains
+        self._memo: dict[tuple[str, str], tuple[str, ...] | None] = {}
+
+    def lookup(self, routed: str, requested: str) -> tuple[str, ...] | None:
+        key = (routed, requested)
+        if key in self._memo:
+            return self._memo[key]
+        found = lookup(self.chains, routed, requested)
+        if len(self._memo) < self.LIMIT:
+            self._memo[key] = found
+        return found
+
+
+def chain_for(call: Call, primary: Target, table: ChainTable,
+              allow_header: bool) -> tuple[str, tuple[str, ...]] | None:
+    """(source, entries) of the chain that applies to this call, or None when none does."""
+    header = call.headers.get(HEADER) if allow_header else None
+    if header is not None:
+        return SOURCE_HEADER, tuple(parse_header(header))
+    attrs = call.caller.attrs if call.caller is not None else {}
+    fallbacks = attrs.get("fallbacks")
+    if fallbacks:
+        return SOURCE_KEY, tuple(str(entry) for entry in fallbacks)
+    found = table.lookup(primary.model, call.model)
+    return (SOURCE_CHAIN, found) if found is not None else None
+
+
+def resolve_entry(entry: str, model: str, gateway: Gateway) -> Target | None:
+    """The Target an entry names; a bare provider name keeps `model`."""
+    entry = entry.strip()
+    if entry in gateway.providers:
+        return Target(entry, model)
+    found = gateway.resolve(entry)
+    return found[0] if found else None
+
+
+def extend(targets: list[Target], entries: Sequence[str], source: str, gateway: Gateway,
+           *, strict: bool) -> list[Target]:
+    """`targets` followed by the chain's targets not already in it. With `strict`, an entry that
+    names nothing is the caller's mistake (400); otherwise it is skipped."""
+    out = list(targets)
+    seen = {(t.provider, t.model) for t in out}
+    model = targets[0].model if targets else ""
+    for entry in entries:
+        target = resolve_entry(entry, model, gateway)
+        if target is None:
+            if strict:
+                raise InvalidRequest(f"{HEADER}: '{entry}' is neither a configured provider nor a served model")
+            continue
+        if (target.provider, target.model) not in seen:
+            seen.add((target.provider, target.model))
+            out.append(replace(target, rule=rule_for(source)))
+    return out
