@@ -370,6 +370,8 @@ class Pipeline:
             upstream.close()
             self._settle_stream(attempt, reader)
             outcome.client_disconnected = True
+            if outcome.error is None:
+                outcome.status = CLIENT_CLOSED  # as below: a stream the client left is not a 200
             raise
         except ConnectionResetError:
             upstream.close()

@@ -25,6 +25,9 @@ _CATALOG_PROVIDER = {
 }
 
 
+MAX_CACHED_NAMES = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
     """USD per million tokens. `input_tiers` / `output_tiers`: (threshold, price) pairs that
@@ -38,16 +41,25 @@ class Price:
     catalog_id: str = ""
     input_tiers: tuple[tuple[int, float], ...] = ()
     output_tiers: tuple[tuple[int, float], ...] = ()
+    cache_read_tiers: tuple[tuple[int, float], ...] = ()
+    cache_write_tiers: tuple[tuple[int, float], ...] = ()
 
     def cost(self, usage: Usage) -> float:
+        """USD for `usage`. Every tiered rate is chosen by the whole prompt (cache reads and
+        writes included), as the providers and the catalogue do."""
         prompt = usage.total_input
-        input_rate = _tiered(self.input, self.input_tiers, prompt)
-        output_rate = _tiered(self.output, self.output_tiers, prompt)
+        if not (self.input_tiers or self.output_tiers or self.cache_read_tiers or self.cache_write_tiers):
+            return (
+                usage.input_tokens * self.input
+                + usage.output_tokens * self.output
+                + usage.cache_read_tokens * self.cache_read
+                + usage.cache_write_tokens * self.cache_write
+            ) / 1_000_000
         return (
-            usage.input_tokens * input_rate
-            + usage.output_tokens * output_rate
-            + usage.cache_read_tokens * self.cache_read
-            + usage.cache_write_tokens * self.cache_write
+            usage.input_tokens * _tiered(self.input, self.input_tiers, prompt)
+            + usage.output_tokens * _tiered(self.output, self.output_tiers, prompt)
+            + usage.cache_read_tokens * _tiered(self.cache_read, self.cache_read_tiers, prompt)
+            + usage.cache_write_tokens * _tiered(self.cache_write, self.cache_write_tiers, prompt)
         ) / 1_000_000
 
 
@@ -82,16 +94,22 @@ def _from_catalog(model: str, provider_type: str | None) -> Price | None:
         price = found.model_price
         input_rate, input_tiers = _split(getattr(price, "input_mtok", None))
         output_rate, output_tiers = _split(getattr(price, "output_mtok", None))
-        cache_read, _ = _split(getattr(price, "cache_read_mtok", None))
-        cache_write, _ = _split(getattr(price, "cache_write_mtok", None))
+        # A model without a cache price bills cached tokens as plain input (OpenAI has no cache
+        # writes; the catalogue counts them as input then). A listed price of 0 stays 0.
+        read = getattr(price, "cache_read_mtok", None)
+        write = getattr(price, "cache_write_mtok", None)
+        cache_read, cache_read_tiers = _split(read) if read is not None else (input_rate, input_tiers)
+        cache_write, cache_write_tiers = _split(write) if write is not None else (input_rate, input_tiers)
         return Price(
             input=input_rate,
             output=output_rate,
-            cache_read=cache_read if cache_read else input_rate,
-            cache_write=cache_write if cache_write else input_rate,
+            cache_read=cache_read,
+            cache_write=cache_write,
             catalog_id=f"{found.provider.id}/{found.model.id}",
             input_tiers=input_tiers,
             output_tiers=output_tiers,
+            cache_read_tiers=cache_read_tiers,
+            cache_write_tiers=cache_write_tiers,
         )
     return None
 
@@ -103,6 +121,11 @@ class PriceBook:
         self._overrides = dict(overrides or {})
         self._cache: dict[tuple[str, str | None], Price | None] = {}
 
+    def warm(self) -> None:
+        """Load the catalogue now (~0.3 s, once per process) rather than on the first priced
+        request; plugins that price answers call this at start-up."""
+        self.price("claude-sonnet-4-20250514", "anthropic")
+
     def price(self, model: str, provider_type: str | None = None) -> Price | None:
         """The price of `model` as served by a provider of `provider_type`, or None if unknown."""
         key = (model, provider_type)
@@ -111,7 +134,8 @@ class PriceBook:
         except KeyError:
             pass
         found = self._override(model) or _from_catalog(model, provider_type)
-        self._cache[key] = found
+        if len(self._cache) < MAX_CACHED_NAMES:  # model names come from clients and upstreams
+            self._cache[key] = found
         return found
 
     def _override(self, model: str) -> Price | None:
@@ -141,6 +165,9 @@ class PriceBook:
         price = self.price(model, provider_type)
         if price is None:
             return None
-        input_rate = max(_tiered(price.input, price.input_tiers, input_tokens), price.cache_write)
+        input_rate = max(
+            _tiered(price.input, price.input_tiers, input_tokens),
+            _tiered(price.cache_write, price.cache_write_tiers, input_tokens),
+        )
         output_rate = _tiered(price.output, price.output_tiers, input_tokens)
         return (input_tokens * input_rate + max_output * output_rate) / 1_000_000

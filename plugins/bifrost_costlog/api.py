@@ -1,0 +1,335 @@
+"""The admin API of the request log (under /api, admin token checked by the core):
+
+GET /api/logs                  rows, newest first, filtered, cursor-paginated
+GET /api/logs/export           the same rows as CSV (all of them, streamed)
+GET /api/logs/stream           server-sent events of new rows (EventSource: ?token=)
+GET /api/logs/{request_id}     one request: every attempt, bodies included when kept
+GET /api/usage                 aggregates grouped by key, team, customer, model, provider,
+                               session, day or hour
+GET /api/usage/summary         what the dashboard shows: spend today/week/month, requests,
+                               error rate, latency, cache hits, savings, fallbacks
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from bifrost_py.admin import AdminRoute, admin_error
+
+from .columns import BODIES, NAMES
+from .filters import PARAMETERS, parse_bool, parse_filters, parse_time
+from .live import LiveHub
+from .present import Presenter, iso
+from .queries import GROUPS, MAX_PAGE, LogQueries
+
+if TYPE_CHECKING:
+    from .plugin import CostLog
+
+DEFAULT_PAGE = 50
+KEEPALIVE = 15.0
+SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
+CSV_COLUMNS = ("id", "timestamp", *[n for n in NAMES if n not in BODIES], "cost", "currency")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
+
+
+class LogApi:
+    def __init__(self, plugin: CostLog) -> None:
+        self.plugin = plugin
+
+    @property
+    def queries(self) -> LogQueries:
+        queries = self.plugin.queries
+        if queries is None:
+            raise web.HTTPServiceUnavailable(text="the request log is not open")
+        return queries
+
+    @property
+    def present(self) -> Presenter:
+        return self.plugin.presenter
+
+    @property
+    def hub(self) -> LiveHub:
+        return self.plugin.hub
+
+    def routes(self) -> list[AdminRoute]:
+        paging = {
+            **PARAMETERS,
+            "cursor": "next_cursor of the previous page",
+            "limit": f"rows per page (default {DEFAULT_PAGE}, at most {MAX_PAGE})",
+            "bodies": "true: include logged bodies",
+        }
+        by = f"group by: {', '.join(GROUPS)} (default model)"
+        # Fixed paths before /logs/{request_id}, which would otherwise match "export" and "stream".
+        return [
+            AdminRoute(
+                "GET",
+                "/logs",
+                self._guard(self.logs),
+                "Request log rows (one per attempt), newest first",
+                paging,
+                tag="logs",
+            ),
+            AdminRoute(
+                "GET",
+                "/logs/export",
+                self._guard(self.export),
+                "Request log rows as CSV",
+                PARAMETERS,
+                tag="logs",
+            ),
+            AdminRoute(
+                "GET",
+                "/logs/stream",
+                self._guard(self.stream),
+                "New request log rows as server-sent events",
+                {**PARAMETERS, "after": "replay rows after this id first (or Last-Event-ID)"},
+                tag="logs",
+            ),
+            AdminRoute(
+                "GET",
+                "/logs/{request_id}",
+                self._guard(self.request),
+                "Every attempt of one request",
+                tag="logs",
+            ),
+            AdminRoute(
+                "GET",
+                "/usage",
+                self._guard(self.usage),
+                "Requests, tokens, cost and latency percentiles by group",
+                {**PARAMETERS, "by": by},
+                tag="usage",
+            ),
+            AdminRoute(
+                "GET",
+                "/usage/summary",
+                self._guard(self.summary),
+                "Spend today/this week/this month and the dashboard's figures",
+                {**PARAMETERS, "since": "window of the figures (default 24h)"},
+                tag="usage",
+            ),
+        ]
+
+    def _guard(self, handler: Handler) -> Handler:
+        """Bad query parameters are 400s that name the parameter."""
+
+        async def run(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except ValueError as exc:
+                return admin_error(400, str(exc))
+
+        return run
+
+    # ------------------------------------------------------------------ rows
+
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        filters = parse_filters(query)
+        limit = _int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
+        cursor = _int_param(query, "cursor", None, 1, None)
+        bodies = parse_bool("bodies", query["bodies"]) if query.get("bodies") else False
+        rows = await self.queries.page(filters, cursor=cursor, limit=limit, bodies=bodies)
+        next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
+        return _json(
+            {
+                "rows": [self.present.row(r) for r in rows],
+                "next_cursor": next_cursor,
+                "currency": self.present.currency(),
+            }
+        )
+
+    async def request(self, request: web.Request) -> web.StreamResponse:
+        request_id = request.match_info["request_id"]
+        rows = await self.queries.request(request_id)
+        if not rows:
+            return admin_error(
+                404, f"no log rows for request {request_id!r} (not written yet, pruned, or unknown)"
+            )
+        shown = [self.present.row(r) for r in rows]
+        final = next((r for r in shown if r["final"]), shown[-1])
+        total = sum((r["cost_usd"] or 0.0) for r in shown)
+        return _json(
+            {
+                "request_id": request_id,
+                "attempts": shown,
+                "final": final,
+                "cost_usd": total,
+                "cost": self.present.amount(total),
+                "currency": self.present.currency(),
+            }
+        )
+
+    async def export(self, request: web.Request) -> web.StreamResponse:
+        filters = parse_filters(request.query)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        response = web.StreamResponse(
+            headers={
+                "content-type": "text/csv; charset=utf-8",
+                "content-disposition": f'attachment; filename="bifrost-logs-{stamp}.csv"',
+            }
+        )
+        await response.prepare(request)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        async for rows in self.queries.every(filters):
+            for raw in rows:
+                row = self.present.row(raw)
+                row["currency"] = self.present.code
+                writer.writerow([_csv_value(row.get(name)) for name in CSV_COLUMNS])
+            await response.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+        await response.write(buffer.getvalue().encode())
+        await response.write_eof()
+        return response
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        filters = parse_filters(request.query)
+        after = request.headers.get("last-event-id") or request.query.get("after")
+        last_id = _int_param({"after": after}, "after", None, 0, None) if after else None
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        subscriber = self.hub.subscribe(filters.accepts)
+        try:
+            await response.write(b"retry: 2000\n: connected\n\n")
+            if last_id is not None:
+                replayed = await self.queries.after(filters, last_id)
+                await self._send_rows(response, replayed)
+                last_id = replayed[-1]["id"] if replayed else last_id
+            while not self.hub.closed.is_set():
+                try:
+                    await _wait(subscriber.ready, KEEPALIVE)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                rows, missed = subscriber.take()
+                if missed:
+                    await response.write(
+                        b"event: lagged\ndata: " + orjson.dumps({"missed": missed}) + b"\n\n"
+                    )
+                if last_id is not None:
+                    rows = [r for r in rows if r["id"] > last_id]
+                await self._send_rows(response, rows)
+        except (ConnectionResetError, ConnectionError):
+            pass  # the viewer went away
+        finally:
+            self.hub.unsubscribe(subscriber)
+        return response
+
+    async def _send_rows(self, response: web.StreamResponse, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        parts = []
+        for row in rows:
+            shown = self.present.row({k: v for k, v in row.items() if k not in BODIES})
+            parts.append(b"id: %d\nevent: row\ndata: %s\n\n" % (row["id"], orjson.dumps(shown)))
+        await response.write(b"".join(parts))
+
+    # ------------------------------------------------------------------ aggregates
+
+    async def usage(self, request: web.Request) -> web.StreamResponse:
+        filters = parse_filters(request.query)
+        by = request.query.get("by") or "model"
+        groups = await self.queries.usage(filters, by)
+        totals = await self.queries.totals(filters)
+        return _json(
+            {
+                "by": by,
+                "groups": [self.present.aggregate(g) for g in groups],
+                "totals": self.present.aggregate(totals),
+                "currency": self.present.currency(),
+            }
+        )
+
+    async def summary(self, request: web.Request) -> web.StreamResponse:
+        now = time.time()
+        filters = parse_filters(request.query, now=now)
+        if filters.since is None:
+            filters = replace(filters, since=parse_time("since", "24h", now))
+        spend = await self.queries.spend(filters, now)
+        figures = self.present.aggregate(await self.queries.totals(filters))
+        starts = self.queries.period_starts(now)
+        return _json(
+            {
+                "currency": self.present.currency(),
+                "timezone": str(self.queries.zone),
+                "spend": {
+                    name: {
+                        "since": iso(starts[name]),
+                        "cost_usd": usd,
+                        "cost": self.present.amount(usd),
+                        "display": self.present.format_money(usd),
+                    }
+                    for name, usd in spend.items()
+                },
+                "window": {"since": iso(filters.since), "until": iso(filters.until or now)},
+                **{
+                    k: figures[k]
+                    for k in (
+                        "requests",
+                        "attempts",
+                        "errors",
+                        "error_rate",
+                        "p50_ms",
+                        "p95_ms",
+                        "cache_hits",
+                        "cache_hit_rate",
+                        "saved_by_cache_usd",
+                        "saved_by_cache",
+                        "saved_by_routing_usd",
+                        "saved_by_routing",
+                        "fallbacks",
+                        "unpriced",
+                        "cost_usd",
+                        "cost",
+                        "input_tokens",
+                        "output_tokens",
+                        "cache_read_tokens",
+                        "cache_write_tokens",
+                    )
+                },
+            }
+        )
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        await event.wait()
+
+
+def _int_param(query: Any, name: str, default: int | None, low: int, high: int | None) -> int | None:
+    text = query.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected a whole number, got {text!r}") from None
+    if value < low or (high is not None and value > high):
+        raise ValueError(
+            f"{name}: must be between {low} and {high}" if high else f"{name}: must be at least {low}"
+        )
+    return value
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

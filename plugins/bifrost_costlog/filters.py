@@ -1,0 +1,184 @@
+"""Which rows a query, an export, a report or a live stream wants: parsed once from query
+parameters, then turned into SQL (stored rows) or tested in Python (rows being streamed live)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bifrost_py.configschema import parse_duration
+
+from .rows import Row
+
+# query parameter -> column, for the filters that are a plain equality.
+EQUAL = {
+    "key": "key_name",
+    "team": "team",
+    "customer": "customer",
+    "provider": "provider",
+    "session": "session_id",
+    "request_id": "request_id",
+    "endpoint": "endpoint",
+}
+FLAGS = ("cache_hit", "final", "price_unknown", "streamed", "fallback")
+PARAMETERS = {
+    "key": "virtual key name",
+    "team": "team",
+    "customer": "customer",
+    "model": "model (requested, targeted or answered)",
+    "provider": "provider name",
+    "status": "status: 200, 4xx, 5xx, ok or error",
+    "cache_hit": "true or false",
+    "final": "true: only the last attempt of each request",
+    "price_unknown": "true: rows whose model has no known price",
+    "streamed": "true or false",
+    "fallback": "true: attempts after the first",
+    "session": "client session id (Claude Code's X-Claude-Code-Session-Id)",
+    "endpoint": "messages, count_tokens or embeddings",
+    "since": "start: ISO 8601, epoch seconds, or a duration back from now (24h, 7d)",
+    "until": "end (exclusive): ISO 8601 or epoch seconds",
+}
+
+
+@dataclass(slots=True)
+class Filters:
+    key: str | None = None
+    team: str | None = None
+    customer: str | None = None
+    provider: str | None = None
+    session: str | None = None
+    request_id: str | None = None
+    endpoint: str | None = None
+    model: str | None = None
+    status: str | None = None
+    cache_hit: bool | None = None
+    final: bool | None = None
+    price_unknown: bool | None = None
+    streamed: bool | None = None
+    fallback: bool | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """A SQL condition (`?` placeholders) and its parameters; "1=1" when nothing is asked."""
+        parts: list[str] = []
+        params: list[Any] = []
+        for name, column in EQUAL.items():
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{column} = ?")
+                params.append(value)
+        if self.model is not None:
+            parts.append("(model = ? OR requested_model = ? OR answered_model = ?)")
+            params += [self.model] * 3
+        for flag in FLAGS:
+            value = getattr(self, flag)
+            if value is not None:
+                parts.append(f"{flag} = ?")
+                params.append(1 if value else 0)
+        if self.status is not None:
+            low, high = status_range(self.status)
+            parts.append("status >= ? AND status < ?")
+            params += [low, high]
+        if self.since is not None:
+            parts.append("ts >= ?")
+            params.append(float(self.since))
+        if self.until is not None:
+            parts.append("ts < ?")
+            params.append(float(self.until))
+        return (" AND ".join(parts) or "1=1"), params
+
+    def accepts(self, row: Row) -> bool:
+        """The same test for a row in memory (the live stream)."""
+        for name, column in EQUAL.items():
+            value = getattr(self, name)
+            if value is not None and row.get(column) != value:
+                return False
+        if self.model is not None and self.model not in (
+            row.get("model"),
+            row.get("requested_model"),
+            row.get("answered_model"),
+        ):
+            return False
+        for flag in FLAGS:
+            value = getattr(self, flag)
+            if value is not None and bool(row.get(flag)) != value:
+                return False
+        if self.status is not None:
+            low, high = status_range(self.status)
+            if not low <= (row.get("status") or 0) < high:
+                return False
+        ts = row.get("ts") or 0.0
+        if self.since is not None and ts < self.since:
+            return False
+        return self.until is None or ts < self.until
+
+
+def status_range(text: str) -> tuple[int, int]:
+    """`200` -> [200, 201); `4xx` -> [400, 500); `error` -> [400, 1000); `ok` -> [0, 400)."""
+    text = text.strip().lower()
+    if text == "error":
+        return 400, 1000
+    if text == "ok":
+        return 0, 400
+    if len(text) == 3 and text[0].isdigit() and text[1:] == "xx":
+        low = int(text[0]) * 100
+        return low, low + 100
+    if text.isdigit():
+        return int(text), int(text) + 1
+    raise ValueError(f"status: expected a status like 200, 4xx, ok or error, got {text!r}")
+
+
+def parse_filters(query: Mapping[str, str], *, now: float | None = None) -> Filters:
+    """Filters from query parameters; ValueError names the parameter that is wrong."""
+    filters = Filters()
+    for name in ("key", "team", "customer", "provider", "session", "request_id", "endpoint", "model"):
+        value = query.get(name)
+        if value:
+            setattr(filters, name, value)
+    if query.get("status"):
+        status_range(query["status"])
+        filters.status = query["status"]
+    for flag in FLAGS:
+        if flag in query and query[flag] != "":
+            setattr(filters, flag, parse_bool(flag, query[flag]))
+    current = time.time() if now is None else now
+    if query.get("since"):
+        filters.since = parse_time("since", query["since"], current)
+    if query.get("until"):
+        filters.until = parse_time("until", query["until"], current)
+    return filters
+
+
+def parse_bool(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}: expected true or false, got {text!r}")
+
+
+def parse_time(name: str, text: str, now: float) -> float:
+    """Epoch seconds from epoch seconds, ISO 8601 (naive means UTC) or a duration back from now."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{name}: expected ISO 8601 (2026-01-31T00:00:00Z), epoch seconds or a duration like 24h, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

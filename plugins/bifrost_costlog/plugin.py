@@ -1,0 +1,184 @@
+"""The cost log plugin: one priced row per attempt, written off the request path, read back by
+the admin API and `bifrost-py report`, summed up in Prometheus metrics.
+
+Hooks used, and why:
+    pre_attempt    only with logging.bodies: watch a stream to keep the text the client got
+    post_attempt   price the attempt and build its row (runs last, so it sees the final outcome)
+    request_end    complete the request's rows (final flag, duration, rows for requests that
+                   never reached an attempt), record metrics, queue the rows for the writer
+
+Successful count_tokens calls are not logged (free, answered without a model); refused ones are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from bifrost_py import hookimpl
+from bifrost_py.admin import AdminRoute
+from bifrost_py.context import COUNT_TOKENS, Attempt, Call
+
+from .api import LogApi
+from .filters import Filters
+from .live import LiveHub
+from .metrics import Metrics
+from .present import Presenter
+from .queries import GROUPS, LogQueries
+from .report import render
+from .rows import ROWS, STREAM_BODY, RowBuilder, StreamBody
+from .settings import Settings, read_settings
+from .stores import Store, open_store
+from .writer import BatchWriter
+
+if TYPE_CHECKING:
+    from bifrost_py.gateway import Gateway
+
+log = logging.getLogger("bifrost_py.costlog")
+
+
+class CostLog:
+    """One per gateway; every resource it opens in startup is closed in shutdown."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.settings = Settings()
+        self.builder: RowBuilder | None = None
+        self.metrics: Metrics | None = None
+        self.presenter = Presenter("USD", 1.0, gateway.format_money)
+        self.hub = LiveHub()
+        self.store: Store | None = None
+        self.writer: BatchWriter | None = None
+        self.queries: LogQueries | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # ------------------------------------------------------------------ start-up
+
+    @hookimpl
+    def bifrost_configure(self, gateway: Gateway) -> None:
+        self.settings = settings = read_settings(gateway)
+        self.builder = RowBuilder(gateway.prices, settings, frozenset(gateway.providers))
+        self.metrics = Metrics(gateway.metrics, settings.max_label_values)
+        self.presenter = Presenter(settings.currency_code, settings.currency_per_usd, gateway.format_money)
+        _check_timezone(gateway, settings.timezone)
+
+    @hookimpl
+    async def bifrost_startup(self, gateway: Gateway) -> None:
+        assert self.metrics is not None
+        gateway.prices.warm()  # the catalogue loads here, not inside the first request
+        store = open_store(self.settings.logs_url)
+        await store.open()
+        self.store = store
+        self.queries = LogQueries(store, self.settings.timezone)
+        self.writer = BatchWriter(store, self.settings, self.metrics, self.hub.publish)
+        self.writer.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._prune_forever(), name="costlog-retention"),
+            loop.create_task(self._end_streams_on_stop(gateway), name="costlog-stop-watch"),
+        ]
+
+    @hookimpl
+    async def bifrost_shutdown(self, gateway: Gateway) -> None:
+        """Runs after every other plugin's (the cost log is first in order): all rows are in."""
+        self.hub.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.writer is not None:
+            await self.writer.close()
+            log.info("request log: %d row(s) written, %d dropped", self.writer.written, self.writer.dropped)
+            self.writer = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+            self.queries = None
+
+    async def _prune_forever(self) -> None:
+        """logging.retention: delete old rows at start-up, then every prune_interval."""
+        while True:
+            store = self.store
+            if store is not None:
+                try:
+                    deleted = await store.delete_before(time.time() - self.settings.retention)
+                    if deleted:
+                        log.info("request log: pruned %d row(s) older than the retention period", deleted)
+                except Exception as exc:  # noqa: BLE001 - retention must not stop for good
+                    log.warning("request log: pruning old rows failed: %s", exc)
+            await asyncio.sleep(self.settings.prune_interval)
+
+    async def _end_streams_on_stop(self, gateway: Gateway) -> None:
+        """Live streams never end by themselves; close them as soon as the server starts to
+        shut down, so they do not hold up the wait for in-flight requests."""
+        await gateway.stopping.wait()
+        self.hub.close()
+
+    # ------------------------------------------------------------------ per request
+
+    @hookimpl
+    async def bifrost_pre_attempt(self, attempt: Attempt) -> None:
+        if self.settings.bodies and attempt.call.stream:
+            observer = StreamBody(self.settings.max_body_bytes)
+            attempt.stash[STREAM_BODY] = observer
+            attempt.observe_stream(observer)
+
+    @hookimpl
+    async def bifrost_post_attempt(self, attempt: Attempt) -> None:
+        assert self.builder is not None
+        row = self.builder.attempt_row(attempt)
+        stash = attempt.call.stash
+        rows = stash.get(ROWS)
+        if rows is None:
+            stash[ROWS] = [row]
+        else:
+            rows.append(row)
+
+    @hookimpl
+    async def bifrost_request_end(self, call: Call) -> None:
+        assert self.builder is not None and self.metrics is not None
+        if call.endpoint == COUNT_TOKENS and call.error is None:
+            return  # free, and no model answered: counting it would skew requests and latency
+        rows = self.builder.finish(call, call.stash.pop(ROWS, None))
+        self.metrics.record(rows)
+        writer = self.writer
+        if writer is not None:
+            writer.offer(rows)
+        else:
+            log.warning(
+                "request log: request %s ended while the log is closed; its rows are lost", call.request_id
+            )
+            self.metrics.dropped.inc(len(rows))
+
+    # ------------------------------------------------------------------ admin and reports
+
+    @hookimpl
+    def bifrost_admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
+        return LogApi(self).routes()
+
+    @hookimpl
+    async def bifrost_report(self, gateway: Gateway, since: float, by: str, fmt: str) -> str | None:
+        if self.queries is None:
+            return None
+        if by not in GROUPS:
+            raise ValueError(f"--by: expected one of {', '.join(GROUPS)}")
+        until = time.time()
+        filters = Filters(since=until - since)
+        groups = await self.queries.usage(filters, by)
+        totals = await self.queries.totals(filters)
+        return render(
+            groups, totals, by=by, since=until - since, until=until, fmt=fmt, presenter=self.presenter
+        )
+
+
+def _check_timezone(gateway: Gateway, name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        gateway.problems.add(
+            "currency.timezone", f"unknown time zone {name!r} (use an IANA name like Asia/Kolkata)"
+        )

@@ -1,0 +1,295 @@
+"""Turning an ended attempt (or a request that never reached one) into a priced log row.
+
+This runs on every request, after the answer went to the client: it only reads attributes,
+prices the usage (a dict lookup and a few multiplications, see bifrost_py.pricing) and builds a
+dict. Everything slow happens in the writer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from bifrost_py.context import Attempt, Call, Outcome, StashKey, Usage
+from bifrost_py.pricing import PriceBook
+
+from .settings import Settings
+
+Row = dict[str, Any]
+
+ROWS = StashKey[list[Row]]("costlog.rows")
+STREAM_BODY = StashKey["StreamBody"]("costlog.stream_body")
+TRUNCATED = "…[truncated]"
+
+
+class RowBuilder:
+    """Builds rows; holds only what pricing and body logging need."""
+
+    def __init__(self, prices: PriceBook, settings: Settings, providers: frozenset[str]) -> None:
+        self.prices = prices
+        self.bodies = settings.bodies
+        self.body_limit = settings.max_body_bytes
+        self.providers = providers
+
+    # ------------------------------------------------------------------ one attempt
+
+    def attempt_row(self, attempt: Attempt) -> Row:
+        call = attempt.call
+        outcome = attempt.outcome
+        target = attempt.target
+        error = outcome.error
+        reply = outcome.reply
+        latency = attempt.latency
+        ttft = attempt.ttft if outcome.streamed else None
+        row = _caller_fields(call)
+        row.update(
+            request_id=call.request_id,
+            attempt=attempt.number,
+            final=False,
+            ts=attempt.started_at,
+            provider=target.provider,
+            provider_type=attempt.provider_type or None,
+            provider_key=attempt.key_name,
+            requested_model=call.model or None,
+            model=target.model,
+            answered_model=outcome.model,
+            status=outcome.status or (error.status if error is not None else 0),
+            error_type=error.type if error is not None else None,
+            error_message=_cut(error.message, 2000) if error is not None else None,
+            refused_by=outcome.refused_by,
+            latency_ms=latency * 1000.0,
+            ttft_ms=None if ttft is None else ttft * 1000.0,
+            upstream_ms=attempt.upstream_seconds * 1000.0,
+            overhead_ms=max(0.0, latency - attempt.upstream_seconds) * 1000.0,
+            streamed=outcome.streamed,
+            completed=outcome.completed,
+            client_disconnected=outcome.client_disconnected,
+            cache_hit=reply is not None and reply.source == "cache",
+            fallback=attempt.number > 1,
+            translated=attempt.translated,
+            stop_reason=outcome.stop_reason,
+            route_rule=target.rule or call.route_rule,
+        )
+        if reply is not None:
+            self._price_reply(row, attempt, reply.message, row["cache_hit"])
+        else:
+            self._price_usage(row, attempt, outcome.usage)
+        if self.bodies:
+            row["response_body"] = self._response_body(attempt, outcome)
+        return row
+
+    def _price_usage(self, row: Row, attempt: Attempt, usage: Usage) -> None:
+        row.update(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            saved_usd=None,
+            requested_cost_usd=None,
+        )
+        if usage.total == 0:
+            row["cost_usd"], row["price_unknown"] = 0.0, False
+            return
+        cost = self._cost(attempt.target.model, attempt.outcome.model, attempt.provider_type, usage)
+        row["cost_usd"], row["price_unknown"] = cost, cost is None
+        requested = self._requested_model(attempt)
+        if requested is not None and attempt.outcome.ok:
+            row["requested_cost_usd"] = self._cost(requested, None, attempt.provider_type, usage)
+
+    def _price_reply(self, row: Row, attempt: Attempt, message: dict[str, Any], cached: bool) -> None:
+        """A plugin answered: nothing was consumed from a provider, so tokens and cost are 0;
+        a cache hit records what the original answer cost as `saved_usd`."""
+        row.update(
+            input_tokens=0,
+            output_tokens=0,
+            cache_read_tokens=0,
+            cache_write_tokens=0,
+            cost_usd=0.0,
+            price_unknown=False,
+            saved_usd=None,
+            requested_cost_usd=None,
+        )
+        if cached:
+            usage = usage_of_message(message)
+            if usage.total:
+                model = message.get("model") if isinstance(message.get("model"), str) else None
+                row["saved_usd"] = self._cost(attempt.target.model, model, attempt.provider_type, usage)
+
+    def _cost(self, model: str, answered: str | None, provider_type: str, usage: Usage) -> float | None:
+        """Price by the targeted model's name, then by the name in the answer (a Bedrock or Azure
+        id, a dated snapshot); None when neither is known."""
+        cost = self.prices.cost(model, provider_type or None, usage)
+        if cost is None and answered and answered != model:
+            cost = self.prices.cost(answered, provider_type or None, usage)
+        return cost
+
+    def _requested_model(self, attempt: Attempt) -> str | None:
+        """The model the client asked for, when routing sent the request to another one."""
+        requested = attempt.call.model
+        prefix, slash, rest = requested.partition("/")
+        if slash and prefix in self.providers:
+            requested = rest
+        if not requested or requested == attempt.target.model:
+            return None
+        return requested
+
+    def _response_body(self, attempt: Attempt, outcome: Outcome) -> str | None:
+        observer = attempt.stash.get(STREAM_BODY)
+        if observer is not None and outcome.streamed:
+            return observer.text()
+        if outcome.reply is not None:
+            return self.cut(orjson.dumps(outcome.reply.message))
+        if outcome.body is not None:
+            return self.cut(orjson.dumps(outcome.body))
+        return None
+
+    # ------------------------------------------------------------------ no attempt
+
+    def call_row(self, call: Call) -> Row:
+        """A request that ended before any attempt (bad JSON, unknown key, unknown model, a
+        plugin's answer at request_start, count_tokens)."""
+        error = call.error
+        row = _caller_fields(call)
+        row.update(
+            request_id=call.request_id,
+            attempt=0,
+            final=True,
+            ts=call.started_at,
+            provider=call.targets[0].provider if call.targets else None,
+            provider_type=None,
+            provider_key=None,
+            requested_model=call.model or None,
+            model=call.model or None,
+            answered_model=None,
+            status=error.status if error is not None else 200,
+            error_type=error.type if error is not None else None,
+            error_message=_cut(error.message, 2000) if error is not None else None,
+            refused_by=None,
+            input_tokens=0,
+            output_tokens=0,
+            cache_read_tokens=0,
+            cache_write_tokens=0,
+            cost_usd=0.0,
+            price_unknown=False,
+            saved_usd=None,
+            requested_cost_usd=None,
+            ttft_ms=None,
+            upstream_ms=0.0,
+            streamed=False,
+            completed=error is None,
+            client_disconnected=False,
+            cache_hit=False,
+            fallback=False,
+            translated=False,
+            stop_reason=None,
+            route_rule=call.route_rule,
+        )
+        return row
+
+    # ------------------------------------------------------------------ request end
+
+    def finish(self, call: Call, rows: list[Row] | None) -> list[Row]:
+        """The request's rows, complete: one per attempt (also for attempts whose post hook
+        this plugin did not see), the last one marked final, the request's duration on all."""
+        attempts = call.attempts
+        if not attempts:
+            rows = [self.call_row(call)]
+        elif rows is None or len(rows) != len(attempts):
+            seen = {row["attempt"]: row for row in rows or ()}
+            rows = [seen.get(a.number) or self.attempt_row(a) for a in attempts]
+        request_ms = (time.perf_counter() - call.started) * 1000.0
+        for row in rows:
+            row["request_ms"] = request_ms
+        last = rows[-1]
+        last["final"] = True
+        if not attempts:
+            last["latency_ms"] = last["overhead_ms"] = request_ms
+        if self.bodies and call.raw_body:
+            last["request_body"] = self.cut(call.raw_body)
+        return rows
+
+    def cut(self, raw: bytes) -> str:
+        if len(raw) <= self.body_limit:
+            return raw.decode("utf-8", "replace")
+        return raw[: self.body_limit].decode("utf-8", "ignore") + TRUNCATED
+
+
+def _caller_fields(call: Call) -> Row:
+    caller = call.caller
+    return {
+        "key_id": caller.key_id if caller else None,
+        "key_name": caller.key_name if caller else None,
+        "team": caller.team if caller else None,
+        "customer": caller.customer if caller else None,
+        "endpoint": call.endpoint,
+        "dialect": call.dialect,
+        "session_id": call.session_id,
+        "client_app": call.client_app,
+    }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + TRUNCATED
+
+
+def usage_of_message(message: dict[str, Any]) -> Usage:
+    """The usage of an Anthropic-shaped message (how the cache keeps the original answer)."""
+    usage = message.get("usage")
+    if not isinstance(usage, dict):
+        return Usage()
+    return Usage(
+        _int(usage.get("input_tokens")),
+        _int(usage.get("output_tokens")),
+        _int(usage.get("cache_read_input_tokens")),
+        _int(usage.get("cache_creation_input_tokens")),
+    )
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+class StreamBody:
+    """Collects the text of a stream as the client receives it, for `logging.bodies: true`
+    (registered with attempt.observe_stream; stops collecting at the size limit)."""
+
+    __slots__ = ("limit", "parts", "size")
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+
+    def on_event(self, dialect: str, name: str | None, data: Any) -> None:
+        if self.size >= self.limit or not isinstance(data, dict):
+            return
+        piece = _anthropic_piece(name, data) if dialect == "anthropic" else _openai_piece(data)
+        if piece:
+            self.parts.append(piece)
+            self.size += len(piece)
+
+    def text(self) -> str:
+        text = "".join(self.parts)
+        return text if len(text) <= self.limit else text[: self.limit] + TRUNCATED
+
+
+def _anthropic_piece(name: str | None, data: dict[str, Any]) -> str:
+    if name != "content_block_delta":
+        return ""
+    delta = data.get("delta") or {}
+    return str(delta.get("text") or delta.get("partial_json") or delta.get("thinking") or "")
+
+
+def _openai_piece(data: dict[str, Any]) -> str:
+    pieces = []
+    for choice in data.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if delta.get("content"):
+            pieces.append(str(delta["content"]))
+        for call in delta.get("tool_calls") or ():
+            arguments = (call.get("function") or {}).get("arguments")
+            if arguments:
+                pieces.append(str(arguments))
+    return "".join(pieces)

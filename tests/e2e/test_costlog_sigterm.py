@@ -1,0 +1,170 @@
+"""SIGTERM under load loses no log row: a real `bifrost-py serve` process, loaded with concurrent
+requests, is stopped with SIGTERM; after a restart every request that was answered has its row.
+Then `bifrost-py report` reads the same store. Against SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from bifrost_py.cli import free_port
+from bifrost_py.mockupstream import MockOptions
+from bifrost_py.testing import running_mock_upstream
+
+ADMIN = {"authorization": "Bearer admin-secret"}
+WORKERS = 16
+SIGTERM_AFTER = 120   # answered requests before the signal
+
+
+async def fresh_postgres(postgres_url: str) -> str:
+    name = "costlog_" + os.urandom(6).hex()
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def logs_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/logs.db"
+    return await fresh_postgres(request.getfixturevalue("postgres_url"))
+
+
+def write_config(path: Path, upstream_url: str, logs_url: str) -> None:
+    # A long flush interval and a big batch: at SIGTERM most rows are still queued in memory,
+    # so the test shows the flush at shutdown, not the writer keeping up.
+    path.write_text(f"""
+admin: {{token: admin-secret}}
+storage: {{logs: "{logs_url}"}}
+providers:
+  anthropic: {{type: anthropic, base_url: "{upstream_url}", keys: [{{value: sk-test}}]}}
+plugins: {{disable: [governance, cache, routing, failover]}}
+costlog: {{flush_interval: 2s, batch_size: 5000}}
+""")
+
+
+class Server:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bifrost_py", "serve", "-c", str(config), "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self, session: aiohttp.ClientSession) -> None:
+        for _ in range(300):
+            if self.process.poll() is not None:
+                raise AssertionError(f"the gateway exited with {self.process.returncode}")
+            try:
+                async with session.get(self.url + "/health") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError("the gateway never became healthy")
+
+    async def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        for _ in range(1200):   # bounded: 60 s
+            if self.process.poll() is not None:
+                self.log.close()
+                return self.process.returncode
+            await asyncio.sleep(0.05)
+        self.process.kill()
+        raise AssertionError("the gateway did not stop within 60 s of SIGTERM")
+
+
+async def load(server: Server, answered: list[str], stop: asyncio.Event) -> None:
+    """WORKERS clients sending requests back to back until the gateway stops answering."""
+    body = {"model": "claude-sonnet-4-20250514", "max_tokens": 50, "messages": [{"role": "user", "content": "hello"}]}
+    headers = {"x-api-key": "vk-any", "anthropic-version": "2023-06-01"}
+
+    async def worker(n: int) -> None:
+        async with aiohttp.ClientSession() as session:
+            for i in range(10_000):
+                if stop.is_set():
+                    return
+                try:
+                    async with session.post(server.url + "/anthropic/v1/messages", json=body | {"stream": bool((n + i) % 2)},
+                                            headers=headers) as response:
+                        await response.read()
+                        if response.status == 200:
+                            answered.append(response.headers["x-bf-request-id"])
+                except (TimeoutError, aiohttp.ClientError):
+                    return   # the gateway went away
+
+    await asyncio.gather(*(worker(n) for n in range(WORKERS)))
+
+
+async def test_sigterm_under_load_loses_no_row(tmp_path: Path, logs_url: str) -> None:
+    async with running_mock_upstream(MockOptions(latency=0.005)) as upstream:
+        config = tmp_path / "gateway.yaml"
+        write_config(config, upstream.url, logs_url)
+        server = Server(config, tmp_path / "gateway.log")
+        answered: list[str] = []
+        async with aiohttp.ClientSession() as session:
+            await server.ready(session)
+            stop = asyncio.Event()
+            traffic = asyncio.create_task(load(server, answered, stop))
+            for _ in range(2000):
+                if len(answered) >= SIGTERM_AFTER:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(answered) >= SIGTERM_AFTER, (tmp_path / "gateway.log").read_text()[-2000:]
+            code = await server.stop()
+            stop.set()
+            await asyncio.wait_for(traffic, 60)
+        assert code == 0, (tmp_path / "gateway.log").read_text()[-2000:]
+        assert len(set(answered)) == len(answered)
+
+        restarted = Server(config, tmp_path / "gateway.log")
+        async with aiohttp.ClientSession(headers=ADMIN) as session:
+            await restarted.ready(session)
+            logged: dict[str, int] = {}
+            cursor = None
+            for _ in range(100):
+                params = {"final": "true", "limit": "1000", **({"cursor": cursor} if cursor else {})}
+                async with session.get(restarted.url + "/api/logs", params=params) as response:
+                    page = await response.json()
+                logged.update({row["request_id"]: row["status"] for row in page["rows"]})
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            missing = [rid for rid in answered if logged.get(rid) != 200]
+            assert not missing, f"{len(missing)} of {len(answered)} answered requests have no row"
+            async with session.get(restarted.url + "/api/usage", params={"by": "provider"}) as response:
+                totals = (await response.json())["totals"]
+        assert await restarted.stop() == 0
+        assert totals["requests"] == len(logged)
+
+    report = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bifrost_py", "report", "-c", str(config), "--since", "1d", "--by", "key", "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    document: dict[str, Any] = json.loads(report.stdout)
+    assert document["totals"]["requests"] == len(logged)
+    assert document["groups"][0]["group"] is None    # no governance: no key
+    table = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bifrost_py", "report", "-c", str(config), "--since", "7d", "--by", "day"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert table.returncode == 0 and table.stdout.startswith("Cost by day"), table.stderr
