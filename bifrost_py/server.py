@@ -43,7 +43,15 @@ def build_app(gateway: Gateway) -> web.Application:
     _add_admin_routes(app, gateway)
     _add_web_ui(app)
     app.cleanup_ctx.append(_lifecycle(gateway))
+    app.on_shutdown.append(_stopping(gateway))
     return app
+
+
+def _stopping(gateway: Gateway) -> Any:
+    async def stopping(app: web.Application) -> None:
+        gateway.stopping.set()
+
+    return stopping
 
 
 def _lifecycle(gateway: Gateway) -> Any:
@@ -274,3 +282,11 @@ def _add_web_ui(app: web.Application) -> None:
 
     app.router.add_get("/", serve_index)
     app.router.add_static("/ui/", str(root), append_version=False)
+    app.on_response_prepare.append(_revalidate_ui_files)
+
+
+async def _revalidate_ui_files(request: web.Request, response: web.StreamResponse) -> None:
+    """The UI's files have no version in their names: browsers must ask again (a cheap 304)
+    rather than run yesterday's JavaScript against today's gateway after an upgrade."""
+    if request.path.startswith("/ui/"):
+        response.headers["cache-control"] = "no-cache"
