@@ -6,6 +6,7 @@ import os
 import re
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 import orjson
@@ -271,22 +272,26 @@ async def _probe_ok(request: web.Request) -> web.StreamResponse:
 
 def _add_web_ui(app: web.Application) -> None:
     """The web UI: static files shipped inside the package (no CDN, works offline)."""
-    root = resources.files("bifrost_py") / "web"
+    root = Path(str(resources.files("bifrost_py") / "web")).resolve()
     if not root.is_dir():
         app.router.add_get("/", _probe_ok)
         return
     index = root / "index.html"
 
     async def serve_index(request: web.Request) -> web.StreamResponse:
-        return web.Response(body=index.read_bytes(), content_type="text/html")
+        return web.FileResponse(index, headers=_REVALIDATE)
+
+    async def serve_file(request: web.Request) -> web.StreamResponse:
+        path = (root / request.match_info["path"]).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers=_REVALIDATE)
 
     app.router.add_get("/", serve_index)
-    app.router.add_static("/ui/", str(root), append_version=False)
-    app.on_response_prepare.append(_revalidate_ui_files)
+    app.router.add_get("/ui/{path:.+}", serve_file)
 
 
-async def _revalidate_ui_files(request: web.Request, response: web.StreamResponse) -> None:
-    """The UI's files have no version in their names: browsers must ask again (a cheap 304)
-    rather than run yesterday's JavaScript against today's gateway after an upgrade."""
-    if request.path.startswith("/ui/"):
-        response.headers["cache-control"] = "no-cache"
+# The UI's files have no version in their names: browsers must ask again (a cheap 304) rather
+# than run yesterday's JavaScript against today's gateway after an upgrade. Set here, per file,
+# so that no hook runs on the model endpoints' responses.
+_REVALIDATE = {"cache-control": "no-cache"}
