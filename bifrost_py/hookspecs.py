@@ -117,6 +117,10 @@ async def bifrost_route(call: Call, targets: list[Target]) -> list[Target] | Non
     resolution from CONTRACT.md, then what earlier plugins made of it). Return a new list to
     replace it, or None to keep it. A routing plugin rewrites the first target; a failover plugin
     appends fallbacks. Record your decision in ``call.route_rule``. An empty list ends in 404.
+
+    A ``route_rule`` already set means an earlier plugin decided: the built-in routing plugin
+    then leaves the list alone, so a custom router ordered before it makes the decision by
+    itself (examples/custom_router/).
     """
 
 

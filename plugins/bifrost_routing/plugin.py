@@ -1,0 +1,76 @@
+"""The routing plugin: the hooks, wiring settings, the router, session memory and metrics.
+
+    route         decide (router.py) unless an earlier plugin already did (`call.route_rule`
+                  set); put the chosen target first, record the decision on the call
+    post_attempt  learn from the attempts of a session's call: where it was served, or which
+                  target failed it (so the session moves on only when its target is unhealthy)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bifrost_py import hookimpl
+from bifrost_py.context import MESSAGES, Attempt, Call, StashKey, Target
+
+from . import admin
+from .metrics import RoutingMetrics
+from .router import Decision, Router
+from .settings import SECTION, RoutingSettings, read_settings
+
+if TYPE_CHECKING:
+    from bifrost_py.admin import AdminRoute
+    from bifrost_py.gateway import Gateway
+
+DECISION = StashKey[Decision]("routing.decision")
+TARGET_HEADER = "x-bf-route-target"
+SESSION_HEADER = "x-bf-route-session"
+
+
+class RoutingPlugin:
+    """One per Gateway: the session memory and metrics live here, per-request state on the Call."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.settings = RoutingSettings()
+        self.router = Router(self.settings, gateway)
+        self.metrics: RoutingMetrics | None = None
+
+    # ------------------------------------------------------------------ start-up
+
+    @hookimpl
+    def bifrost_configure(self, gateway: Gateway) -> None:
+        self.settings = read_settings(gateway.plugin_section(SECTION), gateway)
+        self.router = Router(self.settings, gateway)
+        self.metrics = RoutingMetrics(gateway.metrics, lambda: len(self.router.sessions))
+
+    @hookimpl
+    def bifrost_admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
+        return admin.routes(self)
+
+    # ------------------------------------------------------------------ per request
+
+    @hookimpl
+    async def bifrost_route(self, call: Call, targets: list[Target]) -> list[Target] | None:
+        if call.route_rule is not None:
+            return None  # an earlier plugin (a custom router) made the decision: respect it
+        decision = self.router.decide(call, targets)
+        if decision is None:
+            return None
+        call.stash[DECISION] = decision
+        call.route_rule = decision.rule
+        target = decision.target
+        call.response_headers[TARGET_HEADER] = str(target)
+        if decision.placement is not None:
+            call.response_headers[SESSION_HEADER] = decision.placement
+        if self.metrics is not None:
+            # count_tokens calls place nothing (no attempt follows): count only real requests
+            placement = decision.placement if call.endpoint == MESSAGES else None
+            self.metrics.decided(decision.rule, target.provider, placement)
+        return [target, *targets[1:]]
+
+    @hookimpl
+    async def bifrost_post_attempt(self, attempt: Attempt) -> None:
+        decision = attempt.call.stash.get(DECISION)
+        if decision is not None and decision.session is not None:
+            self.router.observe(decision, attempt.target, attempt.key_name, attempt.outcome)
