@@ -521,18 +521,22 @@ class Pipeline:
 
     async def _count_tokens(self, call: Call, request: web.Request, target: Target) -> web.StreamResponse:
         """Anthropic's own count when the target is an Anthropic-dialect provider that offers it;
-        otherwise a local estimate, marked as one in `x-bf-estimate`."""
+        otherwise, or when that count fails, a local estimate marked as one in `x-bf-estimate`."""
         provider = self.providers[target.provider]
-        headers = {"x-bf-request-id": call.request_id, "x-bf-provider": provider.name}
+        headers = {**self._headers(call, None), "x-bf-provider": provider.name, "x-bf-model": target.model}
         if provider.supports_count_tokens and ANTHROPIC in provider.dialects and call.body is not None:
             attempt = Attempt(call=call, target=target, number=1)
-            upstream_request = self._upstream_request(call, attempt, provider)
-            upstream = await self._send(provider, attempt, upstream_request)
-            body = await upstream.read()
-            if upstream.status < 300:
-                return web.Response(status=upstream.status, body=body, headers={**JSON_HEADERS, **headers})
-            upstream = _Replayed(upstream.status, upstream.headers, body)
-            raise await self._upstream_error(provider, upstream)
+            try:
+                upstream = await self._send(provider, attempt, self._upstream_request(call, attempt, provider))
+                body = await upstream.read()
+            except (GatewayError, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("count_tokens at %s failed (%s); answering with the local estimate", provider.name, exc)
+            else:
+                if upstream.status < 300:
+                    return web.Response(status=upstream.status, body=body, headers={**JSON_HEADERS, **headers})
+                if upstream.status < 500 and upstream.status not in (401, 403, 429):
+                    raise await self._upstream_error(provider, _Replayed(upstream.status, upstream.headers, body))
+                log.info("count_tokens at %s answered %s; answering with the local estimate", provider.name, upstream.status)
         estimate = estimate_input_tokens(call.body or {})
         return web.Response(
             body=orjson.dumps({"input_tokens": estimate}),

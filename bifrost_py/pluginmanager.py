@@ -61,7 +61,8 @@ class PluginManager:
         for path in config.plugin_imports:
             self._load_import_path(path)
         for plugin in extra or []:
-            name = getattr(plugin, "name", None) or getattr(plugin, "__name__", None) or type(plugin).__name__
+            name = (getattr(plugin, "PLUGIN_NAME", None) or getattr(plugin, "name", None)
+                    or getattr(plugin, "__name__", None) or type(plugin).__name__)
             self.add(plugin, str(name), "registered in code")
         try:
             self.pm.check_pending()

@@ -174,3 +174,16 @@ async def test_client_disconnect_cancels_the_upstream_stream(gw: Any) -> None:
         await asyncio.sleep(0.05)
     assert stats["streams_cancelled"] == 1
     assert stats["streams_completed"] == 0
+
+
+async def test_count_tokens_falls_back_to_the_estimate_when_the_provider_is_overloaded(gw: Any) -> None:
+    await gw.upstream.post("/_mock/script", json={"responses": [{"status": 529}]})
+    async with aiohttp.ClientSession() as session:
+        async with session.post(gw.url + "/v1/messages/count_tokens",
+                                json={"model": "claude-sonnet-4-20250514", "messages": PROMPT}) as r:
+            assert r.status == 200
+            assert r.headers["x-bf-estimate"] == "true"
+            assert (await r.json())["input_tokens"] > 0
+        async with session.post(gw.url + "/v1/messages/count_tokens",
+                                json={"model": "claude-sonnet-4-20250514", "messages": PROMPT}) as r:
+            assert r.status == 200 and "x-bf-estimate" not in r.headers, "the provider counts when it can"
