@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench bench-rivals lint clean
+.PHONY: run test bench bench-failover bench-rivals lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)  ## the whole test suite
 bench: $(STAMP)  ## direct vs. through the gateway, against the mock upstream on loopback
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
+
+bench-failover: $(STAMP)  ## a primary that answers 429 half the time, and a healthy fallback
+	$(PY) -m bench.failover_scenario
 
 bench-rivals: $(STAMP)  ## bifrost-py next to LiteLLM's proxy (installs LiteLLM in .venv-rivals)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
