@@ -1,0 +1,105 @@
+// The admin API client. The token lives in sessionStorage only: it is gone when the tab closes,
+// and no other site or later session can read it.
+
+const TOKEN = "bifrost.adminToken";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN) || "",
+  set: (value) => sessionStorage.setItem(TOKEN, value),
+  clear: () => sessionStorage.removeItem(TOKEN),
+};
+
+// Views subscribe to learn that the token stopped working (401): main.js shows the sign-in.
+const unauthorised = new Set();
+export function onUnauthorised(fn) { unauthorised.add(fn); }
+
+/** A query string from an object, leaving out empty values. */
+export function query(params = {}) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== "" && value !== null && value !== undefined) search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Call an admin route: `api("GET", "/logs", {params})` -> parsed JSON, or throws ApiError. */
+export async function api(method, path, { params, body, tokenOverride } = {}) {
+  const response = await send(method, path, { params, body, tokenOverride });
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+async function send(method, path, { params, body, tokenOverride } = {}) {
+  const headers = { Authorization: `Bearer ${tokenOverride ?? token.get()}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api${path}${query(params)}`, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store",
+    });
+  } catch (error) {
+    throw new ApiError(0, `The gateway did not answer (${error.message}). Is it running?`);
+  }
+  if (!response.ok) {
+    const message = await errorMessage(response);
+    if (response.status === 401 && tokenOverride === undefined) unauthorised.forEach((fn) => fn(message));
+    throw new ApiError(response.status, message);
+  }
+  return response;
+}
+
+async function errorMessage(response) {
+  try {
+    const data = await response.json();
+    const error = data.error ?? data;
+    return (typeof error === "string" ? error : error.message) || `HTTP ${response.status}`;
+  } catch {
+    return `HTTP ${response.status} ${response.statusText}`;
+  }
+}
+
+/** Fetch a file with the token and hand it to the browser as a download. */
+export async function download(path, params, filename) {
+  const response = await send("GET", path, { params });
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return blob.size;
+}
+
+/** Server-sent events of an admin route. EventSource cannot send headers, so the token goes in
+ * the query string (the core's guard accepts ?token= for this reason). */
+export function events(path, params = {}) {
+  return new EventSource(`/api${path}${query({ ...params, token: token.get() })}`);
+}
+
+/** Which admin routes exist (the union of the core's and the plugins'), from /api/openapi.json.
+ * The UI hides what a disabled plugin does not serve instead of showing errors. */
+let routes = null;
+export async function availableRoutes() {
+  if (!routes) {
+    const response = await fetch("/api/openapi.json", { cache: "no-store" });
+    const doc = response.ok ? await response.json() : { paths: {} };
+    routes = new Set();
+    for (const [path, ops] of Object.entries(doc.paths || {})) {
+      for (const method of Object.keys(ops)) routes.add(`${method.toUpperCase()} ${path}`);
+    }
+  }
+  return routes;
+}
+
+export async function hasRoute(method, path) {
+  return (await availableRoutes()).has(`${method} /api${path}`);
+}
