@@ -1,0 +1,254 @@
+"""Admin API for customers, teams and virtual keys, and their usage (`/api/governance/...`).
+
+The core checks the admin token before any handler here runs. Entities from the YAML file are
+listed with `"source": "config", "read_only": true` and cannot be changed here; entities made
+here live in the database. A key's secret is returned once, by the call that creates (or
+rotates) it; afterwards only its SHA-256 exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from bifrost_py.admin import AdminRoute, admin_error
+
+from .entities import CONFIG, CUSTOMER, KEY, KINDS, TEAM
+from .journal import EntityStore
+from .registry import Registry
+from .settings import Entity, entity_dict, read_entity
+from .usage import UsageView
+
+PATHS = {CUSTOMER: "customers", TEAM: "teams", KEY: "keys"}
+NOUNS = {CUSTOMER: "customer", TEAM: "team", KEY: "virtual key"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+_BUDGET = {"type": "object", "properties": {"limit": {"type": "number"},
+                                            "reset": {"type": "string", "description": "daily|weekly|monthly|never|30m|12h|7d"}}}
+_RATE = {"type": "object", "properties": {"requests": {"type": "integer"}, "tokens": {"type": "integer"},
+                                          "window": {"type": "string"}}}
+_COMMON = {"name": {"type": "string"}, "description": {"type": "string"}, "budget": _BUDGET,
+           "budgets": {"type": "array", "items": _BUDGET}, "rate_limit": _RATE,
+           "rate_limits": {"type": "array", "items": _RATE}}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    CUSTOMER: {"type": "object", "properties": dict(_COMMON)},
+    TEAM: {"type": "object", "properties": {**_COMMON, "customer": {"type": "string"}}},
+    KEY: {"type": "object", "properties": {
+        **_COMMON, "team": {"type": "string"}, "customer": {"type": "string"},
+        "models": {"type": "array", "items": {"type": "string"}},
+        "providers": {"type": "array", "items": {"type": "object", "properties": {
+            "provider": {"type": "string"}, "weight": {"type": "number"}, "budget": _BUDGET, "rate_limit": _RATE}}},
+        "fallbacks": {"type": "array", "items": {"type": "string"}},
+        "max_concurrent": {"type": "integer"}, "active": {"type": "boolean"},
+        "expires_at": {"type": "string", "format": "date-time"}, "cache": {"type": "boolean"},
+        "key_sha256": {"type": "string", "description": "import an existing key by its hash (no secret returned)"},
+    }},
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class GovernanceAdmin:
+    """The handlers. `store` and `usage` are set at start-up (the routes exist before it)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.store: EntityStore | None = None
+        self.usage: UsageView | None = None
+        self.lock = asyncio.Lock()   # one change at a time, and not while a sync reloads
+
+    def routes(self) -> list[AdminRoute]:
+        routes = [AdminRoute("GET", "/governance/usage", self.all_usage,
+                             "Usage of every customer, team and virtual key in the current windows", tag="governance")]
+        for kind in KINDS:
+            path, noun = "/governance/" + PATHS[kind], NOUNS[kind]
+            routes += [
+                AdminRoute("GET", path, self._list(kind), f"List {noun}s (config-file entries are read-only)",
+                           tag="governance"),
+                AdminRoute("POST", path, self._create(kind), f"Create a {noun}"
+                           + (" (the response carries its secret, shown only this once)" if kind == KEY else ""),
+                           body=SCHEMAS[kind], tag="governance"),
+                AdminRoute("GET", path + "/{name}", self._get(kind), f"One {noun}", tag="governance"),
+                AdminRoute("PATCH", path + "/{name}", self._patch(kind),
+                           f"Change fields of a {noun} (null removes a field)", body=SCHEMAS[kind], tag="governance"),
+                AdminRoute("DELETE", path + "/{name}", self._delete(kind), f"Delete a {noun}", tag="governance"),
+                AdminRoute("GET", path + "/{name}/usage", self._usage(kind),
+                           f"Spent, cap, remaining, resets_at and rate-limit windows of a {noun}", tag="governance"),
+            ]
+        routes.append(AdminRoute("POST", "/governance/keys/{name}/rotate", self._rotate,
+                                 "Give a virtual key a new secret (returned only this once)", tag="governance"))
+        return routes
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def describe(entity: Entity) -> dict[str, Any]:
+        return {"name": entity.name, "source": entity.source, "read_only": entity.source == CONFIG,
+                **entity_dict(entity)}
+
+    def _list(self, kind: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            items = [self.describe(e) for e in self.registry.all(kind)]
+            return _json({PATHS[kind]: items})
+
+        return handler
+
+    def _get(self, kind: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            entity = self.registry.find(kind, request.match_info["name"])
+            if entity is None:
+                return _missing(kind, request.match_info["name"])
+            return _json(self.describe(entity))
+
+        return handler
+
+    def _usage(self, kind: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            name = request.match_info["name"]
+            if self.registry.find(kind, name) is None:
+                return _missing(kind, name)
+            assert self.usage is not None
+            return _json(await self.usage.of(kind, name))
+
+        return handler
+
+    async def all_usage(self, request: web.Request) -> web.StreamResponse:
+        assert self.usage is not None
+        result: dict[str, Any] = {}
+        for kind in KINDS:
+            result[PATHS[kind]] = [await self.usage.of(kind, e.name) for e in self.registry.all(kind)]
+        return _json(result)
+
+    # ------------------------------------------------------------------ changing
+
+    def _create(self, kind: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            body = await _body(request)
+            if isinstance(body, web.Response):
+                return body
+            name = body.pop("name", None)
+            if not isinstance(name, str) or not _NAME.match(name):
+                return admin_error(400, "name: required; letters, digits and . _ @ - (at most 128)")
+            if self.registry.find(kind, name) is not None:
+                return admin_error(409, f"{NOUNS[kind]} '{name}' already exists")
+            secret = None
+            if kind == KEY and "key" not in body and "key_sha256" not in body:
+                secret = body["key"] = new_secret()
+            return await self._save(kind, name, body, secret, status=201)
+
+        return handler
+
+    def _patch(self, kind: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            name = request.match_info["name"]
+            current = self.registry.find(kind, name)
+            refused = _unchangeable(kind, name, current)
+            if refused is not None:
+                return refused
+            assert current is not None
+            body = await _body(request)
+            if isinstance(body, web.Response):
+                return body
+            if "name" in body and body.pop("name") != name:
+                return admin_error(400, "name: cannot be changed (create a new one and delete this)")
+            merged = entity_dict(current)
+            for field_name, value in body.items():
+                if field_name in ("budget", "budgets"):
+                    merged.pop("budgets", None)
+                if field_name in ("rate_limit", "rate_limits"):
+                    merged.pop("rate_limits", None)
+                if field_name in ("key", "key_sha256"):
+                    merged.pop("key_sha256", None)
+                if value is None:
+                    merged.pop(field_name, None)
+                else:
+                    merged[field_name] = value
+            return await self._save(kind, name, merged, None, status=200)
+
+        return handler
+
+    async def _rotate(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        current = self.registry.find(KEY, name)
+        refused = _unchangeable(KEY, name, current)
+        if refused is not None:
+            return refused
+        assert current is not None
+        data = entity_dict(current)
+        data.pop("key_sha256", None)
+        secret = data["key"] = new_secret()
+        return await self._save(KEY, name, data, secret, status=200)
+
+    def _delete(self, kind: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            name = request.match_info["name"]
+            refused = _unchangeable(kind, name, self.registry.find(kind, name))
+            if refused is not None:
+                return refused
+            users = self.registry.users_of(kind, name)
+            if users:
+                return admin_error(409, f"{NOUNS[kind]} '{name}' is still used by {', '.join(users)}")
+            assert self.store is not None
+            async with self.lock:
+                await self.store.delete(kind, name)
+                self.registry.remove(kind, name)
+                self.registry.rebuild()
+            return _json({"deleted": name})
+
+        return handler
+
+    async def _save(self, kind: str, name: str, data: dict[str, Any], secret: str | None, *,
+                    status: int) -> web.StreamResponse:
+        entity, problems = read_entity(kind, name, data)
+        if entity is None:
+            return _json({"error": {"message": "; ".join(problems), "status": 400, "problems": problems}}, 400)
+        if kind == KEY and not getattr(entity, "key_sha256", ""):
+            return admin_error(400, "key_sha256: required")
+        problems = self.registry.problems_with(kind, entity)
+        if problems:
+            return _json({"error": {"message": "; ".join(problems), "status": 400, "problems": problems}}, 400)
+        assert self.store is not None
+        async with self.lock:
+            await self.store.save(kind, entity)
+            self.registry.put(kind, entity)
+            self.registry.rebuild()
+        result = self.describe(entity)
+        if secret is not None:
+            result["key"] = secret
+        return _json(result, status)
+
+
+def new_secret() -> str:
+    """A fresh virtual key: `vk-` and 32 url-safe random bytes."""
+    return "vk-" + secrets.token_urlsafe(32)
+
+
+def _unchangeable(kind: str, name: str, entity: Entity | None) -> web.Response | None:
+    if entity is None:
+        return _missing(kind, name)
+    if entity.source == CONFIG:
+        return admin_error(409, f"{NOUNS[kind]} '{name}' is defined in the config file and is read-only "
+                                "here; change it in the file")
+    return None
+
+
+def _missing(kind: str, name: str) -> web.Response:
+    return admin_error(404, f"no {NOUNS[kind]} named '{name}'")
+
+
+async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        return admin_error(400, f"body is not valid JSON: {exc}")
+    if not isinstance(body, dict):
+        return admin_error(400, "body must be a JSON object")
+    return body
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")

@@ -1,0 +1,322 @@
+"""The request path: who is calling, what they may use, and whether every cap still has room.
+
+On each attempt governance *claims* from every cap that applies (customer, team, key, and the
+key's entry for this attempt's provider): the worst-case cost of the request, its worst-case
+tokens, one request. The counter store admits all claims or none. When the attempt ends the
+hold is settled with what the provider really reported, so a failed attempt costs nothing and a
+stream cut short costs what was streamed.
+
+Worst case = (estimated prompt tokens × input_margin) at the dearer of the input and
+cache-write price + max_tokens at the output price. An OpenAI request without max_tokens is
+held at `default_max_tokens`. If a provider bills more than was held (a prompt the estimate
+under-counted, an answer longer than default_max_tokens), the excess is still charged and
+counted in `bifrost_governance_overruns_total`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bifrost_py.context import (
+    EMBEDDINGS,
+    MESSAGES,
+    Attempt,
+    Call,
+    Caller,
+    StashKey,
+    Target,
+)
+from bifrost_py.dialects.tokens import estimate_input_tokens
+from bifrost_py.errors import AuthenticationFailed, GatewayError, PermissionDenied
+
+from .counters import Admission, Claim, CounterStore, MemoryCounters
+from .periods import iso
+from .plan import IN_FLIGHT, MONEY, NANO, REQUESTS, TOKENS, Cap, KeyPlan
+from .refusals import refusal, unpriced
+from .registry import Registry
+from .settings import Settings
+
+log = logging.getLogger("bifrost_governance")
+ATTEMPT_ENDPOINTS = (MESSAGES, EMBEDDINGS)
+
+
+@dataclass(slots=True)
+class CallState:
+    """Governance's memory of one call (on `call.stash`)."""
+
+    plan: KeyPlan
+    input_tokens: int = -1      # reserved prompt tokens (estimate × margin), computed once
+    max_output: int = 0
+    counted: bool = False       # the call already counts as one request for key/team/customer
+    slot: str | None = None     # ticket of the in-flight slot (max_concurrent)
+
+
+@dataclass(slots=True)
+class Hold:
+    """What one admitted attempt holds (on `attempt.stash`), settled in post_attempt."""
+
+    ticket: str
+    caps: tuple[Cap, ...]
+    amounts: tuple[int, ...]
+
+
+CALL_STATE = StashKey[CallState]("governance.call")
+HOLD = StashKey[Hold]("governance.hold")
+
+
+class Governor:
+    """Authentication, access control, admission and settlement for one gateway."""
+
+    def __init__(self, settings: Settings, registry: Registry, store: CounterStore, gateway: Any,
+                 metrics: Any) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.memory = store if isinstance(store, MemoryCounters) else None
+        self.gateway = gateway
+        self.prices = gateway.prices
+        self.per_usd = gateway.config.currency_per_usd
+        self.metrics = metrics
+
+    # ------------------------------------------------------------------ request_start
+
+    def authenticate(self, call: Call) -> KeyPlan | None:
+        """Set `call.caller` from the presented key; None when keys are optional and none (or
+        an unknown one) was presented. The secret is never logged nor echoed."""
+        secret = call.credential
+        key = self.registry.authenticate(secret) if secret else None
+        if key is None:
+            if not self.settings.require_key:
+                return None
+            self.metrics.refused("virtual key", "authentication")
+            if not secret:
+                raise AuthenticationFailed(
+                    "a virtual key is required: send it as x-api-key, Authorization: Bearer or x-bf-vk"
+                )
+            raise AuthenticationFailed("invalid virtual key")
+        if not key.active:
+            self.metrics.refused("virtual key", "authentication")
+            raise AuthenticationFailed(f"virtual key '{key.name}' is inactive")
+        if key.expires_at is not None and time.time() >= key.expires_at:
+            self.metrics.refused("virtual key", "authentication")
+            raise AuthenticationFailed(f"virtual key '{key.name}' expired at {iso(key.expires_at)}")
+        plan = self.registry.plan(key)
+        call.caller = caller_of(plan)
+        call.stash[CALL_STATE] = CallState(plan)
+        return plan
+
+    async def acquire_slot(self, call: Call, plan: KeyPlan) -> None:
+        """max_concurrent: one in-flight slot per call, held until request_end."""
+        cap = plan.in_flight
+        if cap is None or call.endpoint not in ATTEMPT_ENDPOINTS:
+            return
+        admission = await self._admit([cap.claim(1, time.time())])
+        if not admission.ok:
+            self.metrics.refused(cap.tier.kind, IN_FLIGHT)
+            raise refusal(cap, admission.used, admission.held, 1, time.time(), self.gateway.format_money,
+                          strict=True, per_usd=self.per_usd)
+        call.stash[CALL_STATE].slot = admission.ticket
+
+    async def release_slot(self, call: Call) -> None:
+        state = call.stash.get(CALL_STATE)
+        if state is not None and state.slot is not None:
+            ticket, state.slot = state.slot, None
+            await self._settle(ticket, (0,))
+
+    # ------------------------------------------------------------------ pre_attempt
+
+    async def admit(self, attempt: Attempt) -> None:
+        """Claim from every cap of every tier for this attempt, or refuse it."""
+        state = attempt.call.stash.get(CALL_STATE)
+        if state is None:
+            return
+        self.check_target(attempt.call, state.plan, attempt.target)
+        now = time.time()
+        caps, claims = self._claims(attempt, state, now)
+        if not claims:
+            return
+        admission = await self._admit(claims)
+        if not admission.ok:
+            cap = caps[admission.refused]
+            self.metrics.refused(cap.tier.kind, cap.kind)
+            raise refusal(cap, admission.used, admission.held, claims[admission.refused].amount, now,
+                          self.gateway.format_money, strict=self.settings.strict, per_usd=self.per_usd)
+        assert admission.ticket is not None
+        attempt.stash[HOLD] = Hold(admission.ticket, tuple(caps), tuple(c.amount for c in claims))
+
+    def _claims(self, attempt: Attempt, state: CallState, now: float) -> tuple[list[Cap], list[Claim]]:
+        """One claim per cap of the customer, team, key and this provider's entry, in that order
+        (the first that does not fit names the refusal)."""
+        plan = state.plan
+        provider_tier = plan.providers.get(attempt.target.provider)
+        tiers = (*plan.tiers, provider_tier) if provider_tier is not None else plan.tiers
+        strict = self.settings.strict
+        caps: list[Cap] = []
+        claims: list[Claim] = []
+        cost = tokens = -1
+        for tier in tiers:
+            for cap in tier.caps:
+                if cap.kind == MONEY:
+                    if cost < 0:
+                        cost = self.worst_case(attempt, state, cap)
+                    claims.append(cap.claim(cost, now, strict))
+                elif cap.kind == TOKENS:
+                    if tokens < 0:
+                        tokens = self._input_tokens(attempt.call, state) + state.max_output
+                    claims.append(cap.claim(min(tokens, cap.limit), now, strict))
+                elif tier.final and state.counted:
+                    continue   # a fallback of a call that already counts as one request
+                else:
+                    claims.append(cap.claim(1, now))
+                caps.append(cap)
+        return caps, claims
+
+    def check_target(self, call: Call, plan: KeyPlan, target: Target) -> None:
+        """The key must be allowed this attempt's provider and model. Checked per attempt, not
+        on the name as sent, so that a routing alias (`sonnet`) is judged by what it leads to.
+
+        Final when the client itself asked for what is denied (the model it sent, or the provider
+        it named as `provider/model`): 403 at once, no fallback. Not final when routing or
+        failover chose it: the next target may be allowed."""
+        key = plan.key
+        named, bare = self._requested(call.model)
+        if not plan.allows_provider(target.provider):
+            self.metrics.refused("provider config", "permission")
+            raise PermissionDenied(f"provider '{target.provider}' is not allowed for virtual key '{key.name}'",
+                                   final=target.provider == named)
+        full = f"{target.provider}/{target.model}"
+        if not (plan.allows_model(target.model) or plan.allows_model(full) or full in key.fallbacks):
+            self.metrics.refused("virtual key", "permission")
+            raise PermissionDenied(f"model '{target.model}' is not allowed for virtual key '{key.name}'",
+                                   final=target.model == bare)
+
+    def _requested(self, model: str) -> tuple[str | None, str]:
+        """(provider named by a `provider/` prefix or None, the model name without it)."""
+        provider, _, bare = model.partition("/")
+        if bare and provider in self.gateway.providers:
+            return provider, bare
+        return None, model
+
+    def worst_case(self, attempt: Attempt, state: CallState, cap: Cap) -> int:
+        """The most this attempt can cost, in nano-USD (rounded up)."""
+        input_tokens = self._input_tokens(attempt.call, state)
+        usd = self.prices.worst_case(attempt.target.model, attempt.provider_type, input_tokens, state.max_output)
+        if usd is None:
+            self.metrics.unpriced()
+            if self.settings.unpriced == "refuse":
+                self.metrics.refused(cap.tier.kind, "unpriced")
+                raise unpriced(attempt.target.model, attempt.target.provider, cap.tier.label)
+            return 0
+        return math.ceil(usd * NANO)
+
+    def _input_tokens(self, call: Call, state: CallState) -> int:
+        if state.input_tokens < 0:
+            body = call.body or {}
+            state.input_tokens = math.ceil(estimate_input_tokens(body) * self.settings.input_margin)
+            state.max_output = max_output(body, call.endpoint, self.settings.default_max_tokens)
+        return state.input_tokens
+
+    # ------------------------------------------------------------------ post_attempt
+
+    async def settle(self, attempt: Attempt) -> None:
+        """Release the hold and charge what the attempt really used."""
+        hold = attempt.stash.pop(HOLD, None)
+        if hold is None:
+            return
+        state = attempt.call.stash[CALL_STATE]
+        outcome = attempt.outcome
+        served = outcome.refused_by is None          # a later plugin refused: nothing happened
+        from_provider = served and outcome.reply is None
+        cost = self._cost(attempt) if from_provider else 0
+        tokens = outcome.usage.total if from_provider else 0
+        actuals = [self._actual(cap, cost, tokens, served, from_provider) for cap in hold.caps]
+        if any(cap.kind == MONEY and cost > amount for cap, amount in zip(hold.caps, hold.amounts)):
+            self.metrics.overrun()
+        if served and any(cap.kind == REQUESTS and cap.tier.final for cap in hold.caps):
+            state.counted = True
+        await self._settle(hold.ticket, actuals)
+
+    @staticmethod
+    def _actual(cap: Cap, cost: int, tokens: int, served: bool, from_provider: bool) -> int:
+        if cap.kind == MONEY:
+            return cost
+        if cap.kind == TOKENS:
+            return tokens
+        if cap.tier.final:       # a request of the key, team or customer: the client was answered
+            return 1 if served else 0
+        return 1 if from_provider else 0   # a request of the provider config: it was called
+
+    def _cost(self, attempt: Attempt) -> int:
+        usd = self.prices.cost(attempt.target.model, attempt.provider_type, attempt.outcome.usage)
+        return 0 if usd is None else math.ceil(usd * NANO)
+
+    # ------------------------------------------------------------------ the store, safely
+
+    async def _admit(self, claims: Sequence[Claim]) -> Admission:
+        """Admit through the store. A client that hangs up while we wait for Redis must not
+        leave a hold behind: the admission finishes in a task of its own and is released."""
+        if self.memory is not None:
+            return self.memory.admit_now(claims)
+        task = asyncio.ensure_future(self.store.admit(claims))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: self._release_orphan(done, len(claims)))
+            raise
+        except Exception as exc:
+            log.exception("governance counter store failed")
+            raise GatewayError(f"governance counters are unavailable ({type(exc).__name__}); "
+                               "refusing rather than letting spend go uncounted", status=503) from exc
+
+    def _release_orphan(self, task: asyncio.Future[Admission], count: int) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        admission = task.result()
+        if admission.ticket is not None:
+            self.gateway.spawn(self._settle(admission.ticket, (0,) * count))
+
+    async def _settle(self, ticket: str, actuals: Sequence[int]) -> None:
+        if self.memory is not None:
+            self.memory.settle_now(ticket, actuals)
+            return
+        task = asyncio.ensure_future(self.store.settle(ticket, actuals))
+        try:
+            await asyncio.shield(task)   # a cancelled caller does not cancel the settlement
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The lease runs out and the hold is charged in full: too much rather than too little.
+            log.exception("could not settle governance ticket %s", ticket)
+
+
+def max_output(body: dict[str, Any], endpoint: str, default: int) -> int:
+    """max_tokens of the request (Anthropic's, or OpenAI's max_completion_tokens/max_tokens)."""
+    if endpoint == EMBEDDINGS:
+        return 0
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return default
+
+
+def caller_of(plan: KeyPlan) -> Caller:
+    """The Caller other plugins see, with the key's settings under the names documented on
+    `bifrost_py.context.Caller`."""
+    key = plan.key
+    attrs: dict[str, Any] = {"allowed_providers": [e.provider for e in key.providers] or None}
+    if key.providers:
+        attrs["provider_weights"] = [{"provider": e.provider, "weight": e.weight} for e in key.providers]
+    if key.fallbacks:
+        attrs["fallbacks"] = list(key.fallbacks)
+    if key.cache is not None:
+        attrs["cache"] = key.cache
+    if key.cache_ttl is not None:
+        attrs["cache_ttl"] = key.cache_ttl
+    return Caller(key_id=key.name, key_name=key.name, team=plan.team, customer=plan.customer, attrs=attrs)

@@ -1,0 +1,124 @@
+"""What governance keeps in the database: counters (write-behind) and API-made entities.
+
+Counters live in memory for speed; every `flush_interval` the ones that changed are written in
+one transaction, and once more on shutdown, so a restart mid-month keeps the month's spend. A
+crash loses at most the last interval's changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import orjson
+
+from .counters import FOREVER, GRACE, MemoryCounters
+from .database import Database
+from .entities import KINDS
+from .settings import Entity, entity_dict, read_entity
+
+log = logging.getLogger("bifrost_governance")
+
+_UPSERT_COUNTER = (
+    "INSERT INTO gov_counters (meter, used, held, expires) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (meter) DO UPDATE SET used = excluded.used, held = excluded.held, expires = excluded.expires"
+)
+_BUMP_VERSION = (
+    "INSERT INTO gov_meta (name, value) VALUES ('version', 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = gov_meta.value + 1"
+)
+
+
+class CounterJournal:
+    """Write-behind persistence of `MemoryCounters` to the `gov_counters` table."""
+
+    def __init__(self, db: Database, counters: MemoryCounters, interval: float) -> None:
+        self.db = db
+        self.counters = counters
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def load(self) -> int:
+        now = time.time()
+        rows = await self.db.fetch("SELECT meter, used, held, expires FROM gov_counters")
+        live = [
+            (meter, int(used), int(held), FOREVER if expires is None else float(expires))
+            for meter, used, held, expires in rows
+            if expires is None or float(expires) + GRACE > now
+        ]
+        self.counters.restore(live)
+        return len(live)
+
+    def start(self) -> None:
+        self._stopping = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Let a flush in progress finish (never cancel one half-way), then flush the rest."""
+        if self._task is not None:
+            self._stopping.set()
+            await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("could not write governance counters; will retry")
+
+    async def flush(self) -> None:
+        rows = self.counters.take_dirty()
+        try:
+            if rows:
+                await self.db.executemany(
+                    _UPSERT_COUNTER, [(m, u, h, None if e == FOREVER else e) for m, u, h, e in rows]
+                )
+        except BaseException:
+            self.counters.dirty.update(m for m, *_ in rows)   # write them next time
+            raise
+        gone = self.counters.forget_expired(time.time())
+        if gone:
+            await self.db.executemany("DELETE FROM gov_counters WHERE meter = ?", [(m,) for m in gone])
+
+
+class EntityStore:
+    """Customers, teams and keys created through the admin API, one row each (`gov_entities`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self) -> dict[str, dict[str, Entity]]:
+        found: dict[str, dict[str, Entity]] = {kind: {} for kind in KINDS}
+        for kind, name, data in await self.db.fetch("SELECT kind, name, data FROM gov_entities"):
+            if kind not in found:
+                continue
+            entity, problems = read_entity(kind, name, orjson.loads(data))
+            if entity is None:
+                log.error("stored %s %r is not valid any more and is ignored: %s", kind, name, "; ".join(problems))
+                continue
+            found[kind][name] = entity
+        return found
+
+    async def save(self, kind: str, entity: Entity) -> None:
+        now = time.time()
+        data = orjson.dumps(entity_dict(entity)).decode()
+        await self.db.execute(
+            "INSERT INTO gov_entities (kind, name, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            kind, entity.name, data, now, now,
+        )
+        await self.db.execute(_BUMP_VERSION)
+
+    async def delete(self, kind: str, name: str) -> None:
+        await self.db.execute("DELETE FROM gov_entities WHERE kind = ? AND name = ?", kind, name)
+        await self.db.execute(_BUMP_VERSION)
+
+    async def version(self) -> int:
+        rows = await self.db.fetch("SELECT value FROM gov_meta WHERE name = 'version'")
+        return int(rows[0][0]) if rows else 0

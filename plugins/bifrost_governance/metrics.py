@@ -1,0 +1,32 @@
+"""Governance's Prometheus series, on the gateway's registry (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._refusals = Counter(
+            "bifrost_governance_refusals", "Requests or attempts refused by governance",
+            ["tier", "reason"], registry=registry,
+        )
+        self._overruns = Counter(
+            "bifrost_governance_overruns",
+            "Attempts that cost more than the worst case held for them (prompt under-estimated, "
+            "or no max_tokens and a longer answer than default_max_tokens)",
+            registry=registry,
+        )
+        self._unpriced = Counter(
+            "bifrost_governance_unpriced", "Budgeted attempts for a model with no known price",
+            registry=registry,
+        )
+
+    def refused(self, tier: str, reason: str) -> None:
+        self._refusals.labels(tier, reason).inc()
+
+    def overrun(self) -> None:
+        self._overruns.inc()
+
+    def unpriced(self) -> None:
+        self._unpriced.inc()

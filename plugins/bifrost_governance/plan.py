@@ -1,0 +1,147 @@
+"""Entities compiled for the request path: every cap of every tier, with its meter name.
+
+A key's plan lists its tiers in the order they are checked (customer → team → virtual key) and,
+separately, its provider-config tiers. Compiling once when the entities change keeps the request
+path to dictionary lookups and a few additions.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from .counters import FOREVER, Claim
+from .entities import Budget, Customer, RateLimit, Team, VirtualKey
+from .periods import Period
+
+NANO = 1_000_000_000      # counters hold money in nano-USD
+MONEY, REQUESTS, TOKENS, IN_FLIGHT = "money", "requests", "tokens", "in_flight"
+
+
+@dataclass(slots=True)
+class Cap:
+    """One limit of one tier: a budget, a request or token rate limit, or max_concurrent."""
+
+    kind: str                 # MONEY, REQUESTS, TOKENS or IN_FLIGHT
+    tier: Tier
+    limit: int                # nano-USD, requests, tokens or slots
+    period: Period | None     # None for IN_FLIGHT
+    meter_base: str
+    shown_limit: float = 0.0  # as configured (currency for money)
+
+    _meter: str = ""          # the meter of the window below, built once per window
+    _start: float = 0.0
+    _end: float = -1.0
+
+    def claim(self, amount: int, now: float, strict: bool = True) -> Claim:
+        if self.period is None:
+            return Claim(self.meter_base, self.limit, amount, True, FOREVER, True)
+        meter = self.meter(now)          # also moves _end to this window's end
+        return Claim(meter, self.limit, amount, strict, self._end, False)
+
+    def meter(self, now: float) -> str:
+        """The counter of the window holding `now`: `<meter_base>:<window start>`."""
+        if self.period is None:
+            return self.meter_base
+        if not self._start <= now < self._end:
+            self._start, self._end = self.period.window(now)
+            self._meter = f"{self.meter_base}:{int(self._start)}"
+        return self._meter
+
+
+@dataclass(slots=True)
+class Tier:
+    """A customer, team, virtual key or provider config, with its caps."""
+
+    kind: str                 # "customer", "team", "virtual key", "provider config"
+    name: str
+    label: str                # how messages name it: "team 'backend'"
+    final: bool               # a refusal here ends the request (False: try the next target)
+    caps: list[Cap] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class KeyPlan:
+    """Everything the request path needs to know about one virtual key."""
+
+    key: VirtualKey
+    tiers: tuple[Tier, ...]                   # checked on every attempt, in this order
+    providers: dict[str, Tier]                # provider-config tiers, by provider name
+    in_flight: Cap | None
+    team: str | None
+    customer: str | None
+    _allowed: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def has_money(self) -> bool:
+        return any(c.kind == MONEY for t in (*self.tiers, *self.providers.values()) for c in t.caps)
+
+    def allows_model(self, model: str) -> bool:
+        """Exact names and globs of `models:`; an empty list allows every model. Cached: the
+        same few names come back on every request."""
+        if not self.key.models:
+            return True
+        found = self._allowed.get(model)
+        if found is None:
+            found = any(fnmatch.fnmatchcase(model, p) for p in self.key.models)
+            if len(self._allowed) < 1024:    # names come from clients: keep the cache bounded
+                self._allowed[model] = found
+        return found
+
+    def allows_provider(self, provider: str) -> bool:
+        return not self.key.providers or provider in self.providers
+
+
+def compile_tier(
+    kind: str, name: str, budgets: tuple[Budget, ...], limits: tuple[RateLimit, ...], *,
+    final: bool, meter_base: str, per_usd: float, tz: ZoneInfo, label: str | None = None,
+) -> Tier:
+    tier = Tier(kind, name, label or f"{kind} '{name}'", final)
+    for budget in budgets:
+        # Floor, so that rounding never lets spend pass the configured cap.
+        nano = math.floor(budget.limit / per_usd * NANO)
+        tier.caps.append(Cap(MONEY, tier, nano, Period(budget.reset, tz), f"{meter_base}:usd:{budget.reset}",
+                             budget.limit))
+    for limit in limits:
+        window = Period(limit.window, tz)
+        span = f"{window.seconds:.3f}".rstrip("0").rstrip(".") + "s"   # 1m and 60s share a meter
+        if limit.requests is not None:
+            tier.caps.append(Cap(REQUESTS, tier, limit.requests, window, f"{meter_base}:req:{span}", limit.requests))
+        if limit.tokens is not None:
+            tier.caps.append(Cap(TOKENS, tier, limit.tokens, window, f"{meter_base}:tok:{span}", limit.tokens))
+    return tier
+
+
+def compile_customer(customer: Customer, per_usd: float, tz: ZoneInfo) -> Tier:
+    return compile_tier("customer", customer.name, customer.budgets, customer.rate_limits, final=True,
+                        meter_base=f"customer:{customer.name}", per_usd=per_usd, tz=tz)
+
+
+def compile_team(team: Team, per_usd: float, tz: ZoneInfo) -> Tier:
+    return compile_tier("team", team.name, team.budgets, team.rate_limits, final=True,
+                        meter_base=f"team:{team.name}", per_usd=per_usd, tz=tz)
+
+
+def compile_key(
+    key: VirtualKey, customers: dict[str, Tier], teams: dict[str, Tier], team_customer: dict[str, str | None],
+    per_usd: float, tz: ZoneInfo,
+) -> KeyPlan:
+    customer = team_customer.get(key.team) if key.team else key.customer
+    tiers = [t for t in (customers.get(customer or ""), teams.get(key.team or "")) if t is not None]
+    own = compile_tier("virtual key", key.name, key.budgets, key.rate_limits, final=True,
+                       meter_base=f"key:{key.name}", per_usd=per_usd, tz=tz)
+    tiers.append(own)
+    providers = {
+        entry.provider: compile_tier(
+            "provider config", entry.provider, entry.budgets, entry.rate_limits, final=False,
+            meter_base=f"key:{key.name}:provider:{entry.provider}", per_usd=per_usd, tz=tz,
+            label=f"provider config '{entry.provider}' of virtual key '{key.name}'",
+        )
+        for entry in key.providers
+    }
+    in_flight = None
+    if key.max_concurrent:
+        in_flight = Cap(IN_FLIGHT, own, key.max_concurrent, None, f"key:{key.name}:in_flight", key.max_concurrent)
+    return KeyPlan(key, tuple(tiers), providers, in_flight, key.team, customer)

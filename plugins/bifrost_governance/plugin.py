@@ -1,0 +1,172 @@
+"""The governance plugin: its hooks, and the start and stop of what it owns.
+
+    request_start   who is calling (virtual key → Caller), a max_concurrent slot
+    pre_attempt     may they use this target; claim from every cap of every tier, or refuse
+                    (key/team/customer: final; provider config: skip to the next target)
+    post_attempt    settle the claim with the real cost and tokens
+    request_end     give the in-flight slot back
+    list_models     only what the key may use
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from bifrost_py import hookimpl
+from bifrost_py.admin import AdminRoute
+from bifrost_py.context import Attempt, Call, ModelInfo
+
+from .admin import GovernanceAdmin
+from .counters import CounterStore, MemoryCounters
+from .database import Database, connect
+from .enforcement import CALL_STATE, Governor
+from .entities import KINDS
+from .journal import CounterJournal, EntityStore
+from .metrics import Metrics
+from .models import visible_models
+from .periods import zone
+from .redis_counters import RedisCounters
+from .registry import Registry
+from .settings import Settings, check_references, read_settings
+from .usage import UsageView
+
+log = logging.getLogger("bifrost_governance")
+SECTION = "governance"
+
+
+class GovernancePlugin:
+    """One per Gateway; nothing lives at module level."""
+
+    def __init__(self, gateway: Any) -> None:
+        self.gateway = gateway
+        self.settings = Settings()
+        self.registry: Registry | None = None
+        self.governor: Governor | None = None
+        self.admin: GovernanceAdmin | None = None
+        self.metrics: Metrics | None = None
+        self.db: Database | None = None
+        self.store: CounterStore | None = None
+        self.journal: CounterJournal | None = None
+        self.entities: EntityStore | None = None
+        self.version = 0
+        self._sync: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ start-up
+
+    @hookimpl
+    def bifrost_configure(self, gateway: Any) -> None:
+        config = gateway.config
+        section = gateway.plugin_section(SECTION)
+        self.settings = settings = read_settings(section)
+        try:
+            tz = zone(config.currency_timezone)
+        except ValueError as exc:
+            gateway.problems.add("currency.timezone", str(exc))
+            tz = zone("UTC")
+        providers = set(gateway.providers)
+        check_references(settings.customers, settings.teams, settings.keys, providers, gateway.problems)
+        if config.workers > 1 and not config.redis_url:
+            gateway.problems.add(
+                "server.workers",
+                f"is {config.workers} but storage.redis is not set: each worker would keep its own governance "
+                f"counters and together they could spend {config.workers}x every budget; set storage.redis",
+            )
+        self.registry = Registry(settings.customers, settings.teams, settings.keys,
+                                 per_usd=config.currency_per_usd, tz=tz, providers=providers)
+        self.metrics = Metrics(gateway.metrics)
+        self.admin = GovernanceAdmin(self.registry)
+
+    @hookimpl
+    async def bifrost_startup(self, gateway: Any) -> None:
+        assert self.registry is not None and self.admin is not None and self.metrics is not None
+        config = gateway.config
+        self.db = await connect(config.logs_url)
+        self.entities = EntityStore(self.db)
+        await self._reload()
+        if config.redis_url:
+            self.store = RedisCounters(config.redis_url, lease=self.settings.lease)
+            await self.store.open()
+        else:
+            counters = MemoryCounters()
+            self.journal = CounterJournal(self.db, counters, self.settings.flush_interval)
+            await self.journal.load()
+            self.journal.start()
+            self.store = counters
+        self.governor = Governor(self.settings, self.registry, self.store, gateway, self.metrics)
+        self.admin.store = self.entities
+        self.admin.usage = UsageView(self.registry, self.store, gateway.format_money,
+                                     config.currency_per_usd, config.currency_code)
+        self._sync = asyncio.get_running_loop().create_task(self._sync_forever())
+
+    @hookimpl
+    async def bifrost_shutdown(self, gateway: Any) -> None:
+        if self._sync is not None:
+            self._sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync
+        if self.journal is not None:
+            await self.journal.stop()
+        if self.store is not None:
+            await self.store.close()
+        if self.db is not None:
+            await self.db.close()
+
+    @hookimpl
+    def bifrost_admin_routes(self, gateway: Any) -> list[AdminRoute]:
+        assert self.admin is not None
+        return self.admin.routes()
+
+    async def _reload(self) -> None:
+        """Take in entities created or changed through the admin API (by any instance)."""
+        assert self.entities is not None and self.registry is not None and self.admin is not None
+        async with self.admin.lock:
+            self.version = await self.entities.version()
+            loaded = await self.entities.load()
+            for kind in KINDS:
+                self.registry.replace_api(kind, loaded[kind])
+            self.registry.rebuild()
+
+    async def _sync_forever(self) -> None:
+        assert self.entities is not None
+        while True:
+            await asyncio.sleep(self.settings.sync_interval)
+            try:
+                if await self.entities.version() != self.version:
+                    await self._reload()
+            except Exception:
+                log.exception("could not reload governance entities; will retry")
+
+    # ------------------------------------------------------------------ per request
+
+    @hookimpl
+    async def bifrost_request_start(self, call: Call) -> None:
+        governor = self.governor
+        assert governor is not None
+        plan = governor.authenticate(call)
+        if plan is not None:
+            await governor.acquire_slot(call, plan)
+
+    @hookimpl
+    async def bifrost_pre_attempt(self, attempt: Attempt) -> None:
+        assert self.governor is not None
+        await self.governor.admit(attempt)
+
+    @hookimpl
+    async def bifrost_post_attempt(self, attempt: Attempt) -> None:
+        assert self.governor is not None
+        await self.governor.settle(attempt)
+
+    @hookimpl
+    async def bifrost_request_end(self, call: Call) -> None:
+        assert self.governor is not None
+        await self.governor.release_slot(call)
+
+    @hookimpl
+    async def bifrost_list_models(self, call: Call, models: list[ModelInfo]) -> list[ModelInfo] | None:
+        state = call.stash.get(CALL_STATE)
+        if state is None:
+            return None
+        return visible_models(state.plan, models, self.gateway)

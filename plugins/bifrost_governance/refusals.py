@@ -1,0 +1,72 @@
+"""The errors a caller gets when governance says no, with messages that name the tier and the
+numbers (CONTRACT.md): `budget exhausted for virtual key 'dev-intern': spent ₹5,003.20 of
+₹5,000.00 this month; resets 2026-12-01 00:00 UTC`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from bifrost_py.errors import BudgetExceeded, GatewayError, RateLimited
+
+from .counters import FOREVER
+from .plan import IN_FLIGHT, MONEY, NANO, REQUESTS, Cap
+
+Money = Callable[[float], str]   # gateway.format_money: USD -> "₹5,003.20"
+
+
+def refusal(cap: Cap, used: int, held: int, amount: int, now: float, money: Money, *,
+            strict: bool, per_usd: float) -> GatewayError:
+    """The error for a claim on `cap` that did not fit."""
+    if cap.kind == MONEY:
+        return budget_exhausted(cap, used, held, amount, now, money, strict=strict, per_usd=per_usd)
+    if cap.kind == IN_FLIGHT:
+        return RateLimited(
+            f"too many requests in flight for {cap.tier.label}: {held} of max_concurrent {cap.limit}",
+            retry_after=1, final=cap.tier.final,
+        )
+    return rate_limited(cap, used, held, amount, now)
+
+
+def budget_exhausted(cap: Cap, used: int, held: int, amount: int, now: float, money: Money, *,
+                     strict: bool, per_usd: float) -> BudgetExceeded:
+    assert cap.period is not None
+    _, end = cap.period.window(now)
+    resets = "does not reset" if end == FOREVER else f"resets {cap.period.when(end)}"
+    message = (
+        f"budget exhausted for {cap.tier.label}: spent {money(used / NANO)} of "
+        f"{money(cap.shown_limit / per_usd)} {cap.period.describe()}; {resets}"
+    )
+    details = []
+    if held:
+        details.append(f"{money(held / NANO)} held by requests in flight")
+    if strict and used < cap.limit:
+        details.append(f"this request may cost up to {money(amount / NANO)}")
+    if details:
+        message += f" ({'; '.join(details)})"
+    return BudgetExceeded(message, final=cap.tier.final)
+
+
+def rate_limited(cap: Cap, used: int, held: int, amount: int, now: float) -> RateLimited:
+    assert cap.period is not None
+    _, end = cap.period.window(now)
+    window = cap.period.reset
+    if cap.kind == REQUESTS:
+        message = f"rate limit reached for {cap.tier.label}: {used + held} of {cap.limit} requests per {window}"
+    else:
+        message = (
+            f"token rate limit reached for {cap.tier.label}: {used:,} tokens used and {held:,} held of "
+            f"{cap.limit:,} per {window} (this request may use up to {amount:,})"
+        )
+    wait = max(0.0, end - now)
+    return RateLimited(f"{message}; retry in {max(1, math.ceil(wait))}s", retry_after=wait, final=cap.tier.final)
+
+
+def unpriced(model: str, provider: str, label: str) -> BudgetExceeded:
+    """A budget applies but the model has no price: refuse rather than count it as free."""
+    return BudgetExceeded(
+        f"model '{model}' on provider '{provider}' has no known price, so its cost cannot be held "
+        f"against the budget of {label}; add it under pricing: in the config "
+        f"(or set governance.unpriced: allow)",
+        final=False,
+    )
