@@ -1,8 +1,8 @@
 """Sample traffic for `bifrost-py demo`, so the web UI has something to show on first open.
 
 A bounded script: it sends a fixed list of requests through the gateway (several keys and
-models, streams, a repeated question for the cache, an injected provider failure for
-failover, an over-budget key), spaced out over about a minute, and then stops.
+models, streams, a repeated question for the cache, a provider that is overloaded now and
+then (failover), an over-budget key), spaced out over about a minute, and then stops.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ QUESTIONS = [
     ("vk-demo-bob", "claude-haiku-4-5-20251001", "Write a haiku about budgets.", False),
     ("vk-demo-alice", "claude-sonnet-4-20250514", "How do I add a retry to an aiohttp client call?", False),
     ("vk-demo-bob", "gpt-4o-mini", "Summarise this week's incidents in one line.", True),
-    ("vk-demo-alice", "claude-opus-4-8", "Plan the migration of our billing service. [[fail:529]]", True),
+    ("vk-demo-alice", "claude-opus-4-8", "Plan the migration of our billing service.", True),
     ("vk-demo-intern", "claude-opus-4-8", "Write a very long essay about everything. [[long:400]]", False),
     ("vk-demo-alice", "claude-sonnet-4-20250514", "how do i add a retry to an aiohttp client call", False),
     ("vk-demo-bob", "claude-sonnet-4-20250514", "Is Sonnet allowed for me?", False),
