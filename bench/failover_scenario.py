@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,9 @@ from typing import Any
 
 import aiohttp
 import orjson
+
+from bifrost_py.testing import free_port
+from bifrost_py.testing import wait_for_port as wait_port
 
 MODEL = "claude-sonnet-4-20250514"
 BODY = orjson.dumps({"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hello there"}]})
@@ -51,20 +53,6 @@ SCENARIOS: dict[str, dict[str, Any] | None] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {seconds}s")
 
 
 def start(args: list[str], port: int) -> subprocess.Popen[bytes]:

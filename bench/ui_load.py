@@ -38,6 +38,8 @@ import yaml
 from bifrost_costlog.columns import record
 from bifrost_costlog.stores.sqlite import SQLiteStore
 
+from bifrost_py.testing import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "ui"))
 from ui_harness import (
@@ -46,7 +48,6 @@ from ui_harness import (
     YAML_KEY_SECRET,
     Gateway,
     chromium_executable,
-    free_port,
     gateway_config,
     wait_healthy,
 )

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -221,9 +220,3 @@ def _mock_upstream(args: argparse.Namespace) -> int:
     run(args.host, args.port, options)
     return 0
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """An unused loopback port (for tests and the benchmark)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

@@ -11,6 +11,8 @@ Both listen on OS-chosen loopback ports. The pytest fixtures `mock_upstream` and
 from __future__ import annotations
 
 import contextlib
+import socket
+import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
@@ -20,6 +22,24 @@ from aiohttp import web
 from .config import Config, config_from_dict
 from .gateway import Gateway
 from .server import build_app
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback port nothing listens on right now (for servers started as processes)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, seconds: float = 20.0, host: str = "127.0.0.1") -> None:
+    """Block until something accepts connections on `port`, or fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {host}:{port} after {seconds}s")
 
 
 @dataclass
@@ -56,7 +76,8 @@ async def _serve(app: web.Application, host: str = "127.0.0.1") -> tuple[web.App
 
 @contextlib.asynccontextmanager
 async def running_mock_upstream(options: Any = None) -> AsyncIterator[RunningServer]:
-    from .mockupstream import MockOptions, build_app as mock_app
+    from .mockupstream import MockOptions
+    from .mockupstream import build_app as mock_app
 
     app = mock_app(options or MockOptions())
     runner, url = await _serve(app)

@@ -15,7 +15,14 @@ settings.register_profile(
 )
 settings.load_profile("bifrost")
 
-from bifrost_py.testing import RunningGateway, RunningServer, running_gateway, running_mock_upstream
+from bifrost_py.testing import (
+    RunningGateway,
+    RunningServer,
+    free_port,
+    running_gateway,
+    running_mock_upstream,
+    wait_for_port,
+)
 
 
 @pytest.fixture
@@ -44,26 +51,8 @@ import getpass
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
 
 
 @pytest.fixture(scope="session")
@@ -72,14 +61,14 @@ def redis_url() -> Any:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
-    port = _free_port()
+    port = free_port()
     workdir = tempfile.mkdtemp(prefix="bifrost-redis-")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port)
+        wait_for_port(port)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
@@ -94,7 +83,7 @@ def postgres_url() -> Any:
     if not found:
         pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
     bindir = os.path.dirname(found[-1])
-    port = _free_port()
+    port = free_port()
     workdir = tempfile.mkdtemp(prefix="bifrost-pg-")
     datadir = os.path.join(workdir, "data")
     as_user: list[str] = []

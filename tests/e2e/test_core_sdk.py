@@ -177,7 +177,7 @@ async def test_client_disconnect_cancels_the_upstream_stream(gw: Any) -> None:
 
 
 async def test_count_tokens_falls_back_to_the_estimate_when_the_provider_is_unreachable(start_gateway: Any) -> None:
-    from bifrost_py.cli import free_port
+    from bifrost_py.testing import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     gw = await start_gateway({"providers": provider_config(dead)}, builtins=False)

@@ -17,7 +17,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from bifrost_py.cli import free_port
+from bifrost_py.testing import free_port
 from bifrost_py.mockupstream import MockOptions
 from bifrost_py.testing import running_mock_upstream
 

@@ -18,7 +18,7 @@ import anthropic
 import pytest
 import yaml
 
-from bifrost_py.cli import free_port
+from bifrost_py.testing import free_port
 
 SONNET = "claude-sonnet-4-20250514"
 PROMPT = [{"role": "user", "content": "[[slow:600ms]] [[long:40]] Tell me a story"}]

@@ -16,12 +16,13 @@ from ui_harness import (
     PageErrors,
     chromium_executable,
     counts_as_failure,
-    free_port,
     gateway_config,
     screenshot,
     sign_in,
     wait_healthy,
 )
+
+from bifrost_py.testing import free_port
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -42,10 +41,6 @@ def chromium_executable() -> str:
                 "(.ci/run installs it; or set BIFROST_CHROMIUM to a Chromium binary).")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def gateway_config(port: int, database: Path) -> dict[str, Any]:
