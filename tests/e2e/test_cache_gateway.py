@@ -71,7 +71,7 @@ def config(upstream: Any, tmp_path: Path, *, providers: dict[str, Any] | None = 
 
 async def start(start_gateway: Any, cfg: dict[str, Any], *extra: Any) -> Any:
     gw = await start_gateway(cfg, plugins=[bifrost_cache, *extra], builtins=False)
-    gw.cache = gw.gateway.plugins.pm.get_plugin("bifrost_cache")
+    gw.cache = gw.gateway.plugins.pm.get_plugin("cache")
     return gw
 
 
@@ -428,7 +428,7 @@ async def test_sqlite_index_is_rebuilt_on_restart(start_gateway: Any, mock_upstr
 
     cfg = config(mock_upstream, tmp_path)
     async with running_gateway(cfg, plugins=[bifrost_cache], builtins=False) as first:
-        first.cache = first.gateway.plugins.pm.get_plugin("bifrost_cache")
+        first.cache = first.gateway.plugins.pm.get_plugin("cache")
         await ask(first, "What is a B-tree?")
     gw = await start(start_gateway, cfg)
     assert len(gw.cache.cache.catalog) == 1

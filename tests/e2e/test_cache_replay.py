@@ -54,7 +54,7 @@ async def test_replay_set_hits_as_labelled(start_gateway: Any, mock_upstream: An
     cfg = {"storage": {"logs": f"sqlite:///{tmp_path}/replay.db"}, "providers": provider_config(mock_upstream.url),
            "cache": {"enabled": True}}
     gw = await start_gateway(cfg, plugins=[bifrost_cache], builtins=False)
-    plugin = gw.gateway.plugins.pm.get_plugin("bifrost_cache")
+    plugin = gw.gateway.plugins.pm.get_plugin("cache")
     answers: dict[str, str] = {}
     wrong = []
     for item in REPLAY["requests"]:
