@@ -174,9 +174,11 @@ def main() -> None:
         stop(upstream)
         shutil.rmtree(workdir, ignore_errors=True)
     from bench.plugin_chain import report as chain_report
+    from bench.translation import report as translation_report
 
     print()
     print(chain_report())
+    print(translation_report())
 
 
 def table(rows: list[tuple[str, int, str, Result, Result | None]]) -> str:
