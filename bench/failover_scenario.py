@@ -25,10 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,8 +35,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.__main__ import start, stop
 from bifrost_py.testing import free_port
-from bifrost_py.testing import wait_for_port as wait_port
 
 MODEL = "claude-sonnet-4-20250514"
 BODY = orjson.dumps({"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hello there"}]})
@@ -54,20 +51,6 @@ SCENARIOS: dict[str, dict[str, Any] | None] = {
 
 
 
-
-def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "bifrost_py", *args],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def gateway_config(directory: Path, port: int, primary: int, fallback: int, failover: dict[str, Any] | None) -> Path:

@@ -104,3 +104,24 @@ def postgres_url() -> Any:
         subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def fresh_postgres(postgres_url: str) -> str:
+    """A new empty database on the test cluster, so every test starts clean."""
+    import asyncpg
+
+    name = "test_" + os.urandom(6).hex()
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def logs_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """`storage.logs` for a test that must hold on SQLite and on a real PostgreSQL alike."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/logs.db"
+    return await fresh_postgres(request.getfixturevalue("postgres_url"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import re
 import sqlite3
 from collections import defaultdict
@@ -95,21 +94,8 @@ class Cache:
 # ----------------------------------------------------------------------------- set-up
 
 
-async def fresh_postgres(postgres_url: str) -> str:
-    name = "costlog_" + os.urandom(6).hex()
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    return postgres_url.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def logs_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/logs.db"
-    return await fresh_postgres(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,33 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
-import pytest
 
-from bifrost_py.testing import free_port
 from bifrost_py.mockupstream import MockOptions
-from bifrost_py.testing import running_mock_upstream
+from bifrost_py.testing import free_port, running_mock_upstream
 
 ADMIN = {"authorization": "Bearer admin-secret"}
 WORKERS = 16
 SIGTERM_AFTER = 120   # answered requests before the signal
 
 
-async def fresh_postgres(postgres_url: str) -> str:
-    name = "costlog_" + os.urandom(6).hex()
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    return postgres_url.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def logs_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/logs.db"
-    return await fresh_postgres(request.getfixturevalue("postgres_url"))
 
 
 def write_config(path: Path, upstream_url: str, logs_url: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import random
 import sqlite3
 from collections import defaultdict
@@ -15,28 +14,19 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import pytest
 from bifrost_costlog.columns import NAMES, TABLE, record
 from bifrost_costlog.filters import Filters
 from bifrost_costlog.queries import LogQueries
 from bifrost_costlog.stores import Store, open_store, sqlite_path
 from bifrost_costlog.stores.postgres import numbered
+from conftest import fresh_postgres
 
 NOW = 1_780_000_000.0   # a fixed "now" (2026-05-28), so periods are deterministic
 KEYS = ["alice", "bob", None]
 MODELS = ["claude-sonnet-4-20250514", "claude-haiku-4-5-20251001", "gpt-4o"]
 
 
-async def fresh_postgres(postgres_url: str) -> str:
-    """A new empty database on the test cluster, so every test starts clean."""
-    name = "costlog_" + os.urandom(6).hex()
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    return postgres_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
