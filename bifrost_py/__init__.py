@@ -3,7 +3,18 @@
 The public API for plugin authors: `hookimpl`, the context objects, the errors, `Gateway`.
 """
 
-from .context import Advice, Attempt, Call, Caller, ModelInfo, Outcome, Reply, StashKey, Target, Usage
+from .context import (
+    Advice,
+    Attempt,
+    Call,
+    Caller,
+    ModelInfo,
+    Outcome,
+    Reply,
+    StashKey,
+    Target,
+    Usage,
+)
 from .hookspecs import hookimpl
 
 __version__ = "0.1.0"

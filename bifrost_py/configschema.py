@@ -9,7 +9,8 @@ raised one at a time, so `bifrost-py check` can list them all.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 _MISSING: Any = object()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
-from typing import Any, Coroutine
+from collections.abc import Coroutine
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 

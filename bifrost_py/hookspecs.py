@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .admin import AdminRoute
     from .context import Advice, Attempt, Call, ModelInfo, Reply, Target
     from .gateway import Gateway
-    from .admin import AdminRoute
 
 PROJECT = "bifrost_py"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -23,14 +23,15 @@ from .context import (
     Attempt,
     Call,
     Reply,
+    StashKey,
     Target,
     Usage,
 )
 from .dialects import usage as usage_reader
 from .dialects.rawjson import replace_top_level_string
-from .dialects.usage import OPENAI_USAGE_OBJECT
 from .dialects.synthesize import message_events
 from .dialects.tokens import estimate_input_tokens
+from .dialects.usage import OPENAI_USAGE_OBJECT
 from .errors import (
     CredentialsRefused,
     GatewayError,
@@ -552,7 +553,6 @@ class _Replayed(UpstreamResponse):
         return self._body
 
 
-from .context import StashKey  # noqa: E402  (kept beside its only use)
 
 HIDE_USAGE_CHUNK = StashKey[bool]("hide_usage_chunk")
 

@@ -8,13 +8,14 @@ each event is translated instead of forwarded.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
+from .context import ANTHROPIC
 from .dialects import usage as usage_reader
 from .dialects.sse import SSEDecoder, SSEEvent, encode_event
-from .context import ANTHROPIC
 
 
 def last_event_end(data: bytes) -> int:
@@ -46,7 +47,7 @@ class EventSplitter:
 class UpstreamReader:
     """Parses the upstream's events (in the upstream's dialect) and keeps the stream's facts."""
 
-    __slots__ = ("dialect", "decoder", "facts")
+    __slots__ = ("decoder", "dialect", "facts")
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect

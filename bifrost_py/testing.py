@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -50,14 +51,12 @@ class RunningServer:
 
     async def post(self, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
         """One request with a throw-away session: (status, headers, body)."""
-        async with aiohttp.ClientSession() as session:
-            async with session.post(self.url + path, **kwargs) as response:
-                return response.status, dict(response.headers), await response.read()
+        async with aiohttp.ClientSession() as session, session.post(self.url + path, **kwargs) as response:
+            return response.status, dict(response.headers), await response.read()
 
     async def get(self, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(self.url + path, **kwargs) as response:
-                return response.status, dict(response.headers), await response.read()
+        async with aiohttp.ClientSession() as session, session.get(self.url + path, **kwargs) as response:
+            return response.status, dict(response.headers), await response.read()
 
 
 @dataclass

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 
@@ -40,7 +41,7 @@ async def run(base_url: str) -> None:
             for key, model, prompt, stream in QUESTIONS:
                 try:
                     await _send(session, base_url, key, model, prompt, stream)
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     log.info("demo request failed: %s", exc)
                 await asyncio.sleep(PAUSE)
     log.info("demo traffic finished")

@@ -26,7 +26,7 @@ class SSEEvent:
 class SSEDecoder:
     """Turns chunks of bytes into complete events; keeps the unfinished tail between feeds."""
 
-    __slots__ = ("_tail", "_event", "_data", "_id", "_retry")
+    __slots__ = ("_data", "_event", "_id", "_retry", "_tail")
 
     def __init__(self) -> None:
         self._tail = b""
@@ -84,12 +84,10 @@ class SSEDecoder:
             self._data.append(text)
         elif name == b"event":
             self._event = text
-        elif name == b"id":
-            if "\x00" not in text:
-                self._id = text
-        elif name == b"retry":
-            if text.isdigit():
-                self._retry = int(text)
+        elif name == b"id" and "\x00" not in text:
+            self._id = text
+        elif name == b"retry" and text.isdigit():
+            self._retry = int(text)
 
 
 def encode_event(data: str | bytes, event: str | None = None, id: str | None = None) -> bytes:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -50,7 +51,7 @@ class UpstreamResponse:
 
 
 class HTTPUpstreamResponse(UpstreamResponse):
-    __slots__ = ("_response", "status", "headers")
+    __slots__ = ("_response", "headers", "status")
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response

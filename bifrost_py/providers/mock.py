@@ -4,7 +4,7 @@ injected faults (prompt markers, fail rates) surface exactly as a real server's 
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from ..config import ProviderConfig, ProviderKey
 from ..errors import UpstreamUnavailable
