@@ -7,8 +7,6 @@ crash loses at most the last interval's changes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 
@@ -17,6 +15,7 @@ import orjson
 from .counters import FOREVER, GRACE, MemoryCounters
 from .database import Database
 from .entities import KINDS
+from .repeater import Repeater
 from .settings import Entity, entity_dict, read_entity
 
 log = logging.getLogger("bifrost_governance")
@@ -38,8 +37,7 @@ class CounterJournal:
         self.db = db
         self.counters = counters
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._repeater: Repeater | None = None
 
     async def load(self) -> int:
         now = time.time()
@@ -53,24 +51,14 @@ class CounterJournal:
         return len(live)
 
     def start(self) -> None:
-        self._stopping = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._repeater = Repeater(self.interval, self.flush, "writing counters")
+        self._repeater.start()
 
     async def stop(self) -> None:
-        """Let a flush in progress finish (never cancel one half-way), then flush the rest."""
-        if self._task is not None:
-            self._stopping.set()
-            await self._task
+        """Let a flush in progress finish (never cut one off), then write what is left."""
+        if self._repeater is not None:
+            await self._repeater.stop()
         await self.flush()
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("could not write governance counters; will retry")
 
     async def flush(self) -> None:
         rows = self.counters.take_dirty()

@@ -10,9 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Any
 
 from bifrost_py import hookimpl
@@ -30,10 +27,10 @@ from .models import visible_models
 from .periods import zone
 from .redis_counters import RedisCounters
 from .registry import Registry
+from .repeater import Repeater
 from .settings import Settings, check_references, read_settings
 from .usage import UsageView
 
-log = logging.getLogger("bifrost_governance")
 SECTION = "governance"
 
 
@@ -52,7 +49,7 @@ class GovernancePlugin:
         self.journal: CounterJournal | None = None
         self.entities: EntityStore | None = None
         self.version = 0
-        self._sync: asyncio.Task[None] | None = None
+        self._sync: Repeater | None = None
 
     # ------------------------------------------------------------------ start-up
 
@@ -99,14 +96,13 @@ class GovernancePlugin:
         self.admin.store = self.entities
         self.admin.usage = UsageView(self.registry, self.store, gateway.format_money,
                                      config.currency_per_usd, config.currency_code)
-        self._sync = asyncio.get_running_loop().create_task(self._sync_forever())
+        self._sync = Repeater(self.settings.sync_interval, self._sync_once, "reloading entities")
+        self._sync.start()
 
     @hookimpl
     async def bifrost_shutdown(self, gateway: Any) -> None:
         if self._sync is not None:
-            self._sync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync
+            await self._sync.stop()
         if self.journal is not None:
             await self.journal.stop()
         if self.store is not None:
@@ -129,15 +125,10 @@ class GovernancePlugin:
                 self.registry.replace_api(kind, loaded[kind])
             self.registry.rebuild()
 
-    async def _sync_forever(self) -> None:
+    async def _sync_once(self) -> None:
         assert self.entities is not None
-        while True:
-            await asyncio.sleep(self.settings.sync_interval)
-            try:
-                if await self.entities.version() != self.version:
-                    await self._reload()
-            except Exception:
-                log.exception("could not reload governance entities; will retry")
+        if await self.entities.version() != self.version:
+            await self._reload()
 
     # ------------------------------------------------------------------ per request
 

@@ -14,13 +14,15 @@ money, tokens and requests are charged at the amount held (the provider may have
 in-flight slots are released.
 
 (Amounts are negated as `0 - x`, never `-x`: Lua would turn -0 into "-0", which HINCRBY refuses.)
+
+No command here is ever cancelled half-way: with redis-py 8, cancelling a command in flight and
+then closing the client can hang forever. Admission and settlement run shielded (enforcement.py),
+reads are shielded here, and the lease renewer stops between rounds (repeater.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
 import time
 from collections.abc import Sequence
@@ -29,8 +31,8 @@ from typing import Any
 import orjson
 
 from .counters import FOREVER, GRACE, Admission, Claim
+from .repeater import Repeater
 
-log = logging.getLogger("bifrost_governance.redis")
 PREFIX = "{bfgov}:"
 LEASES = PREFIX + "leases"
 REAP_PER_ADMISSION = 16
@@ -106,7 +108,7 @@ class RedisCounters:
         self.redis: Any = None
         self.open_tickets: set[str] = set()
         self._shas: dict[str, str] = {}
-        self._renewer: asyncio.Task[None] | None = None
+        self._renewer: Repeater | None = None
         self._ids = 0
 
     async def open(self) -> None:
@@ -116,13 +118,12 @@ class RedisCounters:
         await self.redis.ping()
         for script in (ADMIT, SETTLE):
             self._shas[script] = await self.redis.script_load(script)
-        self._renewer = asyncio.get_running_loop().create_task(self._renew_forever())
+        self._renewer = Repeater(self.lease / 4, self.renew, "renewing leases in Redis")
+        self._renewer.start()
 
     async def close(self) -> None:
         if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await self._renewer.stop()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -158,22 +159,19 @@ class RedisCounters:
             return await self.redis.evalsha(self._shas[script], len(keys), *keys, *args)
 
     async def read(self, meters: Sequence[str]) -> list[tuple[int, int]]:
+        # Shielded: redis-py can hang on close after a command was cancelled half-way (an
+        # admin client hanging up must not do that to the gateway's connection pool).
+        return await asyncio.shield(self._read(meters))
+
+    async def _read(self, meters: Sequence[str]) -> list[tuple[int, int]]:
         pipe = self.redis.pipeline(transaction=False)
         for meter in meters:
             pipe.hmget(PREFIX + "m:" + meter, "u", "r")
         rows = await pipe.execute()
         return [(int(u or 0), int(r or 0)) for u, r in rows]
 
-    async def _renew_forever(self) -> None:
-        """Keep the leases of this instance's running requests alive."""
-        while True:
-            await asyncio.sleep(self.lease / 4)
-            try:
-                await self.renew()
-            except Exception:  # a Redis hiccup: the next round tries again
-                log.warning("could not renew governance leases in Redis", exc_info=True)
-
     async def renew(self) -> None:
+        """Keep the leases of this instance's running requests alive."""
         tickets = list(self.open_tickets)
         if not tickets:
             return
