@@ -127,6 +127,8 @@ class Gateway:
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
+        # The price catalogue takes a moment to load: do it now, not inside the first request.
+        self.prices.warm()
         for info in self.plugins.ordered():
             startup = getattr(info.plugin, "bifrost_startup", None)
             if startup is not None:

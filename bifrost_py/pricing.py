@@ -122,8 +122,8 @@ class PriceBook:
         self._cache: dict[tuple[str, str | None], Price | None] = {}
 
     def warm(self) -> None:
-        """Load the catalogue now (~0.3 s, once per process) rather than on the first priced
-        request; plugins that price answers call this at start-up."""
+        """Load the catalogue now (0.3 to 2 s, once per process) rather than on the first priced
+        request; the gateway calls this at start-up."""
         self.price("claude-sonnet-4-20250514", "anthropic")
 
     def price(self, model: str, provider_type: str | None = None) -> Price | None:

@@ -67,7 +67,6 @@ class CostLog:
     @hookimpl
     async def bifrost_startup(self, gateway: Gateway) -> None:
         assert self.metrics is not None
-        gateway.prices.warm()  # the catalogue loads here, not inside the first request
         store = open_store(self.settings.logs_url)
         await store.open()
         self.store = store
