@@ -22,6 +22,12 @@ Row = dict[str, Any]
 ROWS = StashKey[list[Row]]("costlog.rows")
 STREAM_BODY = StashKey["StreamBody"]("costlog.stream_body")
 TRUNCATED = "…[truncated]"
+# The token and cost columns of a row for which no provider was paid (a plugin's reply, a
+# request that ended before any attempt).
+NOTHING_CONSUMED: dict[str, Any] = {
+    "input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0,
+    "cost_usd": 0.0, "price_unknown": False, "saved_usd": None, "requested_cost_usd": None,
+}
 
 
 class RowBuilder:
@@ -101,16 +107,7 @@ class RowBuilder:
     def _price_reply(self, row: Row, attempt: Attempt, message: dict[str, Any], cached: bool) -> None:
         """A plugin answered: nothing was consumed from a provider, so tokens and cost are 0;
         a cache hit records what the original answer cost as `saved_usd`."""
-        row.update(
-            input_tokens=0,
-            output_tokens=0,
-            cache_read_tokens=0,
-            cache_write_tokens=0,
-            cost_usd=0.0,
-            price_unknown=False,
-            saved_usd=None,
-            requested_cost_usd=None,
-        )
+        row.update(NOTHING_CONSUMED)
         if cached:
             usage = usage_of_message(message)
             if usage.total:
@@ -167,14 +164,7 @@ class RowBuilder:
             error_type=error.type if error is not None else None,
             error_message=_cut(error.message, 2000) if error is not None else None,
             refused_by=None,
-            input_tokens=0,
-            output_tokens=0,
-            cache_read_tokens=0,
-            cache_write_tokens=0,
-            cost_usd=0.0,
-            price_unknown=False,
-            saved_usd=None,
-            requested_cost_usd=None,
+            **NOTHING_CONSUMED,
             ttft_ms=None,
             upstream_ms=0.0,
             streamed=False,
