@@ -38,7 +38,8 @@ export async function api(method, path, { params, body, tokenOverride } = {}) {
 }
 
 async function send(method, path, { params, body, tokenOverride } = {}) {
-  const headers = { Authorization: `Bearer ${tokenOverride ?? token.get()}` };
+  const sentWith = tokenOverride ?? token.get();
+  const headers = { Authorization: `Bearer ${sentWith}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -50,7 +51,10 @@ async function send(method, path, { params, body, tokenOverride } = {}) {
   }
   if (!response.ok) {
     const message = await errorMessage(response);
-    if (response.status === 401 && tokenOverride === undefined) unauthorised.forEach((fn) => fn(message));
+    // Only the token still in use can stop working: a slow call that left with an older token
+    // and is refused after the user signed in again must not sign them out.
+    const current = tokenOverride === undefined && sentWith === token.get();
+    if (response.status === 401 && current) unauthorised.forEach((fn) => fn(message));
     throw new ApiError(response.status, message);
   }
   return response;
