@@ -19,7 +19,7 @@ class Settings:
     retention: float = 90 * 86400.0  # logging.retention: rows older than this are pruned
     queue_size: int = 10_000  # rows waiting for the writer; beyond this they are dropped
     batch_size: int = 500  # rows per write
-    flush_interval: float = 0.2  # seconds a partial batch may wait
+    flush_interval: float = 0.0  # seconds a partial batch may wait; 0: write as soon as the writer is free
     prune_interval: float = 3600.0  # how often retention runs
     max_label_values: int = 200  # distinct keys/models per metric label, then "other"
     max_body_bytes: int = 64 * 1024  # each logged body is cut to this size
@@ -50,8 +50,8 @@ def read_settings(gateway: Gateway) -> Settings:
         timezone=config.currency_timezone,
     )
     section.done()
-    if settings.flush_interval <= 0:
-        section.error("flush_interval", "must be more than 0")
+    if settings.flush_interval < 0:
+        section.error("flush_interval", "must not be negative")
     if settings.prune_interval <= 0:
         section.error("prune_interval", "must be more than 0")
     if settings.retention <= 0:

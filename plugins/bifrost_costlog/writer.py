@@ -2,9 +2,12 @@
 
 The request path only appends to a bounded deque (`offer`). When the store is slow or down the
 deque fills and further rows are dropped, counted (metric) and reported (a log line at most every
-few seconds): the gateway keeps serving. The writer takes up to `batch_size` rows at a time, or
-whatever arrived within `flush_interval`, writes them in one transaction, and retries a failed
-write with back-off. `close()` writes everything still queued before the store is closed.
+few seconds): the gateway keeps serving. The writer is a group commit: whenever it is free it
+writes everything queued (up to `batch_size` rows) in one transaction, so a row reaches the store
+within milliseconds and a crash loses only what was queued during the last write, while under
+load the batches grow by themselves. `flush_interval` > 0 makes a partial batch wait that long
+for company instead (fewer, larger transactions; more to lose on a crash). A failed write is
+retried with back-off. `close()` writes everything still queued before the store is closed.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ class BatchWriter:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if len(self.rows) < self.batch_size and not self._closing:
+            if self.flush_interval and len(self.rows) < self.batch_size and not self._closing:
                 self._full.clear()
                 try:
                     await asyncio.wait_for(self._full.wait(), self.flush_interval)

@@ -21,7 +21,7 @@ def test_defaults_and_core_settings() -> None:
                            "currency": {"code": "INR", "per_usd": 84, "timezone": "Asia/Kolkata"}}).settings
     assert settings.logs_url == "postgresql://u@127.0.0.1/db"
     assert settings.bodies is True and settings.retention == 30 * 86400
-    assert (settings.queue_size, settings.batch_size, settings.flush_interval) == (10_000, 500, 0.2)
+    assert (settings.queue_size, settings.batch_size, settings.flush_interval) == (10_000, 500, 0.0)
     assert (settings.currency_code, settings.currency_per_usd, settings.timezone) == ("INR", 84.0, "Asia/Kolkata")
 
 
@@ -36,6 +36,7 @@ def test_tuning() -> None:
     ({"costlog": {"queue_sise": 10}}, "costlog.queue_sise: unknown key"),
     ({"costlog": {"batch_size": 0}}, "costlog.batch_size: must be at least 1"),
     ({"costlog": {"flush_interval": "soon"}}, "costlog.flush_interval"),
+    ({"costlog": {"flush_interval": -1}}, "costlog.flush_interval: must not be negative"),
     ({"currency": {"timezone": "Mars/Olympus"}}, "currency.timezone: unknown time zone"),
 ])
 def test_problems_name_their_path(section: dict[str, object], problem: str) -> None:

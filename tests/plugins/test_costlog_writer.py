@@ -81,6 +81,21 @@ async def test_full_batches_go_at_once_and_the_rest_at_close() -> None:
     assert [r["id"] for r in published] == list(range(1, 26))
 
 
+async def test_by_default_a_row_is_written_at_once_and_rows_queued_meanwhile_go_together() -> None:
+    store = FakeStore()
+    writer, _, published = make(store, batch_size=500)          # flush_interval 0: group commit
+    store.gate.clear()                                           # the first write takes a while...
+    writer.offer(rows(1))
+    await until(lambda: store.calls == 1)                        # ...it started without waiting
+    for i in range(7):
+        writer.offer(rows(1, start=10 + i))                      # these arrive during that write
+    store.gate.set()
+    await until(lambda: store.written == 8)
+    assert [len(b) for b in store.batches] == [1, 7]             # one transaction for the seven
+    assert [r["request_id"] for r in published] == ["req_0"] + [f"req_{10 + i}" for i in range(7)]
+    await writer.close()
+
+
 async def test_a_partial_batch_goes_after_the_flush_interval() -> None:
     store = FakeStore()
     writer, metrics, _ = make(store, batch_size=500, flush_interval=0.02)
