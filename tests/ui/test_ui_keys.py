@@ -69,7 +69,14 @@ def test_yaml_entries_are_marked_and_read_only(signed_in: Any) -> None:
     row = page.locator('tr[data-name="yaml-dev"]')
     expect(row.get_by_text("config file", exact=True)).to_be_visible()
     expect(row.get_by_text("Read-only: change it in the config file")).to_be_visible()
-    assert row.get_by_role("button").count() == 0
+    # It can be viewed (in the form, every control disabled), not edited, disabled or deleted.
+    assert [b.inner_text() for b in row.get_by_role("button").all()] == ["View"]
+    row.get_by_role("button", name="View virtual key yaml-dev").click()
+    shown = page.get_by_role("dialog", name="Virtual key yaml-dev (config file)")
+    expect(shown.get_by_label("Limit (INR)")).to_have_value("100")
+    expect(shown.get_by_label("Limit (INR)")).to_be_disabled()
+    assert shown.get_by_role("button", name="Save changes").count() == 0
+    page.keyboard.press("Escape")
     page.get_by_role("link", name="Teams", exact=True).click()
     expect(page.locator('tr[data-name="backend"]').get_by_text("config file", exact=True)).to_be_visible()
     screenshot(page, "teams")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_harness import YAML_KEY_SECRET, Gateway, screenshot, send
+from ui_harness import CONTROLS_WITHOUT_NAMES, LOW_CONTRAST, YAML_KEY_SECRET, Gateway, screenshot, send
 
 PAGES = ("dashboard", "logs", "access/keys", "providers")
 
@@ -89,42 +89,6 @@ def test_nothing_is_fetched_from_anywhere_else(signed_in: Any, gateway: Gateway,
         page.wait_for_timeout(500)  # the page's own data calls (event streams never go idle)
     assert urls
     assert all(url.startswith((gateway.url, "data:")) for url in urls), urls
-
-
-CONTROLS_WITHOUT_NAMES = """() => [...document.querySelectorAll('input, select, textarea, button, a[href]')]
-  .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
-  .filter((el) => !((el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
-                   || (el.textContent || '').trim()))
-  .map((el) => el.outerHTML.slice(0, 120))"""
-
-# WCAG 2 contrast of every visible text against the first opaque background behind it.
-LOW_CONTRAST = """() => {
-  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
-  const lum = ([r, g, b]) => {
-    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-  };
-  const background = (el) => {
-    for (let node = el; node; node = node.parentElement) {
-      const c = rgb(getComputedStyle(node).backgroundColor);
-      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
-    }
-    return [255, 255, 255];
-  };
-  const bad = [];
-  for (const el of document.querySelectorAll('body *')) {
-    if (el.closest('svg') || el.offsetParent === null || el.disabled) continue;
-    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-    if (!own) continue;
-    const style = getComputedStyle(el);
-    const fg = lum(rgb(style.color)), bg = lum(background(el));
-    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
-    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
-    if (ratio < needed) bad.push(`${ratio.toFixed(2)} ${el.tagName} ${el.textContent.trim().slice(0, 40)}`);
-  }
-  return bad;
-}"""
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

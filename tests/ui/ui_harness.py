@@ -33,6 +33,43 @@ CHROMIUM_ARGS = [
 YAML_KEY_SECRET = "vk-ui-yaml-dev"
 
 
+# Visible controls without an accessible name (every page and form is checked with this).
+CONTROLS_WITHOUT_NAMES = """() => [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
+  .filter((el) => !((el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                   || (el.textContent || '').trim()))
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+# WCAG 2 contrast of every visible text against the first opaque background behind it.
+LOW_CONTRAST = """() => {
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let node = el; node; node = node.parentElement) {
+      const c = rgb(getComputedStyle(node).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || el.offsetParent === null || el.disabled) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const style = getComputedStyle(el);
+    const fg = lum(rgb(style.color)), bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) bad.push(`${ratio.toFixed(2)} ${el.tagName} ${el.textContent.trim().slice(0, 40)}`);
+  }
+  return bad;
+}"""
+
+
 def chromium_executable() -> str:
     for candidate in (os.environ.get("BIFROST_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")):
         if candidate and os.path.exists(candidate):
@@ -121,6 +158,7 @@ class Sent:
     status: int
     request_id: str
     text: str
+    error_type: str = ""   # of a refusal, as the caller's dialect names it (rate_limit_error, ...)
 
 
 def send(gateway: Gateway, key: str, prompt: str, model: str = "claude-sonnet-4-20250514", max_tokens: int = 64) -> Sent:
@@ -132,7 +170,9 @@ def send(gateway: Gateway, key: str, prompt: str, model: str = "claude-sonnet-4-
         raw = client.messages.with_raw_response.create(
             model=model, max_tokens=max_tokens, messages=[{"role": "user", "content": prompt}])
     except anthropic.APIStatusError as error:
-        return Sent(error.status_code, error.response.headers.get("x-bf-request-id", ""), error.message)
+        body = error.body if isinstance(error.body, dict) else {}
+        return Sent(error.status_code, error.response.headers.get("x-bf-request-id", ""), error.message,
+                    (body.get("error") or {}).get("type", ""))
     finally:
         client.close()
     message = raw.parse()

@@ -1,6 +1,6 @@
 // Keys & teams: virtual keys, teams and customers of the governance plugin, each with its usage
 // against its caps (refreshed every few seconds), and the actions a team lead needs: create,
-// edit, disable, rotate, delete. Entries from the YAML file are marked and read-only here.
+// edit, disable, rotate, delete. Entries from the YAML file are marked, and can be viewed only.
 
 import { api, hasRoute } from "../api.js";
 import { copyable, emptyState, fill, h, openDialog } from "../dom.js";
@@ -43,15 +43,17 @@ class AccessPage {
   }
 
   async load() {
-    const [entities, teams, customers] = await Promise.all([
+    const [entities, teams, customers, providers] = await Promise.all([
       api("GET", KINDS[this.kind].path),
       this.kind === "teams" ? null : api("GET", "/governance/teams"),
       this.kind === "customers" ? null : api("GET", "/governance/customers"),
+      this.kind === "keys" ? api("GET", "/providers") : null,
     ]);
     this.entities = entities[this.kind];
     this.context = {
       teams: (teams ? teams.teams : this.entities).map((t) => t.name),
       customers: (customers ? customers.customers : this.entities).map((c) => c.name),
+      providers: providers ? providers.providers.map((p) => p.name) : [],
     };
     await this.refreshUsage(false);
     this.draw();
@@ -85,11 +87,13 @@ class AccessPage {
   }
 
   actions(entity) {
-    if (entity.read_only) {
-      return h("span", { class: "hint" }, "Read-only: change it in the config file");
-    }
     const noun = KINDS[this.kind].noun;
     const label = (verb) => `${verb} ${noun} ${entity.name}`;
+    if (entity.read_only) {
+      return h("div", { class: "toolbar" },
+        h("button", { type: "button", class: "secondary small", "aria-label": label("View"), onclick: () => this.edit(entity) }, "View"),
+        h("span", { class: "hint" }, "Read-only: change it in the config file"));
+    }
     return h("div", { class: "toolbar" },
       h("button", { type: "button", class: "secondary small", "aria-label": label("Edit"), onclick: () => this.edit(entity) }, "Edit"),
       this.kind === "keys"
@@ -152,6 +156,7 @@ const COLUMNS = {
   keys: [
     ["Team / customer", (e) => e.team || e.customer || h("span", { class: "hint" }, "none")],
     ["Models", (e) => (e.models && e.models.length ? e.models.join(", ") : h("span", { class: "hint" }, "all"))],
+    ["Providers", (e) => (e.providers && e.providers.length ? e.providers.map((p) => p.provider).join(", ") : h("span", { class: "hint" }, "all"))],
     ["Expires", (e) => (e.expires_at ? until(e.expires_at) : h("span", { class: "hint" }, "never"))],
   ],
   teams: [["Customer", (e) => e.customer || h("span", { class: "hint" }, "none")]],
