@@ -12,6 +12,19 @@ held and adds what was really used. A ticket settles exactly once; settling it a
 Amounts are integers: nano-USD for money, tokens, requests, in-flight slots. Integers make the
 arithmetic exact in Python and in Redis' Lua alike.
 
+Budgets use *fixed* windows: the meter's name carries the window's start, and a new window is a
+new meter. Rate limits use *sliding* windows (`Claim.window` > 0, one meter per limit): the meter
+keeps a log of admissions `(admitted at, amount, pending)` in time order; an entry counts while
+`admitted at > now - window`. Holds are entries too (pending), so at any moment
+
+    used + held = the amounts of everything admitted in the last `window` seconds
+
+(released attempts count 0, settled ones what they really used). The admission rule above is
+applied to these sums, so in ANY interval of length `window` the requests admitted (and, with
+actuals no larger than their holds, the tokens) never exceed the limit. A refusal says exactly
+when enough of the log will have slid out for the claim to fit (`Admission.retry_after`).
+The log is a deque pruned from the front: amortised O(1) per admission.
+
 Two implementations share this interface: `MemoryCounters` here (one process; persisted by
 write-behind, see journal.py) and `RedisCounters` (several instances, atomic Lua scripts).
 """
@@ -20,8 +33,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 FOREVER = math.inf
 # Counters outlive their window by this much, so that a request admitted just before the window
@@ -39,6 +54,7 @@ class Claim(NamedTuple):
     strict: bool = True
     expires: float = FOREVER    # end of the meter's window (Unix time); kept GRACE longer
     gauge: bool = False         # an in-flight count (max_concurrent): never charged, not persisted
+    window: float = 0.0         # > 0: a sliding window of this many seconds (rate limits)
 
 
 class Admission(NamedTuple):
@@ -48,6 +64,7 @@ class Admission(NamedTuple):
     refused: int = -1
     used: int = 0
     held: int = 0
+    retry_after: float = 0.0    # sliding windows: seconds until the refused claim would fit
 
     @property
     def ok(self) -> bool:
@@ -67,6 +84,11 @@ class CounterStore(Protocol):
 
     async def read(self, meters: Sequence[str]) -> list[tuple[int, int]]: ...
 
+    async def read_windows(self, meters: Sequence[str]) -> list[tuple[int, int, float | None]]:
+        """(used, held, admission time of the oldest entry still counted, or None) per meter;
+        for a fixed-window meter the third value is None."""
+        ...
+
 
 def fits(claim: Claim, used: int, held: int) -> bool:
     """The admission rule, in one place (the Lua script says the same)."""
@@ -75,16 +97,75 @@ def fits(claim: Claim, used: int, held: int) -> bool:
     return used < claim.limit
 
 
+def wait_for(claim: Claim, used: int, held: int, entries: Iterable[Sequence[Any]], now: float) -> float:
+    """Seconds until enough of a sliding window's entries (oldest first: admitted at, amount,
+    pending) have left it for `claim` to fit, assuming nothing else happens. An entry admitted
+    at `t` stops counting at `t + window`. Strict: every entry frees its amount; soft: only
+    settled ones (holds do not count against a soft claim)."""
+    need = used + held + claim.amount - claim.limit if claim.strict else used - claim.limit + 1
+    if need <= 0:
+        return 0.0
+    freed = 0
+    for entry in entries:
+        if claim.strict or not entry[2]:
+            freed += entry[1]
+            if freed >= need:
+                return max(0.0, entry[0] + claim.window - now)
+    return claim.window     # cannot happen while amount <= limit; a full window is then safe
+
+
+class Window:
+    """One sliding-window meter in memory: the log of admissions still inside the window, as
+    tuples `(admitted at, amount, pending)` (tuples of numbers: the garbage collector stops
+    tracking them, so a long log costs no collector time). Entry number `seq` is at index
+    `seq - base`; settling replaces it there (near the recent end: deque indexing is cheap)."""
+
+    __slots__ = ("seconds", "log", "base", "used", "held")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.log: deque[tuple[float, int, bool]] = deque()
+        self.base = 0          # the number of entries that slid out
+        self.used = 0
+        self.held = 0
+
+    def prune(self, now: float) -> None:
+        log = self.log
+        edge = now - self.seconds
+        while log and log[0][0] <= edge:
+            _, amount, pending = log.popleft()
+            self.base += 1
+            if pending:
+                self.held -= amount
+            else:
+                self.used -= amount
+
+    def oldest(self) -> float | None:
+        """When the oldest entry that still counts something was admitted."""
+        for entry in self.log:
+            if entry[1]:
+                return entry[0]
+        return None
+
+
+_ZERO = (0, 0)
+
+
 class MemoryCounters:
     """Counters in this process's memory. Nothing in `admit` or `settle` awaits, so on one event
-    loop each runs to completion before any other request can look: that is the atomicity."""
+    loop each runs to completion before any other request can look: that is the atomicity.
+    `clock` is the time sliding windows are measured with (tests pass their own)."""
 
-    def __init__(self) -> None:
-        self.meters: dict[str, list[int]] = {}       # meter -> [used, held]
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.meters: dict[str, list[int]] = {}       # meter -> [used, held] (fixed windows)
+        self.windows: dict[str, Window] = {}         # meter -> sliding window
         self.expires: dict[str, float] = {}
         self.gauges: set[str] = set()
-        self.tickets: dict[str, tuple[Claim, ...]] = {}
+        # ticket -> (claims, None or (window, entry number) of each sliding claim)
+        self.tickets: dict[str, tuple[tuple[Claim, ...], list[Any] | None]] = {}
         self.dirty: set[str] = set()
+        self.dirty_windows: set[str] = set()
+        self.clock = clock
         self._ids = itertools.count(1)
 
     async def open(self) -> None:
@@ -100,31 +181,106 @@ class MemoryCounters:
         return self.settle_now(ticket, actuals)
 
     async def read(self, meters: Sequence[str]) -> list[tuple[int, int]]:
-        return [tuple(self.meters.get(m, (0, 0))) for m in meters]  # type: ignore[misc]
+        return [(used, held) for used, held, _ in await self.read_windows(meters)]
+
+    async def read_windows(self, meters: Sequence[str]) -> list[tuple[int, int, float | None]]:
+        now = self.clock()
+        rows: list[tuple[int, int, float | None]] = []
+        for meter in meters:
+            window = self.windows.get(meter)
+            if window is not None:
+                window.prune(now)
+                rows.append((window.used, window.held, window.oldest()))
+            else:
+                used, held = self.meters.get(meter, _ZERO)
+                rows.append((used, held, None))
+        return rows
+
+    def _state(self, claim: Claim, now: float) -> tuple[int, int, Window | None]:
+        if not claim.window:
+            used, held = self.meters.get(claim.meter, _ZERO)
+            return used, held, None
+        window = self.windows.get(claim.meter)
+        if window is None:
+            return 0, 0, None
+        log = window.log
+        if log and log[0][0] <= now - window.seconds:
+            window.prune(now)
+        return window.used, window.held, window
 
     def admit_now(self, claims: Sequence[Claim]) -> Admission:
+        now = self.clock()
+        windows = self.windows
+        meters = self.meters
+        for index, claim in enumerate(claims):       # (the hot path: _state inlined)
+            if claim.window:
+                window = windows.get(claim.meter)
+                if window is None:
+                    used = held = 0
+                else:
+                    log = window.log
+                    if log and log[0][0] <= now - window.seconds:
+                        window.prune(now)
+                    used, held = window.used, window.held
+            else:
+                used, held = meters.get(claim.meter, _ZERO)
+            if not (used + held + claim.amount <= claim.limit if claim.strict else used < claim.limit):
+                return self._refuse(claims, index, used, held, now)
+        entries: list[Any] | None = None
         for index, claim in enumerate(claims):
-            used, held = self.meters.get(claim.meter, (0, 0))
-            if not fits(claim, used, held):
-                return Admission(None, index, used, held)
-        for claim in claims:
-            counter = self.meters.get(claim.meter)
+            if claim.window:
+                window = windows.get(claim.meter)
+                if window is None:
+                    window = windows[claim.meter] = Window(claim.window)
+                log = window.log
+                if entries is None:
+                    entries = [None] * len(claims)
+                entries[index] = (window, window.base + len(log))
+                # Kept in time order even if the clock stepped back: later, never sooner.
+                log.append((now if not log or log[-1][0] <= now else log[-1][0], claim.amount, True))
+                window.held += claim.amount
+                self.dirty_windows.add(claim.meter)
+                continue
+            counter = meters.get(claim.meter)
             if counter is None:
-                counter = self.meters[claim.meter] = [0, 0]
+                counter = meters[claim.meter] = [0, 0]
                 self.expires[claim.meter] = claim.expires
                 if claim.gauge:
                     self.gauges.add(claim.meter)
             counter[1] += claim.amount
             self.dirty.add(claim.meter)
         ticket = str(next(self._ids))
-        self.tickets[ticket] = tuple(claims)
+        self.tickets[ticket] = (tuple(claims), entries)
         return Admission(ticket)
 
+    def _refuse(self, claims: Sequence[Claim], refused: int, used: int, held: int, now: float) -> Admission:
+        """Claim `refused` does not fit. retry_after: when every sliding claim of the request
+        that does not fit now will fit (if nothing else happens)."""
+        wait = 0.0
+        for claim in claims:
+            if not claim.window:
+                continue
+            u, h, window = self._state(claim, now)
+            if not fits(claim, u, h):
+                wait = max(wait, claim.window if window is None else wait_for(claim, u, h, window.log, now))
+        return Admission(None, refused, used, held, wait)
+
     def settle_now(self, ticket: str, actuals: Sequence[int]) -> bool:
-        claims = self.tickets.pop(ticket, None)
-        if claims is None:
+        found = self.tickets.pop(ticket, None)
+        if found is None:
             return False
-        for claim, actual in zip(claims, actuals, strict=True):
+        claims, entries = found
+        for index, (claim, actual) in enumerate(zip(claims, actuals, strict=True)):
+            if entries is not None and (entry := entries[index]) is not None:
+                window, seq = entry
+                at = seq - window.base
+                if at >= 0:               # still inside the window (else it stopped counting)
+                    log = window.log
+                    log[at] = (log[at][0], actual, False)
+                    window.held -= claim.amount
+                    window.used += actual
+                    self.dirty_windows.add(claim.meter)
+                continue
             counter = self.meters.get(claim.meter)
             if counter is None:       # forgotten after its window ended: nothing to correct
                 continue
@@ -143,6 +299,31 @@ class MemoryCounters:
         for meter, used, held, expires in rows:
             self.meters[meter] = [used + held, 0]
             self.expires[meter] = expires
+
+    def restore_windows(self, rows: Sequence[tuple[str, float, Sequence[tuple[float, int]]]]) -> None:
+        """Load persisted sliding windows: (meter, seconds, [(admitted at, amount), ...]) in time
+        order. Every entry comes back settled (a hold of a crashed process is charged)."""
+        for meter, seconds, logged in rows:
+            window = Window(seconds)
+            for admitted, amount in logged:
+                window.log.append((admitted, amount, False))
+                window.used += amount
+            self.windows[meter] = window
+
+    def take_dirty_windows(self) -> list[tuple[str, float, list[tuple[float, int]], float]]:
+        """Sliding windows changed since the last call: (meter, seconds, entries, expires), the
+        entries as (admitted at, amount) with holds at their amount, at most PERSISTED_ENTRIES
+        of them (see `compact`)."""
+        rows = []
+        for meter in self.dirty_windows:
+            window = self.windows.get(meter)
+            if window is None:
+                continue
+            logged = [(e[0], e[1]) for e in window.log if e[1]]
+            expires = logged[-1][0] + window.seconds if logged else 0.0
+            rows.append((meter, window.seconds, compact(logged, window.seconds), expires))
+        self.dirty_windows.clear()
+        return rows
 
     def take_dirty(self) -> list[tuple[str, int, int, float]]:
         """Counters changed since the last call, for the write-behind journal."""
@@ -164,4 +345,35 @@ class MemoryCounters:
             self.expires.pop(meter, None)
             self.gauges.discard(meter)
             self.dirty.discard(meter)
-        return gone
+        empty = []
+        for meter, window in self.windows.items():
+            window.prune(now)
+            if not window.log:       # nothing admitted in the last window, nothing pending
+                empty.append(meter)
+        for meter in empty:
+            del self.windows[meter]
+            self.dirty_windows.discard(meter)
+        return gone + empty
+
+
+PERSISTED_ENTRIES = 1024
+
+
+def compact(logged: list[tuple[float, int]], seconds: float) -> list[tuple[float, int]]:
+    """At most about PERSISTED_ENTRIES entries of a window's log, for the journal: beyond that,
+    entries within 1/PERSISTED_ENTRIES of the window of each other are merged and stamped with
+    the latest admission time among them. So a restored window may keep an amount up to
+    seconds/PERSISTED_ENTRIES longer than it should, never shorter: never more than the limit."""
+    if len(logged) <= PERSISTED_ENTRIES:
+        return logged
+    width = seconds / PERSISTED_ENTRIES
+    merged: list[tuple[float, int]] = []
+    bucket = None
+    for admitted, amount in logged:
+        slot = math.floor(admitted / width)
+        if slot == bucket:
+            merged[-1] = (admitted, merged[-1][1] + amount)
+        else:
+            merged.append((admitted, amount))
+            bucket = slot
+    return merged

@@ -21,6 +21,10 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS gov_counters (
         meter TEXT PRIMARY KEY, used BIGINT NOT NULL, held BIGINT NOT NULL, expires DOUBLE PRECISION)""",
     """CREATE TABLE IF NOT EXISTS gov_meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
+    # Sliding rate-limit windows of the in-memory store: entries = JSON [[admitted at, amount], ...]
+    """CREATE TABLE IF NOT EXISTS gov_windows (
+        meter TEXT PRIMARY KEY, seconds DOUBLE PRECISION NOT NULL, entries TEXT NOT NULL,
+        expires DOUBLE PRECISION NOT NULL)""",
 )
 
 

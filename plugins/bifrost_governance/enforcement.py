@@ -146,7 +146,8 @@ class Governor:
             cap = caps[admission.refused]
             self.metrics.refused(cap.tier.kind, cap.kind)
             raise refusal(cap, admission.used, admission.held, claims[admission.refused].amount, now,
-                          self.gateway.format_money, strict=self.settings.strict, per_usd=self.per_usd)
+                          self.gateway.format_money, strict=self.settings.strict, per_usd=self.per_usd,
+                          retry_after=admission.retry_after)
         assert admission.ticket is not None
         attempt.stash[HOLD] = Hold(admission.ticket, tuple(caps), tuple(c.amount for c in claims))
 

@@ -24,6 +24,11 @@ _UPSERT_COUNTER = (
     "INSERT INTO gov_counters (meter, used, held, expires) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (meter) DO UPDATE SET used = excluded.used, held = excluded.held, expires = excluded.expires"
 )
+_UPSERT_WINDOW = (
+    "INSERT INTO gov_windows (meter, seconds, entries, expires) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (meter) DO UPDATE SET seconds = excluded.seconds, entries = excluded.entries, "
+    "expires = excluded.expires"
+)
 _BUMP_VERSION = (
     "INSERT INTO gov_meta (name, value) VALUES ('version', 1) "
     "ON CONFLICT (name) DO UPDATE SET value = gov_meta.value + 1"
@@ -40,7 +45,7 @@ class CounterJournal:
         self._repeater: Repeater | None = None
 
     async def load(self) -> int:
-        now = time.time()
+        now = self.counters.clock()
         rows = await self.db.fetch("SELECT meter, used, held, expires FROM gov_counters")
         live = [
             (meter, int(used), int(held), FOREVER if expires is None else float(expires))
@@ -48,7 +53,17 @@ class CounterJournal:
             if expires is None or float(expires) + GRACE > now
         ]
         self.counters.restore(live)
-        return len(live)
+        windows = []
+        for meter, seconds, entries, expires in await self.db.fetch(
+            "SELECT meter, seconds, entries, expires FROM gov_windows"
+        ):
+            if float(expires) <= now:
+                continue
+            edge = now - float(seconds)
+            logged = [(float(t), int(a)) for t, a in orjson.loads(entries) if float(t) > edge]
+            windows.append((meter, float(seconds), logged))
+        self.counters.restore_windows(windows)
+        return len(live) + len(windows)
 
     def start(self) -> None:
         self._repeater = Repeater(self.interval, self.flush, "writing counters")
@@ -62,17 +77,24 @@ class CounterJournal:
 
     async def flush(self) -> None:
         rows = self.counters.take_dirty()
+        windows = self.counters.take_dirty_windows()
         try:
             if rows:
                 await self.db.executemany(
                     _UPSERT_COUNTER, [(m, u, h, None if e == FOREVER else e) for m, u, h, e in rows]
                 )
+            if windows:
+                await self.db.executemany(
+                    _UPSERT_WINDOW, [(m, s, orjson.dumps(log).decode(), e) for m, s, log, e in windows]
+                )
         except BaseException:
             self.counters.dirty.update(m for m, *_ in rows)   # write them next time
+            self.counters.dirty_windows.update(m for m, *_ in windows)
             raise
-        gone = self.counters.forget_expired(time.time())
+        gone = self.counters.forget_expired(self.counters.clock())
         if gone:
             await self.db.executemany("DELETE FROM gov_counters WHERE meter = ?", [(m,) for m in gone])
+            await self.db.executemany("DELETE FROM gov_windows WHERE meter = ?", [(m,) for m in gone])
 
 
 class EntityStore:

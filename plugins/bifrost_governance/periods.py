@@ -1,4 +1,5 @@
-"""Budget and rate-limit windows: when the current one started, when it ends, how to say so.
+"""Budget windows: when the current one started, when it ends, how to say so. (Rate limits use
+sliding windows, counters.py; their `window` is parsed here as a duration too.)
 
 Calendar resets (`daily`, `weekly`, `monthly`) are aligned to midnight, Monday and the first of
 the month in the configured time zone (`currency.timezone`, UTC by default), so that a budget

@@ -30,20 +30,24 @@ class Cap:
     period: Period | None     # None for IN_FLIGHT
     meter_base: str
     shown_limit: float = 0.0  # as configured (currency for money)
+    sliding: float = 0.0      # rate limits: the sliding window's length in seconds (else 0)
 
     _meter: str = ""          # the meter of the window below, built once per window
     _start: float = 0.0
     _end: float = -1.0
 
     def claim(self, amount: int, now: float, strict: bool = True) -> Claim:
+        if self.sliding:
+            return Claim(self.meter_base, self.limit, amount, strict, FOREVER, False, self.sliding)
         if self.period is None:
             return Claim(self.meter_base, self.limit, amount, True, FOREVER, True)
         meter = self.meter(now)          # also moves _end to this window's end
         return Claim(meter, self.limit, amount, strict, self._end, False)
 
     def meter(self, now: float) -> str:
-        """The counter of the window holding `now`: `<meter_base>:<window start>`."""
-        if self.period is None:
+        """The counter of the window holding `now`: `<meter_base>:<window start>`; a sliding
+        window (rate limits) and max_concurrent have one meter for all time, `<meter_base>`."""
+        if self.period is None or self.sliding:
             return self.meter_base
         if not self._start <= now < self._end:
             self._start, self._end = self.period.window(now)
@@ -107,10 +111,13 @@ def compile_tier(
     for limit in limits:
         window = Period(limit.window, tz)
         span = f"{window.seconds:.3f}".rstrip("0").rstrip(".") + "s"   # 1m and 60s share a meter
+        # Sliding windows (counters.py): the meter has no window start in its name.
         if limit.requests is not None:
-            tier.caps.append(Cap(REQUESTS, tier, limit.requests, window, f"{meter_base}:req:{span}", limit.requests))
+            tier.caps.append(Cap(REQUESTS, tier, limit.requests, window, f"{meter_base}:req:{span}", limit.requests,
+                                 window.seconds))
         if limit.tokens is not None:
-            tier.caps.append(Cap(TOKENS, tier, limit.tokens, window, f"{meter_base}:tok:{span}", limit.tokens))
+            tier.caps.append(Cap(TOKENS, tier, limit.tokens, window, f"{meter_base}:tok:{span}", limit.tokens,
+                                 window.seconds))
     return tier
 
 

@@ -16,7 +16,7 @@ Money = Callable[[float], str]   # gateway.format_money: USD -> "₹5,003.20"
 
 
 def refusal(cap: Cap, used: int, held: int, amount: int, now: float, money: Money, *,
-            strict: bool, per_usd: float) -> GatewayError:
+            strict: bool, per_usd: float, retry_after: float = 0.0) -> GatewayError:
     """The error for a claim on `cap` that did not fit."""
     if cap.kind == MONEY:
         return budget_exhausted(cap, used, held, amount, now, money, strict=strict, per_usd=per_usd)
@@ -25,7 +25,7 @@ def refusal(cap: Cap, used: int, held: int, amount: int, now: float, money: Mone
             f"too many requests in flight for {cap.tier.label}: {held} of max_concurrent {cap.limit}",
             retry_after=1, final=cap.tier.final,
         )
-    return rate_limited(cap, used, held, amount, now)
+    return rate_limited(cap, used, held, amount, now, retry_after)
 
 
 def budget_exhausted(cap: Cap, used: int, held: int, amount: int, now: float, money: Money, *,
@@ -47,9 +47,10 @@ def budget_exhausted(cap: Cap, used: int, held: int, amount: int, now: float, mo
     return BudgetExceeded(message, final=cap.tier.final)
 
 
-def rate_limited(cap: Cap, used: int, held: int, amount: int, now: float) -> RateLimited:
+def rate_limited(cap: Cap, used: int, held: int, amount: int, now: float, retry_after: float = 0.0) -> RateLimited:
+    """`retry_after`: what the counter store said (sliding windows: the seconds until enough of
+    the window has slid by for this request to fit). Without it, the end of the fixed window."""
     assert cap.period is not None
-    _, end = cap.period.window(now)
     window = cap.period.reset
     if cap.kind == REQUESTS:
         message = f"rate limit reached for {cap.tier.label}: {used + held} of {cap.limit} requests per {window}"
@@ -58,7 +59,10 @@ def rate_limited(cap: Cap, used: int, held: int, amount: int, now: float) -> Rat
             f"token rate limit reached for {cap.tier.label}: {used:,} tokens used and {held:,} held of "
             f"{cap.limit:,} per {window} (this request may use up to {amount:,})"
         )
-    wait = max(0.0, end - now)
+    if cap.sliding:
+        wait = retry_after
+    else:
+        wait = max(0.0, cap.period.window(now)[1] - now)
     return RateLimited(f"{message}; retry in {max(1, math.ceil(wait))}s", retry_after=wait, final=cap.tier.final)
 
 

@@ -372,25 +372,61 @@ async def test_a_client_that_hangs_up_mid_stream_pays_for_what_was_streamed(star
 # ----------------------------------------------------------------------------- rate limits
 
 
+def slides_out_within(retry_after: int, admitted: tuple[float, float], refused: tuple[float, float],
+                      window: float = 60) -> bool:
+    """retry-after (whole seconds, rounded up) matches "the oldest request leaves the window", given
+    only the bounds we saw from the client: when that request and the refused one were in flight."""
+    earliest = admitted[0] + window - refused[1]
+    latest = admitted[1] + window - refused[0]
+    return earliest <= retry_after <= latest + 1
+
+
 async def test_the_sixth_request_in_a_minute_gets_429_with_retry_after(start_gateway: Any, mock_upstream: Any,
                                                                      tmp_path: Any) -> None:
     gw = await start(start_gateway, mock_upstream, tmp_path,
                      {"virtual_keys": {"alice": key(rate_limit={"requests": 5, "window": "1m"})}})
     client = claude(gw)
-    if time.time() % 60 > 57:         # all six in one clock minute (windows are clock-aligned)
-        await asyncio.sleep(60 - time.time() % 60)
-    for _ in range(5):
+    first = time.time()
+    await client.messages.create(model=SONNET, max_tokens=10, messages=PROMPT)
+    admitted = (first, time.time())            # the first request was admitted in here
+    for _ in range(4):
         await client.messages.create(model=SONNET, max_tokens=10, messages=PROMPT)
+    refused = time.time()
     with pytest.raises(anthropic.RateLimitError) as caught:
         await client.messages.create(model=SONNET, max_tokens=10, messages=PROMPT)
     retry_after = int(caught.value.response.headers["retry-after"])
+    # The window slides: the first of the five leaves it one minute after it was admitted.
     assert 1 <= retry_after <= 60
-    assert abs(retry_after - (60 - time.time() % 60)) <= 2, "when this clock minute ends"
+    assert slides_out_within(retry_after, admitted, (refused, time.time())), "when the first request slides out"
     assert caught.value.body["error"]["message"].startswith("rate limit reached for virtual key 'alice': 5 of 5 "
                                                             "requests per 1m; retry in")
     with pytest.raises(openai.RateLimitError):
         await gpt(gw).chat.completions.create(model="gpt-4o", messages=PROMPT)
     assert len(await upstream_requests(gw)) == 5
+
+
+async def test_two_gateways_on_one_redis_share_one_sliding_request_limit(start_gateway: Any, mock_upstream: Any,
+                                                                         redis_url: str, tmp_path: Any) -> None:
+    """Limit 5 a minute through two gateways sharing Redis: 5 in all, then 429 from either, with
+    retry-after until the first of them slides out; the usage view shows the sliding window."""
+    name = "slide-" + str(time.time_ns())          # the session's Redis is shared with other tests
+    governance = {"virtual_keys": {name: {"key": "vk-" + name, "rate_limit": {"requests": 5, "window": "1m"}}}}
+    gateways = [await start(start_gateway, mock_upstream, tmp_path, governance,
+                            storage={"logs": f"sqlite:///{tmp_path}/gov{i}.db", "redis": redis_url}) for i in range(2)]
+    clients = [claude(gw, "vk-" + name) for gw in gateways]
+    first = time.time()
+    await clients[0].messages.create(model=SONNET, max_tokens=10, messages=PROMPT)
+    admitted = (first, time.time())            # the first request was admitted in here
+    for i in range(1, 5):
+        await clients[i % 2].messages.create(model=SONNET, max_tokens=10, messages=PROMPT)
+    for client in clients:
+        refused = time.time()
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            await client.messages.create(model=SONNET, max_tokens=10, messages=PROMPT)
+        assert slides_out_within(int(caught.value.response.headers["retry-after"]), admitted, (refused, time.time()))
+    row = (await usage(gateways[1], "keys", name))["rate_limits"][0]
+    assert row == {**row, "kind": "requests", "sliding": True, "used": 5, "in_flight": 0, "remaining": 0}
+    assert row["resets_at"] is not None and row["window_start"] is not None
 
 
 async def test_token_rate_limit_counts_input_and_output(start_gateway: Any, mock_upstream: Any,
@@ -416,14 +452,19 @@ async def test_provider_rate_limit_skips_to_the_fallback(start_gateway: Any, moc
         fallbacks=["openai/gpt-4o"])}})
     client = claude(gw)
     providers = []
+    started = []
     for _ in range(3):
+        started.append(time.time())
         raw = await client.messages.with_raw_response.create(model=SONNET, max_tokens=10, messages=PROMPT)
         providers.append(raw.headers["x-bf-provider"])
+    openai_admitted = (started[2], time.time())
     assert providers == ["anthropic", "anthropic", "openai"]
+    refused = time.time()
     with pytest.raises(anthropic.RateLimitError) as caught:
         await client.messages.create(model=SONNET, max_tokens=10, messages=PROMPT)
-    expected = 3600 - time.time() % 3600          # windows are aligned to the clock: the hour ends
-    assert abs(int(caught.value.response.headers["retry-after"]) - expected) <= 2
+    # sliding: when OpenAI's one request leaves the hour
+    assert slides_out_within(int(caught.value.response.headers["retry-after"]), openai_admitted,
+                             (refused, time.time()), window=3600)
     assert "provider config 'openai'" in text(caught.value)
 
 

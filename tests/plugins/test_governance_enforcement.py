@@ -17,7 +17,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from bifrost_py.config import config_from_dict
 from bifrost_py.context import ANTHROPIC, EMBEDDINGS, MESSAGES, Attempt, Call, Reply, Target, Usage
-from bifrost_py.errors import GatewayError
+from bifrost_py.errors import GatewayError, RateLimited
 from bifrost_py.gateway import Gateway
 
 SONNET = "claude-sonnet-4-20250514"
@@ -166,3 +166,28 @@ async def test_a_hold_admitted_while_the_client_hung_up_is_released() -> None:
     assert store.meters and not store.tickets, "the admission completed and was then released"
     assert all(counter == [0, 0] for counter in store.meters.values())
     await gateway.stop()
+
+
+async def test_rate_limits_slide_a_burst_at_a_minute_boundary_gets_an_honest_retry_after() -> None:
+    """The provider config allows 3 requests a minute: 3 at 0:59, the 4th at 1:01 is refused
+    (not final: another provider may serve) with retry-after 58, when the burst slides out."""
+    clock = [60 * 29_000_000 + 59.0]
+    gov, _ = governor(MemoryCounters(lambda: clock[0]))
+    for _ in range(3):
+        c = call()
+        gov.authenticate(c)
+        attempt = attempt_for(c)
+        await gov.admit(attempt)
+        attempt.outcome.status = 200
+        attempt.outcome.usage = Usage(input_tokens=70, output_tokens=12)
+        await gov.settle(attempt)
+    clock[0] += 2
+    c = call()
+    gov.authenticate(c)
+    with pytest.raises(RateLimited) as caught:
+        await gov.admit(attempt_for(c))
+    assert caught.value.final is False and caught.value.headers["retry-after"] == "58"
+    assert caught.value.message == ("rate limit reached for provider config 'anthropic' of virtual key 'k': "
+                                    "3 of 3 requests per 1m; retry in 58s")
+    clock[0] += 58
+    await gov.admit(attempt_for(c))

@@ -7,6 +7,7 @@ entries are shown, read-only."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 import uuid
 from typing import Any
@@ -91,6 +92,8 @@ def test_a_provider_entry_limits_the_key_there_and_can_be_edited_and_removed(sig
 
     assert send(gateway, secret, "the one request anthropic allows this key").status == 200
     expect(rate).to_have_attribute("aria-valuenow", "1")  # the page polls the usage view
+    # A sliding window: the bar counts the last day and says when the request leaves it.
+    expect(rate).to_have_attribute("aria-valuetext", re.compile(r"^1 of 1 requests in the last 1d, oldest leaves in 23 h"))
     expect(budget).not_to_have_attribute("aria-valuenow", "0")
     screenshot(page, "keys-provider-usage")
     # The key may use no other provider, so the provider tier's refusal is the caller's answer,

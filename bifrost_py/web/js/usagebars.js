@@ -28,12 +28,16 @@ export function budgetBar(budget, owner) {
     h("div", { class: "caption" }, h("span", { class: "spent" }, text), h("span", {}, resets)));
 }
 
-/** One rate limit's current window: {kind: requests|tokens, window, limit, used, resets_at}. */
+/** One rate limit: {kind: requests|tokens, window, limit, used, in_flight, resets_at, sliding}.
+ * A sliding window counts the last `window`; its resets_at is when the oldest counted request
+ * leaves it (room frees up then), not the end of a fixed window. */
 export function rateBar(limit, owner) {
   const used = Number(limit.used || 0) + Number(limit.in_flight || 0);
   const unit = limit.kind === "tokens" ? "tokens" : "requests";
-  const text = `${count(used)} of ${count(limit.limit)} ${unit} per ${limit.window}`;
-  const resets = limit.resets_at ? `window ends ${until(limit.resets_at)}` : "";
+  const span = limit.sliding ? `in the last ${limit.window}` : `per ${limit.window}`;
+  const text = `${count(used)} of ${count(limit.limit)} ${unit} ${span}`;
+  const when = limit.sliding ? "oldest leaves" : "window ends";
+  const resets = limit.resets_at ? `${when} ${until(limit.resets_at)}` : "";
   return h("div", { class: "usage", "data-usage": "rate" },
     bar(used, Number(limit.limit), `${text}, ${resets}`, `Rate limit of ${owner}: ${unit} per ${limit.window}`),
     h("div", { class: "caption" }, h("span", {}, text), h("span", {}, resets)));
