@@ -5,16 +5,22 @@
             client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="vk-...")
 
 Both listen on OS-chosen loopback ports. The pytest fixtures `mock_upstream` and
-`start_gateway` in tests/conftest.py wrap these.
+`start_gateway` in tests/conftest.py wrap these. `GatewayProcess` runs `bifrost-py serve` as a
+process of its own, for what only a real process shows: SIGTERM, SIGKILL, a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -108,3 +114,47 @@ def provider_config(upstream_url: str) -> dict[str, Any]:
         "anthropic": {"type": "anthropic", "base_url": upstream_url, "keys": [{"value": "sk-ant-test"}]},
         "openai": {"type": "openai", "base_url": upstream_url + "/v1", "keys": [{"value": "sk-openai-test"}]},
     }
+
+
+class GatewayProcess:
+    """`bifrost-py serve -c CONFIG` on a free loopback port; its output is appended to `log`."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bifrost_py", "serve", "-c", str(config), "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self, session: aiohttp.ClientSession) -> None:
+        """Wait (at most 15 s) until /health answers 200."""
+        for _ in range(300):
+            if self.process.poll() is not None:
+                raise AssertionError(f"the gateway exited with {self.process.returncode}")
+            try:
+                async with session.get(self.url + "/health") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError("the gateway never became healthy")
+
+    async def stop(self) -> int:
+        """SIGTERM, then the exit code (a graceful stop flushes what the gateway holds)."""
+        self.process.send_signal(signal.SIGTERM)
+        for _ in range(1200):   # bounded: 60 s
+            if self.process.poll() is not None:
+                self.log.close()
+                return self.process.returncode
+            await asyncio.sleep(0.05)
+        self.process.kill()
+        raise AssertionError("the gateway did not stop within 60 s of SIGTERM")
+
+    def crash(self) -> None:
+        """SIGKILL: no flush, no goodbye — what a power cut or the OOM killer does."""
+        self.process.kill()
+        self.process.wait(30)
+        self.log.close()

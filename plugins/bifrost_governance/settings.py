@@ -33,7 +33,7 @@ class Settings:
     default_max_tokens: int = 4096    # worst case for a request that sets no max_tokens
     input_margin: float = 1.5         # reserve this many times the estimated prompt tokens
     unpriced: str = "refuse"          # a budgeted request for a model with no known price
-    flush_interval: float = 1.0       # write-behind of counters to the database
+    flush_interval: float = 0.1       # write-behind of counters to the database (a crash loses at most this)
     lease: float = 120.0              # Redis: reservations of a vanished instance expire after this
     sync_interval: float = 5.0        # how often API-made changes by other instances are picked up
     customers: dict[str, Customer] = field(default_factory=dict)
@@ -57,7 +57,7 @@ def read_settings(section: Section) -> Settings:
         default_max_tokens=section.int("default_max_tokens", 4096, minimum=1),
         input_margin=section.number("input_margin", 1.5, minimum=1.0),
         unpriced=section.str("unpriced", "refuse", choices=UNPRICED),
-        flush_interval=section.duration("flush_interval", 1.0),
+        flush_interval=section.duration("flush_interval", 0.1),
         lease=section.duration("lease", 120.0),
         sync_interval=section.duration("sync_interval", 5.0),
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from bifrost_py.mockupstream import MockOptions
-from bifrost_py.testing import free_port, running_mock_upstream
+from bifrost_py.testing import GatewayProcess, running_mock_upstream
 
 ADMIN = {"authorization": "Bearer admin-secret"}
 WORKERS = 16
@@ -41,41 +40,7 @@ costlog: {{flush_interval: 2s, batch_size: 5000}}
 """)
 
 
-class Server:
-    def __init__(self, config: Path, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bifrost_py", "serve", "-c", str(config), "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self, session: aiohttp.ClientSession) -> None:
-        for _ in range(300):
-            if self.process.poll() is not None:
-                raise AssertionError(f"the gateway exited with {self.process.returncode}")
-            try:
-                async with session.get(self.url + "/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-        raise AssertionError("the gateway never became healthy")
-
-    async def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        for _ in range(1200):   # bounded: 60 s
-            if self.process.poll() is not None:
-                self.log.close()
-                return self.process.returncode
-            await asyncio.sleep(0.05)
-        self.process.kill()
-        raise AssertionError("the gateway did not stop within 60 s of SIGTERM")
-
-
-async def load(server: Server, answered: list[str], stop: asyncio.Event, when: dict[str, float] | None = None) -> None:
+async def load(server: GatewayProcess, answered: list[str], stop: asyncio.Event, when: dict[str, float] | None = None) -> None:
     """WORKERS clients sending requests back to back until the gateway stops answering."""
     body = {"model": "claude-sonnet-4-20250514", "max_tokens": 50, "messages": [{"role": "user", "content": "hello"}]}
     headers = {"x-api-key": "vk-any", "anthropic-version": "2023-06-01"}
@@ -99,7 +64,7 @@ async def load(server: Server, answered: list[str], stop: asyncio.Event, when: d
     await asyncio.gather(*(worker(n) for n in range(WORKERS)))
 
 
-async def logged_request_ids(server: Server) -> dict[str, int]:
+async def logged_request_ids(server: GatewayProcess) -> dict[str, int]:
     logged: dict[str, int] = {}
     cursor = None
     async with aiohttp.ClientSession(headers=ADMIN) as session:
@@ -123,7 +88,7 @@ async def test_a_crash_under_load_loses_only_its_last_moment(tmp_path: Path, log
         config = tmp_path / "gateway.yaml"
         write_config(config, upstream.url, logs_url)
         config.write_text(config.read_text().replace("costlog: {flush_interval: 2s, batch_size: 5000}", ""))
-        server = Server(config, tmp_path / "gateway.log")
+        server = GatewayProcess(config, tmp_path / "gateway.log")
         answered: list[str] = []
         when: dict[str, float] = {}
         async with aiohttp.ClientSession() as session:
@@ -134,16 +99,14 @@ async def test_a_crash_under_load_loses_only_its_last_moment(tmp_path: Path, log
                 if len(answered) >= SIGTERM_AFTER and when[answered[0]] < time.monotonic() - 2:
                     break
                 await asyncio.sleep(0.01)
-            server.process.kill()
             killed_at = time.monotonic()
-            server.process.wait(30)
-            server.log.close()
+            server.crash()
             stop.set()
             await asyncio.wait_for(traffic, 60)
         settled = [rid for rid in answered if when[rid] < killed_at - 1.0]
         assert len(settled) >= SIGTERM_AFTER // 2, (tmp_path / "gateway.log").read_text()[-2000:]
 
-        restarted = Server(config, tmp_path / "gateway.log")
+        restarted = GatewayProcess(config, tmp_path / "gateway.log")
         logged = await logged_request_ids(restarted)
         assert await restarted.stop() == 0
     missing = [rid for rid in settled if logged.get(rid) != 200]
@@ -154,7 +117,7 @@ async def test_sigterm_under_load_loses_no_row(tmp_path: Path, logs_url: str) ->
     async with running_mock_upstream(MockOptions(latency=0.005)) as upstream:
         config = tmp_path / "gateway.yaml"
         write_config(config, upstream.url, logs_url)
-        server = Server(config, tmp_path / "gateway.log")
+        server = GatewayProcess(config, tmp_path / "gateway.log")
         answered: list[str] = []
         async with aiohttp.ClientSession() as session:
             await server.ready(session)
@@ -171,7 +134,7 @@ async def test_sigterm_under_load_loses_no_row(tmp_path: Path, logs_url: str) ->
         assert code == 0, (tmp_path / "gateway.log").read_text()[-2000:]
         assert len(set(answered)) == len(answered)
 
-        restarted = Server(config, tmp_path / "gateway.log")
+        restarted = GatewayProcess(config, tmp_path / "gateway.log")
         logged = await logged_request_ids(restarted)
         async with aiohttp.ClientSession(headers=ADMIN) as session:
             missing = [rid for rid in answered if logged.get(rid) != 200]
