@@ -20,6 +20,7 @@ from bifrost_py.admin import AdminRoute, admin_error
 
 from .catalog import Meta
 from .settings import describe
+from .stores import StoreError
 
 if TYPE_CHECKING:
     from .plugin import CachePlugin
@@ -33,6 +34,12 @@ def _entry(meta: Meta, now: float) -> dict[str, Any]:
         "semantic": meta.partition is not None, "age_seconds": round(now - meta.created, 1),
         "expires_in_seconds": round(meta.expires - now, 1), "bytes": meta.size, "hits": meta.hits,
     }
+
+
+def _store_down(exc: StoreError) -> web.Response:
+    """This instance forgot the entries at once; the shared store did not: say so, ask to retry."""
+    return admin_error(503, f"the cache store could not delete ({exc}); this instance no longer serves "
+                            "those entries, but others sharing the store may until the delete is repeated")
 
 
 def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
@@ -59,7 +66,10 @@ def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
     async def clear(request: web.Request) -> web.Response:
         if plugin.cache is None:
             return admin_error(503, "the cache has not started")
-        deleted = await plugin.cache.clear(request.query.get("scope") or None)
+        try:
+            deleted = await plugin.cache.clear(request.query.get("scope") or None)
+        except StoreError as exc:
+            return _store_down(exc)
         return web.json_response({"deleted": deleted})
 
     async def drop(request: web.Request) -> web.Response:
@@ -67,7 +77,10 @@ def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
             return admin_error(503, "the cache has not started")
         key = request.match_info["key"]
         known = plugin.cache.catalog.get(key) is not None
-        await plugin.cache.forget([key], "cleared")
+        try:
+            await plugin.cache.forget([key], "cleared")
+        except StoreError as exc:
+            return _store_down(exc)
         return web.json_response({"deleted": 1 if known else 0})
 
     return [

@@ -19,7 +19,7 @@ from .index import Match, VectorIndex
 from .metrics import CacheMetrics
 from .policy import Plan
 from .settings import CacheSettings
-from .stores import Entry, Known, Store
+from .stores import Entry, Known, Store, StoreError
 
 log = logging.getLogger("bifrost_py.cache")
 SWEEP_SECONDS = 30.0
@@ -80,7 +80,13 @@ class Cache:
     # ------------------------------------------------------------------ lookups
 
     async def lookup(self, plan: Plan) -> Hit | None:
-        now = self.clock()
+        """A hit, or None: a miss, also when the store cannot answer (the provider will)."""
+        try:
+            return await self._lookup(plan, self.clock())
+        except StoreError:
+            return None
+
+    async def _lookup(self, plan: Plan, now: float) -> Hit | None:
         hit = await self._exact(plan, now)
         if hit is None and self.settings.semantic and plan.request is not None and plan.request.text is not None:
             hit = await self._semantic(plan, now)
@@ -157,7 +163,12 @@ class Cache:
             now, now + plan.ttl, model, provider, len(body),
         )
         self.learn([Known(meta, vector)])
-        gone = await self.store.put(Entry(meta, body, vector))
+        try:
+            gone = await self.store.put(Entry(meta, body, vector))
+        except StoreError:
+            self._unlearn(meta.key)
+            self.metrics.not_stored("store_error")
+            return meta
         await self.forget(gone, "size", in_store=False)
         self.metrics.stored()
         return meta
@@ -183,6 +194,12 @@ class Cache:
         task = asyncio.get_running_loop().create_task(coro)
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
+
+    def _unlearn(self, key: str) -> None:
+        """Drop an entry the store never got, so this instance does not promise it."""
+        meta = self.catalog.remove(key)
+        if meta is not None:
+            self._unindex(meta)
 
     def _unindex(self, meta: Meta) -> None:
         if meta.partition:

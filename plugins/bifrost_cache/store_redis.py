@@ -9,24 +9,43 @@ other one at once. Semantic lookups run on each instance's in-memory index, whic
 `lru` on start and then follows `feed` (blocking XREAD), so other instances' entries become
 semantic hits within moments. Eviction is atomic in Redis (a script pops the least recently used
 keys beyond max_entries and deletes them), so several instances never overfill it together.
+
+Robustness. No Redis command is ever cancelled half-way: on Python 3.11 redis-py's own
+`asyncio.wait_for` around each send can swallow a cancellation that lands at the wrong moment, so
+a cancelled caller runs on (a feed loop that never stops, a request whose client left still
+going to the provider). Each command therefore runs in a task of its own that nothing cancels
+(`_run`); callers await it shielded and leave at once when cancelled, and `close()` waits a few
+seconds at most for the commands still running before closing the client. Failures (Redis down,
+restarted, too slow) raise StoreError: the cache answers a miss, skips the store, and the next
+command reconnects. Timeouts are short (a dead Redis must not stall requests); `?socket_timeout=`
+and `?socket_connect_timeout=` in the URL override them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import orjson
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from .catalog import Meta
-from .stores import Apply, Entry, Known, vector_bytes, vector_from
+from .stores import Apply, Entry, Known, StoreError, vector_bytes, vector_from
 
 log = logging.getLogger("bifrost_py.cache")
+T = TypeVar("T")
 _LOAD_BATCH = 500
 _FOLLOW_BLOCK_MS = 1000
+CONNECT_TIMEOUT = 2.0   # seconds to (re)connect
+COMMAND_TIMEOUT = 3.0   # seconds for one reply; more than the feed's blocking read
+FEED_RETRY = 1.0        # seconds between attempts to read the feed while Redis is away
+CLOSE_WAIT = 5.0        # seconds close() gives the commands still running
 
 # KEYS[1] = lru, ARGV[1] = max entries, ARGV[2] = entry key prefix. Returns the evicted keys.
 _EVICT = """
@@ -66,7 +85,10 @@ class RedisStore:
         self.client: redis.Redis | None = None
         self._evict: Any = None
         self._feed_id = "0-0"
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()   # commands running, waited for by flush/close
+        self._reading: asyncio.Task[Any] | None = None  # the feed's blocking read, if one runs
+        self._closing = asyncio.Event()
+        self._down = False
 
     def _entry(self, key: str) -> str:
         return f"{self.prefix}e:{key}"
@@ -79,29 +101,82 @@ class RedisStore:
     def _feed(self) -> str:
         return f"{self.prefix}feed"
 
+    # ------------------------------------------------------------------ life cycle
+
     async def open(self) -> None:
-        self.client = redis.from_url(self.url)
+        self._closing = asyncio.Event()
+        self.client = redis.from_url(
+            self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT,
+            # one immediate retry on a dropped connection (Redis restarted), none on a timeout
+            retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)),
+        )
         await self.client.ping()
         self._evict = self.client.register_script(_EVICT)
 
     async def close(self) -> None:
-        await self.flush()
+        """Stop following, give the commands in flight CLOSE_WAIT seconds to end, then close.
+
+        Never cancels a command: redis-py can lose the cancellation or hang closing after one."""
+        self._closing.set()
+        running = [*self._tasks, *([self._reading] if self._reading is not None else [])]
+        if running:
+            _, late = await asyncio.wait(running, timeout=CLOSE_WAIT)
+            if late:
+                log.warning("cache: %d Redis command(s) still running at shutdown; closing anyway", len(late))
         if self.client is not None:
-            await self.client.aclose()
-            self.client = None
+            client, self.client = self.client, None
+            await client.aclose()
+
+    def _redis(self) -> redis.Redis:
+        if self.client is None:
+            raise StoreError("the Redis cache store is closed")
+        return self.client
+
+    def _start(self, work: Awaitable[T], what: str) -> asyncio.Task[T]:
+        """Run one Redis exchange in a task of its own, which nothing cancels."""
+        task = asyncio.get_running_loop().create_task(self._guard(work, what))
+        task.add_done_callback(_observe)
+        return task
+
+    def _spawn(self, work: Awaitable[T], what: str) -> asyncio.Task[T]:
+        """_start, and let flush() and close() wait for it."""
+        task = self._start(work, what)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, work: Awaitable[T], what: str) -> T:
+        """Await a Redis exchange shielded: a cancelled caller leaves at once, the exchange ends."""
+        return await asyncio.shield(self._spawn(work, what))
+
+    async def _guard(self, work: Awaitable[T], what: str) -> T:
+        """Turn Redis failures into StoreError; say once when Redis goes away and comes back."""
+        try:
+            result = await work
+        except (redis.RedisError, OSError) as exc:
+            why = str(exc) or type(exc).__name__
+            if not self._down:
+                self._down = True
+                log.warning("cache: Redis %s failed (%s); lookups miss and answers are not stored "
+                            "until Redis answers again", what, why)
+            raise StoreError(f"Redis {what} failed: {why}") from exc
+        if self._down:
+            self._down = False
+            log.warning("cache: Redis answers again")
+        return result
 
     # ------------------------------------------------------------------ reads
 
     async def load(self, now: float) -> list[Known]:
         """Entries in LRU order; keys whose hash expired are dropped from `lru` on the way."""
-        assert self.client is not None
-        last = await self.client.xrevrange(self._feed, count=1)
+        client = self._redis()
+        last = await client.xrevrange(self._feed, count=1)
         self._feed_id = last[0][0].decode() if last else "0-0"
-        keys = [k.decode() for k in await self.client.zrange(self._lru, 0, -1)]
+        keys = [k.decode() for k in await client.zrange(self._lru, 0, -1)]
         known: list[Known] = []
         for start in range(0, len(keys), _LOAD_BATCH):
             batch = keys[start : start + _LOAD_BATCH]
-            async with self.client.pipeline(transaction=False) as pipe:
+            async with client.pipeline(transaction=False) as pipe:
                 for key in batch:
                     pipe.hmget(self._entry(key), "meta", "vector")
                 rows = await pipe.execute()
@@ -114,42 +189,55 @@ class RedisStore:
                 if entry.expires > now:
                     known.append(Known(entry, vector_from(vector)))
             if dead:
-                await self.client.zrem(self._lru, *dead)
+                await client.zrem(self._lru, *dead)
         return known
 
     async def fetch(self, key: str, now: float) -> tuple[Meta, bytes] | None:
-        assert self.client is not None
-        body, meta = await self.client.hmget(self._entry(key), "body", "meta")
+        body, meta = await self._run(self._redis().hmget(self._entry(key), "body", "meta"), "lookup")
         if body is None or meta is None:
             return None
         entry = _meta_from(key, meta)
         return (entry, bytes(body)) if entry.expires > now else None
 
     async def follow(self, apply: Apply) -> None:
-        """Learn the entries other instances store (runs until cancelled)."""
-        assert self.client is not None
-        while True:
+        """Learn the entries other instances store, until close() (or cancelled: each read
+        runs to its end on its own, so cancelling this loop is safe)."""
+        while not self._closing.is_set():
+            self._reading = self._start(self._read_feed(), "feed read")
             try:
-                answer = await self.client.xread({self._feed: self._feed_id}, block=_FOLLOW_BLOCK_MS, count=500)
-            except (redis.ConnectionError, redis.TimeoutError):
-                log.warning("cache: Redis feed unreachable; retrying")
-                await asyncio.sleep(1.0)
+                answer = await asyncio.shield(self._reading)
+            except StoreError:
+                await self._pause(FEED_RETRY)
                 continue
-            now = time.time()
-            for _, messages in answer or ():
-                known = []
-                for message_id, fields in messages:
-                    self._feed_id = message_id.decode()
-                    entry = _meta_from(fields[b"key"].decode(), fields[b"meta"])
-                    if entry.expires > now:
-                        known.append(Known(entry, vector_from(fields.get(b"vector"))))
-                apply(known)
+            self._learn(answer, apply)
+
+    async def _read_feed(self) -> Any:
+        return await self._redis().xread({self._feed: self._feed_id}, block=_FOLLOW_BLOCK_MS, count=500)
+
+    def _learn(self, answer: Any, apply: Apply) -> None:
+        """Hand the live entries of one XREAD answer to `apply`, moving the feed position on."""
+        now = time.time()
+        for _, messages in answer or ():
+            known = []
+            for message_id, fields in messages:
+                self._feed_id = message_id.decode()
+                entry = _meta_from(fields[b"key"].decode(), fields[b"meta"])
+                if entry.expires > now:
+                    known.append(Known(entry, vector_from(fields.get(b"vector"))))
+            apply(known)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
 
     # ------------------------------------------------------------------ writes
 
     async def put(self, entry: Entry) -> list[str]:
         """Store and announce the entry; returns the keys Redis evicted to stay in bounds."""
-        assert self.client is not None
+        return await self._run(self._put(entry), "store")
+
+    async def _put(self, entry: Entry) -> list[str]:
+        client = self._redis()
         meta = entry.meta
         name = self._entry(meta.key)
         mapping: dict[str, bytes] = {"body": entry.body, "meta": _meta_json(meta)}
@@ -159,7 +247,7 @@ class RedisStore:
         announced: dict[str, bytes] = {"key": meta.key.encode(), "meta": mapping["meta"]}
         if vector is not None:
             announced["vector"] = vector
-        async with self.client.pipeline(transaction=True) as pipe:
+        async with client.pipeline(transaction=True) as pipe:
             pipe.delete(name)
             pipe.hset(name, mapping=mapping)
             pipe.pexpireat(name, int(meta.expires * 1000) + 1)
@@ -171,41 +259,43 @@ class RedisStore:
 
     def touch(self, key: str, now: float) -> None:
         """Move the key up the shared LRU order (fire and forget: a hit never waits for it)."""
-        task = asyncio.get_running_loop().create_task(self._touch(key, now))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _touch(self, key: str, now: float) -> None:
-        if self.client is None:
-            return
-        try:
-            await self.client.zadd(self._lru, {key: now}, xx=True)  # xx: never revive an evicted key
-        except redis.RedisError:
-            log.warning("cache: recording a hit in Redis failed", exc_info=True)
+        if self.client is not None:  # xx: never revive an evicted key
+            self._spawn(self.client.zadd(self._lru, {key: now}, xx=True), "hit record")
 
     async def delete(self, keys: list[str]) -> None:
-        if not keys or self.client is None:
-            return
-        async with self.client.pipeline(transaction=False) as pipe:
+        if keys:
+            await self._run(self._delete(keys), "delete")
+
+    async def _delete(self, keys: list[str]) -> None:
+        async with self._redis().pipeline(transaction=False) as pipe:
             pipe.delete(*[self._entry(k) for k in keys])
             pipe.zrem(self._lru, *keys)
             await pipe.execute()
 
     async def clear(self, scope: str | None) -> int:
-        assert self.client is not None
+        return await self._run(self._clear(scope), "clear")
+
+    async def _clear(self, scope: str | None) -> int:
+        client = self._redis()
         doomed = []
-        async for raw in self.client.scan_iter(match=f"{self.prefix}e:*", count=1000):
+        async for raw in client.scan_iter(match=f"{self.prefix}e:*", count=1000):
             key = raw.decode()[len(self.prefix) + 2 :]
             if scope is not None:
-                meta = await self.client.hget(raw, "meta")
+                meta = await client.hget(raw, "meta")
                 if meta is None or orjson.loads(meta).get("scope") != scope:
                     continue
             doomed.append(key)
         for start in range(0, len(doomed), _LOAD_BATCH):
-            await self.delete(doomed[start : start + _LOAD_BATCH])
+            await self._delete(doomed[start : start + _LOAD_BATCH])
         return len(doomed)
 
     async def flush(self) -> None:
         """Writes are awaited as they happen; only LRU updates may still be on their way."""
-        if self._tasks:
+        while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _observe(task: asyncio.Task[Any]) -> None:
+    """Retrieve the outcome of a command whose caller left (no 'never retrieved' noise)."""
+    if not task.cancelled():
+        task.exception()

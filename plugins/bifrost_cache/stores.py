@@ -41,6 +41,11 @@ class Known:
 Apply = Callable[[list[Known]], None]
 
 
+class StoreError(Exception):
+    """The store could not answer (Redis down, restarted, too slow): the lookup is a miss and the
+    answer is not stored; the request itself goes on. The store has already logged it."""
+
+
 class Store(Protocol):
     name: str
     shared: bool  # other processes write here too: a local miss is worth asking the store
