@@ -245,8 +245,7 @@ class LogApi:
     async def usage(self, request: web.Request) -> web.StreamResponse:
         filters = parse_filters(request.query)
         by = request.query.get("by") or "model"
-        groups = await self.queries.usage(filters, by)
-        totals = await self.queries.totals(filters)
+        groups, totals = await self.queries.usage_and_totals(filters, by)
         return _json(
             {
                 "by": by,

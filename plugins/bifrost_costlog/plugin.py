@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bifrost_py.costlog")
 
+ROLLUP_BUILD_PAUSE = 0.02  # seconds between two chunks of the rollup build (writes go in between)
+
 
 class CostLog:
     """One per gateway; every resource it opens in startup is closed in shutdown."""
@@ -67,7 +69,7 @@ class CostLog:
     @hookimpl
     async def bifrost_startup(self, gateway: Gateway) -> None:
         assert self.metrics is not None
-        store = open_store(self.settings.logs_url)
+        store = open_store(self.settings.logs_url, self.settings.timezone)
         await store.open()
         self.store = store
         self.queries = LogQueries(store, self.settings.timezone)
@@ -76,6 +78,7 @@ class CostLog:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._prune_forever(), name="costlog-retention"),
+            loop.create_task(self._build_rollup(store), name="costlog-rollup-build"),
             loop.create_task(self._end_streams_on_stop(gateway), name="costlog-stop-watch"),
         ]
 
@@ -108,6 +111,28 @@ class CostLog:
                 except Exception as exc:  # noqa: BLE001 - retention must not stop for good
                     log.warning("request log: pruning old rows failed: %s", exc)
             await asyncio.sleep(self.settings.prune_interval)
+
+    async def _build_rollup(self, store: Store) -> None:
+        """A database written by an older version gets its usage rollup built from the rows
+        already there: a chunk per transaction, with pauses, so that writes and queries go on
+        meanwhile (aggregates are read from the rows until it is done)."""
+        started = time.monotonic()
+        announced = False
+        while True:
+            try:
+                left = await store.build_rollup_step()
+            except Exception as exc:  # noqa: BLE001 - try again later; queries use the rows meanwhile
+                log.warning("request log: building the usage rollup failed (%s); retrying in a minute", exc)
+                await asyncio.sleep(60)
+                continue
+            if left is None:
+                if announced:
+                    log.info("request log: usage rollup built in %.0f s", time.monotonic() - started)
+                return
+            if not announced:
+                log.info("request log: building the usage rollup from the rows already logged (~%d)", left)
+                announced = True
+            await asyncio.sleep(ROLLUP_BUILD_PAUSE)
 
     async def _end_streams_on_stop(self, gateway: Gateway) -> None:
         """Live streams never end by themselves; close them as soon as the server starts to
@@ -165,8 +190,7 @@ class CostLog:
             raise ValueError(f"--by: expected one of {', '.join(GROUPS)}")
         until = time.time()
         filters = Filters(since=until - since)
-        groups = await self.queries.usage(filters, by)
-        totals = await self.queries.totals(filters)
+        groups, totals = await self.queries.usage_and_totals(filters, by)
         return render(
             groups, totals, by=by, since=until - since, until=until, fmt=fmt, presenter=self.presenter
         )

@@ -1,20 +1,30 @@
 """Reading the log back: pages of rows, one request, aggregates with latency percentiles, the
 spend summary. Shared by the admin API and `bifrost-py report`.
 
-Percentiles are nearest-rank, computed in SQL with window functions that SQLite (3.25+) and
-PostgreSQL both have, so neither store ships every latency to Python.
+Aggregates come from the usage rollup (`rollup.py`) when it can answer them: grouped by key,
+team, customer, model, provider, day or hour (or not grouped), filtered by nothing but those
+names and the time range. The whole buckets (hours) of the range are read from the rollup, the
+rows of the partial buckets at its ends from the log, and both are added up here. Sums are those of
+the raw rows; percentiles come from the rollup's histograms (within rollup.ERROR_BOUND).
+
+Anything else (another filter, by session, a range without one whole bucket, a rollup still
+being built) is computed from the log rows, with exact nearest-rank percentiles from window functions
+that SQLite (3.25+) and PostgreSQL both have.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import rollup
 from .columns import BODIES, NAMES, TABLE
 from .filters import Filters
+from .rollup import Cell
 from .stores import Store
 
 LIST_COLUMNS = ", ".join(["id", *[n for n in NAMES if n not in BODIES]])
@@ -30,20 +40,19 @@ GROUP_COLUMNS = {
 }
 TIME_GROUPS = {"day": ("%Y-%m-%d", "YYYY-MM-DD"), "hour": ("%Y-%m-%d %H:00", "YYYY-MM-DD HH24:00")}
 GROUPS = (*[g for g in GROUP_COLUMNS if g != "none"], *TIME_GROUPS)
-INT_FIELDS = (
-    "attempts",
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "unpriced",
-    "cache_hits",
-    "fallbacks",
-)
-FLOAT_FIELDS = ("cost_usd", "saved_by_cache_usd", "saved_by_routing_usd")
+INT_FIELDS = rollup.INTS       # the figures of a usage group: what the rollup sums, too
+FLOAT_FIELDS = rollup.FLOATS
 MAX_PAGE = 1000
+# What the rollup can answer: these filters, these groups.
+ROLLUP_FILTERS = frozenset({"key", "team", "customer", "provider", "model", "since", "until"})
+ROLLUP_NAMES = {"key": "key_name", "team": "team", "customer": "customer", "provider": "provider"}
+
+
+@dataclass(slots=True)
+class RollupPlan:
+    where: str  # the rollup rows: names and whole buckets
+    params: list[Any]
+    edges: list[tuple[float | None, float | None]]  # (since, until) of log rows to add to them
 
 
 class LogQueries:
@@ -108,6 +117,47 @@ class LogQueries:
     async def usage(self, filters: Filters, by: str) -> list[dict[str, Any]]:
         """Per group: requests, attempts, errors, tokens, cost, unpriced rows, cache hits and
         savings, fallbacks, and p50/p95 of the whole request's latency (final rows)."""
+        groups, _ = await self.usage_and_totals(filters, by, totals=False)
+        return groups
+
+    async def totals(self, filters: Filters) -> dict[str, Any]:
+        """The same figures over every matching row, as one group."""
+        rows = await self.usage(filters, "none")
+        return rows[0] if rows else _typed({"grp": ""})
+
+    async def usage_and_totals(
+        self, filters: Filters, by: str, *, totals: bool = True
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """`usage` and `totals` together (from the rollup: one read for both)."""
+        self.group_expression(by)  # a bad `by` is a ValueError whichever way is taken
+        plan = await self.rollup_plan(filters, by)
+        if plan is None:
+            groups = await self.raw_usage(filters, by)
+            if not totals:
+                return groups, {}
+            if by == "none":
+                return groups, groups[0] if groups else _typed({"grp": ""})
+            found = await self.raw_usage(filters, "none")
+            return groups, found[0] if found else _typed({"grp": ""})
+        cells = await self._rollup_cells(plan, filters, by)
+        groups = [cell.as_row(group) for group, cell in cells.items()]
+        null_first = self.store.dialect != "postgres"  # where ORDER BY puts NULL groups
+
+        def label(group: Any) -> tuple[bool, str]:
+            return (group is not None, group or "") if null_first else (group is None, group or "")
+
+        if by in TIME_GROUPS:
+            groups.sort(key=lambda g: label(g["group"]))
+        else:
+            groups.sort(key=lambda g: (-g["cost_usd"], -g["requests"], label(g["group"])))
+        total = Cell()
+        if totals:
+            for cell in cells.values():
+                total.add(cell)
+        return groups, total.as_row("")
+
+    async def raw_usage(self, filters: Filters, by: str) -> list[dict[str, Any]]:
+        """`usage` from the log rows, whatever the filters."""
         group = self.group_expression(by)
         where, params = filters.where()
         order = "grp" if by in TIME_GROUPS else "cost_usd DESC, requests DESC, grp"
@@ -141,16 +191,136 @@ GROUP BY grp
 ORDER BY {order}"""
         return [_typed(row) for row in await self.store.fetch(sql, params)]
 
-    async def totals(self, filters: Filters) -> dict[str, Any]:
-        """The same figures over every matching row, as one group."""
-        rows = await self.usage(filters, "none")
-        return rows[0] if rows else _typed({"grp": ""})
+    # ------------------------------------------------------------------ the rollup
+
+    async def rollup_plan(self, filters: Filters, by: str) -> RollupPlan | None:
+        """How the rollup answers these filters and group, None when it cannot."""
+        if by not in ROLLUP_NAMES and by not in ("model", "none", *TIME_GROUPS):
+            return None
+        grain = getattr(self.store, "grain", rollup.GRAIN)
+        if by in TIME_GROUPS and self._offset() % grain:
+            return None  # the zone's hours cut through the rollup's buckets (made for another zone)
+        for item in fields(Filters):
+            if item.name not in ROLLUP_FILTERS and getattr(filters, item.name) is not None:
+                return None
+        low = high = None
+        edges: list[tuple[float | None, float | None]] = []
+        if filters.since is not None:
+            low = math.ceil(filters.since / grain) * grain
+            if low < filters.since:
+                low += grain
+            if filters.since < low:
+                edges.append((filters.since, float(low)))
+        if filters.until is not None:
+            high = math.floor(filters.until / grain) * grain
+            if high > filters.until:
+                high -= grain
+            if high < filters.until:
+                edges.append((float(high), filters.until))
+        if low is not None and high is not None and low >= high:
+            return None  # not one whole bucket: the log rows are few
+        ready = getattr(self.store, "rollup_ready", None)
+        if ready is None or not await ready():
+            return None
+        where, params = self._rollup_where(filters)
+        if low is not None:
+            where += " AND bucket >= ?"
+            params.append(int(low))
+        if high is not None:
+            where += " AND bucket < ?"
+            params.append(int(high))
+        if low is not None or high is not None:
+            where += " AND bucket <> ?"  # rows without a timestamp are in no time range
+            params.append(rollup.NO_TS)
+        return RollupPlan(where, params, edges)
+
+    def _rollup_where(self, filters: Filters) -> tuple[str, list[Any]]:
+        parts = ["1=1"]
+        params: list[Any] = []
+        for name, column in ROLLUP_NAMES.items():
+            value = getattr(filters, name)
+            if value is not None:
+                parts.append(f"{column} = ? AND (nulls & {rollup.DIM_BITS[column]}) = 0")
+                params.append(value)
+        if filters.model is not None:
+            parts.append(
+                "(" + " OR ".join(
+                    f"({column} = ? AND (nulls & {rollup.DIM_BITS[column]}) = 0)"
+                    for column in ("model", "requested_model", "answered_model")
+                ) + ")"
+            )
+            params += [filters.model] * 3
+        return " AND ".join(parts), params
+
+    def _rollup_group(self, by: str) -> str:
+        if by == "none":
+            return "substr(key_name, 1, 0)"
+        if by in TIME_GROUPS:
+            offset = self._offset()
+            sqlite_format, postgres_format = TIME_GROUPS[by]
+            if self.store.dialect == "postgres":
+                label = f"to_char(to_timestamp(bucket + {offset}) AT TIME ZONE 'UTC', '{postgres_format}')"
+            else:
+                label = f"strftime('{sqlite_format}', bucket + {offset}, 'unixepoch')"
+            return f"CASE WHEN bucket = {rollup.NO_TS} THEN NULL ELSE {label} END"
+        return rollup.dim_expression(ROLLUP_NAMES.get(by, by))
+
+    def _group_of(self, by: str, key: tuple[Any, ...]) -> Any:
+        """The group of a fold key (log rows at the ends of a range)."""
+        if by == "none":
+            return ""
+        if by in TIME_GROUPS:
+            if key[0] == rollup.NO_TS:
+                return None
+            moment = datetime.fromtimestamp(key[0] + self._offset(), UTC)
+            return moment.strftime(TIME_GROUPS[by][0])
+        return rollup.dims_of(key)[ROLLUP_NAMES.get(by, by)]
+
+    async def _rollup_cells(self, plan: RollupPlan, filters: Filters, by: str) -> dict[Any, Cell]:
+        group = self._rollup_group(by)
+        sums = ", ".join(f"SUM({name}) AS {name}" for name in rollup.SUMS)
+        postgres = self.store.dialect == "postgres"
+        hist = "" if postgres else ", hist_sum(hist) AS hist"
+        sql = f"SELECT {group} AS grp, {sums}{hist} FROM {rollup.ROLLUP} WHERE {plan.where} GROUP BY grp"
+        cells: dict[Any, Cell] = {}
+        for row in await self.store.fetch(sql, plan.params):
+            cells[row["grp"]] = Cell(
+                [int(row[name] or 0) for name in rollup.INTS],
+                [float(row[name] or 0.0) for name in rollup.FLOATS],
+                {} if postgres else rollup.blob_to_counts(row["hist"]),
+            )
+        if postgres:
+            sql = (
+                f"SELECT {group} AS grp, hist_lo + u.k - 1 AS bin, SUM(u.n) AS n FROM {rollup.ROLLUP} "
+                f"CROSS JOIN LATERAL unnest(hist) WITH ORDINALITY AS u(n, k) "
+                f"WHERE {plan.where} AND hist IS NOT NULL GROUP BY 1, 2"
+            )
+            for row in await self.store.fetch(sql, plan.params):
+                if row["n"] and row["grp"] in cells:
+                    counts = cells[row["grp"]].counts
+                    counts[int(row["bin"])] = counts.get(int(row["bin"]), 0) + int(row["n"])
+        source = ", ".join(rollup.SOURCE)
+        for since, until in plan.edges:
+            where, params = replace(filters, since=since, until=until).where()
+            rows = await self.store.fetch(f"SELECT {source} FROM {TABLE} WHERE {where}", params)
+            folded = rollup.fold([tuple(row[name] for name in rollup.SOURCE) for row in rows], self.store.grain)
+            for key, cell in folded.items():
+                name = self._group_of(by, key)
+                found = cells.get(name)
+                if found is None:
+                    cells[name] = cell
+                else:
+                    found.add(cell)
+        return cells
 
     async def spend(self, filters: Filters, now: float) -> dict[str, float]:
         """USD spent since the start of today, this week (Monday) and this month, in the
         configured time zone."""
         starts = self.period_starts(now)
-        where, params = replace(filters, since=None, until=None).where()
+        base = replace(filters, since=None, until=None)
+        if await self.rollup_plan(base, "none") is not None:
+            return await self._rollup_spend(base, starts)
+        where, params = base.where()
         sql = (
             "SELECT "
             + ", ".join(
@@ -162,6 +332,45 @@ ORDER BY {order}"""
         rows = await self.store.fetch(sql, [*values, *params, min(values)])
         row = rows[0] if rows else {}
         return {name: float(row.get(name) or 0.0) for name in starts}
+
+    async def _rollup_spend(self, filters: Filters, starts: dict[str, float]) -> dict[str, float]:
+        """Whole buckets from the rollup, the rest of a period's first bucket from the log."""
+        grain = self.store.grain
+        lows = {name: math.ceil(start / grain) * grain for name, start in starts.items()}
+        for name, start in starts.items():
+            if lows[name] < start:
+                lows[name] += grain
+        where, params = self._rollup_where(filters)
+        sql = (
+            "SELECT "
+            + ", ".join(f"SUM(CASE WHEN bucket >= ? THEN cost_usd ELSE 0 END) AS {name}" for name in starts)
+            + f" FROM {rollup.ROLLUP} WHERE {where} AND bucket >= ? AND bucket <> ?"
+        )
+        rows = await self.store.fetch(
+            sql, [*(int(v) for v in lows.values()), *params, int(min(lows.values())), rollup.NO_TS]
+        )
+        row = rows[0] if rows else {}
+        spent = {name: float(row.get(name) or 0.0) for name in starts}
+        edges = {name: (start, float(lows[name])) for name, start in starts.items() if start < lows[name]}
+        if edges:
+            where, params = filters.where()
+            sql = (
+                "SELECT "
+                + ", ".join(
+                    f"SUM(CASE WHEN ts >= ? AND ts < ? THEN COALESCE(cost_usd, 0) ELSE 0 END) AS {name}"
+                    for name in edges
+                )
+                + f" FROM {TABLE} WHERE {where} AND ts >= ? AND ts < ?"
+            )
+            bounds = [float(v) for edge in edges.values() for v in edge]
+            rows = await self.store.fetch(
+                sql,
+                [*bounds, *params, min(e[0] for e in edges.values()), max(e[1] for e in edges.values())],
+            )
+            row = rows[0] if rows else {}
+            for name in edges:
+                spent[name] += float(row.get(name) or 0.0)
+        return spent
 
     def period_starts(self, now: float) -> dict[str, float]:
         local = datetime.fromtimestamp(now, self.zone)

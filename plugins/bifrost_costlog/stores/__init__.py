@@ -14,31 +14,47 @@ class Store(Protocol):
     """What the writer, the query API and the report need from a store."""
 
     dialect: str  # "sqlite" or "postgres": the few SQL expressions that differ are chosen by it
+    grain: int  # seconds per bucket of the usage rollup (fixed when it is created)
 
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
     async def insert(self, records: list[tuple[Any, ...]]) -> list[int]:
-        """Write rows (tuples in `columns.NAMES` order) in one transaction; their new ids."""
+        """Write rows (tuples in `columns.NAMES` order) and add them to the usage rollup, in one
+        transaction; their new ids."""
         ...
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     async def delete_before(self, ts: float) -> int:
-        """Delete rows that started before epoch `ts`; how many went."""
+        """Delete rows that started before epoch `ts` (and take them out of the rollup); how
+        many went."""
+        ...
+
+    async def rollup_ready(self) -> bool:
+        """The usage rollup (`rollup.py`) covers every row."""
+        ...
+
+    async def build_rollup_step(self) -> int | None:
+        """Fold the next chunk of rows written before the rollup existed into it; about how many
+        are left (0: done), None when there was nothing to do."""
         ...
 
 
-def open_store(url: str) -> Store:
-    """A store for `storage.logs` (not opened yet)."""
+def open_store(url: str, timezone: str = "UTC") -> Store:
+    """A store for `storage.logs` (not opened yet). The time zone chooses the length of the
+    usage rollup's buckets when it is created (`rollup.grain_for`)."""
+    from ..rollup import grain_for
+
+    grain = grain_for(timezone)
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, grain)
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(sqlite_path(url))
+    return SQLiteStore(sqlite_path(url), grain)
 
 
 def sqlite_path(url: str) -> str:

@@ -2,7 +2,8 @@
 
 Rows go in with COPY (the fastest path asyncpg has); their ids are drawn from the table's
 sequence first, so the writer knows them (the live stream sends them) and they stay unique and
-increasing per batch across instances.
+increasing per batch across instances. The same transaction adds the batch to the usage rollup
+(`rollup.py`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from typing import Any
 
 import asyncpg
 
+from .. import rollup
 from ..columns import COLUMNS, INDEXES, NAMES, POSTGRES_TYPES, TABLE
 from . import PRUNE_CHUNK
 
 _SCHEMA_LOCK = 0x6263_6C6F  # pg_advisory_xact_lock key: instances starting together create once
+_ROLLUP_LOCK = 0x6263_6C70  # building the rollup and pruning it never interleave
+_ADD = rollup.upsert("postgres")
+_SOURCE = ", ".join(rollup.SOURCE)
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -29,10 +34,12 @@ def numbered(sql: str) -> str:
 class PostgresStore:
     dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, grain: int = rollup.GRAIN) -> None:
         self.url = url
+        self.grain = grain
         self._pool: asyncpg.Pool | None = None
         self._sql: dict[str, str] = {}
+        self._rollup_ready = False
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=4)
@@ -57,6 +64,9 @@ class PostgresStore:
             await connection.execute(
                 f"CREATE INDEX IF NOT EXISTS {TABLE}_{'_'.join(index)} ON {TABLE} ({', '.join(index)})"
             )
+        for statement in rollup.schema("postgres", self.grain):  # under the lock, in the same transaction
+            await connection.execute(statement)
+        self.grain = int(await connection.fetchval(f"SELECT grain FROM {rollup.STATE} WHERE id = 1"))
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -65,7 +75,8 @@ class PostgresStore:
 
     async def insert(self, records: list[tuple[Any, ...]]) -> list[int]:
         assert self._pool is not None, "store not open"
-        async with self._pool.acquire() as connection:
+        cells = rollup.params(rollup.fold_records(records, self.grain), "postgres")
+        async with self._pool.acquire() as connection, connection.transaction():
             found = await connection.fetch(
                 f"SELECT nextval(pg_get_serial_sequence('{TABLE}', 'id')) AS id FROM generate_series(1, $1)",
                 len(records),
@@ -74,6 +85,7 @@ class PostgresStore:
             await connection.copy_records_to_table(
                 TABLE, records=[(i, *record) for i, record in zip(ids, records)], columns=("id", *NAMES)
             )
+            await connection.executemany(_ADD, cells)
         return ids
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -85,15 +97,77 @@ class PostgresStore:
             return [dict(r) for r in await connection.fetch(query, *params)]
 
     async def delete_before(self, ts: float) -> int:
+        """Rows before `ts` go; the rollup loses the buckets before the cut, and the rows of
+        the bucket the cut falls in are subtracted from it."""
         assert self._pool is not None, "store not open"
+        cut = rollup.bucket_of(ts, self.grain)
         total = 0
         async with self._pool.acquire() as connection:
             while True:
                 status = await connection.execute(
                     f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts < $1 LIMIT {PRUNE_CHUNK})",
-                    float(ts),
+                    float(cut),
                 )
                 deleted = int(status.split()[-1])
                 total += deleted
                 if deleted < PRUNE_CHUNK:
-                    return total
+                    break
+            async with connection.transaction():
+                await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
+                await connection.execute(
+                    f"DELETE FROM {rollup.ROLLUP} WHERE bucket < $1 AND bucket <> $2", cut, rollup.NO_TS
+                )
+            while ts > cut:
+                async with connection.transaction():
+                    await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
+                    built_to, boundary = await self._state(connection)
+                    rows = await connection.fetch(
+                        f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts >= $1 AND ts < $2 "
+                        f"LIMIT {PRUNE_CHUNK}) RETURNING id, {_SOURCE}",
+                        float(cut),
+                        float(ts),
+                    )
+                    # Rows the rollup has not been built from yet are not in it.
+                    counted = [tuple(r)[1:] for r in rows if not built_to < r["id"] <= boundary]
+                    await connection.executemany(_ADD, rollup.params(rollup.fold(counted, self.grain), "postgres", subtract=True))
+                    await connection.execute(
+                        f"DELETE FROM {rollup.ROLLUP} WHERE bucket = $1 AND attempts = 0", cut
+                    )
+                total += len(rows)
+                if len(rows) < PRUNE_CHUNK:
+                    break
+        return total
+
+    async def _state(self, connection: asyncpg.Connection) -> tuple[int, int]:
+        row = await connection.fetchrow(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
+        return (0, 0) if row is None else (int(row["built_to"]), int(row["boundary"]))
+
+    # ------------------------------------------------------------------ rollup
+
+    async def rollup_ready(self) -> bool:
+        """The rollup covers every row (an older database has had it built)."""
+        if not self._rollup_ready:
+            rows = await self.fetch(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
+            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
+        return self._rollup_ready
+
+    async def build_rollup_step(self) -> int | None:
+        """Fold the next chunk of older rows into the rollup, in one transaction (instances
+        take turns); about how many rows are left (0: done), None when there was nothing to do."""
+        assert self._pool is not None, "store not open"
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
+            built_to, boundary = await self._state(connection)
+            if built_to >= boundary:
+                self._rollup_ready = True
+                return None
+            rows = await connection.fetch(
+                f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
+                built_to,
+                boundary,
+            )
+            await connection.executemany(_ADD, rollup.params(rollup.fold((tuple(r)[1:] for r in rows), self.grain), "postgres"))
+            done = rows[-1]["id"] if len(rows) == rollup.BUILD_CHUNK else boundary
+            await connection.execute(f"UPDATE {rollup.STATE} SET built_to = $1 WHERE id = 1", done)
+        self._rollup_ready = done >= boundary
+        return boundary - done

@@ -1,5 +1,8 @@
 """The SQLite log store: WAL mode, one connection that writes (in batches, one transaction
-each) and one that reads, so queries from the admin API do not queue behind a write."""
+each) and a few that read, so queries from the admin API neither queue behind a write nor behind
+each other (a dashboard asks for five aggregates at once).
+
+Each write also adds the batch to the usage rollup (`rollup.py`) in the same transaction."""
 
 from __future__ import annotations
 
@@ -12,21 +15,29 @@ from typing import Any
 
 import aiosqlite
 
+from .. import rollup
 from ..columns import COLUMNS, INDEXES, NAMES, SQLITE_TYPES, TABLE
 from . import PRUNE_CHUNK
 
 BUSY_TIMEOUT_MS = 5000
+READERS = 3
 _INSERT = f"INSERT INTO {TABLE} ({', '.join(NAMES)}) VALUES ({', '.join('?' * len(NAMES))})"
+_ADD = rollup.upsert("sqlite")
+_SUBTRACT = rollup.upsert("sqlite", subtract=True)
+_SOURCE = ", ".join(rollup.SOURCE)
 
 
 class SQLiteStore:
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, grain: int = rollup.GRAIN) -> None:
         self.path = path
+        self.grain = grain
         self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._idle: asyncio.Queue[aiosqlite.Connection] | None = None
         self._write_lock = asyncio.Lock()  # an insert's transaction and a prune never interleave
+        self._rollup_ready = False
 
     async def open(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
@@ -35,10 +46,14 @@ class SQLiteStore:
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await self._writer.execute("PRAGMA synchronous=NORMAL")
         await self._create_schema(self._writer)
-        self._reader = await self._connect()
+        self._idle = asyncio.Queue()
+        for _ in range(READERS):
+            reader = await self._connect()
+            self._readers.append(reader)
+            self._idle.put_nowait(reader)
 
     async def _connect(self) -> aiosqlite.Connection:
-        connection = await aiosqlite.connect(self.path, isolation_level=None)
+        connection = await aiosqlite.connect(self.path, isolation_level=None, factory=rollup.RollupConnection)
         await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return connection
 
@@ -56,12 +71,26 @@ class SQLiteStore:
             await db.execute(
                 f"CREATE INDEX IF NOT EXISTS {TABLE}_{'_'.join(index)} ON {TABLE} ({', '.join(index)})"
             )
+        # The rollup and its state in one transaction: the rows it must be built from are
+        # exactly those present when it is created (other processes wait for the lock).
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in rollup.schema("sqlite", self.grain):
+                await db.execute(statement)
+            async with db.execute(f"SELECT grain FROM {rollup.STATE} WHERE id = 1") as cursor:
+                self.grain = int((await cursor.fetchone())[0])  # type: ignore[index]
+            await db.execute("COMMIT")
+        except BaseException:
+            await _rollback(db)
+            raise
 
     async def close(self) -> None:
-        for connection in (self._reader, self._writer):
+        for connection in (*self._readers, self._writer):
             if connection is not None:
                 await connection.close()
-        self._reader = self._writer = None
+        self._readers = []
+        self._idle = None
+        self._writer = None
 
     async def insert(self, records: list[tuple[Any, ...]]) -> list[int]:
         db = self._writer
@@ -70,11 +99,13 @@ class SQLiteStore:
             return await self._insert(db, records)
 
     async def _insert(self, db: aiosqlite.Connection, records: list[tuple[Any, ...]]) -> list[int]:
+        cells = rollup.params(rollup.fold_records(records, self.grain), "sqlite")
         await db.execute("BEGIN IMMEDIATE")
         try:
             await db.executemany(_INSERT, records)
             async with db.execute("SELECT last_insert_rowid()") as cursor:
                 last = (await cursor.fetchone())[0]  # type: ignore[index]
+            await db.executemany(_ADD, cells)
             await db.execute("COMMIT")
         except BaseException:
             await _rollback(db)
@@ -83,28 +114,104 @@ class SQLiteStore:
         return list(range(last - len(records) + 1, last + 1))
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        db = self._reader
-        assert db is not None, "store not open"
-        async with db.execute(sql, tuple(params)) as cursor:
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in await cursor.fetchall()]
+        idle = self._idle
+        assert idle is not None, "store not open"
+        db = await idle.get()
+        try:
+            async with db.execute(sql, tuple(params)) as cursor:
+                names = [d[0] for d in cursor.description]
+                return [dict(zip(names, row)) for row in await cursor.fetchall()]
+        finally:
+            idle.put_nowait(db)
 
     async def delete_before(self, ts: float) -> int:
+        """Rows before `ts` go; the rollup loses the buckets before the cut, and the rows of
+        the bucket the cut falls in are subtracted from it."""
         db = self._writer
         assert db is not None, "store not open"
+        cut = rollup.bucket_of(ts, self.grain)
         total = 0
         while True:  # in chunks, so a big prune never holds the write lock for long
             async with (
                 self._write_lock,
                 db.execute(
                     f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts < ? LIMIT {PRUNE_CHUNK})",
-                    (ts,),
+                    (cut,),
                 ) as cursor,
             ):
                 deleted = cursor.rowcount
             total += deleted
             if deleted < PRUNE_CHUNK:
-                return total
+                break
+        async with self._write_lock:
+            await db.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket < ? AND bucket <> ?", (cut, rollup.NO_TS))
+        while ts > cut:
+            async with self._write_lock:
+                deleted = await self._subtract_chunk(db, cut, ts)
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                break
+        return total
+
+    async def _subtract_chunk(self, db: aiosqlite.Connection, start: float, end: float) -> int:
+        chosen = f"SELECT id FROM {TABLE} WHERE ts >= ? AND ts < ? ORDER BY id LIMIT {PRUNE_CHUNK}"
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            built_to, boundary = await self._state(db)
+            async with db.execute(f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id IN ({chosen})", (start, end)) as cursor:
+                rows = await cursor.fetchall()
+            # Rows the rollup has not been built from yet are not in it.
+            counted = [row[1:] for row in rows if not built_to < row[0] <= boundary]
+            await db.executemany(_SUBTRACT, rollup.params(rollup.fold(counted, self.grain), "sqlite", subtract=True))
+            await db.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket = ? AND attempts = 0", (rollup.bucket_of(start, self.grain),))
+            await db.execute(f"DELETE FROM {TABLE} WHERE id IN ({chosen})", (start, end))
+            await db.execute("COMMIT")
+        except BaseException:
+            await _rollback(db)
+            raise
+        return len(rows)
+
+    async def _state(self, db: aiosqlite.Connection) -> tuple[int, int]:
+        async with db.execute(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1") as cursor:
+            row = await cursor.fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    # ------------------------------------------------------------------ rollup
+
+    async def rollup_ready(self) -> bool:
+        """The rollup covers every row (an older database has had it built)."""
+        if not self._rollup_ready:
+            rows = await self.fetch(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
+            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
+        return self._rollup_ready
+
+    async def build_rollup_step(self) -> int | None:
+        """Fold the next chunk of older rows into the rollup, in one transaction; about how many
+        rows are left to do (0: done), None when there was nothing to do."""
+        db = self._writer
+        assert db is not None, "store not open"
+        async with self._write_lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                built_to, boundary = await self._state(db)
+                if built_to >= boundary:
+                    await db.execute("COMMIT")
+                    self._rollup_ready = True
+                    return None
+                async with db.execute(
+                    f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
+                    (built_to, boundary),
+                ) as cursor:
+                    rows = await cursor.fetchall()
+                await db.executemany(_ADD, rollup.params(rollup.fold((row[1:] for row in rows), self.grain), "sqlite"))
+                done = rows[-1][0] if len(rows) == rollup.BUILD_CHUNK else boundary
+                await db.execute(f"UPDATE {rollup.STATE} SET built_to = ? WHERE id = 1", (done,))
+                await db.execute("COMMIT")
+            except BaseException:
+                await _rollback(db)
+                raise
+        self._rollup_ready = done >= boundary
+        return boundary - done  # ids, not rows: an estimate
 
 
 async def _rollback(db: aiosqlite.Connection) -> None:

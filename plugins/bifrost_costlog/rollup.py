@@ -1,0 +1,403 @@
+"""The usage rollup: the request log summed per hour (see `grain_for`) and per (key, team, customer,
+provider, model, requested model, answered model), with a latency histogram, so that the
+dashboard, /api/usage and `bifrost-py report` read tens of thousands of small rows instead of
+every log row of the window.
+
+* It is kept by the store in the same transaction as the rows it sums (`fold` below turns a batch
+  of records into `Cell`s, one per bucket and combination of names; the store adds them with
+  an upsert), by the retention pruning (whole buckets are deleted; rows of the bucket the cut
+  falls in are subtracted), and built from the rows already there when a database from an
+  older version is opened (in chunks, in the background: `build_step` of each store).
+* Counts, tokens and money are plain sums of the same per-row values the raw queries sum, so they
+  are the same (money to within floating-point rounding: the additions happen in another order).
+* Latency percentiles come from a histogram of the whole request's duration (final rows) with
+  PER_OCTAVE log-spaced bins per doubling: the rank is exact, the value reported is the bin's
+  geometric middle, at most 2^(1/32) - 1 = 2.2% away from the true nearest-rank value (0.5 ms
+  below 1 ms; above TOP_MS, a request of more than 37 hours, there is no bound).
+* Buckets are an hour long, or half an hour (quarter) when the configured time zone is at
+  UTC+05:30 (+05:45), so that its days and hours are whole buckets; the length is fixed when the
+  rollup is created (state table). A zone whose hours cut through the buckets gets its day and
+  hour groups from the raw rows.
+
+A histogram is a dict {bin: count}. SQLite keeps it as a BLOB (2-byte first bin, then one
+little-endian uint32 per bin: read as one Python integer, adding two histograms is one big-int
+addition), PostgreSQL as `hist_lo` and an INTEGER[] (added element by element in SQL).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from .columns import NAMES, TABLE
+
+ROLLUP = f"{TABLE}_rollup"
+STATE = f"{TABLE}_rollup_state"
+GRAIN = 3600  # seconds per bucket, unless the time zone needs less (`grain_for`)
+NO_TS = -1  # the bucket of rows without a timestamp (never a multiple of GRAIN)
+PER_OCTAVE = 16
+TOP_MS = 2.0**27  # ~37 hours; longer requests share the last bin
+TOP_BIN = 1 + 27 * PER_OCTAVE
+ERROR_BOUND = 2 ** (1 / (2 * PER_OCTAVE)) - 1  # relative, for values >= 1 ms
+BUILD_CHUNK = 10_000  # rows per transaction when building the rollup of an older database
+
+# (column, bit of `nulls`): NULL is stored as '' with its bit set, so that every column of the
+# primary key is NOT NULL and an upsert finds the row.
+DIMS: tuple[tuple[str, int], ...] = (
+    ("key_name", 1),
+    ("team", 2),
+    ("customer", 4),
+    ("provider", 8),
+    ("model", 16),
+    ("requested_model", 32),
+    ("answered_model", 64),
+)
+DIM_BITS = dict(DIMS)
+DIM_NAMES = tuple(name for name, _ in DIMS)
+KEY = ("bucket", "nulls", *DIM_NAMES)
+INTS = (
+    "attempts",
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "unpriced",
+    "cache_hits",
+    "fallbacks",
+)
+FLOATS = ("cost_usd", "saved_by_cache_usd", "saved_by_routing_usd")
+SUMS = (*INTS, *FLOATS)
+# What `fold` reads of a log row, in this order.
+SOURCE = (
+    "ts",
+    "final",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "price_unknown",
+    "cache_hit",
+    "saved_usd",
+    "requested_cost_usd",
+    "fallback",
+    "request_ms",
+    *DIM_NAMES,
+)
+_FROM_RECORD = operator.itemgetter(*(NAMES.index(name) for name in SOURCE))
+
+
+# --------------------------------------------------------------------------- histogram
+
+
+def latency_bin(ms: float) -> int:
+    """0: below 1 ms; i >= 1: [2^((i-1)/PER_OCTAVE), 2^(i/PER_OCTAVE)) ms; TOP_BIN: the rest."""
+    if not ms >= 1.0:  # also NaN
+        return 0
+    if ms >= TOP_MS:
+        return TOP_BIN
+    return min(TOP_BIN, 1 + int(math.log2(ms) * PER_OCTAVE))
+
+
+def bin_value(b: int) -> float:
+    """What a bin stands for: its geometric middle (0.5 ms for bin 0)."""
+    return 0.5 if b <= 0 else 2.0 ** ((b - 0.5) / PER_OCTAVE)
+
+
+def percentile(counts: dict[int, int], p: float) -> float | None:
+    """Nearest-rank percentile p (0..1) of a histogram, as its bin's value."""
+    n = sum(counts.values())
+    if n <= 0:
+        return None
+    rank = max(1, math.ceil(p * n))
+    seen = 0
+    for b in sorted(counts):
+        seen += counts[b]
+        if seen >= rank:
+            return bin_value(b)
+    return bin_value(max(counts))
+
+
+def merge_into(target: dict[int, int], counts: dict[int, int]) -> None:
+    for b, n in counts.items():
+        target[b] = target.get(b, 0) + n
+
+
+# SQLite encoding: one big integer, 32 bits per bin.
+
+
+def blob_to_int(blob: bytes | None) -> int:
+    if not blob:
+        return 0
+    return int.from_bytes(blob[2:], "little") << (32 * int.from_bytes(blob[:2], "little"))
+
+
+def int_to_blob(value: int) -> bytes | None:
+    if value <= 0:
+        return None
+    low = ((value & -value).bit_length() - 1) // 32
+    value >>= 32 * low
+    return low.to_bytes(2, "little") + value.to_bytes(4 * ((value.bit_length() + 31) // 32), "little")
+
+
+def counts_to_blob(counts: dict[int, int]) -> bytes | None:
+    return int_to_blob(sum(n << (32 * b) for b, n in counts.items() if n > 0))
+
+
+def int_to_counts(value: int) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    b = 0
+    while value:
+        n = value & 0xFFFFFFFF
+        if n:
+            counts[b] = n
+        value >>= 32
+        b += 1
+    return counts
+
+
+def blob_to_counts(blob: bytes | None) -> dict[int, int]:
+    return int_to_counts(blob_to_int(blob))
+
+
+def hist_add(a: bytes | None, b: bytes | None) -> bytes | None:
+    """SQL function of the SQLite writer: the sum of two histograms."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return int_to_blob(blob_to_int(a) + blob_to_int(b))
+
+
+def hist_sub(a: bytes | None, b: bytes | None) -> bytes | None:
+    """SQL function of the SQLite writer: `a` without the rows of `b` (which it contains)."""
+    if b is None:
+        return a
+    return int_to_blob(max(0, blob_to_int(a) - blob_to_int(b)))
+
+
+class HistSum:
+    """SQL aggregate of the SQLite readers: the sum of a column of histograms."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def step(self, blob: bytes | None) -> None:
+        if blob:
+            self.value += int.from_bytes(blob[2:], "little") << (32 * int.from_bytes(blob[:2], "little"))
+
+    def finalize(self) -> bytes | None:
+        return int_to_blob(self.value)
+
+
+class RollupConnection(sqlite3.Connection):
+    """A SQLite connection that knows the rollup's functions (aiosqlite's `factory=`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.create_function("hist_add", 2, hist_add, deterministic=True)
+        self.create_function("hist_sub", 2, hist_sub, deterministic=True)
+        self.create_aggregate("hist_sum", 1, HistSum)
+
+
+# --------------------------------------------------------------------------- folding rows
+
+
+@dataclass(slots=True)
+class Cell:
+    """The sums of some rows (one bucket and combination of names, or one group of a report)."""
+
+    ints: list[int] = field(default_factory=lambda: [0] * len(INTS))
+    floats: list[float] = field(default_factory=lambda: [0.0] * len(FLOATS))
+    counts: dict[int, int] = field(default_factory=dict)
+
+    def add(self, other: Cell) -> None:
+        for i, v in enumerate(other.ints):
+            self.ints[i] += v
+        for i, v in enumerate(other.floats):
+            self.floats[i] += v
+        merge_into(self.counts, other.counts)
+
+    def as_row(self, group: Any) -> dict[str, Any]:
+        """In the shape of `queries._typed`."""
+        out: dict[str, Any] = {"group": group}
+        out.update(zip(INTS, self.ints))
+        out.update(zip(FLOATS, self.floats))
+        out["p50_ms"] = percentile(self.counts, 0.50)
+        out["p95_ms"] = percentile(self.counts, 0.95)
+        return out
+
+
+def grain_for(timezone: str) -> int:
+    """The longest bucket whose boundaries are whole hours in the zone all year: an hour, half
+    an hour (UTC+05:30) or a quarter (UTC+05:45)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, LookupError):  # reported by the config check
+        return GRAIN
+    year = datetime.now(zone).year
+    offsets = {
+        int((datetime(year, month, 1, tzinfo=zone).utcoffset() or timedelta(0)).total_seconds())
+        for month in (1, 4, 7, 10)
+    }
+    for grain in (3600, 1800, 900):
+        if all(offset % grain == 0 for offset in offsets):
+            return grain
+    return 900
+
+
+def bucket_of(ts: float | None, grain: int = GRAIN) -> int:
+    """The start of the bucket holding `ts`; rows without a usable time (None, NaN) share one."""
+    if ts is None or math.isnan(ts):
+        return NO_TS
+    return int(ts // grain) * grain
+
+
+def fold(rows: Iterable[Sequence[Any]], grain: int = GRAIN) -> dict[tuple[Any, ...], Cell]:
+    """Rows (tuples in SOURCE order) summed per key (bucket, nulls, names with '' for NULL)."""
+    cells: dict[tuple[Any, ...], Cell] = {}
+    for row in rows:
+        (ts, final, status, tin, tout, tread, twrite, cost, unknown, hit, saved, requested, fallback, ms) = row[:14]
+        names = row[14:]
+        nulls = 0
+        dims = []
+        for (_, bit), value in zip(DIMS, names):
+            if value is None:
+                nulls |= bit
+                dims.append("")
+            else:
+                dims.append(value)
+        key = (bucket_of(ts, grain), nulls, *dims)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        ints = cell.ints
+        ints[0] += 1
+        if final:
+            ints[1] += 1
+            if status is not None and status >= 400:
+                ints[2] += 1
+            if ms is not None:
+                b = latency_bin(ms)
+                cell.counts[b] = cell.counts.get(b, 0) + 1
+        ints[3] += tin or 0
+        ints[4] += tout or 0
+        ints[5] += tread or 0
+        ints[6] += twrite or 0
+        ints[7] += unknown or 0
+        ints[8] += hit or 0
+        ints[9] += fallback or 0
+        floats = cell.floats
+        floats[0] += cost or 0.0
+        floats[1] += saved or 0.0
+        if requested is not None:
+            floats[2] += requested - (cost or 0.0)
+    return cells
+
+
+def fold_records(records: Sequence[tuple[Any, ...]], grain: int = GRAIN) -> dict[tuple[Any, ...], Cell]:
+    """`fold` of records in `columns.NAMES` order (what the writer hands a store)."""
+    return fold(map(_FROM_RECORD, records), grain)
+
+
+def dims_of(key: tuple[Any, ...]) -> dict[str, Any]:
+    """The names of a fold key, None where NULL."""
+    nulls = key[1]
+    return {name: (None if nulls & bit else value) for (name, bit), value in zip(DIMS, key[2:])}
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def schema(dialect: str, grain: int = GRAIN) -> list[str]:
+    if dialect == "postgres":
+        text, integer, real, hist = "TEXT", "BIGINT", "DOUBLE PRECISION", "hist_lo INTEGER, hist INTEGER[]"
+        tail = ""
+    else:
+        text, integer, real, hist = "TEXT", "INTEGER", "REAL", "hist BLOB"
+        tail = " WITHOUT ROWID"
+    columns = ", ".join(
+        [
+            f"bucket {integer} NOT NULL",
+            f"nulls {integer} NOT NULL",
+            *(f"{name} {text} NOT NULL" for name in DIM_NAMES),
+            *(f"{name} {integer} NOT NULL" for name in INTS),
+            *(f"{name} {real} NOT NULL" for name in FLOATS),
+            hist,
+        ]
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS {ROLLUP} ({columns}, PRIMARY KEY ({', '.join(KEY)})){tail}",
+        (f"CREATE TABLE IF NOT EXISTS {STATE} (id INTEGER PRIMARY KEY, built_to {integer} NOT NULL, "
+         f"boundary {integer} NOT NULL, grain {integer} NOT NULL)"),
+        # A new rollup covers rows written from now on; older rows (ids up to `boundary`) are
+        # folded in by build steps. On an empty log there is nothing to build.
+        (f"INSERT INTO {STATE} (id, built_to, boundary, grain) "
+         f"SELECT 1, 0, (SELECT COALESCE(MAX(id), 0) FROM {TABLE}), {int(grain)} "
+         f"WHERE NOT EXISTS (SELECT 1 FROM {STATE})"),
+    ]
+
+
+def upsert(dialect: str, subtract: bool = False) -> str:
+    """Adds a cell to its row (or subtracts it: the values passed are then negated, and for
+    SQLite the histogram is taken away by hist_sub)."""
+    if dialect == "postgres":
+        columns = (*KEY, *SUMS, "hist_lo", "hist")
+        values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        hist = (
+            "hist_lo = LEAST(t.hist_lo, excluded.hist_lo), "
+            "hist = CASE WHEN t.hist IS NULL THEN excluded.hist WHEN excluded.hist IS NULL THEN t.hist "
+            "ELSE ARRAY(SELECT COALESCE(t.hist[i - t.hist_lo + 1], 0) + COALESCE(excluded.hist[i - excluded.hist_lo + 1], 0) "
+            "FROM generate_series(LEAST(t.hist_lo, excluded.hist_lo), "
+            "GREATEST(t.hist_lo + cardinality(t.hist), excluded.hist_lo + cardinality(excluded.hist)) - 1) AS i "
+            "ORDER BY i) END"
+        )
+        sums = ", ".join(f"{name} = t.{name} + excluded.{name}" for name in SUMS)
+        target = f"{ROLLUP} AS t"
+    else:
+        columns = (*KEY, *SUMS, "hist")
+        values = ", ".join("?" * len(columns))
+        hist = f"hist = {'hist_sub' if subtract else 'hist_add'}(hist, excluded.hist)"
+        sums = ", ".join(f"{name} = {name} + excluded.{name}" for name in SUMS)
+        target = ROLLUP
+    return (
+        f"INSERT INTO {target} ({', '.join(columns)}) VALUES ({values}) "
+        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {sums}, {hist}"
+    )
+
+
+def params(cells: dict[tuple[Any, ...], Cell], dialect: str, subtract: bool = False) -> list[tuple[Any, ...]]:
+    """Parameters of `upsert` for each cell, in key order (PostgreSQL: transactions of several
+    instances lock the rows they add to in the same order, so they cannot deadlock)."""
+    sign = -1 if subtract else 1
+    out = []
+    for key in sorted(cells):
+        cell = cells[key]
+        sums = (*(sign * v for v in cell.ints), *(sign * v for v in cell.floats))
+        counts = {b: n for b, n in cell.counts.items() if n}
+        if dialect == "postgres":
+            if counts:
+                low, high = min(counts), max(counts)
+                hist: tuple[Any, ...] = (low, [sign * counts.get(b, 0) for b in range(low, high + 1)])
+            else:
+                hist = (None, None)
+        else:
+            hist = (counts_to_blob(counts),)
+        out.append((*key, *sums, *hist))
+    return out
+
+
+def dim_expression(name: str) -> str:
+    """A name column of the rollup as the log has it (NULL where it was NULL)."""
+    return f"CASE WHEN (nulls & {DIM_BITS[name]}) = 0 THEN {name} END"
