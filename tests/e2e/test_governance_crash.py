@@ -1,7 +1,7 @@
 """A crash must not hand a key its budget back: a real `bifrost-py serve` with a budgeted key is
 loaded with requests and killed with SIGKILL (no flush at shutdown); after a restart the key's
-spend covers every request answered more than half a second before the crash (the counters are
-written every `flush_interval`, 100 ms by default)."""
+spend covers every request answered more than a second before the crash (the counters are
+written every `flush_interval`, 100 ms by default; the margin is for a loaded test machine)."""
 
 from __future__ import annotations
 
@@ -83,19 +83,19 @@ async def test_a_crash_keeps_the_spend_of_everything_answered_before_it(tmp_path
             stop = asyncio.Event()
             traffic = asyncio.create_task(load(server, answered, stop))
             for _ in range(3000):
-                if len(answered) >= 100 and answered[0] < time.monotonic() - 2.5:
+                if len(answered) >= 100 and answered[0] < time.monotonic() - 3.5:
                     break
                 await asyncio.sleep(0.01)
             killed_at = time.monotonic()
             server.crash()
             stop.set()
             await asyncio.wait_for(traffic, 60)
-        settled = sum(1 for at in answered if at < killed_at - 0.5)
+        settled = sum(1 for at in answered if at < killed_at - 1.0)
         assert settled >= 50, log.read_text()[-2000:]
 
         restarted = GatewayProcess(config, log)
         after = await spent(restarted)
         assert await restarted.stop() == 0
-    # At least the first request and every one answered half a second before the crash (those in
+    # At least the first request and every one answered a second before the crash (those in
     # flight at the last flush are charged at their hold on top).
     assert after >= (1 + settled) * each - 1e-6, f"{after / each:.1f} requests' spend kept of {1 + settled}"
