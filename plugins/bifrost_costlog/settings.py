@@ -18,6 +18,7 @@ class Settings:
     bodies: bool = False  # logging.bodies: keep request and response bodies
     retention: float = 90 * 86400.0  # logging.retention: rows older than this are pruned
     queue_size: int = 10_000  # rows waiting for the writer; beyond this they are dropped
+    queue_body_bytes: int = 64 * 1024 * 1024  # logged bodies waiting for the writer, at most
     batch_size: int = 500  # rows per write
     flush_interval: float = 0.0  # seconds a partial batch may wait; 0: write as soon as the writer is free
     prune_interval: float = 3600.0  # how often retention runs
@@ -40,6 +41,7 @@ def read_settings(gateway: Gateway) -> Settings:
         bodies=config.log_bodies,
         retention=config.log_retention,
         queue_size=section.int("queue_size", DEFAULTS.queue_size, minimum=1),
+        queue_body_bytes=section.int("queue_body_mb", DEFAULTS.queue_body_bytes // 2**20, minimum=1) * 2**20,
         batch_size=section.int("batch_size", DEFAULTS.batch_size, minimum=1),
         flush_interval=section.duration("flush_interval", DEFAULTS.flush_interval),
         prune_interval=section.duration("prune_interval", DEFAULTS.prune_interval),

@@ -1,7 +1,8 @@
 """The queue between the request path and the store, and the task that empties it in batches.
 
-The request path only appends to a bounded deque (`offer`). When the store is slow or down the
-deque fills and further rows are dropped, counted (metric) and reported (a log line at most every
+The request path only appends to a bounded deque (`offer`): at most `queue_size` rows and, with
+`logging.bodies: true`, at most `queue_body_mb` of logged bodies. When the store is slow or down
+the deque fills and further rows are dropped, counted (metric) and reported (a log line at most every
 few seconds): the gateway keeps serving. The writer is a group commit: whenever it is free it
 writes everything queued (up to `batch_size` rows) in one transaction, so a row reaches the store
 within milliseconds and a crash loses only what was queued during the last write, while under
@@ -37,6 +38,8 @@ class BatchWriter:
     ) -> None:
         self.store = store
         self.capacity = settings.queue_size
+        self.body_capacity = settings.queue_body_bytes
+        self.body_bytes = 0  # of the logged bodies in the queue
         self.batch_size = settings.batch_size
         self.flush_interval = settings.flush_interval
         self.metrics = metrics
@@ -57,10 +60,12 @@ class BatchWriter:
         """Queue one request's rows; drop (and count) what does not fit. Never waits."""
         queue = self.rows
         for row in rows:
-            if len(queue) >= self.capacity:
+            size = _body_bytes(row)
+            if len(queue) >= self.capacity or (size and self.body_bytes + size > self.body_capacity):
                 self._drop(1)
             else:
                 queue.append(row)
+                self.body_bytes += size
         self._wake.set()
         if len(queue) >= self.batch_size:
             self._full.set()
@@ -72,9 +77,11 @@ class BatchWriter:
         now = time.monotonic()
         if now - self._last_drop_log >= DROP_LOG_EVERY:
             log.warning(
-                "request log: dropped %d row(s): the queue to the log store is full (%d rows; store slow or down)",
+                "request log: dropped %d row(s): the queue to the log store is full (%d rows or %d MB of "
+                "bodies; store slow or down)",
                 self._dropped_unlogged,
                 self.capacity,
+                self.body_capacity // 2**20,
             )
             self._dropped_unlogged = 0
             self._last_drop_log = now
@@ -108,6 +115,8 @@ class BatchWriter:
                 except TimeoutError:
                     pass
             batch = [self.rows.popleft() for _ in range(min(self.batch_size, len(self.rows)))]
+            if self.body_bytes:
+                self.body_bytes -= sum(_body_bytes(row) for row in batch)
             self.metrics.queue_depth.set(len(self.rows))
             try:
                 await self._write(batch)
@@ -142,3 +151,9 @@ class BatchWriter:
         self.written += len(batch)
         self.metrics.written.inc(len(batch))
         self.publish(batch)
+
+
+def _body_bytes(row: Row) -> int:
+    """What a row's logged bodies weigh in the queue (0 unless `logging.bodies` is on)."""
+    request, response = row.get("request_body"), row.get("response_body")
+    return (len(request) if request else 0) + (len(response) if response else 0)

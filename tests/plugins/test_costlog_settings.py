@@ -26,9 +26,10 @@ def test_defaults_and_core_settings() -> None:
 
 
 def test_tuning() -> None:
-    settings = plugin_for({"costlog": {"queue_size": 50_000, "batch_size": 1000, "flush_interval": "50ms",
+    settings = plugin_for({"costlog": {"queue_size": 50_000, "queue_body_mb": 16, "batch_size": 1000, "flush_interval": "50ms",
                                        "prune_interval": "10m", "max_label_values": 50, "max_body_kb": 8}}).settings
     assert (settings.queue_size, settings.batch_size, settings.flush_interval) == (50_000, 1000, 0.05)
+    assert settings.queue_body_bytes == 16 * 2**20
     assert (settings.prune_interval, settings.max_label_values, settings.max_body_bytes) == (600.0, 50, 8192)
 
 

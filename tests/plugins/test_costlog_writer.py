@@ -121,6 +121,27 @@ async def test_a_stalled_store_fills_the_queue_and_rows_are_dropped_not_waited_f
     assert store.written == 7                            # everything that was queued, nothing more
 
 
+async def test_logged_bodies_are_bounded_in_bytes_too() -> None:
+    store = FakeStore()
+    store.gate.clear()                                   # the store hangs
+    writer, metrics, _ = make(store, batch_size=1, queue_body_bytes=10_000, flush_interval=0.001)
+    heavy = [{"request_id": f"req_{i}", "attempt": 1, "request_body": "x" * 3000, "response_body": "y" * 1000}
+             for i in range(5)]
+    writer.offer(heavy[:1])
+    await until(lambda: store.calls == 1)                # the writer holds row 0, stuck in insert
+    writer.offer(heavy[1:])                              # 4 KB each: two fit in 10 KB, two do not
+    writer.offer(rows(3, start=100))                     # rows without bodies still fit
+    assert [r["request_id"] for r in writer.rows] == ["req_1", "req_2", "req_100", "req_101", "req_102"]
+    assert writer.dropped == 2 and metrics.dropped._value.get() == 2
+    store.gate.set()
+    await until(lambda: store.written == 6)
+    assert writer.body_bytes == 0                        # written rows give their room back
+    writer.offer(heavy[3:])
+    assert writer.body_bytes == 8000
+    await writer.close()
+    assert store.written == 8
+
+
 async def test_failed_writes_are_retried() -> None:
     store = FakeStore(failures=3)
     writer, metrics, _ = make(store, batch_size=4, flush_interval=0.001)
