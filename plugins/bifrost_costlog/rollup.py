@@ -401,3 +401,16 @@ def params(cells: dict[tuple[Any, ...], Cell], dialect: str, subtract: bool = Fa
 def dim_expression(name: str) -> str:
     """A name column of the rollup as the log has it (NULL where it was NULL)."""
     return f"CASE WHEN (nulls & {DIM_BITS[name]}) = 0 THEN {name} END"
+
+
+class RollupReadiness:
+    """For a store: whether the rollup covers every row yet (an older database has it built in
+    the background). Remembered once true; the build step sets `_rollup_ready` itself."""
+
+    _rollup_ready = False
+
+    async def rollup_ready(self) -> bool:
+        if not self._rollup_ready:
+            rows = await self.fetch(f"SELECT built_to, boundary FROM {STATE} WHERE id = 1")  # type: ignore[attr-defined]
+            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
+        return self._rollup_ready

@@ -31,7 +31,7 @@ def numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
 
 
-class PostgresStore:
+class PostgresStore(rollup.RollupReadiness):
     dialect = "postgres"
 
     def __init__(self, url: str, grain: int = rollup.GRAIN) -> None:
@@ -143,13 +143,6 @@ class PostgresStore:
         return (0, 0) if row is None else (int(row["built_to"]), int(row["boundary"]))
 
     # ------------------------------------------------------------------ rollup
-
-    async def rollup_ready(self) -> bool:
-        """The rollup covers every row (an older database has had it built)."""
-        if not self._rollup_ready:
-            rows = await self.fetch(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
-            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
-        return self._rollup_ready
 
     async def build_rollup_step(self) -> int | None:
         """Fold the next chunk of older rows into the rollup, in one transaction (instances

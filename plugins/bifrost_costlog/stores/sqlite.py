@@ -27,7 +27,7 @@ _SUBTRACT = rollup.upsert("sqlite", subtract=True)
 _SOURCE = ", ".join(rollup.SOURCE)
 
 
-class SQLiteStore:
+class SQLiteStore(rollup.RollupReadiness):
     dialect = "sqlite"
 
     def __init__(self, path: str, grain: int = rollup.GRAIN) -> None:
@@ -177,13 +177,6 @@ class SQLiteStore:
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
     # ------------------------------------------------------------------ rollup
-
-    async def rollup_ready(self) -> bool:
-        """The rollup covers every row (an older database has had it built)."""
-        if not self._rollup_ready:
-            rows = await self.fetch(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
-            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
-        return self._rollup_ready
 
     async def build_rollup_step(self) -> int | None:
         """Fold the next chunk of older rows into the rollup, in one transaction; about how many
