@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .params import BadParameter
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -49,7 +51,10 @@ def guarded(handler: Handler, token: str) -> Handler:
             return admin_error(403, "the admin API is disabled: set admin.token in the config")
         if not token_ok(request, token):
             return admin_error(401, "wrong or missing admin token (Authorization: Bearer <admin token>)")
-        return await handler(request)
+        try:
+            return await handler(request)
+        except BadParameter as exc:
+            return admin_error(400, str(exc))
 
     return check
 
