@@ -29,7 +29,7 @@ DEFAULT_BASE_URLS = {
 }
 # Sections the built-in plugins own: kept known even when their plugin is disabled.
 BUILTIN_PLUGIN_SECTIONS = ("governance", "routing", "failover", "cache", "costlog")
-CORE_SECTIONS = ("server", "admin", "storage", "currency", "providers", "logging", "pricing", "plugins")
+CORE_SECTIONS = ("server", "admin", "metrics", "storage", "currency", "providers", "logging", "pricing", "plugins")
 
 
 def interpolate(text: str, environ: Mapping[str, str] | None = None) -> str:
@@ -101,6 +101,7 @@ class Config:
     workers: int = 1
     max_body_mb: float = 32.0
     admin_token: str = ""
+    metrics_token: str = ""                                  # empty: /metrics is open
     logs_url: str = "sqlite:///bifrost.db"
     redis_url: str | None = None
     currency_code: str = "USD"
@@ -152,6 +153,10 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<memory>") -> Confi
     if admin:
         config.admin_token = admin.str("token", "")
         admin.done()
+    metrics = root.section("metrics")
+    if metrics:
+        config.metrics_token = metrics.str("token", "")
+        metrics.done()
     _read_storage(root.section("storage"), config)
     _read_currency(root.section("currency"), config)
     for name, section in root.sections("providers"):

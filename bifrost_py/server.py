@@ -6,15 +6,15 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .admin import AdminRoute, admin_error, guarded, openapi_document
+from .admin.fallback import add_fallback
+from .admin.probes import metrics_handler, probe_ok
+from .admin.routes import add_admin_routes
+from .admin.webui import add_web_ui
 from .context import ANTHROPIC, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI, Call, ModelInfo
 from .errors import GatewayError, InvalidRequest, RequestTooLarge, error_body
 from .gateway import Gateway
@@ -39,11 +39,12 @@ def build_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/anthropic/v1/models", api.models(ANTHROPIC))
     app.router.add_get("/openai/v1/models", api.models(OPENAI))
     for path in ("/anthropic", "/anthropic/", "/openai", "/openai/", "/v1"):
-        app.router.add_get(path, api.base_url_probe)
-    app.router.add_get("/health", api.health)
-    app.router.add_get("/metrics", api.metrics)
-    _add_admin_routes(app, gateway)
-    _add_web_ui(app)
+        app.router.add_get(path, probe_ok)
+    app.router.add_get("/health", probe_ok)
+    app.router.add_get("/metrics", metrics_handler(gateway))
+    add_admin_routes(app, gateway)
+    add_web_ui(app)
+    add_fallback(app)  # last: it answers only what no route above matched
     app.cleanup_ctx.append(_lifecycle(gateway))
     app.on_shutdown.append(_stopping(gateway))
     return app
@@ -129,17 +130,6 @@ class Api:
 
         return handler
 
-    async def base_url_probe(self, request: web.Request) -> web.StreamResponse:
-        """Claude Code sends HEAD to its base URL before the first request."""
-        return web.json_response({"status": "ok"})
-
-    async def health(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"status": "ok"})
-
-    async def metrics(self, request: web.Request) -> web.StreamResponse:
-        body = generate_latest(self.gateway.metrics)
-        return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
-
 
 def _validate(body: Any, dialect: str, endpoint: str) -> str | None:
     """Type checks of the fields the gateway itself reads; everything else passes untouched."""
@@ -213,86 +203,3 @@ def _model_list(models: list[ModelInfo], shape: str) -> dict[str, Any]:
     return {"object": "list", "data": [
         {"id": m.id, "object": "model", "created": m.created or created, "owned_by": m.provider} for m in models
     ]}
-
-
-def _add_admin_routes(app: web.Application, gateway: Gateway) -> None:
-    token = gateway.config.admin_token
-    routes: list[AdminRoute] = [
-        AdminRoute("GET", "/providers", _providers_handler(gateway), "Configured providers, keys (masked) and health"),
-        AdminRoute("GET", "/plugins", _plugins_handler(gateway), "Loaded plugins and the hooks each implements"),
-        AdminRoute("GET", "/settings", _settings_handler(gateway), "Currency and other settings the UI needs"),
-    ]
-    for contributed in gateway.plugins.hook.bifrost_admin_routes(gateway=gateway):
-        routes.extend(contributed or [])
-    document = openapi_document(routes)
-    for route in routes:
-        app.router.add_route(route.method, "/api" + route.path, guarded(route.handler, token))
-
-    async def openapi(request: web.Request) -> web.StreamResponse:
-        return web.json_response(document)
-
-    async def not_found(request: web.Request) -> web.StreamResponse:
-        return admin_error(404, f"no admin endpoint {request.method} {request.path}")
-
-    app.router.add_get("/api/openapi.json", openapi)
-    app.router.add_route("*", "/api/{tail:.*}", not_found)
-
-
-def _providers_handler(gateway: Gateway) -> Any:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"providers": [p.describe() for p in gateway.providers.values()]})
-
-    return handler
-
-
-def _plugins_handler(gateway: Gateway) -> Any:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"plugins": [
-            {"name": i.name, "source": i.source, "hooks": i.hooks} for i in gateway.plugins.ordered()
-        ]})
-
-    return handler
-
-
-def _settings_handler(gateway: Gateway) -> Any:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        config = gateway.config
-        return web.json_response({
-            "currency": {"code": config.currency_code, "per_usd": config.currency_per_usd,
-                         "symbol": gateway.format_money(0).replace("0.00", "").strip()},
-            "providers": list(gateway.providers),
-            "plugins": [i.name for i in gateway.plugins.ordered()],
-        })
-
-    return handler
-
-
-async def _probe_ok(request: web.Request) -> web.StreamResponse:
-    return web.json_response({"status": "ok"})
-
-
-def _add_web_ui(app: web.Application) -> None:
-    """The web UI: static files shipped inside the package (no CDN, works offline)."""
-    root = Path(str(resources.files("bifrost_py") / "web")).resolve()
-    if not root.is_dir():
-        app.router.add_get("/", _probe_ok)
-        return
-    index = root / "index.html"
-
-    async def serve_index(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(index, headers=_REVALIDATE)
-
-    async def serve_file(request: web.Request) -> web.StreamResponse:
-        path = (root / request.match_info["path"]).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            raise web.HTTPNotFound()
-        return web.FileResponse(path, headers=_REVALIDATE)
-
-    app.router.add_get("/", serve_index)
-    app.router.add_get("/ui/{path:.+}", serve_file)
-
-
-# The UI's files have no version in their names: browsers must ask again (a cheap 304) rather
-# than run yesterday's JavaScript against today's gateway after an upgrade. Set here, per file,
-# so that no hook runs on the model endpoints' responses.
-_REVALIDATE = {"cache-control": "no-cache"}

@@ -97,6 +97,7 @@ class LogApi:
                 "New request log rows as server-sent events",
                 {**PARAMETERS, "after": "replay rows after this id first (or Last-Event-ID)"},
                 tag="logs",
+                query_token=True,  # an EventSource cannot send headers: the one route that takes ?token=
             ),
             AdminRoute(
                 "GET",

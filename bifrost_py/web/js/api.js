@@ -84,7 +84,8 @@ export async function download(path, params, filename) {
 }
 
 /** Server-sent events of an admin route. EventSource cannot send headers, so the token goes in
- * the query string (the core's guard accepts ?token= for this reason). */
+ * the query string: the core accepts ?token= on routes marked as EventSource routes (the live
+ * log) and nowhere else; every other call sends the Authorization header. */
 export function events(path, params = {}) {
   return new EventSource(`/api${path}${query({ ...params, token: token.get() })}`);
 }

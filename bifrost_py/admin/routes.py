@@ -1,0 +1,68 @@
+"""Registering the admin API: the core's own routes and every plugin's, each behind the token,
+and the OpenAPI document that describes them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from . import AdminRoute
+from .guard import Handler, guarded
+from .openapi import openapi_document
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+
+
+def add_admin_routes(app: web.Application, gateway: Gateway) -> None:
+    token = gateway.config.admin_token
+    routes = core_routes(gateway)
+    for contributed in gateway.plugins.hook.bifrost_admin_routes(gateway=gateway):
+        routes.extend(contributed or [])
+    document = openapi_document(routes)
+    for route in routes:
+        app.router.add_route(route.method, "/api" + route.path,
+                             guarded(route.handler, token, query_token=route.query_token))
+
+    async def openapi(request: web.Request) -> web.StreamResponse:
+        return web.json_response(document)
+
+    app.router.add_get("/api/openapi.json", openapi)
+
+
+def core_routes(gateway: Gateway) -> list[AdminRoute]:
+    return [
+        AdminRoute("GET", "/providers", providers_handler(gateway), "Configured providers, keys (masked) and health"),
+        AdminRoute("GET", "/plugins", plugins_handler(gateway), "Loaded plugins and the hooks each implements"),
+        AdminRoute("GET", "/settings", settings_handler(gateway), "Currency and other settings the UI needs"),
+    ]
+
+
+def providers_handler(gateway: Gateway) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"providers": [p.describe() for p in gateway.providers.values()]})
+
+    return handler
+
+
+def plugins_handler(gateway: Gateway) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"plugins": [
+            {"name": i.name, "source": i.source, "hooks": i.hooks} for i in gateway.plugins.ordered()
+        ]})
+
+    return handler
+
+
+def settings_handler(gateway: Gateway) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        config = gateway.config
+        return web.json_response({
+            "currency": {"code": config.currency_code, "per_usd": config.currency_per_usd,
+                         "symbol": gateway.format_money(0).replace("0.00", "").strip()},
+            "providers": list(gateway.providers),
+            "plugins": [i.name for i in gateway.plugins.ordered()],
+        })
+
+    return handler
