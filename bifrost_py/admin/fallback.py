@@ -45,8 +45,9 @@ def dialect_of(path: str) -> str:
 
 
 def add_fallback(app: web.Application) -> None:
-    """Register the catch-all. Call it last: a route added after it at the root would never match."""
-    resource = app.router.add_resource("/{tail:.*}")
+    """Register the catch-all. Call it last: aiohttp tries routes of one path prefix in the order
+    they were added, so a pattern starting at the root (`/{name}`) added after it would never match."""
+    resource = app.router.add_resource(r"/{tail:[\s\S]*}")  # `.*` would miss a path holding %0A
 
     async def fallback(request: web.Request) -> web.StreamResponse:
         allowed = await allowed_methods(request, skip=resource)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bifrost_py.admin import AdminRoute, admin_error
+from bifrost_py.admin.params import whole_number
 
 from .catalog import Meta
 from .settings import describe
@@ -55,10 +56,7 @@ def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
     async def entries(request: web.Request) -> web.Response:
         if plugin.cache is None:
             return admin_error(503, "the cache has not started")
-        try:
-            limit = max(1, min(_MAX_LIST, int(request.query.get("limit", "100"))))
-        except ValueError:
-            return admin_error(400, "limit must be a whole number")
+        limit = whole_number(request.query, "limit", default=100, minimum=1, maximum=_MAX_LIST) or 100
         now = time.time()
         found = plugin.cache.catalog.newest(limit, request.query.get("scope") or None)
         return web.json_response({"entries": [_entry(meta, now) for meta in found]})
@@ -86,7 +84,7 @@ def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
     return [
         AdminRoute("GET", "/cache", stats, "Cache settings and counters (hits, misses, hit rate, saved cost)", tag="cache"),
         AdminRoute("GET", "/cache/entries", entries, "Cache entries, most recently used first (metadata only)",
-                   params={"limit": "at most this many (default 100)", "scope": "only this scope, e.g. key:ID"},
+                   params={"limit": f"at most this many (1 to {_MAX_LIST}, default 100)", "scope": "only this scope, e.g. key:ID"},
                    tag="cache"),
         AdminRoute("DELETE", "/cache", clear, "Empty the cache, or one scope of it",
                    params={"scope": "only this scope, e.g. key:ID, team:NAME, shared, anonymous"}, tag="cache"),

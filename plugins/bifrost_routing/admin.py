@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from bifrost_py.admin import AdminRoute, admin_error
+from bifrost_py.admin import AdminRoute, BadParameter, admin_error
 from bifrost_py.context import COUNT_TOKENS, MESSAGES, Call, Caller
 
 from .facts import RequestFacts
@@ -32,7 +32,9 @@ EXPLAIN_BODY = {
     "properties": {
         "body": {"type": "object", "description": "a Messages or Chat Completions request body"},
         "dialect": {"type": "string", "enum": ["anthropic", "openai"]},
-        "headers": {"type": "object", "description": "request headers (session id, rule headers)"},
+        "endpoint": {"type": "string", "enum": ["messages", "count_tokens"]},
+        "headers": {"type": "object", "description": "request headers (session id, rule headers)",
+                    "additionalProperties": {"type": "string"}},
         "key": {"type": "string", "description": "virtual key name, for key/team rules"},
         "team": {"type": "string"},
         "customer": {"type": "string"},
@@ -93,10 +95,7 @@ def _explain(plugin: RoutingPlugin) -> Any:
             data = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
             return admin_error(400, "body must be JSON: {\"body\": {...request...}, \"headers\": {...}}")
-        call = explain_call(data) if isinstance(data, dict) else None
-        if call is None:
-            return admin_error(400, "body.body must be a request object with a model (a string), "
-                                    "and headers (if given) an object")
+        call = explain_call(data)
         decision = plugin.router.decide(call, plugin.gateway.resolve(call.model))
         facts = RequestFacts(call.body).as_dict()
         if decision is None:
@@ -118,27 +117,54 @@ def _explain(plugin: RoutingPlugin) -> Any:
     return handler
 
 
-def explain_call(data: dict[str, Any]) -> Call | None:
-    """A Call built from an explain request, as the server would have built it."""
-    body = data.get("body")
-    given = data.get("headers") or {}
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not isinstance(given, dict):
-        return None
-    headers = CIMultiDictProxy(CIMultiDict({str(k): str(v) for k, v in given.items()}))
-    call = Call(request_id="explain_" + os.urandom(6).hex(), dialect=str(data.get("dialect") or "anthropic"),
-                endpoint=COUNT_TOKENS if data.get("endpoint") == COUNT_TOKENS else MESSAGES,
+def explain_call(data: Any) -> Call:
+    """A Call built from an explain request, as the server would have built it; a field of the
+    wrong type raises BadParameter naming it (a 400)."""
+    body = _explain_body(data)
+    given = _field(data, "headers", dict) or {}
+    for name, value in given.items():
+        if not isinstance(value, str):
+            raise BadParameter(f"headers.{name}: must be a string")
+    dialect = _choice(data, "dialect", ("anthropic", "openai")) or "anthropic"
+    endpoint = _choice(data, "endpoint", (MESSAGES, COUNT_TOKENS)) or MESSAGES
+    headers = CIMultiDictProxy(CIMultiDict(given))
+    call = Call(request_id="explain_" + os.urandom(6).hex(), dialect=dialect, endpoint=endpoint,
                 headers=headers, body=body, raw_body=orjson.dumps(body), model=body["model"])
-    session = data.get("session_id") or headers.get("x-claude-code-session-id") or headers.get("x-bf-session-id")
-    call.session_id = str(session) if session else None
-    if data.get("key") or data.get("team") or data.get("customer"):
-        name = str(data.get("key") or "")
-        call.caller = Caller(key_id=name, key_name=name, team=_text(data.get("team")),
-                             customer=_text(data.get("customer")))
+    session = _field(data, "session_id", str) or headers.get("x-claude-code-session-id") or headers.get("x-bf-session-id")
+    call.session_id = session or None
+    key, team, customer = (_field(data, name, str) for name in ("key", "team", "customer"))
+    if key or team or customer:
+        call.caller = Caller(key_id=key or "", key_name=key or "", team=team or None, customer=customer or None)
     return call
 
 
-def _text(value: Any) -> str | None:
-    return str(value) if value else None
+def _explain_body(data: Any) -> dict[str, Any]:
+    """`body`: the request to explain, with the fields the router reads of the right type."""
+    if not isinstance(data, dict):
+        raise BadParameter("the request body: must be a JSON object, {\"body\": {...request...}}")
+    body = data.get("body")
+    if not isinstance(body, dict):
+        raise BadParameter("body: required, a Messages or Chat Completions request object")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise BadParameter("body.model: required, a non-empty string")
+    for name, kind, text in (("messages", list, "a list"), ("tools", list, "a list"), ("system", (str, list), "a string or a list")):
+        if body.get(name) is not None and not isinstance(body[name], kind):
+            raise BadParameter(f"body.{name}: must be {text}")
+    return body
+
+
+def _field(data: dict[str, Any], name: str, kind: type) -> Any:
+    value = data.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise BadParameter(f"{name}: must be {'an object' if kind is dict else 'a string'}")
+    return value
+
+
+def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str | None:
+    value = data.get(name)
+    if value is not None and value not in choices:
+        raise BadParameter(f"{name}: must be one of {', '.join(choices)}")
+    return value
 
 
 def _remembered_as(request: web.Request) -> tuple[str, str]:
