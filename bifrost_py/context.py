@@ -194,6 +194,12 @@ class Call:
     stash: Stash = field(default_factory=Stash)
 
     @property
+    def include_usage(self) -> bool:
+        """An OpenAI client asked for the usage chunk at the end of its stream."""
+        options = self.body.get("stream_options") if self.body else None
+        return isinstance(options, dict) and options.get("include_usage") is True
+
+    @property
     def last_attempt(self) -> Attempt | None:
         return self.attempts[-1] if self.attempts else None
 
@@ -220,13 +226,16 @@ class Attempt:
     upstream_seconds: float = 0.0
     key_name: str | None = None         # which of the provider's API keys was used
     provider_type: str = ""
-    translated: bool = False
+    upstream_dialect: str | None = None  # the dialect spoken to the provider (None: not called)
     notes: list[str] = field(default_factory=list)  # what translation dropped, etc.
     outcome: Outcome = field(default_factory=Outcome)
     stash: Stash = field(default_factory=Stash)
     stream_observers: list[Any] = field(default_factory=list)
-    hooks_reached: int = -1             # position of the last plugin whose pre_attempt ran
-    finished: bool = False              # post_attempt hooks have run
+
+    @property
+    def translated(self) -> bool:
+        """The provider was spoken to in another dialect than the client's."""
+        return self.upstream_dialect is not None and self.upstream_dialect != self.call.dialect
 
     @property
     def latency(self) -> float:

@@ -51,6 +51,15 @@ class GatewayError(Exception):
         self.final = self.default_final if final is None else final
         self.headers = dict(headers or {})
 
+    def with_message(self, message: str) -> GatewayError:
+        """The same error (class, status, type, headers) saying `message` instead."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        Exception.__init__(clone, message)
+        clone.message = message
+        clone.headers = dict(self.headers)
+        return clone
+
     @property
     def type(self) -> str:
         """The Anthropic error type, the gateway's canonical name for the kind of error."""
@@ -112,8 +121,14 @@ class RateLimited(GatewayError):
 
 
 class CredentialsRefused(GatewayError):
+    """No usable provider key, or the provider refused it (`upstream_status` 401/403)."""
+
     status = 502
     default_final = False
+
+    def __init__(self, message: str, *, upstream_status: int | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.upstream_status = upstream_status
 
 
 class UpstreamUnavailable(GatewayError):
@@ -133,6 +148,11 @@ class UpstreamError(GatewayError):
         self.anthropic_type = error_type or _anthropic_type_for(status)
         self.openai_type = _openai_type_for(self.anthropic_type)
 
+
+ANTHROPIC_ERROR_TYPES = frozenset({
+    "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
+    "request_too_large", "rate_limit_error", "api_error", "overloaded_error", "timeout_error",
+})
 
 _BY_STATUS = {
     400: "invalid_request_error",

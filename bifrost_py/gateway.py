@@ -81,6 +81,12 @@ class Gateway:
         task.add_done_callback(self._task_done)
         return task
 
+    async def finish(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Await work that must run to its end even if the request is cancelled meanwhile (the
+        client hung up): settling budgets, queueing log rows. If this task is cancelled, the work
+        goes on in a task of its own, which stop() waits for."""
+        await asyncio.shield(self.spawn(coro))
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:

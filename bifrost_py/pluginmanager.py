@@ -168,6 +168,13 @@ def _brief(args: tuple[Any, ...]) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
+@dataclass(slots=True)
+class Progress:
+    """How far an attempt got through the pre hooks: the position of the last plugin entered."""
+
+    reached: int = -1
+
+
 class Dispatcher:
     """Per-request hooks, precomputed. Each list holds (position, implementation); the position
     is the plugin's place in the configured order, used to run post hooks for exactly the
@@ -209,21 +216,24 @@ class Dispatcher:
                 targets = replaced
         return targets
 
-    async def pre_attempt(self, attempt: Attempt) -> tuple[Reply | None, GatewayError | None, int]:
-        """Run pre hooks in order until one replies or refuses. Returns (reply, refusal,
-        position reached): the position is that of the last plugin whose hook ran."""
-        reached = len(self.names) - 1
+    async def pre_attempt(self, attempt: Attempt, progress: Progress) -> Reply | None:
+        """Run pre hooks in order until one replies or refuses (raises its GatewayError).
+        `progress.reached` is kept up to date as each hook is entered, so that whatever stops
+        the chain (a refusal, a plugin's bug, a cancellation), post hooks run for exactly the
+        plugins whose pre hook ran. A plugin's bug is a 500 for this attempt."""
         for position, impl in self._pre_attempt:
+            progress.reached = position
             try:
                 reply = await impl(attempt)
-            except GatewayError as error:
-                return None, error, position
-            except Exception:
+            except GatewayError:
+                raise
+            except Exception as exc:
                 log.exception("pre_attempt hook of plugin %s failed", self.names[position])
-                return None, GatewayError(f"plugin '{self.names[position]}' failed"), position
+                raise GatewayError(f"plugin '{self.names[position]}' failed") from exc
             if reply is not None:
-                return reply, None, position
-        return None, None, reached
+                return reply  # type: ignore[no-any-return]
+        progress.reached = len(self.names) - 1
+        return None
 
     async def post_attempt(self, attempt: Attempt, reached: int) -> None:
         """Post hooks never fail the request: a plugin's error is logged and the rest still run."""

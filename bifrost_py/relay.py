@@ -4,10 +4,14 @@ Bytes are forwarded as they arrive, cut only at event boundaries: a client never
 an event, so when an upstream dies mid-event the gateway can close the stream with a well-formed
 error event instead of half-written JSON. When the client's dialect differs from the upstream's,
 each event is translated instead of forwarded.
+
+Whatever an upstream sends, the only errors raised here are `MalformedAnswer` (an event that is
+not what its dialect allows); the exchange turns it into an upstream error.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +20,11 @@ import orjson
 from .context import ANTHROPIC
 from .dialects import usage as usage_reader
 from .dialects.sse import SSEDecoder, SSEEvent, encode_event
+from .dialects.translate_errors import MalformedAnswer
+from .dialects.usage import OPENAI_USAGE_OBJECT
+
+log = logging.getLogger("bifrost_py.relay")
+OPENAI_DONE = b"data: [DONE]\n\n"
 
 
 def last_event_end(data: bytes) -> int:
@@ -66,6 +75,72 @@ class UpstreamReader:
         return events
 
 
+class StreamTranslator:
+    """Turns upstream events of one dialect into wire bytes of the other."""
+
+    def __init__(self, upstream_dialect: str, feed: Callable[[SSEEvent], bytes], finish: Callable[[], bytes]) -> None:
+        self.upstream_dialect = upstream_dialect
+        self.feed = feed
+        self.finish = finish
+
+
+class StreamRelay:
+    """One upstream stream on its way to the client: cut at event boundaries, usage read,
+    translated or passed through, shown to the plugins' observers."""
+
+    __slots__ = ("dialect", "hide_usage", "observers", "reader", "splitter", "translator")
+
+    def __init__(self, dialect: str, translator: StreamTranslator | None, *, hide_usage: bool,
+                 observers: list[Any]) -> None:
+        self.dialect = dialect
+        self.splitter = EventSplitter()
+        self.reader = UpstreamReader(dialect)
+        self.translator = translator
+        self.hide_usage = hide_usage
+        self.observers = observers
+
+    @property
+    def facts(self) -> usage_reader.StreamFacts:
+        return self.reader.facts
+
+    def push(self, chunk: bytes) -> tuple[bool, bytes]:
+        """(whether a complete event arrived, the bytes the client gets for it)."""
+        complete = self.splitter.push(chunk)
+        if not complete:
+            return False, b""
+        events = self.reader.read(complete)
+        if self.observers:
+            self._observe(events)
+        if self.translator is not None:
+            return True, b"".join(self.translator.feed(event) for event in events)
+        if self.hide_usage and OPENAI_USAGE_OBJECT.search(complete):
+            return True, b"".join(_without_usage_chunk(event) for event in events)
+        return True, complete
+
+    def finish(self) -> bytes:
+        """What the client still needs after the upstream's last event (a translated ending)."""
+        return self.translator.finish() if self.translator is not None else b""
+
+    def _observe(self, events: list[SSEEvent]) -> None:
+        for event in events:
+            if not event.data or event.data == "[DONE]":
+                continue
+            data = parse_event_data(event.data)
+            for observer in list(self.observers):
+                try:
+                    observer.on_event(self.dialect, event.event, data)
+                except Exception:  # a plugin's bug must not cut the client's stream
+                    log.exception("stream observer %r failed; it sees no more events", observer)
+                    self.observers.remove(observer)
+
+
+def parse_event_data(data: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedAnswer(f"an event's data is not JSON: {data[:80]!r}") from exc
+
+
 def anthropic_wire(events: list[tuple[str, dict[str, Any]]]) -> bytes:
     return b"".join(encode_event(orjson.dumps(data), event=name) for name, data in events)
 
@@ -74,13 +149,14 @@ def openai_wire(chunks: list[dict[str, Any]]) -> bytes:
     return b"".join(b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks)
 
 
-OPENAI_DONE = b"data: [DONE]\n\n"
-
-
-class StreamTranslator:
-    """Turns upstream events of one dialect into wire bytes of the other."""
-
-    def __init__(self, upstream_dialect: str, feed: Callable[[SSEEvent], bytes], finish: Callable[[], bytes]) -> None:
-        self.upstream_dialect = upstream_dialect
-        self.feed = feed
-        self.finish = finish
+def _without_usage_chunk(event: SSEEvent) -> bytes:
+    """An OpenAI chunk as the client would have had it without include_usage."""
+    if event.data == "[DONE]":
+        return OPENAI_DONE
+    chunk = parse_event_data(event.data)
+    if not isinstance(chunk, dict):
+        raise MalformedAnswer("a stream chunk is not a JSON object")
+    if not chunk.get("choices") and chunk.get("usage"):
+        return b""
+    chunk.pop("usage", None)
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"

@@ -1,20 +1,20 @@
 """Choosing the translation between a client's dialect and a provider's, per attempt.
 
-The dialect functions live in `dialects.anthropic_openai`; this module only picks the pair that
-fits the direction and wraps the stream translators for the relay.
+The dialect functions live in `dialects.anthropic_openai`; this module picks the pair that fits
+the direction and says whose fault a failure is: a request that cannot be translated is the
+client's (400), an answer that cannot be the provider's (`MalformedAnswer`, a 502 upstream error).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from .context import ANTHROPIC, OPENAI
 from .dialects import anthropic_openai as ao
 from .dialects.sse import SSEEvent
-from .errors import InvalidRequest, UpstreamError
-from .relay import OPENAI_DONE, StreamTranslator, anthropic_wire, openai_wire
+from .dialects.translate_errors import MalformedAnswer
+from .errors import InvalidRequest
+from .relay import OPENAI_DONE, StreamTranslator, anthropic_wire, openai_wire, parse_event_data
 
 
 def translate_request(body: dict[str, Any], source: str, target: str, model: str) -> tuple[dict[str, Any], list[str]]:
@@ -30,15 +30,15 @@ def translate_request(body: dict[str, Any], source: str, target: str, model: str
 
 
 def translate_response(body: dict[str, Any], source: str, target: str, model: str) -> dict[str, Any]:
-    """A provider's non-stream answer in the client's dialect. An answer that cannot be
-    translated is the provider's fault (502), not the client's."""
+    """A provider's non-stream answer in the client's dialect; raises MalformedAnswer when the
+    answer cannot be translated (the provider's fault, not the client's)."""
     try:
         if source == OPENAI and target == ANTHROPIC:
             return ao.openai_response_to_anthropic(body, model=model)
         if source == ANTHROPIC and target == OPENAI:
             return ao.anthropic_response_to_openai(body, model=model)
     except ao.TranslationError as exc:
-        raise UpstreamError(f"the provider's answer could not be translated: {exc}", status=502) from exc
+        raise MalformedAnswer(f"the answer could not be translated: {exc}") from exc
     return body
 
 
@@ -50,7 +50,7 @@ def stream_translator(source: str, target: str, *, model: str, input_tokens: int
         def feed_openai(event: SSEEvent) -> bytes:
             if event.data == "[DONE]":
                 return b""
-            return anthropic_wire(to_anthropic.feed(orjson.loads(event.data)))
+            return anthropic_wire(to_anthropic.feed(_object(event)))
 
         return StreamTranslator(source, feed_openai, lambda: anthropic_wire(to_anthropic.finish()))
 
@@ -59,6 +59,15 @@ def stream_translator(source: str, target: str, *, model: str, input_tokens: int
     def feed_anthropic(event: SSEEvent) -> bytes:
         if event.event in (None, "ping"):
             return b""
-        return openai_wire(to_openai.feed(event.event or "", orjson.loads(event.data)))
+        return openai_wire(to_openai.feed(event.event or "", _object(event)))
 
     return StreamTranslator(source, feed_anthropic, lambda: openai_wire(to_openai.finish()) + OPENAI_DONE)
+
+
+def _object(event: SSEEvent) -> dict[str, Any]:
+    data = parse_event_data(event.data)
+    if not isinstance(data, dict):
+        raise MalformedAnswer(f"a '{event.event or 'data'}' event is not a JSON object")
+    return data
+
+

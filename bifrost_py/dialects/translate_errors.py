@@ -1,16 +1,31 @@
-"""What goes wrong when translating between Anthropic and OpenAI, and how each dialect names errors.
+"""Whose fault it is when JSON cannot be translated, and how each dialect names errors.
 
-`TranslationError` is raised for input that has no meaningful translation (OpenAI `n>1`, tool call
-arguments that are not JSON, a message role that does not exist). Raised while translating a
-client's request it means the client sent something we cannot forward (a 400 naming why); raised
-while translating an upstream's answer it means the provider sent something broken (a 502).
+The dialect layer raises exactly two errors, and which one says whose mistake it was:
+
+    TranslationError   the CLIENT's request cannot be read or translated (a wrongly typed
+                       field, OpenAI `n>1`, tool arguments that are not JSON, a role that does not
+                       exist). The message names the field path: the core answers 400
+                       `invalid_request_error` with it.
+    MalformedAnswer    an UPSTREAM answer is not the dialect's success shape (not a JSON object, an
+                       error object sent with status 200, usage that is not a token count, an event
+                       that is not JSON, a Bedrock or Gemini frame that cannot be decoded). The core
+                       answers 502 naming the provider, and may fail over.
+
+An error the upstream itself declares (an Anthropic `error` event, an OpenAI `{"error": ...}`
+chunk) is not malformed: it is read as what it is and reported as the upstream's error.
 """
 
 from __future__ import annotations
 
 
 class TranslationError(ValueError):
-    """The input cannot be translated meaningfully; the message says which field and why."""
+    """The client's request cannot be translated; the message says which field and why."""
+
+
+class MalformedAnswer(ValueError):
+    """An upstream answer is not the dialect's success shape (not a JSON object, an error object
+    sent with 200, usage that is not a count, an event that is not JSON): the provider's fault,
+    answered 502 and eligible for failover."""
 
 
 # Error `type` strings differ between the dialects; mid-stream errors are translated with these.

@@ -5,15 +5,28 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Any, Self
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from ..config import ProviderConfig, ProviderKey
-from ..errors import UpstreamUnavailable
+from ..errors import (
+    ANTHROPIC_ERROR_TYPES,
+    CredentialsRefused,
+    GatewayError,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from .keys import KeyPool
+
+ERROR_DETAIL_CHARS = 300  # of an upstream error message quoted to the client
+# What Claude Code sends that an Anthropic-dialect API acts on (betas, prompt-cache session) or
+# that identifies the client; Bedrock's adapter moves the betas into its body.
+ANTHROPIC_FORWARDED = ("anthropic-version", "anthropic-beta", "x-claude-code-session-id", "x-app", "user-agent")
 
 
 @dataclass(slots=True)
@@ -28,14 +41,24 @@ class UpstreamRequest:
     model: str                       # the provider's own model id
     headers: dict[str, str] = field(default_factory=dict)   # client headers worth forwarding
     query_string: str = ""
+    hide_usage: bool = False         # usage was asked for billing only: the client must not see it
 
 
 class UpstreamResponse:
     """A provider's answer: status and headers at once, the body read whole or as chunks.
-    `close()` abandons it (closing the connection cancels the upstream generation)."""
+    `close()` abandons it (closing the connection cancels the upstream generation). Used as
+    `async with`, it is closed on the way out unless it was read to its end."""
 
     status: int
     headers: Mapping[str, str]
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()  # after release() this is a no-op: the connection already went back to the pool
 
     async def read(self) -> bytes:
         raise NotImplementedError
@@ -88,6 +111,30 @@ class Provider:
         self.keys = KeyPool(config.keys)
         self.state: dict[str, Any] = {}   # health/cooldown facts published by plugins (admin API)
         self._session: aiohttp.ClientSession | None = None
+
+    def prepare(self, request: UpstreamRequest, client_headers: Mapping[str, str]) -> UpstreamRequest:
+        """Shape a request already in this provider's dialect: client headers worth forwarding,
+        options the gateway needs for billing. An Anthropic-dialect request carries the client's
+        Anthropic headers."""
+        if request.dialect != "anthropic":
+            return request
+        headers = {name: client_headers[name] for name in ANTHROPIC_FORWARDED if name in client_headers}
+        return replace(request, headers=headers) if headers else request
+
+    def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
+        """The gateway error for a non-2xx answer: the provider's status, type and message, its
+        retry-after kept; a refused API key (401/403) is the gateway's problem, not the client's."""
+        message, kind = error_details(body)
+        kept = {"retry-after": headers["retry-after"]} if headers.get("retry-after") else {}
+        if status in (401, 403):
+            return CredentialsRefused(
+                f"provider '{self.name}' refused the gateway's API key ({status}: {message})",
+                upstream_status=status, headers=kept,
+            )
+        return UpstreamError(
+            f"provider '{self.name}' answered {status}: {message}", status=status,
+            error_type=kind if kind in ANTHROPIC_ERROR_TYPES else None, headers=kept,
+        )
 
     def upstream_model(self, model: str) -> str:
         """The provider's own id for a gateway model name (Bedrock ids, Azure deployments): the
@@ -145,3 +192,21 @@ class Provider:
             "keys": self.keys.describe(),
             "state": self.state,
         }
+
+
+def error_details(raw: bytes) -> tuple[str, str | None]:
+    """(message, type) from an upstream error body in any dialect, or from plain text."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        message, kind = error.get("message") or error.get("type"), error.get("type")
+    elif isinstance(data, dict):
+        message, kind = data.get("message"), None
+    else:
+        message, kind = None, None
+    if not message:
+        message = raw.decode("utf-8", "replace").strip() or "no details"
+    return str(message)[:ERROR_DETAIL_CHARS], kind if isinstance(kind, str) else None

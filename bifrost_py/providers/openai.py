@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from ..config import ProviderKey
 from ..errors import CredentialsRefused
@@ -20,6 +24,18 @@ class OpenAIProvider(Provider):
     type = "openai"
     dialects = ("openai",)
     supports_embeddings = True
+
+    def prepare(self, request: UpstreamRequest, client_headers: Mapping[str, str]) -> UpstreamRequest:
+        """A stream must report its usage for billing: ask for it, and let the relay hide the
+        extra chunk from a client that did not ask."""
+        if not request.stream:
+            return request
+        options = request.json.get("stream_options")
+        options = options if isinstance(options, dict) else {}
+        if options.get("include_usage") is True:
+            return request
+        body = {**request.json, "stream_options": {**options, "include_usage": True}}
+        return replace(request, json=body, body=orjson.dumps(body), hide_usage=True)
 
     def url(self, request: UpstreamRequest) -> str:
         return self.config.base_url + PATHS[request.endpoint]
