@@ -21,6 +21,7 @@ from .providers.base import Provider
 log = logging.getLogger("bifrost_py")
 
 CURRENCY_SYMBOLS = {"USD": "$", "INR": "₹", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "AUD": "A$", "CAD": "C$"}
+RESOLVE_MEMO_CHARS = 1_000_000
 # Which provider types serve a model family when no provider lists the model (CONTRACT.md).
 FAMILIES = (
     (("claude-*",), ("anthropic", "bedrock", "mock")),
@@ -42,6 +43,7 @@ class Gateway:
         self._claimed: set[str] = set()
         self.providers: dict[str, Provider] = {name: make_provider(pc) for name, pc in config.providers.items()}
         self._resolved: dict[str, list[Target]] = {}  # resolve() memo; plugins resolve in configure
+        self._resolved_chars = 0  # of the names in the memo: it is bounded in size, not only count
         self.prices = PriceBook(config.pricing)
         self.metrics = CollectorRegistry(auto_describe=True)
         self.plugins = PluginManager(self)
@@ -97,12 +99,14 @@ class Gateway:
     def resolve(self, model: str) -> list[Target]:
         """The default target for a model name (CONTRACT.md): a `provider/model` prefix, then a
         provider whose `models:` lists it, then the model family. Empty when nothing serves it.
-        Answers are remembered per name (glob matching costs more than the rest of routing)."""
+        Answers are remembered per name (glob matching costs more than the rest of routing), up
+        to RESOLVE_MEMO_CHARS of names: callers choose the names, so the memo must not grow with them."""
         found = self._resolved.get(model)
         if found is None:
             found = self._resolve(model)
-            if len(self._resolved) < 10_000:
+            if self._resolved_chars + len(model) <= RESOLVE_MEMO_CHARS:
                 self._resolved[model] = found
+                self._resolved_chars += len(model)
         return list(found)
 
     def _resolve(self, model: str) -> list[Target]:

@@ -138,9 +138,13 @@ async def bifrost_pre_attempt(attempt: Attempt) -> Reply | None:
 async def bifrost_post_attempt(attempt: Attempt) -> None:
     """The attempt ended: ``attempt.outcome`` says how (status, usage, error, streamed, partial).
 
-    Runs in reverse order for exactly the plugins whose ``pre_attempt`` ran, whatever happened,
-    including refusals, replies, upstream errors, cut streams and client disconnects. For a
-    stream it runs after the last byte went to the client, so it costs the client nothing.
+    Runs in reverse order for exactly the plugins whose ``pre_attempt`` was entered, whatever
+    happened: refusals, replies, upstream errors, malformed answers, cut streams, client
+    disconnects, and bugs (ours or a plugin's). ``outcome.status`` is always set (200, the
+    error's status, or 499 when the client left a stream). A pre hook that was interrupted
+    (cancelled, or raised) still gets its post hook: check what you stashed before using it.
+    It runs to its end in a task of its own, so a client hanging up cannot cut it half-way. For
+    a stream it runs after the last byte went to the client, so it costs the client nothing.
     """
 
 
@@ -156,7 +160,8 @@ async def bifrost_should_fall_back(attempt: Attempt) -> Advice | None:
 
 @hookspec
 async def bifrost_request_end(call: Call) -> None:
-    """The response is complete (or failed: ``call.error``). Every plugin, reverse order."""
+    """The response is complete (or failed: ``call.error``). Every plugin, reverse order, once
+    per call, after every attempt's ``post_attempt``; like it, never cut short by a disconnect."""
 
 
 @hookspec
