@@ -66,23 +66,22 @@ class Responder:
         """`error` in the caller's dialect: a JSON answer, or, once a stream is under way, its
         last event."""
         call = self.call
-        if not self.started:
+        started = self.response
+        if started is None or not started.prepared:
             headers = {**call_headers(call, attempt), **error.headers}
-            response = self.response = web.Response(
+            self.response = web.Response(
                 status=error.status, body=error_body(error, call.dialect), headers={**JSON_HEADERS, **headers}
             )
-            return response  # aiohttp sends it; a client gone meanwhile costs nothing more
-        response = self.response
-        assert response is not None
-        response.force_close()
-        if isinstance(response, web.Response):
-            return response  # a whole answer was being sent: nothing can be added to it
+            return self.response  # aiohttp sends it; a client gone meanwhile costs nothing more
+        started.force_close()
+        if isinstance(started, web.Response):
+            return started  # a whole answer was being sent: nothing can be added to it
         try:
-            await response.write(error_event(error, call.dialect))
-            await response.write_eof()
+            await started.write(error_event(error, call.dialect))
+            await started.write_eof()
         except ConnectionError:
             pass  # the client left: nothing to end
-        return response
+        return started
 
     async def reply(self, reply: Reply, attempt: Attempt | None) -> web.StreamResponse:
         """A plugin's complete answer, in the caller's dialect, streamed if a stream was asked for."""

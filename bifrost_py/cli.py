@@ -104,7 +104,7 @@ def run_server(config: Any, *, banner: str = "", traffic: bool = False) -> None:
     if workers == 1:
         _serve_one(config, banner, reuse_port=False, traffic=traffic)
         return
-    children = []
+    children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:

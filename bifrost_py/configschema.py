@@ -8,6 +8,7 @@ raised one at a time, so `bifrost-py check` can list them all.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -115,7 +116,7 @@ class Section:
 
         return self._get(key, default, check, "a string")
 
-    def int(self, key: str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
+    def int(self, key: builtins.str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
         def check(value: Any) -> int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError
@@ -125,7 +126,7 @@ class Section:
 
         return self._get(key, default, check, "a whole number")
 
-    def number(self, key: str, default: Any = _MISSING, *, minimum: float | None = None) -> Any:
+    def number(self, key: builtins.str, default: Any = _MISSING, *, minimum: float | None = None) -> Any:
         def check(value: Any) -> float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError
@@ -135,7 +136,7 @@ class Section:
 
         return self._get(key, default, check, "a number")
 
-    def bool(self, key: str, default: Any = _MISSING) -> Any:
+    def bool(self, key: builtins.str, default: Any = _MISSING) -> Any:
         def check(value: Any) -> bool:
             if not isinstance(value, bool):
                 raise TypeError
@@ -143,11 +144,11 @@ class Section:
 
         return self._get(key, default, check, "true or false")
 
-    def duration(self, key: str, default: Any = _MISSING) -> Any:
+    def duration(self, key: builtins.str, default: Any = _MISSING) -> Any:
         return self._get(key, default, parse_duration, "a duration")
 
-    def str_list(self, key: str, default: Any = _MISSING) -> Any:
-        def check(value: Any) -> list[str]:
+    def str_list(self, key: builtins.str, default: Any = _MISSING) -> Any:
+        def check(value: Any) -> list[builtins.str]:
             if isinstance(value, str):
                 return [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -156,7 +157,7 @@ class Section:
 
         return self._get(key, default, check, "a list of strings")
 
-    def int_list(self, key: str, default: Any = _MISSING) -> Any:
+    def int_list(self, key: builtins.str, default: Any = _MISSING) -> Any:
         def check(value: Any) -> list[int]:
             if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
                 raise TypeError
@@ -164,7 +165,7 @@ class Section:
 
         return self._get(key, default, check, "a list of whole numbers")
 
-    def section(self, key: str, *, required: bool = False) -> Section | None:
+    def section(self, key: builtins.str, *, required: builtins.bool = False) -> Section | None:
         """A nested mapping, or None when absent."""
         self._read.add(key)
         if key not in self.data or self.data[key] is None:
@@ -173,7 +174,7 @@ class Section:
             return None
         return Section(self.data[key], self.child_path(key), self.problems)
 
-    def sections(self, key: str) -> Iterator[tuple[str, Section]]:
+    def sections(self, key: builtins.str) -> Iterator[tuple[builtins.str, Section]]:
         """A mapping of name -> mapping (e.g. `teams:`), as (name, Section) pairs."""
         sub = self.section(key)
         if sub is None:
@@ -182,7 +183,7 @@ class Section:
         sub._read.update(sub.data)
         return iter(items)
 
-    def section_list(self, key: str) -> list[Section]:
+    def section_list(self, key: builtins.str) -> list[Section]:
         """A list of mappings (e.g. `routing.rules`)."""
         self._read.add(key)
         value = self.data.get(key)

@@ -111,9 +111,9 @@ class Gateway:
 
     def _resolve(self, model: str) -> list[Target]:
         if "/" in model:
-            provider, _, name = model.partition("/")
-            if provider in self.providers:
-                return [Target(provider, name)]
+            named, _, name = model.partition("/")
+            if named in self.providers:
+                return [Target(named, name)]
         for provider in self.providers.values():
             if any(fnmatch.fnmatchcase(model, pattern) for pattern in provider.config.models):
                 return [Target(provider.name, model)]

@@ -89,6 +89,7 @@ def bifrost_admin_routes(gateway: Gateway) -> list[AdminRoute]:
     core before your handler runs). Each ``AdminRoute`` carries an OpenAPI summary so that
     ``/api/openapi.json`` describes it. Returns a list; results of all plugins are combined.
     """
+    return []  # a specification: never called; a plugin with no routes returns this
 
 
 @hookspec
