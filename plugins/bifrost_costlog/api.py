@@ -24,9 +24,10 @@ import orjson
 from aiohttp import web
 
 from bifrost_py.admin import AdminRoute, admin_error
+from bifrost_py.admin.params import whole_number
 
-from .columns import BODIES, NAMES
-from .filters import PARAMETERS, parse_bool, parse_filters, parse_time
+from .columns import BODIES, INT64, NAMES
+from .filters import PARAMETERS, parse_bool, parse_filters, parse_time, text_parameter
 from .live import LiveHub
 from .present import Presenter, iso
 from .queries import GROUPS, MAX_PAGE, LogQueries
@@ -140,8 +141,8 @@ class LogApi:
     async def logs(self, request: web.Request) -> web.StreamResponse:
         query = request.query
         filters = parse_filters(query)
-        limit = _int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
-        cursor = _int_param(query, "cursor", None, 1, None)
+        limit = whole_number(query, "limit", default=DEFAULT_PAGE, minimum=1, maximum=MAX_PAGE) or DEFAULT_PAGE
+        cursor = whole_number(query, "cursor", default=None, minimum=1, maximum=INT64[1])
         bodies = parse_bool("bodies", query["bodies"]) if query.get("bodies") else False
         rows = await self.queries.page(filters, cursor=cursor, limit=limit, bodies=bodies)
         next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
@@ -154,7 +155,7 @@ class LogApi:
         )
 
     async def request(self, request: web.Request) -> web.StreamResponse:
-        request_id = request.match_info["request_id"]
+        request_id = text_parameter("request_id", request.match_info["request_id"])
         rows = await self.queries.request(request_id)
         if not rows:
             return admin_error(
@@ -202,7 +203,7 @@ class LogApi:
     async def stream(self, request: web.Request) -> web.StreamResponse:
         filters = parse_filters(request.query)
         after = request.headers.get("last-event-id") or request.query.get("after")
-        last_id = _int_param({"after": after}, "after", None, 0, None) if after else None
+        last_id = whole_number({"after": after or ""}, "after", default=None, minimum=0, maximum=INT64[1])
         response = web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
         subscriber = self.hub.subscribe(filters.accepts)
@@ -310,21 +311,6 @@ class LogApi:
 async def _wait(event: asyncio.Event, timeout: float) -> None:
     async with asyncio.timeout(timeout):
         await event.wait()
-
-
-def _int_param(query: Any, name: str, default: int | None, low: int, high: int | None) -> int | None:
-    text = query.get(name)
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name}: expected a whole number, got {text!r}") from None
-    if value < low or (high is not None and value > high):
-        raise ValueError(
-            f"{name}: must be between {low} and {high}" if high else f"{name}: must be at least {low}"
-        )
-    return value
 
 
 def _csv_value(value: Any) -> Any:

@@ -7,7 +7,10 @@ the cursor for paging (newest first = highest id first).
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from .text import bounded, escaped
 
 TABLE = "request_log"
 
@@ -69,6 +72,24 @@ BOOLS: frozenset[str] = frozenset(name for name, kind in COLUMNS if kind == BOOL
 REALS: frozenset[str] = frozenset(name for name, kind in COLUMNS if kind == REAL)
 BODIES = ("request_body", "response_body")
 
+# Text that a client (or an upstream) chooses, and the most of it a row keeps, in bytes of UTF-8:
+# the model names are part of the usage rollup's key, whose PostgreSQL index entries must stay
+# under ~2.7 KB. Rows are bounded to these when they are built (`rows.RowBuilder.finish`).
+CLIENT_TEXT: tuple[tuple[str, int], ...] = (
+    ("requested_model", 256),
+    ("model", 256),
+    ("answered_model", 256),
+    ("session_id", 128),
+    ("client_app", 128),
+    ("key_id", 128),
+    ("key_name", 128),
+    ("error_type", 128),
+    ("error_message", 2000),
+    ("stop_reason", 128),
+)
+OTHER_TEXT_LIMIT = 1024  # any other text column of a row the store refused (bodies excepted)
+INT64 = (-(2**63), 2**63 - 1)  # what an INTEGER (SQLite) or BIGINT (PostgreSQL) column holds
+
 SQLITE_TYPES = {TEXT: "TEXT", INT: "INTEGER", REAL: "REAL", BOOL: "INTEGER"}
 POSTGRES_TYPES = {TEXT: "TEXT", INT: "BIGINT", REAL: "DOUBLE PRECISION", BOOL: "SMALLINT"}
 
@@ -89,3 +110,53 @@ def record(row: dict[str, Any]) -> tuple[Any, ...]:
                 value = float(value)
         out.append(value)
     return tuple(out)
+
+
+def escaped_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a row that a store refused, with every value made storable: text escaped
+    (control characters and surrogates as backslash escapes) and cut to size, numbers that no
+    column can hold (beyond 64 bits, not finite, not numbers) as NULL. The writer's last try
+    for that row."""
+    out = dict(row)
+    limits = dict(CLIENT_TEXT)
+    for name, kind in COLUMNS:
+        value = row.get(name)
+        if value is None:
+            continue
+        if kind == TEXT:
+            text = value if isinstance(value, str) else _text_of(value)
+            out[name] = escaped(text) if name in BODIES else bounded(text, limits.get(name, OTHER_TEXT_LIMIT))
+        elif kind == BOOL:
+            out[name] = value if isinstance(value, (bool, int)) and value in (0, 1) else None
+        elif kind == INT:
+            out[name] = _whole(value)
+        else:
+            out[name] = _real(value)
+    return out
+
+
+def _text_of(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a value whose str() fails is logged by its type
+        return f"<{type(value).__name__}>"
+
+
+def _real(value: object) -> float | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _whole(value: object) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and INT64[0] <= value <= INT64[1]:
+        return value
+    return None

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bifrost_py.admin.params import BadParameter, number
 from bifrost_py.configschema import parse_duration
 
 from .rows import Row
+
+# Times a query may name: the epoch to the last second of year 9999 (what an ISO date can say),
+# so no bound reaches a store as inf, NaN or a number no timestamp column compares sensibly.
+TIME_RANGE = (0.0, 253_402_300_799.0)
 
 # query parameter -> column, for the filters that are a plain equality.
 EQUAL = {
@@ -127,7 +132,7 @@ def status_range(text: str) -> tuple[int, int]:
     if len(text) == 3 and text[0].isdigit() and text[1:] == "xx":
         low = int(text[0]) * 100
         return low, low + 100
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 3:
         return int(text), int(text) + 1
     raise ValueError(f"status: expected a status like 200, 4xx, ok or error, got {text!r}")
 
@@ -138,7 +143,7 @@ def parse_filters(query: Mapping[str, str], *, now: float | None = None) -> Filt
     for name in ("key", "team", "customer", "provider", "session", "request_id", "endpoint", "model"):
         value = query.get(name)
         if value:
-            setattr(filters, name, value)
+            setattr(filters, name, text_parameter(name, value))
     if query.get("status"):
         status_range(query["status"])
         filters.status = query["status"]
@@ -162,23 +167,38 @@ def parse_bool(name: str, text: str) -> bool:
     raise ValueError(f"{name}: expected true or false, got {text!r}")
 
 
+def text_parameter(name: str, value: str) -> str:
+    """A text filter as a store can compare it: PostgreSQL refuses NUL in text (stored rows
+    never hold one: `text.bounded` escapes it)."""
+    if "\x00" in value:
+        raise BadParameter(f"{name}: must not contain NUL characters")
+    return value
+
+
 def parse_time(name: str, text: str, now: float) -> float:
-    """Epoch seconds from epoch seconds, ISO 8601 (naive means UTC) or a duration back from now."""
+    """Epoch seconds from epoch seconds, ISO 8601 (naive means UTC) or a duration back from now,
+    within TIME_RANGE (BadParameter otherwise: `since=inf` is the caller's mistake)."""
     text = text.strip()
+    low, high = TIME_RANGE
     try:
-        return float(text)
+        float(text)
     except ValueError:
         pass
+    else:
+        epoch = number({name: text}, name, default=low, minimum=low, maximum=high)
+        return low if epoch is None else epoch
     try:
-        return now - parse_duration(text)
+        moment = now - parse_duration(text)
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{name}: expected ISO 8601 (2026-01-31T00:00:00Z), epoch seconds or a duration like 24h, got {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"{name}: expected ISO 8601 (2026-01-31T00:00:00Z), epoch seconds or a duration like 24h, got {text!r}"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        moment = parsed.timestamp()
+    if not low <= moment <= high:  # also NaN
+        raise BadParameter(f"{name}: must be a time after 1970 and before the year 10000, got {text[:40]!r}")
+    return moment

@@ -7,8 +7,12 @@ renders the exposition format when /metrics is scraped. The writer's few counter
 prometheus_client metrics.
 
 Labels are bounded: provider names come from the config and statuses are HTTP codes, but key
-names and model names come from users, so each keeps its first `max_label_values` distinct values
-and reports the rest as "other".
+names, model names and upstream error types come from users and providers, so each keeps its
+first `max_label_values` distinct values (error types: ERROR_TYPES) of at most MAX_LABEL_LENGTH
+characters and reports the rest as "other". A request that never reached an attempt (bad JSON,
+no key, unknown model, too large) has model "none": what it asked for was never checked, and an
+unauthenticated caller must not be able to mint label values. Its key label is that of the
+caller a plugin authenticated ("none" without one), which comes from the configuration.
 """
 
 from __future__ import annotations
@@ -35,23 +39,27 @@ TOKEN_KINDS = (
 )
 PMKS = ("provider", "model", "key", "status")
 PM = ("provider", "model")
+MAX_LABEL_LENGTH = 128
+ERROR_TYPES = 50  # distinct error types (the gateway has a dozen; upstreams may send any)
 
 
 class LabelCap:
-    """The first `limit` distinct values pass; later ones become "other"."""
+    """The first `limit` distinct values of at most `length` characters pass; later ones, and
+    longer ones, become "other"."""
 
-    __slots__ = ("limit", "seen")
+    __slots__ = ("length", "limit", "seen")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, length: int = MAX_LABEL_LENGTH) -> None:
         self.seen: set[str] = set()
         self.limit = limit
+        self.length = length
 
     def __call__(self, value: str | None) -> str:
         if value is None:
             return NONE
         if value in self.seen:
             return value
-        if len(self.seen) < self.limit:
+        if len(self.seen) < self.limit and len(value) <= self.length:
             self.seen.add(value)
             return value
         return OTHER
@@ -185,6 +193,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, max_label_values: int) -> None:
         self.key = LabelCap(max_label_values)
         self.model = LabelCap(max_label_values)
+        self.error_type = LabelCap(ERROR_TYPES)
         self.per_request = RequestMetrics()
         registry.register(self.per_request)
         self.dropped = Counter(
@@ -194,8 +203,18 @@ class Metrics:
         )
         self.written = Counter("bifrost_log_rows_written", "Log rows written to the store", registry=registry)
         self.write_errors = Counter(
-            "bifrost_log_write_errors", "Failed writes to the log store (each retried)", registry=registry
+            "bifrost_log_write_errors",
+            "Failed writes to the log store (retried when the store is down; split up when it refuses a row)",
+            registry=registry,
         )
+        rejected = Counter(
+            "bifrost_log_rows_rejected",
+            "Log rows the store refused as they were: written with their text escaped, or dropped",
+            ("outcome",),
+            registry=registry,
+        )
+        self.rows_escaped = rejected.labels("escaped")
+        self.rows_unwritable = rejected.labels("dropped")
         self.queue_depth = Gauge(
             "bifrost_log_queue_rows", "Log rows waiting for the writer", registry=registry
         )
@@ -210,17 +229,21 @@ class Metrics:
         final = rows[-1]
         if final["attempt"] == 0:
             overhead = final["request_ms"]
-        where = (final["provider"] or NONE, self.model(final["model"]))
+        where = (final["provider"] or NONE, self._model(final))
         m.requests.inc((*where, self.key(final["key_name"]), str(final["status"])))
         m.latency.observe(where, final["request_ms"] / 1000.0)
         m.overhead.observe((), overhead / 1000.0)
 
+    def _model(self, row: Row) -> str:
+        """The model label: "none" for a request that never reached an attempt."""
+        return NONE if row["attempt"] == 0 else self.model(row["model"])
+
     def _attempt(self, m: RequestMetrics, row: Row) -> None:
         provider = row["provider"] or NONE
-        model = self.model(row["model"])
+        model = self._model(row)
         key = self.key(row["key_name"])
         if row["error_type"] is not None:
-            m.errors.inc((provider, model, key, str(row["status"]), row["error_type"]))
+            m.errors.inc((provider, model, key, str(row["status"]), self.error_type(row["error_type"])))
             if row["status"] == 402:
                 m.budget_refusals.inc((key,))
         for kind, column in TOKEN_KINDS:

@@ -92,7 +92,11 @@ class CostLog:
         self._tasks = []
         if self.writer is not None:
             await self.writer.close()
-            log.info("request log: %d row(s) written, %d dropped", self.writer.written, self.writer.dropped)
+            writer = self.writer
+            log.info(
+                "request log: %d row(s) written (%d with their text escaped), %d dropped, %d refused by the store",
+                writer.written, writer.escaped, writer.dropped, writer.unwritable,
+            )
             self.writer = None
         if self.store is not None:
             await self.store.close()

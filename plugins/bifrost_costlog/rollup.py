@@ -205,7 +205,7 @@ class RollupConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.create_function("hist_add", 2, hist_add, deterministic=True)
         self.create_function("hist_sub", 2, hist_sub, deterministic=True)
-        self.create_aggregate("hist_sum", 1, HistSum)
+        self.create_aggregate("hist_sum", 1, HistSum)  # type: ignore[arg-type]  # typeshed: step(int) only
 
 
 # --------------------------------------------------------------------------- folding rows
@@ -222,8 +222,8 @@ class Cell:
     def add(self, other: Cell) -> None:
         for i, v in enumerate(other.ints):
             self.ints[i] += v
-        for i, v in enumerate(other.floats):
-            self.floats[i] += v
+        for i, x in enumerate(other.floats):
+            self.floats[i] += x
         merge_into(self.counts, other.counts)
 
     def as_row(self, group: Any) -> dict[str, Any]:

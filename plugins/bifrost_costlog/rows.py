@@ -3,10 +3,15 @@
 This runs on every request, after the answer went to the client: it only reads attributes,
 prices the usage (a dict lookup and a few multiplications, see bifrost_py.pricing) and builds a
 dict. Everything slow happens in the writer.
+
+Text that the client or an upstream chose (model names, user agent, session id, error message)
+is bounded and escaped before the row is queued (`columns.CLIENT_TEXT`, `text.bounded`), so one
+request cannot make a row megabytes long or one that a store refuses.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -15,13 +20,14 @@ import orjson
 from bifrost_py.context import Attempt, Call, Outcome, StashKey, Usage
 from bifrost_py.pricing import PriceBook
 
+from .columns import CLIENT_TEXT
 from .settings import Settings
+from .text import TRUNCATED, bounded, storable
 
 Row = dict[str, Any]
 
 ROWS = StashKey[list[Row]]("costlog.rows")
 STREAM_BODY = StashKey["StreamBody"]("costlog.stream_body")
-TRUNCATED = "…[truncated]"
 # The token and cost columns of a row for which no provider was paid (a plugin's reply, a
 # request that ended before any attempt).
 NOTHING_CONSUMED: dict[str, Any] = {
@@ -63,7 +69,7 @@ class RowBuilder:
             answered_model=outcome.model,
             status=outcome.status or (error.status if error is not None else 0),
             error_type=error.type if error is not None else None,
-            error_message=_cut(error.message, 2000) if error is not None else None,
+            error_message=error.message if error is not None else None,
             refused_by=outcome.refused_by,
             latency_ms=latency * 1000.0,
             ttft_ms=None if ttft is None else ttft * 1000.0,
@@ -135,11 +141,11 @@ class RowBuilder:
     def _response_body(self, attempt: Attempt, outcome: Outcome) -> str | None:
         observer = attempt.stash.get(STREAM_BODY)
         if observer is not None and outcome.streamed:
-            return observer.text()
+            return storable(observer.text())
         if outcome.reply is not None:
-            return self.cut(orjson.dumps(outcome.reply.message))
+            return self.cut(_json(outcome.reply.message))
         if outcome.body is not None:
-            return self.cut(orjson.dumps(outcome.body))
+            return self.cut(_json(outcome.body))
         return None
 
     # ------------------------------------------------------------------ no attempt
@@ -162,7 +168,7 @@ class RowBuilder:
             answered_model=None,
             status=error.status if error is not None else 200,
             error_type=error.type if error is not None else None,
-            error_message=_cut(error.message, 2000) if error is not None else None,
+            error_message=error.message if error is not None else None,
             refused_by=None,
             **NOTHING_CONSUMED,
             ttft_ms=None,
@@ -192,6 +198,7 @@ class RowBuilder:
         request_ms = (time.perf_counter() - call.started) * 1000.0
         for row in rows:
             row["request_ms"] = request_ms
+            bound_client_text(row)
         last = rows[-1]
         last["final"] = True
         if not attempts:
@@ -202,8 +209,8 @@ class RowBuilder:
 
     def cut(self, raw: bytes) -> str:
         if len(raw) <= self.body_limit:
-            return raw.decode("utf-8", "replace")
-        return raw[: self.body_limit].decode("utf-8", "ignore") + TRUNCATED
+            return storable(raw.decode("utf-8", "replace"))
+        return storable(raw[: self.body_limit].decode("utf-8", "ignore")) + TRUNCATED
 
 
 def _caller_fields(call: Call) -> Row:
@@ -220,8 +227,23 @@ def _caller_fields(call: Call) -> Row:
     }
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + TRUNCATED
+def _json(value: Any) -> bytes:
+    """A body as JSON; one a plugin built with a lone surrogate or an odd type, which orjson
+    refuses, is written with the standard library's escapes instead of failing the hook."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, default=repr).encode()
+
+
+def bound_client_text(row: Row) -> None:
+    """Cut and escape the row's text from outside (`columns.CLIENT_TEXT`). Printable ASCII
+    within its limit, nearly always the case, is left as it is after three C-level checks."""
+    for name, limit in CLIENT_TEXT:
+        value = row.get(name)
+        if value is None or (type(value) is str and len(value) <= limit and value.isascii() and value.isprintable()):
+            continue
+        row[name] = bounded(value if isinstance(value, str) else str(value), limit)
 
 
 def usage_of_message(message: dict[str, Any]) -> Usage:

@@ -7,8 +7,14 @@ few seconds): the gateway keeps serving. The writer is a group commit: whenever 
 writes everything queued (up to `batch_size` rows) in one transaction, so a row reaches the store
 within milliseconds and a crash loses only what was queued during the last write, while under
 load the batches grow by themselves. `flush_interval` > 0 makes a partial batch wait that long
-for company instead (fewer, larger transactions; more to lose on a crash). A failed write is
-retried with back-off. `close()` writes everything still queued before the store is closed.
+for company instead (fewer, larger transactions; more to lose on a crash). `close()` writes
+everything still queued before the store is closed.
+
+A failed write is retried with back-off when the store is down or busy (`Store.fault`). When the
+store refuses a row instead (a value it cannot take), retrying would stall the log for everyone:
+the batch is split until that row is alone, the rest is written, and the row is written once
+more with its values made storable, or dropped; both are counted (bifrost_log_rows_rejected)
+and logged (at most every DROP_LOG_EVERY seconds).
 """
 
 from __future__ import annotations
@@ -18,18 +24,21 @@ import collections
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
-from .columns import record
+from .columns import escaped_row, record
 from .metrics import Metrics
 from .rows import Row
 from .settings import Settings
-from .stores import Store
+from .stores import ROW, UNKNOWN, Store
+from .text import escaped
 
 log = logging.getLogger("bifrost_py.costlog")
 
-DROP_LOG_EVERY = 10.0  # seconds between "dropped rows" log lines
+DROP_LOG_EVERY = 10.0  # seconds between "dropped rows" (and "refused rows") log lines
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0
 CLOSE_ATTEMPTS = 3  # at shutdown a store that keeps failing gets this many more tries
+UNKNOWN_RETRIES = 3  # an error neither about the rows nor the store: retries before splitting
 
 
 class BatchWriter:
@@ -47,8 +56,10 @@ class BatchWriter:
         self.rows: collections.deque[Row] = collections.deque()
         self.dropped = 0
         self.written = 0
-        self._dropped_unlogged = 0
-        self._last_drop_log = 0.0
+        self.escaped = 0  # rows the store refused, written with their text escaped
+        self.unwritable = 0  # rows the store refused even escaped: dropped
+        self._drop_log = Throttle(DROP_LOG_EVERY)
+        self._reject_log = Throttle(DROP_LOG_EVERY)
         self._wake = asyncio.Event()  # something is queued
         self._full = asyncio.Event()  # a whole batch is queued: do not wait for the interval
         self._closing = False
@@ -73,18 +84,15 @@ class BatchWriter:
     def _drop(self, count: int) -> None:
         self.dropped += count
         self.metrics.dropped.inc(count)
-        self._dropped_unlogged += count
-        now = time.monotonic()
-        if now - self._last_drop_log >= DROP_LOG_EVERY:
+        reported = self._drop_log.note(count)
+        if reported:
             log.warning(
                 "request log: dropped %d row(s): the queue to the log store is full (%d rows or %d MB of "
                 "bodies; store slow or down)",
-                self._dropped_unlogged,
+                reported,
                 self.capacity,
                 self.body_capacity // 2**20,
             )
-            self._dropped_unlogged = 0
-            self._last_drop_log = now
 
     # ------------------------------------------------------------------ the task
 
@@ -125,7 +133,51 @@ class BatchWriter:
                 self._drop(len(batch))
 
     async def _write(self, batch: list[Row]) -> None:
-        records = [record(row) for row in batch]
+        """Write a batch. When the store refuses it for a row's sake, the batch is split in
+        halves until the rows it refuses are alone (O(log n) inserts per bad row, in order, so
+        ids still follow the queue); each of those is written once more escaped, or dropped.
+        A store that is down gets the same part again, with back-off."""
+        parts: collections.deque[tuple[list[Row], list[tuple[Any, ...]]]] = collections.deque()
+        parts.append(self._records(batch))
+        whole = True
+        while parts:
+            rows, records = parts.popleft()
+            try:
+                refused = await self._insert(rows, records, retry_unknown=whole)
+            except _GaveUp:
+                self._drop(len(rows) + sum(len(part[0]) for part in parts))
+                return
+            whole = False
+            if refused is None:
+                continue
+            if len(rows) > 1:
+                half = len(rows) // 2
+                parts.appendleft((rows[half:], records[half:]))
+                parts.appendleft((rows[:half], records[:half]))
+            else:
+                try:
+                    await self._rescue(rows[0], refused)
+                except _GaveUp:
+                    self._drop(1 + sum(len(part[0]) for part in parts))
+                    return
+
+    def _records(self, batch: list[Row]) -> tuple[list[Row], list[tuple[Any, ...]]]:
+        """The batch's rows and their records; a row whose values cannot even be put in a record
+        is replaced by its escaped copy (and counted as such)."""
+        records = []
+        for index, row in enumerate(batch):
+            try:
+                records.append(record(row))
+            except Exception as exc:  # noqa: BLE001 - a value of a type no column takes
+                batch[index] = row = escaped_row(row)
+                records.append(record(row))
+                self._rejected(row, exc, written=True)
+        return batch, records
+
+    async def _insert(self, rows: list[Row], records: list[tuple[Any, ...]], *, retry_unknown: bool) -> Exception | None:
+        """Insert the records, retrying with back-off while the store is unavailable; None when
+        they are written, the store's error when it refuses them. At shutdown a store that
+        keeps failing gets CLOSE_ATTEMPTS more tries (_GaveUp)."""
         delay = RETRY_FIRST
         failures = failures_closing = 0
         while True:
@@ -134,23 +186,85 @@ class BatchWriter:
                 break
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any driver's error: retry, never crash the writer
+            except Exception as exc:  # any driver's error: never crash the writer
                 failures += 1
                 self.metrics.write_errors.inc()
+                fault = self.store.fault(exc)
+                if fault == ROW or (fault == UNKNOWN and (not retry_unknown or failures > UNKNOWN_RETRIES)):
+                    return exc
                 failures_closing += self._closing
                 if failures_closing > CLOSE_ATTEMPTS:
-                    log.error("request log: giving up on %d row(s) at shutdown: %s", len(batch), exc)
-                    self._drop(len(batch))
-                    return
+                    log.error("request log: giving up on %d row(s) at shutdown: %s", len(rows), exc)
+                    raise _GaveUp from exc
                 if failures == 1 or failures % 10 == 0:
-                    log.warning("request log: writing %d row(s) failed (%s); retrying", len(batch), exc)
+                    log.warning("request log: writing %d row(s) failed (%s); retrying", len(rows), exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
-        for row, row_id in zip(batch, ids):
+        for row, row_id in zip(rows, ids):
             row["id"] = row_id
-        self.written += len(batch)
-        self.metrics.written.inc(len(batch))
-        self.publish(batch)
+        self.written += len(rows)
+        self.metrics.written.inc(len(rows))
+        self.publish(rows)
+        return None
+
+    async def _rescue(self, row: Row, refused: Exception) -> None:
+        """The one row of a batch the store refused: once more with every value made storable
+        (text escaped, impossible numbers as NULL); if even that is refused, it is dropped."""
+        clean = escaped_row(row)
+        try:
+            again = await self._insert([clean], [record(clean)], retry_unknown=False)
+        except _GaveUp:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug here must cost this row only
+            again = exc
+        self._rejected(row, again or refused, written=again is None)
+
+    def _rejected(self, row: Row, error: Exception, *, written: bool) -> None:
+        """Count a row the store refused (written escaped, or dropped) and log it now and then."""
+        if written:
+            self.escaped += 1
+            self.metrics.rows_escaped.inc()
+        else:
+            self.unwritable += 1
+            self.metrics.rows_unwritable.inc()
+        reported = self._reject_log.note(1)
+        if reported:
+            log.warning(
+                "request log: the store refused %d row(s) as they were; the last, of request %s (%s: %s), was %s",
+                reported,
+                _printable(row.get("request_id")),
+                type(error).__name__,
+                _printable(str(error))[:200],
+                "written with its text escaped" if written else "dropped: not even its escaped copy could be written",
+            )
+
+
+class _GaveUp(Exception):
+    """The store failed at shutdown more than CLOSE_ATTEMPTS times: the rest is dropped."""
+
+
+class Throttle:
+    """Counts events and allows one log line about them per `every` seconds."""
+
+    __slots__ = ("every", "last", "pending")
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.last = -every
+        self.pending = 0
+
+    def note(self, count: int) -> int:
+        """Add `count` events; how many to report now (0: not yet)."""
+        self.pending += count
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return 0
+        reported, self.pending, self.last = self.pending, 0, now
+        return reported
+
+
+def _printable(value: object) -> str:
+    return escaped(str(value))
 
 
 def _body_bytes(row: Row) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bifrost_costlog.metrics import OTHER, LabelCap, Metrics
+from bifrost_costlog.metrics import MAX_LABEL_LENGTH, OTHER, LabelCap, Metrics
 from hypothesis import given
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 
 def row(**fields: Any) -> dict[str, Any]:
@@ -62,7 +62,9 @@ def test_request_without_attempt_counts_its_whole_time_as_overhead() -> None:
     metrics = Metrics(registry, 200)
     metrics.record([row(attempt=0, provider=None, key_name=None, status=401, error_type="authentication_error",
                         input_tokens=0, output_tokens=0, cost_usd=0.0, overhead_ms=2.0, request_ms=2.0)])
-    assert value(registry, "bifrost_requests_total", provider="none", model="claude-sonnet-4-20250514", key="none", status="401") == 1
+    assert value(registry, "bifrost_requests_total", provider="none", model="none", key="none", status="401") == 1
+    assert value(registry, "bifrost_errors_total", provider="none", model="none", key="none", status="401",
+                 type="authentication_error") == 1
     assert value(registry, "bifrost_gateway_overhead_seconds_sum") == 0.002
 
 
@@ -93,3 +95,39 @@ def test_label_cap(values: list[str | None], limit: int) -> None:
             assert shown == v
         else:
             assert shown == OTHER
+
+
+def test_a_label_value_longer_than_the_limit_is_other() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, 200)
+    metrics.record([row(model="m" * (MAX_LABEL_LENGTH + 1))])
+    metrics.record([row(model="m" * MAX_LABEL_LENGTH)])
+    assert value(registry, "bifrost_requests_total", provider="anthropic", model=OTHER, key="alice", status="200") == 1
+    assert value(registry, "bifrost_requests_total", provider="anthropic", model="m" * MAX_LABEL_LENGTH, key="alice",
+                 status="200") == 1
+
+
+def test_requests_without_an_attempt_do_not_grow_the_exposition() -> None:
+    """Ten thousand unauthenticated requests, each naming another (huge) model, add no label
+    value: /metrics is as large after them as after the first."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, 200)
+
+    def refused(i: int) -> dict[str, Any]:
+        return row(attempt=0, provider=None, key_name=None, status=401, error_type="authentication_error",
+                   model=f"model-{i}-" + "x" * (i % 3) * 100_000, input_tokens=0, output_tokens=0, cost_usd=0.0)
+
+    metrics.record([refused(0)])
+    size = len(generate_latest(registry))
+    for i in range(1, 10_000):
+        metrics.record([refused(i)])
+    assert len(generate_latest(registry)) <= size + 100  # only counts and sums grew a few digits
+
+
+def test_upstream_error_types_are_capped() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, 200)
+    for i in range(200):
+        metrics.record([row(status=500, error_type=f"weird_{i}", input_tokens=0, output_tokens=0, cost_usd=0.0)])
+    types = {s.labels["type"] for m in registry.collect() if m.name == "bifrost_errors" for s in m.samples}
+    assert OTHER in types and len(types) <= 51

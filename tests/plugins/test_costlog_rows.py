@@ -207,3 +207,32 @@ def test_usage_of_message_takes_only_sane_counts(usage: dict[str, object]) -> No
         assert isinstance(value, int) and value >= 0
     if isinstance(usage.get("input_tokens"), int) and not isinstance(usage["input_tokens"], bool) and usage["input_tokens"] > 0:
         assert found.input_tokens == usage["input_tokens"]
+
+
+def test_text_from_the_client_and_upstream_is_bounded_and_escaped_before_it_is_queued() -> None:
+    huge = "claude-" + "x" * 1_900_000
+    call = make_call(model=huge, session_id="sess-\udcc3(", client_app="curl\udcff/8.0",
+                     caller=Caller("k1", "alice"))
+    attempt = make_attempt(call, model=huge, outcome=Outcome(
+        status=500, error=UpstreamError("boom\x00" + "!" * 10_000, status=500, error_type="t" * 1000),
+        model="m\x1b[2J", stop_reason="\udcff" * 500))
+    b = builder()
+    (row,) = b.finish(call, [b.attempt_row(attempt)])
+    for name in ("requested_model", "model"):
+        assert row[name] == "claude-" + "x" * 249 + "…[truncated]"
+    assert row["session_id"] == "sess-\\xc3(" and row["client_app"] == "curl\\xff/8.0"
+    assert row["answered_model"] == "m\\x1b[2J"
+    assert row["error_message"].startswith("boom\\x00!!!") and len(row["error_message"].encode()) <= 2000 + 15
+    assert len(row["error_type"]) <= 128 + len("…[truncated]") and row["stop_reason"].startswith("\\xff")
+    assert row["key_name"] == "alice" and row["team"] is None
+    (unauthenticated,) = b.finish(make_call(model=huge, error=AuthenticationFailed("unknown virtual key")), None)
+    assert len(unauthenticated["model"]) == len(unauthenticated["requested_model"]) == 256 + len("…[truncated]")
+
+
+def test_logged_bodies_hold_no_nul_or_surrogate() -> None:
+    call = make_call(raw_body=b'{"model":"x","messages":[{"content":"a\x00b\xff"}]}')
+    attempt = make_attempt(call, outcome=Outcome(status=200, usage=Usage(1, 1), body={"content": [{"text": "\udcff"}]}))
+    kept = builder(bodies=True)
+    (row,) = kept.finish(call, [kept.attempt_row(attempt)])
+    assert row["request_body"] == '{"model":"x","messages":[{"content":"a\\x00b\ufffd"}]}'
+    assert row["response_body"] == '{"content": [{"text": "\\udcff"}]}'  # a plugin's body orjson refuses

@@ -1,5 +1,6 @@
 """The queue and batch writer: batches, the flush interval, a full queue dropping (and counting)
-instead of waiting, retries, and the flush at close."""
+instead of waiting, retries, and the flush at close. Rows a store refuses are in
+test_costlog_poison_writer.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from prometheus_client import CollectorRegistry
 
 
 class FakeStore:
-    """Records batches; can be stalled (gate) or made to fail a number of times."""
+    """Records batches; can be stalled (gate) or made to fail a number of times (as a store that
+    is down fails: OSError)."""
 
     dialect = "sqlite"
 
@@ -37,6 +39,9 @@ class FakeStore:
         ids = list(range(self.next_id, self.next_id + len(records)))
         self.next_id += len(records)
         return ids
+
+    def fault(self, error: Exception) -> str:
+        return "store" if isinstance(error, OSError) else "row"
 
     @property
     def written(self) -> int:

@@ -7,7 +7,17 @@ SQL both understand; the PostgreSQL store renumbers them. `open_store` picks by 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+# Why a write failed, as `Store.fault` tells the writer:
+#   "row"      the store refused a value of some row (encoding, range, type, constraint): the
+#              writer finds the row by splitting the batch and writes it escaped (or drops it)
+#   "store"    the store is down, busy or full: the same batch is retried with back-off
+#   "unknown"  retried a few times, then treated as "row", so no batch is retried forever
+Fault = Literal["row", "store", "unknown"]
+ROW: Fault = "row"
+STORE: Fault = "store"
+UNKNOWN: Fault = "unknown"
 
 
 class Store(Protocol):
@@ -25,6 +35,10 @@ class Store(Protocol):
         transaction; their new ids."""
         ...
 
+    def fault(self, error: Exception) -> Fault:
+        """Whether `error`, raised by `insert`, is about the rows or about the store."""
+        ...
+
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     async def delete_before(self, ts: float) -> int:
@@ -40,6 +54,17 @@ class Store(Protocol):
         """Fold the next chunk of rows written before the rollup existed into it; about how many
         are left (0: done), None when there was nothing to do."""
         ...
+
+
+def python_fault(error: Exception) -> Fault | None:
+    """What the drivers of both stores raise alike: Python's own errors while converting a
+    row's values (a surrogate cannot be encoded, an int beyond 64 bits, a value of the wrong
+    type), and the operating system's while talking to the store (refused, reset, timed out)."""
+    if isinstance(error, (UnicodeError, OverflowError, TypeError)):
+        return ROW
+    if isinstance(error, (OSError, TimeoutError)):
+        return STORE
+    return None
 
 
 def open_store(url: str, timezone: str = "UTC") -> Store:

@@ -13,16 +13,36 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from asyncpg.exceptions import _base as asyncpg_base
 
 from .. import rollup
 from ..columns import COLUMNS, INDEXES, NAMES, POSTGRES_TYPES, TABLE
-from . import PRUNE_CHUNK
+from . import PRUNE_CHUNK, ROW, STORE, UNKNOWN, Fault, python_fault
 
 _SCHEMA_LOCK = 0x6263_6C6F  # pg_advisory_xact_lock key: instances starting together create once
 _ROLLUP_LOCK = 0x6263_6C70  # building the rollup and pruning it never interleave
 _ADD = rollup.upsert("postgres")
 _SOURCE = ", ".join(rollup.SOURCE)
 _PLACEHOLDER = re.compile(r"\?")
+# The server refused a value: data exceptions (class 22: NUL in text, out of range), integrity
+# violations (23), an index entry too large (54); asyncpg's own DataError: a value it cannot encode.
+_ROW_ERRORS = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+    asyncpg_base.DataError,
+)
+# The server is gone, starting, stopping, full or read-only, or the transaction lost a race:
+# nothing to do with the rows.
+_STORE_ERRORS = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.LockNotAvailableError,
+)
 
 
 def numbered(sql: str) -> str:
@@ -87,6 +107,18 @@ class PostgresStore(rollup.RollupReadiness):
             )
             await connection.executemany(_ADD, cells)
         return ids
+
+    def fault(self, error: Exception) -> Fault:
+        """See _ROW_ERRORS and _STORE_ERRORS; asyncpg raises Python's UnicodeEncodeError for a
+        surrogate and OverflowError beyond 64 bits while encoding a row for COPY."""
+        if isinstance(error, _ROW_ERRORS):  # before InterfaceError: asyncpg's DataError is one
+            return ROW
+        if isinstance(error, _STORE_ERRORS):
+            return STORE
+        found = python_fault(error)
+        if found is not None:
+            return found
+        return ROW if isinstance(error, ValueError) else UNKNOWN
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         assert self._pool is not None, "store not open"

@@ -17,7 +17,7 @@ import aiosqlite
 
 from .. import rollup
 from ..columns import COLUMNS, INDEXES, NAMES, SQLITE_TYPES, TABLE
-from . import PRUNE_CHUNK
+from . import PRUNE_CHUNK, ROW, STORE, UNKNOWN, Fault, python_fault
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 3
@@ -113,6 +113,24 @@ class SQLiteStore(rollup.RollupReadiness):
         # One transaction holding the write lock: the new rowids are consecutive.
         return list(range(last - len(records) + 1, last + 1))
 
+    def fault(self, error: Exception) -> Fault:
+        """sqlite3 refuses a value while binding it (UnicodeEncodeError for a surrogate,
+        OverflowError beyond 64 bits, ProgrammingError for an unsupported type) or through a
+        constraint; "database is locked", a full disk or an I/O error are OperationalError, and
+        a closed connection is a ValueError (aiosqlite) or a ProgrammingError saying so."""
+        found = python_fault(error)
+        if found is not None:
+            return found
+        if isinstance(error, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError)):
+            return ROW
+        if isinstance(error, sqlite3.ProgrammingError):
+            return STORE if "closed" in str(error) else ROW
+        if isinstance(error, sqlite3.OperationalError):
+            return STORE
+        if isinstance(error, ValueError):
+            return STORE if "connection" in str(error).lower() else ROW
+        return UNKNOWN
+
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         idle = self._idle
         assert idle is not None, "store not open"
@@ -159,7 +177,7 @@ class SQLiteStore(rollup.RollupReadiness):
         try:
             built_to, boundary = await self._state(db)
             async with db.execute(f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id IN ({chosen})", (start, end)) as cursor:
-                rows = await cursor.fetchall()
+                rows = list(await cursor.fetchall())
             # Rows the rollup has not been built from yet are not in it.
             counted = [row[1:] for row in rows if not built_to < row[0] <= boundary]
             await db.executemany(_SUBTRACT, rollup.params(rollup.fold(counted, self.grain), "sqlite", subtract=True))
@@ -195,7 +213,7 @@ class SQLiteStore(rollup.RollupReadiness):
                     f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
                     (built_to, boundary),
                 ) as cursor:
-                    rows = await cursor.fetchall()
+                    rows = list(await cursor.fetchall())
                 await db.executemany(_ADD, rollup.params(rollup.fold((row[1:] for row in rows), self.grain), "sqlite"))
                 done = rows[-1][0] if len(rows) == rollup.BUILD_CHUNK else boundary
                 await db.execute(f"UPDATE {rollup.STATE} SET built_to = ? WHERE id = 1", (done,))
