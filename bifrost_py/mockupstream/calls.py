@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from . import anthropic_wire, openai_wire
+from . import anthropic_wire, malformed, openai_wire
 from .answers import Answer, build_answer
 from .faults import (
     Directives,
@@ -51,7 +51,7 @@ class Call:
     def segments(self, options: MockOptions) -> tuple[list[Segment], bool]:
         """The stream as timed writes, and whether it is cut after the last one."""
         assert self.answer is not None and self.reply is not None and self.body is not None
-        events = self.wire.stream(self.answer, self.reply, self.body)
+        events = malformed.stream_events(self.wire, self.answer, self.reply, self.body, self.asked)
         if self.asked.stream_error:
             events = _error_after_first_delta(events, self.wire.stream_error())
         rate = options.tokens_per_second
@@ -112,7 +112,8 @@ def plan(wire: Wire, body: dict[str, Any], options: MockOptions, state: MockStat
             wire, 200, headers, asked, latency, stream=True, answer=answer, reply=reply, body=body
         )
     headers["content-type"] = JSON
-    return Call(wire, 200, headers, asked, latency, content=wire.message(answer, reply))
+    content = malformed.message_body(wire, wire.message(answer, reply), asked, reply.request_id)
+    return Call(wire, 200, headers, asked, latency, content=content)
 
 
 def plan_embeddings(body: dict[str, Any], options: MockOptions, state: MockState) -> Call:
@@ -127,7 +128,9 @@ def plan_embeddings(body: dict[str, Any], options: MockOptions, state: MockState
     if status != 200:
         call = _failure(wire, state, status, asked, options)
     else:
-        headers = {wire.request_id_header: wire.request_id(state), "content-type": JSON}
+        request_id = wire.request_id(state)
+        headers = {wire.request_id_header: request_id, "content-type": JSON}
+        content = malformed.message_body(wire, content, asked, request_id)
         call = Call(wire, 200, headers, asked, content=content)
     call.latency = latency
     return call
