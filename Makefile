@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench bench-failover bench-rivals lint clean
+.PHONY: run test bench bench-failover bench-rivals fuzz lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-rivals: $(STAMP)  ## bifrost-py next to LiteLLM's proxy (installs LiteLLM 
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	test -x .venv-rivals/bin/litellm || ($(PYTHON) -m venv .venv-rivals && .venv-rivals/bin/pip install --quiet 'litellm[proxy]')
 	$(PY) -m bench.rivals --litellm .venv-rivals/bin/litellm
+
+fuzz: $(STAMP)  ## random requests for FUZZ_SECONDS (default 300): status histogram and every failure
+	$(PY) -m bench.fuzz --seconds $(or $(FUZZ_SECONDS),300)
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff mypy
