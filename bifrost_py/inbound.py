@@ -46,6 +46,9 @@ async def read_call(request: web.Request, dialect: str, endpoint: str, max_body_
     except web.HTTPRequestEntityTooLarge:
         call.error = RequestTooLarge(f"request body is larger than the gateway's limit of {max_body_mb:g} MB")
         return call
+    except web.RequestPayloadError as exc:  # e.g. Content-Encoding: gzip on a body that is not
+        call.error = InvalidRequest(f"request body could not be read: {exc}")
+        return call
     try:
         body = orjson.loads(call.raw_body)
     except orjson.JSONDecodeError as exc:

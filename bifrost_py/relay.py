@@ -12,6 +12,7 @@ not what its dialect allows); the exchange turns it into an upstream error.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,9 @@ from .dialects.usage import OPENAI_USAGE_OBJECT
 
 log = logging.getLogger("bifrost_py.relay")
 OPENAI_DONE = b"data: [DONE]\n\n"
+# `"usage": null` as a member of a chunk (a JSON string cannot hold an unescaped quote, so this
+# never matches inside text), with the comma that joins it to its neighbour.
+_USAGE_NULL = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,')
 
 
 def last_event_end(data: bytes) -> int:
@@ -113,7 +117,7 @@ class StreamRelay:
             self._observe(events)
         if self.translator is not None:
             return True, b"".join(self.translator.feed(event) for event in events)
-        if self.hide_usage and OPENAI_USAGE_OBJECT.search(complete):
+        if self.hide_usage:
             return True, b"".join(_without_usage_chunk(event) for event in events)
         return True, complete
 
@@ -150,13 +154,18 @@ def openai_wire(chunks: list[dict[str, Any]]) -> bytes:
 
 
 def _without_usage_chunk(event: SSEEvent) -> bytes:
-    """An OpenAI chunk as the client would have had it without include_usage."""
+    """An OpenAI event as the client would have had it without include_usage: the usage-only
+    chunk dropped, the `"usage": null` of the others removed. Decided per event, so what the
+    client gets does not depend on how TCP split the stream."""
     if event.data == "[DONE]":
         return OPENAI_DONE
-    chunk = parse_event_data(event.data)
-    if not isinstance(chunk, dict):
-        raise MalformedAnswer("a stream chunk is not a JSON object")
-    if not chunk.get("choices") and chunk.get("usage"):
-        return b""
-    chunk.pop("usage", None)
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+    data = event.data.encode()
+    if OPENAI_USAGE_OBJECT.search(data):
+        chunk = parse_event_data(event.data)
+        if not isinstance(chunk, dict):
+            raise MalformedAnswer("a stream chunk is not a JSON object")
+        if not chunk.get("choices"):
+            return b""
+        chunk.pop("usage", None)
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+    return b"data: " + _USAGE_NULL.sub(b"", data) + b"\n\n"
