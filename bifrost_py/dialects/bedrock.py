@@ -7,7 +7,11 @@ body without ``model`` (it is in the path) and ``stream`` (it is the choice of p
 The stream is the AWS binary event stream; each ``chunk`` event carries one Anthropic stream event
 as base64 JSON, so decoding it gives back the exact Anthropic SSE sequence.
 
-Both directions are here: the provider adapter reads, the mock upstream writes.
+Both directions are here: the provider adapter reads, the mock upstream writes. Reading, an
+exception the stream declares raises `BedrockStreamError` (relayed as an Anthropic ``error``
+event); bytes that cannot be decoded, a chunk that is not base64 JSON of an object or an event
+type that is not a plain string raise `MalformedAnswer`; nothing else escapes. Writing the request
+body, an ``anthropic_beta`` that is not a list of strings is the client's `TranslationError`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from urllib.parse import quote
 import orjson
 
 from .eventstream import EventStreamDecoder, EventStreamMessage, encode_message
+from .fields import REQUEST, describe
+from .translate_errors import MalformedAnswer
 
 __all__ = [
     "BEDROCK_ANTHROPIC_VERSION",
@@ -74,9 +80,11 @@ def betas_from_header(value: str | None) -> list[str]:
 def to_bedrock_body(anthropic_body: Mapping[str, Any], betas: Iterable[str] = ()) -> dict[str, Any]:
     """The InvokeModel body for an Anthropic Messages body. Everything else passes through
     untouched, so cache_control, thinking blocks and new fields survive."""
+    anthropic_body = REQUEST.an_object(anthropic_body, "request body")
     body = {key: value for key, value in anthropic_body.items() if key not in ("model", "stream")}
     body.setdefault("anthropic_version", BEDROCK_ANTHROPIC_VERSION)
-    merged = list(dict.fromkeys([*body.get("anthropic_beta", ()), *betas]))
+    listed = REQUEST.strings(body.get("anthropic_beta") or [], "anthropic_beta")
+    merged = list(dict.fromkeys([*listed, *betas]))
     if merged:
         body["anthropic_beta"] = merged
     return body
@@ -136,8 +144,9 @@ def bedrock_error_to_anthropic(
 ) -> tuple[str, str]:
     """(Anthropic error type, message) for a non-streamed Bedrock error response."""
     payload = _json_object(body)
-    kind = _header(headers, "x-amzn-errortype") or str(payload.get("__type", ""))
-    kind = kind.split(":", 1)[0].rsplit("#", 1)[-1] or None
+    named = payload.get("__type")
+    raw_kind = _header(headers, "x-amzn-errortype") or (named if isinstance(named, str) else "")
+    kind = raw_kind.split(":", 1)[0].rsplit("#", 1)[-1] or None
     message = payload.get("message") or payload.get("Message")
     if not isinstance(message, str):
         message = body.decode("utf-8", "replace").strip() or f"Bedrock returned HTTP {status}"
@@ -193,14 +202,15 @@ class BedrockStreamReader:
     Chunks may split messages at any byte. The ``amazon-bedrock-invocationMetrics`` that Bedrock
     adds to ``message_stop`` is taken out (the client asked Anthropic, not Bedrock) and kept in
     `invocation_metrics`. A stream exception raises `BedrockStreamError` — after the events that
-    preceded it in the same chunk have been returned, from the next `feed` or `close`.
+    preceded it in the same chunk have been returned, from the next `feed` or `close`; so does a
+    `MalformedAnswer` for bytes or chunks that cannot be decoded.
     """
 
     __slots__ = ("_decoder", "_pending_error", "invocation_metrics")
 
     def __init__(self) -> None:
         self._decoder = EventStreamDecoder()
-        self._pending_error: BedrockStreamError | None = None
+        self._pending_error: BedrockStreamError | MalformedAnswer | None = None
         self.invocation_metrics: dict[str, Any] | None = None
 
     def feed(self, data: bytes) -> list[tuple[str, dict[str, Any]]]:
@@ -210,7 +220,7 @@ class BedrockStreamReader:
         for message in self._decoder.feed(data):
             try:
                 event = self._event(message)
-            except BedrockStreamError as exc:
+            except (BedrockStreamError, MalformedAnswer) as exc:
                 if not events:
                     raise
                 self._pending_error = exc
@@ -241,9 +251,13 @@ class BedrockStreamReader:
             return None  # e.g. initial-response: nothing for the client
         event = _chunk_event(message.payload)
         metrics = event.pop(INVOCATION_METRICS_KEY, None)
-        if metrics is not None:
+        if isinstance(metrics, dict):
             self.invocation_metrics = metrics
-        return str(event.get("type", "completion")), event
+        kind = event.get("type", "completion")
+        # The type becomes an SSE `event:` line: a line break in it would forge events.
+        if not isinstance(kind, str) or not kind or "\n" in kind or "\r" in kind:
+            raise MalformedAnswer(f"Bedrock chunk type is not an event name: {describe(kind)}")
+        return kind, event
 
 
 def _stream_exception(message: EventStreamMessage) -> BedrockStreamError:
@@ -252,7 +266,7 @@ def _stream_exception(message: EventStreamMessage) -> BedrockStreamError:
     text = payload.get("message") or payload.get("originalMessage") or ""
     return BedrockStreamError(
         message.exception_type or "unknownException",
-        str(text),
+        text if isinstance(text, str) else describe(text),
         status if isinstance(status, int) else None,
     )
 
@@ -262,9 +276,9 @@ def _chunk_event(payload: bytes) -> dict[str, Any]:
         envelope = orjson.loads(payload)
         event = orjson.loads(base64.b64decode(envelope["bytes"], validate=True))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise BedrockStreamError("malformedChunk", f"undecodable Bedrock chunk: {exc}") from exc
+        raise MalformedAnswer(f"undecodable Bedrock chunk: {exc}") from None
     if not isinstance(event, dict):
-        raise BedrockStreamError("malformedChunk", "Bedrock chunk is not a JSON object")
+        raise MalformedAnswer("Bedrock chunk is not a JSON object")
     return event
 
 

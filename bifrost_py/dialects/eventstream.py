@@ -16,6 +16,9 @@ One message on the wire::
 Header value types: 0 true, 1 false (no value bytes), 2 int8, 3 int16, 4 int32, 5 int64,
 6 bytes (uint16 length), 7 string (uint16 length, UTF-8), 8 timestamp (int64 ms since epoch),
 9 UUID (16 bytes).
+
+Decoding never raises anything but `EventStreamError`, which is a `MalformedAnswer`: the bytes
+came from an upstream, and bytes that are not an event stream are its fault.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from __future__ import annotations
 import struct
 import uuid
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import Any
+
+from .translate_errors import MalformedAnswer
 
 __all__ = [
     "EventStreamDecoder",
@@ -53,8 +59,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HeaderValue = bool | int | str | bytes | datetime | uuid.UUID
 
 
-class EventStreamError(ValueError):
-    """The bytes are not a valid event stream: bad CRC, impossible length, bad header."""
+class EventStreamError(MalformedAnswer):
+    """The bytes are not a valid event stream: bad CRC, impossible length, bad header (the mock
+    upstream's encoder raises it too, for a header it cannot encode)."""
 
 
 class HeaderType(IntEnum):
@@ -113,7 +120,7 @@ def _str_header(headers: dict[str, HeaderValue], name: str) -> str | None:
 # --------------------------------------------------------------------------- encoding
 
 
-def encode_message(headers: dict[str, HeaderValue | Typed], payload: bytes) -> bytes:
+def encode_message(headers: Mapping[str, HeaderValue | Typed], payload: bytes) -> bytes:
     """One complete framed message with both CRCs."""
     encoded_headers = encode_headers(headers)
     if len(encoded_headers) > MAX_HEADERS_LENGTH:
@@ -127,7 +134,7 @@ def encode_message(headers: dict[str, HeaderValue | Typed], payload: bytes) -> b
     return body + struct.pack(">I", zlib.crc32(body))
 
 
-def encode_headers(headers: dict[str, HeaderValue | Typed]) -> bytes:
+def encode_headers(headers: Mapping[str, HeaderValue | Typed]) -> bytes:
     """The header block; each value's wire type is inferred unless wrapped in `Typed`."""
     return b"".join(_encode_header(name, value) for name, value in headers.items())
 

@@ -17,22 +17,37 @@ Things with no exact equivalent, decided once here:
 * Thinking is requested through ``thinkingBudget``; thought summaries are not returned.
 
 Translation never fails on a field it does not know: it drops it and says so in the notes,
-which the adapter logs.
+which the adapter logs. The request side lives in `gemini_request.py` (a wrongly typed field is a
+`TranslationError`); this module reads answers: one that is not Gemini's success shape (an
+``error`` object sent with 200, a field of the wrong type, usage that is not a token count)
+raises `MalformedAnswer`, and an ``error`` chunk inside a stream raises `GeminiError`, which the
+adapter relays as an Anthropic ``error`` event. Nothing else escapes.
 """
 
 from __future__ import annotations
 
-import mimetypes
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
+from .fields import ANSWER as F
+from .fields import describe
+from .gemini_request import (
+    MAX_STOP_SEQUENCES,
+    SKIP_THOUGHT_SIGNATURE,
+    anthropic_request_to_gemini,
+    gemini_schema,
+    tool_use_id,
+)
+from .translate_errors import MalformedAnswer
+
 __all__ = [
     "GEMINI_API_KEY_HEADER",
     "GEMINI_BASE_URL",
+    "MAX_STOP_SEQUENCES",
+    "SKIP_THOUGHT_SIGNATURE",
     "GeminiError",
     "GeminiStreamToAnthropic",
     "anthropic_request_to_gemini",
@@ -50,8 +65,6 @@ __all__ = [
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 GEMINI_API_KEY_HEADER = "x-goog-api-key"
-SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator"
-MAX_STOP_SEQUENCES = 5
 
 Event = tuple[str, dict[str, Any]]
 
@@ -62,382 +75,6 @@ def gemini_path(model: str, stream: bool) -> str:
     if stream:
         return f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
     return f"/v1beta/models/{model}:generateContent"
-
-
-def _note(notes: list[str], text: str) -> None:
-    if text not in notes:
-        notes.append(text)
-
-
-# --------------------------------------------------------------------------- tool-call ids
-
-_ID_PREFIX = "toolu_gemini_"
-_SIG_MARK = "_sig_"
-
-
-def _tool_use_id(signature: str | None = None) -> str:
-    tool_id = _ID_PREFIX + secrets.token_hex(12)
-    if signature:
-        url_safe = signature.replace("+", "-").replace("/", "_").rstrip("=")
-        tool_id += _SIG_MARK + url_safe
-    return tool_id
-
-
-def _signature_from_id(tool_id: str) -> str | None:
-    if not tool_id.startswith(_ID_PREFIX):
-        return None
-    _, mark, url_safe = tool_id.partition(_SIG_MARK)
-    if not mark or not url_safe:
-        return None
-    standard = url_safe.replace("-", "+").replace("_", "/")
-    return standard + "=" * (-len(standard) % 4)
-
-
-def _needs_signature(model: str | None) -> bool:
-    """Gemini 3 and later validate thought signatures; 1.x/2.x do not, so leave them alone."""
-    match = re.search(r"gemini-(\d+)", model or "")
-    return match is None or int(match.group(1)) >= 3
-
-
-# --------------------------------------------------------------------------- request
-
-_TOP_LEVEL_HANDLED = {
-    "model", "stream", "messages", "system", "max_tokens", "temperature", "top_p", "top_k",
-    "stop_sequences", "tools", "tool_choice", "thinking", "metadata",
-}  # fmt: skip
-
-
-def anthropic_request_to_gemini(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """(Gemini request body, notes on what could not be carried over)."""
-    notes: list[str] = []
-    out: dict[str, Any] = {}
-    system = _system_instruction(body.get("system"), notes)
-    if system:
-        out["systemInstruction"] = system
-    out["contents"] = _contents(
-        body.get("messages") or [], _needs_signature(body.get("model")), notes
-    )
-    tools = _tools(body.get("tools") or [], notes)
-    if tools:
-        out["tools"] = tools
-        tool_config = _tool_config(body.get("tool_choice"), notes)
-        if tool_config:
-            out["toolConfig"] = tool_config
-    generation = _generation_config(body, notes)
-    if generation:
-        out["generationConfig"] = generation
-    for key in body:
-        if key not in _TOP_LEVEL_HANDLED:
-            _note(notes, f"dropped unsupported field {key!r}")
-    return out, notes
-
-
-def _system_instruction(system: Any, notes: list[str]) -> dict[str, Any] | None:
-    if isinstance(system, str):
-        return {"parts": [{"text": system}]} if system else None
-    texts = [block.get("text", "") for block in system or [] if block.get("type") == "text"]
-    if len(texts) != len(system or []):
-        _note(notes, "dropped non-text system blocks")
-    parts = [{"text": text} for text in texts if text]
-    return {"parts": parts} if parts else None
-
-
-def _contents(
-    messages: Iterable[Mapping[str, Any]], sign: bool, notes: list[str]
-) -> list[dict[str, Any]]:
-    """Gemini wants alternating user/model turns, so consecutive same-role messages merge."""
-    names: dict[str, str] = {}
-    contents: list[dict[str, Any]] = []
-    for message in messages:
-        role = "model" if message.get("role") == "assistant" else "user"
-        parts = _parts(message.get("content"), names, notes)
-        if role == "model" and sign:
-            _sign_first_call(parts)
-        if not parts:
-            continue
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    return contents
-
-
-def _sign_first_call(parts: list[dict[str, Any]]) -> None:
-    calls = [part for part in parts if "functionCall" in part]
-    if calls and "thoughtSignature" not in calls[0]:
-        calls[0]["thoughtSignature"] = SKIP_THOUGHT_SIGNATURE
-
-
-def _parts(content: Any, names: dict[str, str], notes: list[str]) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    parts: list[dict[str, Any]] = []
-    for block in content or []:
-        parts.extend(_block_parts(block, names, notes))
-    return parts
-
-
-def _block_parts(
-    block: Mapping[str, Any], names: dict[str, str], notes: list[str]
-) -> list[dict[str, Any]]:
-    kind = block.get("type")
-    if kind == "text":
-        return [{"text": block["text"]}] if block.get("text") else []
-    if kind in ("image", "document"):
-        return _media_parts(block, notes)
-    if kind == "tool_use":
-        return [_function_call(block, names)]
-    if kind == "tool_result":
-        return _function_response(block, names, notes)
-    if kind in ("thinking", "redacted_thinking"):
-        _note(notes, "dropped thinking blocks (Gemini cannot verify Anthropic signatures)")
-        return []
-    _note(notes, f"dropped unsupported content block {kind!r}")
-    return []
-
-
-def _media_parts(block: Mapping[str, Any], notes: list[str]) -> list[dict[str, Any]]:
-    source = block.get("source") or {}
-    kind = source.get("type")
-    if kind == "base64":
-        return [
-            {
-                "inlineData": {
-                    "mimeType": source.get("media_type", ""),
-                    "data": source.get("data", ""),
-                }
-            }
-        ]
-    if kind == "text":
-        return [{"text": source["data"]}] if source.get("data") else []
-    if kind == "content":
-        return _parts(source.get("content"), {}, notes)
-    if kind == "url":
-        default = "application/pdf" if block.get("type") == "document" else "image/jpeg"
-        mime = mimetypes.guess_type(source.get("url", ""))[0] or default
-        return [{"fileData": {"mimeType": mime, "fileUri": source.get("url", "")}}]
-    _note(notes, f"dropped {block.get('type')} with unsupported source {kind!r}")
-    return []
-
-
-def _function_call(block: Mapping[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    tool_id = str(block.get("id", ""))
-    names[tool_id] = block.get("name", "")
-    part: dict[str, Any] = {
-        "functionCall": {"name": block.get("name", ""), "args": block.get("input") or {}}
-    }
-    signature = _signature_from_id(tool_id)
-    if signature:
-        part["thoughtSignature"] = signature
-    return part
-
-
-def _function_response(
-    block: Mapping[str, Any], names: dict[str, str], notes: list[str]
-) -> list[dict[str, Any]]:
-    """Gemini reads ``output`` as the result and ``error`` as a failure; media a tool returned
-    (screenshots) follow as ordinary parts, since function responses hold only JSON."""
-    name = names.get(str(block.get("tool_use_id", "")))
-    if name is None:
-        _note(notes, "tool_result without a matching tool_use; sent as function 'unknown_tool'")
-        name = "unknown_tool"
-    content = block.get("content")
-    texts: list[str] = []
-    media: list[dict[str, Any]] = []
-    if isinstance(content, str):
-        texts.append(content)
-    for item in content if isinstance(content, list) else []:
-        if item.get("type") == "text":
-            texts.append(item.get("text", ""))
-        else:
-            media.extend(_block_parts(item, {}, notes))
-    key = "error" if block.get("is_error") else "output"
-    response = {"functionResponse": {"name": name, "response": {key: "\n".join(texts)}}}
-    return [response, *media]
-
-
-def _tools(tools: Iterable[Mapping[str, Any]], notes: list[str]) -> list[dict[str, Any]]:
-    declarations = []
-    for tool in tools:
-        if "input_schema" not in tool:
-            _note(notes, f"dropped server tool {tool.get('type') or tool.get('name')!r}")
-            continue
-        declaration: dict[str, Any] = {
-            "name": tool["name"],
-            "description": tool.get("description", ""),
-        }
-        parameters = gemini_schema(tool["input_schema"], notes)
-        # Gemini rejects an OBJECT with empty properties; a function without arguments omits them.
-        if parameters.get("properties") or parameters.get("type") not in (None, "object"):
-            declaration["parameters"] = parameters
-        declarations.append(declaration)
-    return [{"functionDeclarations": declarations}] if declarations else []
-
-
-def _tool_config(choice: Any, notes: list[str]) -> dict[str, Any] | None:
-    if not isinstance(choice, Mapping):
-        return None
-    if choice.get("disable_parallel_tool_use"):
-        _note(notes, "disable_parallel_tool_use is not supported by Gemini")
-    kind = choice.get("type")
-    modes = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}
-    if kind not in modes:
-        return None
-    config: dict[str, Any] = {"mode": modes[kind]}
-    if kind == "tool":
-        config["allowedFunctionNames"] = [choice.get("name", "")]
-    return {"functionCallingConfig": config}
-
-
-def _generation_config(body: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for source, target in (
-        ("max_tokens", "maxOutputTokens"),
-        ("temperature", "temperature"),
-        ("top_p", "topP"),
-        ("top_k", "topK"),
-    ):
-        if body.get(source) is not None:
-            config[target] = body[source]
-    stops = list(body.get("stop_sequences") or [])
-    if len(stops) > MAX_STOP_SEQUENCES:
-        _note(notes, f"kept the first {MAX_STOP_SEQUENCES} of {len(stops)} stop sequences")
-    if stops:
-        config["stopSequences"] = stops[:MAX_STOP_SEQUENCES]
-    thinking = body.get("thinking") or {}
-    if thinking.get("type") == "enabled":
-        config["thinkingConfig"] = {"thinkingBudget": thinking.get("budget_tokens", -1)}
-    elif thinking.get("type") == "adaptive":
-        config["thinkingConfig"] = {"thinkingBudget": -1}
-    return config
-
-
-# --------------------------------------------------------------------------- JSON schema
-
-# The OpenAPI 3.0 subset Gemini's Schema accepts; every other keyword is rejected with a 400.
-_SCHEMA_KEYS = {
-    "type", "format", "title", "description", "nullable", "enum", "items", "properties",
-    "required", "minItems", "maxItems", "minProperties", "maxProperties", "minLength",
-    "maxLength", "pattern", "minimum", "maximum", "anyOf", "propertyOrdering", "default",
-    "example",
-}  # fmt: skip
-_FORMATS = {
-    "string": {"enum", "date-time"},
-    "number": {"float", "double"},
-    "integer": {"int32", "int64"},
-}
-_MAX_REF_DEPTH = 8
-
-
-def gemini_schema(schema: Mapping[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
-    """A JSON Schema reduced to what Gemini accepts: ``$ref`` inlined, ``oneOf`` as ``anyOf``,
-    ``["x", "null"]`` as ``nullable``, ``const`` as a one-value enum, unsupported keywords and
-    string formats dropped (listed once in ``notes``)."""
-    dropped: set[str] = set()
-    definitions = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-    cleaned = _clean(schema, definitions, dropped, 0)
-    if notes is not None and dropped:
-        _note(notes, "dropped tool schema keywords Gemini rejects: " + ", ".join(sorted(dropped)))
-    return cleaned
-
-
-def _clean(
-    schema: Any, definitions: Mapping[str, Any], dropped: set[str], depth: int
-) -> dict[str, Any]:
-    if not isinstance(schema, Mapping):
-        return {}
-    schema, depth = _resolve(schema, definitions, dropped, depth)
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "properties" and isinstance(value, Mapping):
-            out["properties"] = {
-                name: _clean(sub, definitions, dropped, depth) for name, sub in value.items()
-            }
-        elif key == "items":
-            out["items"] = _clean(
-                value if isinstance(value, Mapping) else {}, definitions, dropped, depth
-            )
-        elif key in ("anyOf", "oneOf") and isinstance(value, list):
-            out["anyOf"] = [_clean(sub, definitions, dropped, depth) for sub in value]
-        elif key in ("type", "const", "enum", "format", "required"):
-            continue  # handled below, they depend on each other
-        elif key in _SCHEMA_KEYS:
-            out[key] = value
-        else:
-            dropped.add(key)
-    _clean_type(schema, out, dropped)
-    if "required" in schema and "properties" in out:
-        out["required"] = [name for name in schema["required"] if name in out["properties"]]
-    if out.get("properties") == {}:
-        del out["properties"]
-    return out
-
-
-def _resolve(
-    schema: Mapping[str, Any], definitions: Mapping[str, Any], dropped: set[str], depth: int
-) -> tuple[Mapping[str, Any], int]:
-    """Inline ``$ref`` and merge ``allOf``, which Gemini does not know. ``depth`` counts the
-    references expanded on the way down, so a recursive type is cut off, not followed forever."""
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        target = definitions.get(ref.rsplit("/", 1)[-1])
-        rest = {key: value for key, value in schema.items() if key != "$ref"}
-        if not isinstance(target, Mapping) or depth >= _MAX_REF_DEPTH:
-            dropped.add("$ref")
-            return (rest or {"type": "object"}), depth
-        return _resolve({**target, **rest}, definitions, dropped, depth + 1)
-    if isinstance(schema.get("allOf"), list):
-        merged: Mapping[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-        deepest = depth
-        for part in schema["allOf"]:
-            if isinstance(part, Mapping):
-                part, part_depth = _resolve(part, definitions, dropped, depth)
-                deepest = max(deepest, part_depth)
-                merged = _merge(merged, part)
-        return _resolve(merged, definitions, dropped, deepest)
-    return schema, depth
-
-
-def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
-    merged = {**right, **left}
-    if "properties" in left or "properties" in right:
-        merged["properties"] = {**right.get("properties", {}), **left.get("properties", {})}
-    if "required" in left or "required" in right:
-        merged["required"] = list(
-            dict.fromkeys([*left.get("required", []), *right.get("required", [])])
-        )
-    return merged
-
-
-def _clean_type(schema: Mapping[str, Any], out: dict[str, Any], dropped: set[str]) -> None:
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        real = [name for name in kind if name != "null"]
-        if len(real) < len(kind):
-            out["nullable"] = True
-        if len(real) == 1:
-            kind = real[0]
-        elif real:
-            out.setdefault("anyOf", [{"type": name} for name in real])
-            kind = None
-        else:
-            kind = None
-    values = [schema["const"]] if "const" in schema else schema.get("enum")
-    if isinstance(values, list):
-        strings = [value for value in values if isinstance(value, str)]
-        if strings and len(strings) == len([v for v in values if v is not None]):
-            out["enum"] = strings
-            kind = kind or "string"
-        else:
-            dropped.add("enum")
-    if isinstance(kind, str):
-        out["type"] = kind
-    fmt = schema.get("format")
-    if isinstance(fmt, str):
-        if fmt in _FORMATS.get(str(kind), ()):
-            out["format"] = fmt
-        else:
-            dropped.add(f"format:{fmt}")
 
 
 # --------------------------------------------------------------------------- response
@@ -464,17 +101,19 @@ def _stop_reason(finish_reason: str | None, used_tools: bool, blocked: bool) -> 
     return _STOP_REASONS.get(finish_reason or "STOP", "end_turn")
 
 
+_USAGE_COUNTS = (
+    "promptTokenCount", "toolUsePromptTokenCount", "cachedContentTokenCount",
+    "candidatesTokenCount", "thoughtsTokenCount",
+)  # fmt: skip
+
+
 def anthropic_usage(metadata: Mapping[str, Any] | None) -> dict[str, int]:
     """Gemini usageMetadata as Anthropic usage. Anthropic's input_tokens exclude cache reads, and
     thinking tokens are billed as output, so both are moved accordingly."""
-    metadata = metadata or {}
-    cached = int(metadata.get("cachedContentTokenCount", 0))
-    prompt = int(metadata.get("promptTokenCount", 0)) + int(
-        metadata.get("toolUsePromptTokenCount", 0)
-    )
-    output = int(metadata.get("candidatesTokenCount", 0)) + int(
-        metadata.get("thoughtsTokenCount", 0)
-    )
+    counts = _usage_counts(metadata)
+    cached = counts["cachedContentTokenCount"]
+    prompt = counts["promptTokenCount"] + counts["toolUsePromptTokenCount"]
+    output = counts["candidatesTokenCount"] + counts["thoughtsTokenCount"]
     return {
         "input_tokens": max(prompt - cached, 0),
         "output_tokens": output,
@@ -483,34 +122,65 @@ def anthropic_usage(metadata: Mapping[str, Any] | None) -> dict[str, int]:
     }
 
 
-def _candidate(resp: Mapping[str, Any]) -> Mapping[str, Any]:
-    candidates = resp.get("candidates") or [{}]
-    return candidates[0]
+def _usage_counts(metadata: object) -> dict[str, int]:
+    """The token counts of a usageMetadata (0 when absent), each checked to be a count."""
+    metadata = F.an_object(metadata, "usageMetadata") if metadata is not None else {}
+    return {key: F.opt_count(metadata, key, "usageMetadata") or 0 for key in _USAGE_COUNTS}
 
 
-def _is_blocked(resp: Mapping[str, Any]) -> bool:
-    return bool((resp.get("promptFeedback") or {}).get("blockReason"))
+def _candidate(resp: dict[str, Any]) -> dict[str, Any]:
+    candidates = F.opt_objects(resp, "candidates")
+    return candidates[0] if candidates else {}
 
 
-def _message_id(resp: Mapping[str, Any]) -> str:
-    response_id = resp.get("responseId")
+def _parts(candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    content = F.opt_object(candidate, "content", "candidates[0]") or {}
+    return F.opt_objects(content, "parts", "candidates[0].content")
+
+
+def _finish_reason(candidate: dict[str, Any]) -> str | None:
+    return F.opt_str(candidate, "finishReason", "candidates[0]")
+
+
+def _is_blocked(resp: dict[str, Any]) -> bool:
+    feedback = F.opt_object(resp, "promptFeedback") or {}
+    return bool(feedback.get("blockReason"))
+
+
+def _message_id(resp: dict[str, Any]) -> str:
+    response_id = F.opt_str(resp, "responseId")
     return f"msg_{response_id}" if response_id else "msg_" + secrets.token_hex(12)
 
 
+def _check_answer(resp: object) -> dict[str, Any]:
+    """A generateContent answer or stream chunk: an object that is not an error."""
+    resp = F.an_object(resp, "the answer")
+    if "error" in resp:
+        error = _gemini_error(resp["error"])
+        raise MalformedAnswer(f"the answer is an error sent with a success status: {error}")
+    return resp
+
+
 def gemini_response_to_anthropic(resp: Mapping[str, Any], *, model: str) -> dict[str, Any]:
-    """A generateContent answer as an Anthropic Messages response."""
-    parts = (_candidate(resp).get("content") or {}).get("parts") or []
+    """A generateContent answer as an Anthropic Messages response; MalformedAnswer when it is
+    not one."""
+    resp = _check_answer(resp)
+    candidate = _candidate(resp)
     blocks: list[dict[str, Any]] = []
-    for part in parts:
+    for j, part in enumerate(_parts(candidate)):
         if part.get("thought"):
             continue
-        if "functionCall" in part:
-            blocks.append(_tool_use_block(part, part["functionCall"].get("args") or {}))
-        elif part.get("text"):
+        where = f"candidates[0].content.parts[{j}]"
+        call = F.opt_object(part, "functionCall", where)
+        text = F.opt_str(part, "text", where)
+        if call is not None:
+            arguments = F.storable(F.opt_object(call, "args", f"{where}.functionCall") or {}, f"{where}.functionCall.args")
+            blocks.append(_tool_use_block(part, call, arguments, where))
+        elif text:
             if blocks and blocks[-1]["type"] == "text":
-                blocks[-1]["text"] += part["text"]
+                blocks[-1]["text"] += text
             else:
-                blocks.append({"type": "text", "text": part["text"]})
+                blocks.append({"type": "text", "text": text})
     used_tools = any(block["type"] == "tool_use" for block in blocks)
     return {
         "id": _message_id(resp),
@@ -518,20 +188,17 @@ def gemini_response_to_anthropic(resp: Mapping[str, Any], *, model: str) -> dict
         "role": "assistant",
         "model": model,
         "content": blocks,
-        "stop_reason": _stop_reason(
-            _candidate(resp).get("finishReason"), used_tools, _is_blocked(resp)
-        ),
+        "stop_reason": _stop_reason(_finish_reason(candidate), used_tools, _is_blocked(resp)),
         "stop_sequence": None,
         "usage": anthropic_usage(resp.get("usageMetadata")),
     }
 
 
-def _tool_use_block(part: Mapping[str, Any], tool_input: Any) -> dict[str, Any]:
-    call = part["functionCall"]
+def _tool_use_block(part: dict[str, Any], call: dict[str, Any], tool_input: Any, where: str) -> dict[str, Any]:
     return {
         "type": "tool_use",
-        "id": _tool_use_id(part.get("thoughtSignature")),
-        "name": call.get("name", ""),
+        "id": tool_use_id(F.opt_str(part, "thoughtSignature", where)),
+        "name": F.opt_str(call, "name", f"{where}.functionCall") or "",
         "input": tool_input,
     }
 
@@ -580,20 +247,25 @@ class GeminiStreamToAnthropic:
             usage["input_tokens"] = self.input_tokens_estimate
         return usage
 
-    def feed(self, chunk: Mapping[str, Any]) -> list[Event]:
-        """Translate one chunk; raises `GeminiError` for an in-stream ``error`` object."""
+    def feed(self, chunk: object) -> list[Event]:
+        """Translate one chunk (a parsed ``data:``); raises `GeminiError` for an in-stream
+        ``error`` object and `MalformedAnswer` for a chunk that is not Gemini's shape."""
         if self._finished:
             return []
+        chunk = F.an_object(chunk, "a stream chunk")
         if "error" in chunk:
             raise _gemini_error(chunk["error"])
-        if chunk.get("usageMetadata"):
-            self._metadata = chunk["usageMetadata"]
-        events = self._start(chunk)
+        metadata = chunk.get("usageMetadata")
+        if metadata:
+            _usage_counts(metadata)  # checked now, so `usage` can be read any time
+            self._metadata = metadata
         candidate = _candidate(chunk)
-        for part in (candidate.get("content") or {}).get("parts") or []:
-            events.extend(self._part(part))
-        self._finish_reason = candidate.get("finishReason") or self._finish_reason
+        parts = _parts(candidate)
+        self._finish_reason = _finish_reason(candidate) or self._finish_reason
         self._blocked = self._blocked or _is_blocked(chunk)
+        events = self._start(chunk)
+        for j, part in enumerate(parts):
+            events.extend(self._part(part, f"candidates[0].content.parts[{j}]"))
         return events
 
     def finish(self) -> list[Event]:
@@ -612,11 +284,11 @@ class GeminiStreamToAnthropic:
         events.append(("message_stop", {"type": "message_stop"}))
         return events
 
-    def _start(self, chunk: Mapping[str, Any]) -> list[Event]:
+    def _start(self, chunk: dict[str, Any]) -> list[Event]:
         if self._started:
             return []
         self._started = True
-        message = {
+        message: dict[str, Any] = {
             "id": _message_id(chunk),
             "type": "message",
             "role": "assistant",
@@ -628,12 +300,13 @@ class GeminiStreamToAnthropic:
         }
         return [("message_start", {"type": "message_start", "message": message})]
 
-    def _part(self, part: Mapping[str, Any]) -> list[Event]:
+    def _part(self, part: dict[str, Any], where: str) -> list[Event]:
         if part.get("thought"):
             return []
-        if "functionCall" in part:
-            return self._tool_use(part)
-        text = part.get("text")
+        call = F.opt_object(part, "functionCall", where)
+        if call is not None:
+            return self._tool_use(part, call, where)
+        text = F.opt_str(part, "text", where)
         if not text:
             return []
         events = (
@@ -650,12 +323,13 @@ class GeminiStreamToAnthropic:
         )
         return events
 
-    def _tool_use(self, part: Mapping[str, Any]) -> list[Event]:
+    def _tool_use(self, part: dict[str, Any], call: dict[str, Any], where: str) -> list[Event]:
         """Gemini sends a function call whole, so its block opens, fills and closes at once."""
+        at = f"{where}.functionCall.args"
+        arguments = F.dumps(F.opt_object(call, "args", f"{where}.functionCall") or {}, at)
+        block = _tool_use_block(part, call, {}, where)
         self._used_tools = True
-        block = _tool_use_block(part, {})
         events = [*self._close_block(), *self._open_block(block)]
-        arguments = orjson.dumps(part["functionCall"].get("args") or {}).decode()
         delta = {"type": "input_json_delta", "partial_json": arguments}
         events.append(
             (
@@ -714,11 +388,17 @@ def _anthropic_error_type(code: int, status: str, message: str, reason: str | No
 
 
 def _gemini_error(error: Any) -> GeminiError:
-    error = error if isinstance(error, Mapping) else {"message": str(error)}
+    """Whatever shape the ``error`` came in, a GeminiError with text in its fields."""
+    error = error if isinstance(error, Mapping) else {"message": _text(error)}
     code = error["code"] if isinstance(error.get("code"), int) else 500
-    reasons = [d.get("reason") for d in error.get("details") or [] if isinstance(d, Mapping)]
+    details = error.get("details")
+    reasons = [d.get("reason") for d in details if isinstance(d, Mapping)] if isinstance(details, list) else []
     reason = next((r for r in reasons if isinstance(r, str)), None)
-    return GeminiError(code, str(error.get("status", "")), str(error.get("message", "")), reason)
+    return GeminiError(code, _text(error.get("status", "")), _text(error.get("message", "")), reason)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else describe(value)
 
 
 def gemini_error_to_anthropic(status: int, body: bytes) -> tuple[str, str]:

@@ -86,7 +86,7 @@ class SSEDecoder:
             self._event = text
         elif name == b"id" and "\x00" not in text:
             self._id = text
-        elif name == b"retry" and text.isdigit():
+        elif name == b"retry" and text.isascii() and text.isdigit():  # "²".isdigit() is True
             self._retry = int(text)
 
 

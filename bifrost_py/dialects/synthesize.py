@@ -35,7 +35,7 @@ def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str
     kind = block.get("type")
     if kind == "text":
         text = block.get("text") or ""
-        start = {"type": "text", "text": ""}
+        start: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": text[i:i + TEXT_PIECE]} for i in range(0, len(text), TEXT_PIECE)]
     elif kind == "tool_use":
         start = {**block, "input": {}}

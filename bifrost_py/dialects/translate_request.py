@@ -3,8 +3,10 @@
 Each function returns `(request, notes)`. A note is a short human-readable string naming something
 that has no equivalent on the other side and was dropped or approximated ("dropped cache_control",
 "dropped thinking"); each note appears once. Unknown fields and roles become notes, never
-exceptions, because clients such as Claude Code add new fields faster than any gateway; only input
-that cannot mean anything on the other side raises `TranslationError`.
+exceptions, because clients such as Claude Code add new fields faster than any gateway. Every field
+that IS read is type-checked before it is used (`fields.REQUEST`), so a wrongly typed one raises
+`TranslationError` naming its path (`messages[2].content[0].text: must be a string`) and nothing
+else ever escapes; so does input that cannot mean anything on the other side.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from .fields import REQUEST as F
+from .fields import describe, path
 from .translate_errors import TranslationError
 
 JSON = dict[str, Any]
@@ -57,20 +61,19 @@ def _note_unhandled(body: JSON, handled: frozenset[str], notes: list[str]) -> No
 
 
 def _target_model(body: JSON, model: str | None) -> str:
-    target = model or body.get("model")
-    if not isinstance(target, str) or not target:
+    target = model or F.opt_str(body, "model")
+    if not target:
         raise TranslationError("model is required")
     return target
 
 
 def _require_object(value: object, where: str) -> JSON:
-    if not isinstance(value, dict):
-        raise TranslationError(f"{where} must be an object")
-    return value
+    return F.an_object(value, where)
 
 
-def _json_text(value: object) -> str:
-    return orjson.dumps(value).decode()
+def _kind(block: JSON, where: str) -> str | None:
+    """The `type` of a content block, part or tool."""
+    return F.opt_str(block, "type", where)
 
 
 def is_o_series(model: str) -> bool:
@@ -82,7 +85,7 @@ def anthropic_tool_id(raw: object, where: str) -> str:
     """Anthropic ids must match ^[a-zA-Z0-9_-]+$; other providers' ids are made to fit, the same
     way every time so a tool_use and its tool_result still pair up."""
     if not isinstance(raw, str) or not raw:
-        raise TranslationError(f"{where} needs a non-empty id")
+        raise TranslationError(f"{where}: needs a non-empty id")
     return _TOOL_ID_UNSAFE.sub("_", raw)
 
 
@@ -93,11 +96,11 @@ def parse_arguments(raw: object, where: str) -> JSON:
     if isinstance(raw, dict):
         return raw
     try:
-        value = orjson.loads(raw) if isinstance(raw, (str, bytes)) else None
+        value = orjson.loads(raw) if isinstance(raw, str) else None
     except orjson.JSONDecodeError as exc:
-        raise TranslationError(f"{where} is not valid JSON: {exc}") from None
+        raise TranslationError(f"{where}: is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise TranslationError(f"{where} must be a JSON object")
+        raise TranslationError(f"{where}: must be a JSON object")
     return value
 
 
@@ -112,57 +115,61 @@ def anthropic_request_to_openai(body: JSON, *, model: str | None = None) -> tupl
     out: JSON = {"model": target, "messages": _a2o_messages(body, notes)}
     _a2o_sampling(body, out, target, notes)
     _a2o_tools(body, out, notes)
-    _a2o_metadata(body.get("metadata"), out, notes)
-    _a2o_thinking(body.get("thinking"), out, target, notes)
+    _a2o_metadata(F.opt_object(body, "metadata"), out, notes)
+    _a2o_thinking(F.opt_object(body, "thinking"), out, target, notes)
     _note_unhandled(body, _ANTHROPIC_HANDLED, notes)
     return out, notes
 
 
 def _a2o_sampling(body: JSON, out: JSON, target: str, notes: list[str]) -> None:
     reasoning = is_o_series(target)
-    if body.get("max_tokens") is not None:
-        out["max_completion_tokens" if reasoning else "max_tokens"] = body["max_tokens"]
+    max_tokens = F.opt_int(body, "max_tokens")
+    if max_tokens is not None:
+        out["max_completion_tokens" if reasoning else "max_tokens"] = max_tokens
     for key in ("temperature", "top_p"):
-        if body.get(key) is None:
+        value = F.opt_number(body, key)
+        if value is None:
             continue
         if reasoning:
             _note(notes, f"dropped {key} (not supported by {target})")
         else:
-            out[key] = body[key]
+            out[key] = value
     if body.get("top_k") is not None:
         _note(notes, "dropped top_k")
-    stops = body.get("stop_sequences")
+    stops = F.opt_list(body, "stop_sequences")
     if stops:
+        F.strings(stops, "stop_sequences")
         if len(stops) > _OPENAI_MAX_STOP:
             _note(notes, f"kept the first {_OPENAI_MAX_STOP} stop_sequences of {len(stops)}")
         out["stop"] = list(stops[:_OPENAI_MAX_STOP])
-    if body.get("stream"):
+    if F.opt_bool(body, "stream"):
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
 
 
-def _a2o_metadata(metadata: object, out: JSON, notes: list[str]) -> None:
-    if not isinstance(metadata, dict):
+def _a2o_metadata(metadata: JSON | None, out: JSON, notes: list[str]) -> None:
+    if metadata is None:
         return
-    user = metadata.get("user_id")
-    if isinstance(user, str) and user:
+    user = F.opt_str(metadata, "user_id", "metadata")
+    if user:
         out["user"] = user[:_OPENAI_MAX_USER]
     if any(key != "user_id" for key in metadata):
         _note(notes, "dropped metadata other than user_id")
 
 
-def _a2o_thinking(thinking: object, out: JSON, target: str, notes: list[str]) -> None:
-    if not isinstance(thinking, dict) or thinking.get("type") == "disabled":
+def _a2o_thinking(thinking: JSON | None, out: JSON, target: str, notes: list[str]) -> None:
+    if thinking is None or F.opt_str(thinking, "type", "thinking") == "disabled":
         return
+    budget = F.opt_int(thinking, "budget_tokens", "thinking")
     if is_o_series(target):
-        out["reasoning_effort"] = _reasoning_effort(thinking.get("budget_tokens"))
+        out["reasoning_effort"] = _reasoning_effort(budget)
     else:
         _note(notes, "dropped thinking")
 
 
-def _reasoning_effort(budget: object) -> str:
+def _reasoning_effort(budget: int | None) -> str:
     """Adaptive thinking (no budget) maps to the middle setting."""
-    if not isinstance(budget, int):
+    if budget is None:
         return "medium"
     for limit, effort in _EFFORT_STEPS:
         if budget <= limit:
@@ -171,49 +178,54 @@ def _reasoning_effort(budget: object) -> str:
 
 
 def _a2o_tools(body: JSON, out: JSON, notes: list[str]) -> None:
-    tools = [_a2o_tool(tool, notes) for tool in body.get("tools") or ()]
-    functions = [tool for tool in tools if tool is not None]
+    tools = F.opt_objects(body, "tools")
+    functions = [f for i, tool in enumerate(tools) if (f := _a2o_tool(tool, f"tools[{i}]", notes))]
     if functions:
         out["tools"] = functions
-    choice = body.get("tool_choice")
-    if not isinstance(choice, dict):
+    choice = F.opt_object(body, "tool_choice")
+    if choice is None:
         return
+    kind = _kind(choice, "tool_choice")
     if not functions:
-        if choice.get("type") not in (None, "none", "auto"):
+        if kind not in (None, "none", "auto"):
             _note(notes, "dropped tool_choice (no function tools left)")
         return
-    mapped = _a2o_tool_choice(choice)
+    mapped = _a2o_tool_choice(choice, kind)
     if mapped is not None:
         out["tool_choice"] = mapped
-    if choice.get("disable_parallel_tool_use"):
+    if F.opt_bool(choice, "disable_parallel_tool_use", "tool_choice"):
         out["parallel_tool_calls"] = False
 
 
-def _a2o_tool(tool: object, notes: list[str]) -> JSON | None:
+def _a2o_tool(tool: JSON, where: str, notes: list[str]) -> JSON | None:
     """Custom tools become functions; Anthropic server tools (web_search, bash, text_editor...)
     run on Anthropic's side and have no OpenAI equivalent."""
-    tool = _require_object(tool, "tools[]")
-    kind = tool.get("type")
+    kind = _kind(tool, where)
     if kind not in (None, "custom"):
-        _note(notes, f"dropped server tool {tool.get('name')!r} ({kind})")
+        _note(notes, f"dropped server tool {describe(tool.get('name'))} ({kind})")
         return None
     if "cache_control" in tool:
         _note(notes, "dropped cache_control")
+    name = F.opt_str(tool, "name", where)
+    if not name:
+        raise TranslationError(f"{where}.name: a tool needs a name")
+    schema = F.opt_object(tool, "input_schema", where)
     function: JSON = {
-        "name": tool.get("name"),
-        "parameters": tool.get("input_schema") or {"type": "object", "properties": {}},
+        "name": name,
+        "parameters": F.storable(schema, f"{where}.input_schema") if schema else {"type": "object", "properties": {}},
     }
-    if tool.get("description"):
-        function["description"] = tool["description"]
-    if tool.get("strict") is not None:
-        function["strict"] = tool["strict"]
+    description = F.opt_str(tool, "description", where)
+    if description:
+        function["description"] = description
+    strict = F.opt_bool(tool, "strict", where)
+    if strict is not None:
+        function["strict"] = strict
     return {"type": "function", "function": function}
 
 
-def _a2o_tool_choice(choice: JSON) -> str | JSON | None:
-    kind = choice.get("type")
+def _a2o_tool_choice(choice: JSON, kind: str | None) -> str | JSON | None:
     if kind == "tool":
-        return {"type": "function", "function": {"name": choice.get("name")}}
+        return {"type": "function", "function": {"name": F.opt_str(choice, "name", "tool_choice")}}
     return {"auto": "auto", "any": "required", "none": "none"}.get(str(kind))
 
 
@@ -222,11 +234,9 @@ def _a2o_messages(body: JSON, notes: list[str]) -> list[JSON]:
     system = _a2o_text(body.get("system"), "system", notes)
     if system:
         out.append({"role": "system", "content": system})
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        raise TranslationError("messages must be a list")
+    messages = F.a_list(body.get("messages"), "messages")
     for i, message in enumerate(messages):
-        out.extend(_a2o_message(_require_object(message, f"messages[{i}]"), i, notes))
+        out.extend(_a2o_message(_require_object(message, f"messages[{i}]"), f"messages[{i}]", notes))
     return _tool_messages_adjacent(out)
 
 
@@ -256,46 +266,52 @@ def _blocks(content: object, where: str, notes: list[str]) -> list[JSON]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
-        raise TranslationError(f"{where} must be a string or a list of content blocks")
-    blocks = [_require_object(block, f"{where}[]") for block in content]
+        raise TranslationError(f"{where}: must be a string or a list of content blocks")
+    blocks = F.objects(content, where)
     if any("cache_control" in block for block in blocks):
         _note(notes, "dropped cache_control")
     return blocks
 
 
+def _text(block: JSON, where: str) -> str:
+    return F.opt_str(block, "text", where) or ""
+
+
 def _a2o_text(content: object, where: str, notes: list[str]) -> str:
     """System prompts and mid-conversation system messages carry text only."""
     texts = []
-    for block in _blocks(content, where, notes):
-        if block.get("type") == "text":
-            texts.append(block.get("text") or "")
+    for j, block in enumerate(_blocks(content, where, notes)):
+        kind = _kind(block, path(where, j))
+        if kind == "text":
+            texts.append(_text(block, path(where, j)))
         else:
-            _note(notes, f"dropped {block.get('type')} block in {where}")
+            _note(notes, f"dropped {kind} block in {where}")
     return "\n\n".join(texts)
 
 
-def _a2o_message(message: JSON, i: int, notes: list[str]) -> list[JSON]:
-    role = message.get("role")
-    where = f"messages[{i}].content"
+def _a2o_message(message: JSON, where: str, notes: list[str]) -> list[JSON]:
+    role = F.opt_str(message, "role", where)
+    content = path(where, "content")
     if role == "system":
         # Claude Code sends these mid-conversation; OpenAI takes system messages anywhere.
-        return [{"role": "system", "content": _a2o_text(message.get("content"), where, notes)}]
+        return [{"role": "system", "content": _a2o_text(message.get("content"), content, notes)}]
     if role == "assistant":
-        return [_a2o_assistant(_blocks(message.get("content"), where, notes), i, notes)]
+        return [_a2o_assistant(_blocks(message.get("content"), content, notes), content, notes)]
     if role != "user":
         _note(notes, f"treated message role {role!r} as user")
-    return _a2o_user(_blocks(message.get("content"), where, notes), i, notes)
+    return _a2o_user(_blocks(message.get("content"), content, notes), content, notes)
 
 
-def _a2o_assistant(blocks: list[JSON], i: int, notes: list[str]) -> JSON:
+def _a2o_assistant(blocks: list[JSON], where: str, notes: list[str]) -> JSON:
     texts: list[str] = []
     calls: list[JSON] = []
-    for block in blocks:
-        kind = block.get("type")
+    for j, block in enumerate(blocks):
+        at = path(where, j)
+        kind = _kind(block, at)
         if kind == "text":
-            texts.append(block.get("text") or "")
+            texts.append(_text(block, at))
         elif kind == "tool_use":
-            calls.append(_a2o_tool_call(block, i))
+            calls.append(_a2o_tool_call(block, at))
         elif kind in ("thinking", "redacted_thinking"):
             _note(notes, "dropped thinking blocks")
         else:
@@ -306,34 +322,35 @@ def _a2o_assistant(blocks: list[JSON], i: int, notes: list[str]) -> JSON:
     return message
 
 
-def _a2o_tool_call(block: JSON, i: int) -> JSON:
-    name = block.get("name")
-    if not isinstance(name, str) or not name:
-        raise TranslationError(f"messages[{i}]: tool_use block needs a name")
-    call_id = block.get("id")
-    if not isinstance(call_id, str) or not call_id:
-        raise TranslationError(f"messages[{i}]: tool_use block needs an id")
-    arguments = _json_text(block.get("input") or {})
+def _a2o_tool_call(block: JSON, where: str) -> JSON:
+    name = F.opt_str(block, "name", where)
+    if not name:
+        raise TranslationError(f"{where}.name: a tool_use block needs a name")
+    call_id = F.opt_str(block, "id", where)
+    if not call_id:
+        raise TranslationError(f"{where}.id: a tool_use block needs an id")
+    arguments = F.dumps(F.opt_object(block, "input", where) or {}, path(where, "input"))
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-def _a2o_user(blocks: list[JSON], i: int, notes: list[str]) -> list[JSON]:
+def _a2o_user(blocks: list[JSON], where: str, notes: list[str]) -> list[JSON]:
     """Tool results become `tool` messages, which OpenAI wants right after the assistant's
     tool_calls; whatever else the user turn holds follows them as one user message."""
     results: list[JSON] = []
     parts: list[JSON] = []
-    for block in blocks:
-        kind = block.get("type")
+    for j, block in enumerate(blocks):
+        at = path(where, j)
+        kind = _kind(block, at)
         if kind == "tool_result":
-            result, images = _a2o_tool_result(block, i, notes)
+            result, images = _a2o_tool_result(block, at, notes)
             results.append(result)
             parts.extend(images)
         elif kind == "text":
-            parts.append({"type": "text", "text": block.get("text") or ""})
+            parts.append({"type": "text", "text": _text(block, at)})
         elif kind == "image":
-            parts.extend(_a2o_image(block, notes))
+            parts.extend(_a2o_image(block, at, notes))
         elif kind == "document":
-            parts.extend(_a2o_document(block, notes))
+            parts.extend(_a2o_document(block, at, notes))
         else:
             _note(notes, f"dropped {kind} block")
     if parts:
@@ -348,51 +365,64 @@ def _a2o_user_content(parts: list[JSON]) -> str | list[JSON]:
     return parts
 
 
-def _a2o_tool_result(block: JSON, i: int, notes: list[str]) -> tuple[JSON, list[JSON]]:
+def _a2o_tool_result(block: JSON, where: str, notes: list[str]) -> tuple[JSON, list[JSON]]:
     """OpenAI tool messages hold text only, so images in a result move to the user message that
     follows the tool messages."""
-    call_id = block.get("tool_use_id")
-    if not isinstance(call_id, str) or not call_id:
-        raise TranslationError(f"messages[{i}]: tool_result block needs a tool_use_id")
+    call_id = F.opt_str(block, "tool_use_id", where)
+    if not call_id:
+        raise TranslationError(f"{where}.tool_use_id: a tool_result block needs a tool_use_id")
     texts: list[str] = []
     images: list[JSON] = []
-    for part in _blocks(block.get("content"), f"messages[{i}] tool_result", notes):
-        if part.get("type") == "text":
-            texts.append(part.get("text") or "")
-        elif part.get("type") == "image":
-            images.extend(_a2o_image(part, notes))
+    content = path(where, "content")
+    for j, part in enumerate(_blocks(block.get("content"), content, notes)):
+        kind = _kind(part, path(content, j))
+        if kind == "text":
+            texts.append(_text(part, path(content, j)))
+        elif kind == "image":
+            images.extend(_a2o_image(part, path(content, j), notes))
         else:
-            _note(notes, f"dropped {part.get('type')} block in tool_result")
+            _note(notes, f"dropped {kind} block in tool_result")
     text = "\n".join(texts)
     if images:
         _note(notes, "moved tool_result images into a user message")
         text = text or "(the result is the image that follows)"
-    if block.get("is_error"):
+    if F.opt_bool(block, "is_error", where):
         text = f"Error: {text}" if text else "Error"
     return {"role": "tool", "tool_call_id": call_id, "content": text}, images
 
 
-def _a2o_image(block: JSON, notes: list[str]) -> list[JSON]:
-    source = block.get("source") or {}
-    if source.get("type") == "base64":
-        url = f"data:{source.get('media_type')};base64,{source.get('data')}"
-    elif source.get("type") == "url":
-        url = str(source.get("url"))
+def _source(block: JSON, where: str) -> tuple[JSON, str | None, str]:
+    """(source, its type, its path) of an image or document block."""
+    source = F.opt_object(block, "source", where) or {}
+    at = path(where, "source")
+    return source, _kind(source, at), at
+
+
+def _base64_url(source: JSON, where: str) -> str:
+    media_type = F.opt_str(source, "media_type", where)
+    return f"data:{media_type};base64,{F.opt_str(source, 'data', where)}"
+
+
+def _a2o_image(block: JSON, where: str, notes: list[str]) -> list[JSON]:
+    source, kind, at = _source(block, where)
+    if kind == "base64":
+        url = _base64_url(source, at)
+    elif kind == "url":
+        url = str(F.opt_str(source, "url", at))
     else:
-        _note(notes, f"dropped image with {source.get('type')} source")
+        _note(notes, f"dropped image with {kind} source")
         return []
     return [{"type": "image_url", "image_url": {"url": url}}]
 
 
-def _a2o_document(block: JSON, notes: list[str]) -> list[JSON]:
-    source = block.get("source") or {}
-    if source.get("type") == "text":
-        return [{"type": "text", "text": source.get("data") or ""}]
-    if source.get("type") == "base64":
-        data = f"data:{source.get('media_type')};base64,{source.get('data')}"
-        filename = block.get("title") or "document.pdf"
-        return [{"type": "file", "file": {"filename": filename, "file_data": data}}]
-    _note(notes, f"dropped document with {source.get('type')} source")
+def _a2o_document(block: JSON, where: str, notes: list[str]) -> list[JSON]:
+    source, kind, at = _source(block, where)
+    if kind == "text":
+        return [{"type": "text", "text": F.opt_str(source, "data", at) or ""}]
+    if kind == "base64":
+        filename = F.opt_str(block, "title", where) or "document.pdf"
+        return [{"type": "file", "file": {"filename": filename, "file_data": _base64_url(source, at)}}]
+    _note(notes, f"dropped document with {kind} source")
     return []
 
 
@@ -404,17 +434,18 @@ def openai_request_to_anthropic(body: JSON, *, model: str | None = None) -> tupl
     body = _require_object(body, "request body")
     notes: list[str] = []
     target = _target_model(body, model)
-    if body.get("n") not in (None, 1):
-        raise TranslationError("n > 1 is not supported by Anthropic models")
+    if F.opt_int(body, "n") not in (None, 1):
+        raise TranslationError("n: n > 1 is not supported by Anthropic models")
     system, messages = _o2a_messages(body.get("messages"), notes)
     out: JSON = {"model": target, "max_tokens": _o2a_max_tokens(body), "messages": messages}
     if system:
         out["system"] = system
     _o2a_sampling(body, out, notes)
     _o2a_tools(body, out, notes)
-    if isinstance(body.get("user"), str) and body["user"]:
-        out["metadata"] = {"user_id": body["user"]}
-    _o2a_response_format(body.get("response_format"), notes)
+    user = F.opt_str(body, "user")
+    if user:
+        out["metadata"] = {"user_id": user}
+    _o2a_response_format(F.opt_object(body, "response_format"), notes)
     _note_unhandled(body, _OPENAI_HANDLED, notes)
     return out, notes
 
@@ -422,42 +453,54 @@ def openai_request_to_anthropic(body: JSON, *, model: str | None = None) -> tupl
 def _o2a_max_tokens(body: JSON) -> int:
     """Anthropic requires max_tokens; OpenAI leaves it optional."""
     for key in ("max_completion_tokens", "max_tokens"):
-        value = body.get(key)
-        if isinstance(value, int):
+        value = F.opt_int(body, key)
+        if value is not None:
             return value
     return _ANTHROPIC_DEFAULT_MAX_TOKENS
 
 
 def _o2a_sampling(body: JSON, out: JSON, notes: list[str]) -> None:
-    temperature = body.get("temperature")
+    temperature = F.opt_number(body, "temperature")
     if temperature is not None:
         if temperature > 1:
             _note(notes, f"lowered temperature {temperature} to 1 (Anthropic's maximum)")
         out["temperature"] = min(temperature, 1)
-    if body.get("top_p") is not None:
-        out["top_p"] = body["top_p"]
+    top_p = F.opt_number(body, "top_p")
+    if top_p is not None:
+        out["top_p"] = top_p
     stop = body.get("stop")
     if isinstance(stop, str):
         out["stop_sequences"] = [stop]
-    elif isinstance(stop, list) and stop:
-        out["stop_sequences"] = list(stop)
-    if body.get("stream"):
+    elif isinstance(stop, list):
+        if stop:
+            out["stop_sequences"] = list(F.strings(stop, "stop"))
+    elif stop is not None:
+        raise F.fail("stop", "a string or a list of strings")
+    if F.opt_bool(body, "stream"):
         out["stream"] = True
+    # Anthropic always reports usage in a stream; include_usage is read by the gateway itself.
+    options = F.opt_object(body, "stream_options")
+    if options is not None:
+        F.opt_bool(options, "include_usage", "stream_options")
 
 
-def _o2a_response_format(response_format: object, notes: list[str]) -> None:
-    if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
-        _note(notes, f"dropped response_format ({response_format.get('type')})")
+def _o2a_response_format(response_format: JSON | None, notes: list[str]) -> None:
+    if response_format is None:
+        return
+    kind = _kind(response_format, "response_format")
+    if kind not in (None, "text"):
+        _note(notes, f"dropped response_format ({kind})")
 
 
 def _o2a_tools(body: JSON, out: JSON, notes: list[str]) -> None:
-    tools = [_o2a_tool(tool, notes) for tool in body.get("tools") or ()]
-    tools = [tool for tool in tools if tool is not None]
+    tools = [
+        t for i, tool in enumerate(F.opt_objects(body, "tools")) if (t := _o2a_tool(tool, f"tools[{i}]", notes))
+    ]
     if not tools:
         return
     out["tools"] = tools
     choice = _o2a_tool_choice(body.get("tool_choice"), notes)
-    if body.get("parallel_tool_calls") is False:
+    if F.opt_bool(body, "parallel_tool_calls") is False:
         choice = choice or {"type": "auto"}
         if choice["type"] != "none":
             choice["disable_parallel_tool_use"] = True
@@ -465,29 +508,39 @@ def _o2a_tools(body: JSON, out: JSON, notes: list[str]) -> None:
         out["tool_choice"] = choice
 
 
-def _o2a_tool(tool: object, notes: list[str]) -> JSON | None:
-    tool = _require_object(tool, "tools[]")
-    if tool.get("type") != "function":
-        _note(notes, f"dropped {tool.get('type')} tool")
+def _o2a_tool(tool: JSON, where: str, notes: list[str]) -> JSON | None:
+    kind = _kind(tool, where)
+    if kind != "function":
+        _note(notes, f"dropped {kind} tool")
         return None
-    function = _require_object(tool.get("function"), "tools[].function")
+    at = path(where, "function")
+    function = _require_object(tool.get("function"), at)
+    name = F.opt_str(function, "name", at)
+    if not name:
+        raise TranslationError(f"{at}.name: a function needs a name")
+    schema = F.opt_object(function, "parameters", at)
     out: JSON = {
-        "name": function.get("name"),
-        "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+        "name": name,
+        "input_schema": F.storable(schema, f"{at}.parameters") if schema else {"type": "object", "properties": {}},
     }
-    if function.get("description"):
-        out["description"] = function["description"]
+    description = F.opt_str(function, "description", at)
+    if description:
+        out["description"] = description
     return out
 
 
 def _o2a_tool_choice(choice: object, notes: list[str]) -> JSON | None:
+    if choice is None:
+        return None
     if isinstance(choice, str):
         mapped = {"auto": "auto", "required": "any", "none": "none"}.get(choice)
         return {"type": mapped} if mapped else None
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return {"type": "tool", "name": (choice.get("function") or {}).get("name")}
-    if choice is not None:
-        _note(notes, "dropped tool_choice")
+    if not isinstance(choice, dict):
+        raise F.fail("tool_choice", "a string or an object")
+    if _kind(choice, "tool_choice") == "function":
+        function = F.opt_object(choice, "function", "tool_choice") or {}
+        return {"type": "tool", "name": F.opt_str(function, "name", "tool_choice.function")}
+    _note(notes, "dropped tool_choice")
     return None
 
 
@@ -495,16 +548,15 @@ def _o2a_messages(messages: object, notes: list[str]) -> tuple[str, list[JSON]]:
     """Leading system/developer messages become `system`. Anthropic takes no system messages
     mid-conversation, so later ones are folded into the user turn; turns of the same role are
     merged because Anthropic wants user and assistant to alternate."""
-    if not isinstance(messages, list):
-        raise TranslationError("messages must be a list")
     system: list[str] = []
     turns: list[JSON] = []
     leading = True
-    for i, message in enumerate(messages):
-        message = _require_object(message, f"messages[{i}]")
+    for i, message in enumerate(F.a_list(messages, "messages")):
+        where = f"messages[{i}]"
+        message = _require_object(message, where)
         role = message.get("role")
         if role in ("system", "developer"):
-            text = _o2a_text(message.get("content"), f"messages[{i}].content")
+            text = _o2a_text(message.get("content"), f"{where}.content")
             if leading:
                 system.append(text)
             else:
@@ -512,25 +564,25 @@ def _o2a_messages(messages: object, notes: list[str]) -> tuple[str, list[JSON]]:
                 _append_turn(turns, "user", [{"type": "text", "text": f"System: {text}"}])
             continue
         leading = False
-        role, blocks = _o2a_message(message, role, i, notes)
+        role, blocks = _o2a_message(message, role, where, notes)
         _append_turn(turns, role, blocks)
     _tool_results_first(turns)
     _trim_final_assistant(turns)
     return "\n\n".join(text for text in system if text), turns
 
 
-def _o2a_message(message: JSON, role: object, i: int, notes: list[str]) -> tuple[str, list[JSON]]:
+def _o2a_message(message: JSON, role: object, where: str, notes: list[str]) -> tuple[str, list[JSON]]:
     if message.get("name"):
         _note(notes, "dropped message name")
     if role == "user":
-        return "user", _o2a_user(message.get("content"), i, notes)
+        return "user", _o2a_user(message.get("content"), f"{where}.content", notes)
     if role == "assistant":
-        return "assistant", _o2a_assistant(message, i)
+        return "assistant", _o2a_assistant(message, where)
     if role == "tool":
-        return "user", [_o2a_tool_result(message, i)]
+        return "user", [_o2a_tool_result(message, where)]
     if role == "function":
-        raise TranslationError(f"messages[{i}]: legacy role 'function' is not supported; use tools")
-    raise TranslationError(f"messages[{i}]: unknown role {role!r}")
+        raise TranslationError(f"{where}.role: legacy role 'function' is not supported; use tools")
+    raise TranslationError(f"{where}.role: unknown role {describe(role)}")
 
 
 def _append_turn(turns: list[JSON], role: str, blocks: list[JSON]) -> None:
@@ -568,55 +620,60 @@ def _o2a_text(content: object, where: str) -> str:
     if content is None or isinstance(content, str):
         return content or ""
     if not isinstance(content, list):
-        raise TranslationError(f"{where} must be a string or a list of content parts")
-    texts = [
-        part.get("text") or part.get("refusal") or "" for part in content if isinstance(part, dict)
-    ]
+        raise TranslationError(f"{where}: must be a string or a list of content parts")
+    texts = []
+    for j, part in enumerate(F.objects(content, where)):
+        texts.append(F.opt_str(part, "text", path(where, j)) or F.opt_str(part, "refusal", path(where, j)) or "")
     return "".join(texts)
 
 
-def _o2a_user(content: object, i: int, notes: list[str]) -> list[JSON]:
-    where = f"messages[{i}].content"
+def _o2a_user(content: object, where: str, notes: list[str]) -> list[JSON]:
     if content is None or isinstance(content, str):
         return [{"type": "text", "text": content or ""}]
     if not isinstance(content, list):
-        raise TranslationError(f"{where} must be a string or a list of content parts")
+        raise TranslationError(f"{where}: must be a string or a list of content parts")
     blocks: list[JSON] = []
-    for part in content:
-        blocks.extend(_o2a_part(_require_object(part, f"{where}[]"), where, notes))
+    for j, part in enumerate(F.objects(content, where)):
+        blocks.extend(_o2a_part(part, path(where, j), notes))
     return blocks
 
 
 def _o2a_part(part: JSON, where: str, notes: list[str]) -> list[JSON]:
-    kind = part.get("type")
+    kind = _kind(part, where)
     if kind == "text":
-        return [{"type": "text", "text": part.get("text") or ""}]
+        return [{"type": "text", "text": F.opt_str(part, "text", where) or ""}]
     if kind == "image_url":
         return [_o2a_image(part, where, notes)]
     if kind == "file":
-        return _o2a_file(part.get("file") or {}, notes)
+        return _o2a_file(F.opt_object(part, "file", where) or {}, path(where, "file"), notes)
     _note(notes, f"dropped {kind} content part")
     return []
 
 
 def _o2a_image(part: JSON, where: str, notes: list[str]) -> JSON:
     image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else image
-    if isinstance(image, dict) and image.get("detail") not in (None, "auto"):
-        _note(notes, "dropped image detail")
-    if not isinstance(url, str):
-        raise TranslationError(f"{where}: image_url needs a url")
+    at = path(where, "image_url")
+    if isinstance(image, dict):
+        url = F.opt_str(image, "url", at)
+        if image.get("detail") not in (None, "auto"):
+            _note(notes, "dropped image detail")
+    elif image is None or isinstance(image, str):
+        url = image
+    else:
+        raise F.fail(at, "an object or a string")
+    if url is None:
+        raise TranslationError(f"{at}.url: image_url needs a url")
     if url.startswith(("http://", "https://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
     match = _DATA_URL.fullmatch(url)
     if match is None:
-        raise TranslationError(f"{where}: image_url must be an http(s) or base64 data URL")
+        raise TranslationError(f"{at}.url: image_url must be an http(s) or base64 data URL")
     source = {"type": "base64", "media_type": match[1], "data": match[3]}
     return {"type": "image", "source": source}
 
 
-def _o2a_file(file: JSON, notes: list[str]) -> list[JSON]:
-    match = _DATA_URL.fullmatch(file.get("file_data") or "")
+def _o2a_file(file: JSON, where: str, notes: list[str]) -> list[JSON]:
+    match = _DATA_URL.fullmatch(F.opt_str(file, "file_data", where) or "")
     if match is None:
         _note(notes, "dropped file part without inline file_data")
         return []
@@ -624,43 +681,45 @@ def _o2a_file(file: JSON, notes: list[str]) -> list[JSON]:
         "type": "document",
         "source": {"type": "base64", "media_type": match[1], "data": match[3]},
     }
-    if file.get("filename"):
-        block["title"] = file["filename"]
+    filename = F.opt_str(file, "filename", where)
+    if filename:
+        block["title"] = filename
     return [block]
 
 
-def _o2a_assistant(message: JSON, i: int) -> list[JSON]:
+def _o2a_assistant(message: JSON, where: str) -> list[JSON]:
     blocks: list[JSON] = []
-    text = _o2a_text(message.get("content"), f"messages[{i}].content")
+    text = _o2a_text(message.get("content"), f"{where}.content")
     if text:
         blocks.append({"type": "text", "text": text})
     if message.get("function_call"):
-        raise TranslationError(f"messages[{i}]: legacy function_call is not supported; use tools")
-    for j, call in enumerate(message.get("tool_calls") or ()):
-        blocks.append(_o2a_tool_use(_require_object(call, f"messages[{i}].tool_calls[{j}]"), i, j))
+        raise TranslationError(f"{where}.function_call: legacy function_call is not supported; use tools")
+    for j, call in enumerate(F.opt_objects(message, "tool_calls", where)):
+        blocks.append(_o2a_tool_use(call, f"{where}.tool_calls[{j}]"))
     return blocks
 
 
-def _o2a_tool_use(call: JSON, i: int, j: int) -> JSON:
-    where = f"messages[{i}].tool_calls[{j}]"
-    function = _require_object(call.get("function"), f"{where}.function")
-    name = function.get("name")
-    if not isinstance(name, str) or not name:
-        raise TranslationError(f"{where}.function needs a name")
+def _o2a_tool_use(call: JSON, where: str) -> JSON:
+    at = path(where, "function")
+    function = _require_object(call.get("function"), at)
+    name = F.opt_str(function, "name", at)
+    if not name:
+        raise TranslationError(f"{at}.name: a tool call needs a name")
+    arguments = parse_arguments(function.get("arguments"), f"{at}.arguments")
     return {
         "type": "tool_use",
-        "id": anthropic_tool_id(call.get("id"), where),
+        "id": anthropic_tool_id(call.get("id"), path(where, "id")),
         "name": name,
-        "input": parse_arguments(function.get("arguments"), f"{where}.function.arguments"),
+        "input": F.storable(arguments, f"{at}.arguments"),
     }
 
 
-def _o2a_tool_result(message: JSON, i: int) -> JSON:
+def _o2a_tool_result(message: JSON, where: str) -> JSON:
     block: JSON = {
         "type": "tool_result",
-        "tool_use_id": anthropic_tool_id(message.get("tool_call_id"), f"messages[{i}] (tool)"),
+        "tool_use_id": anthropic_tool_id(message.get("tool_call_id"), f"{where}.tool_call_id"),
     }
-    text = _o2a_text(message.get("content"), f"messages[{i}].content")
+    text = _o2a_text(message.get("content"), f"{where}.content")
     if text:
         block["content"] = text
     return block

@@ -5,6 +5,10 @@ Usage is the subtle part. OpenAI's `prompt_tokens` counts every input token, cac
 (`prompt_tokens_details.cached_tokens`); Anthropic's `input_tokens` excludes the tokens read from
 or written to the cache. So OpenAI -> Anthropic subtracts the cached tokens, and Anthropic ->
 OpenAI adds cache reads and writes back.
+
+These read a provider's answer: whatever is wrong with it (not the dialect's success shape, a
+field of the wrong type, usage that is not a token count) raises `MalformedAnswer`, never
+anything else.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import time
 import uuid
 from typing import Any
 
-import orjson
-
-from .translate_errors import TranslationError
+from .fields import ANSWER as F
+from .translate_errors import MalformedAnswer, TranslationError
 from .translate_request import anthropic_tool_id, parse_arguments
+from .usage import check_anthropic_answer, check_openai_answer
 
 JSON = dict[str, Any]
 
@@ -77,27 +81,36 @@ def empty_usage(input_tokens: int = 0) -> JSON:
     return dict.fromkeys(USAGE_KEYS, 0) | {"input_tokens": input_tokens}
 
 
-def usage_from_openai(usage: object) -> JSON:
+def usage_from_openai(usage: object, where: str = "usage") -> JSON:
     """OpenAI usage -> Anthropic usage (cached prompt tokens become cache reads)."""
-    usage = usage if isinstance(usage, dict) else {}
-    details = usage.get("prompt_tokens_details") or {}
-    cached = details.get("cached_tokens") or 0
+    if usage is None:
+        usage = {}
+    usage = F.an_object(usage, where)
+    details = F.opt_object(usage, "prompt_tokens_details", where) or {}
+    cached = F.opt_count(details, "cached_tokens", f"{where}.prompt_tokens_details") or 0
     return {
-        "input_tokens": max((usage.get("prompt_tokens") or 0) - cached, 0),
-        "output_tokens": usage.get("completion_tokens") or 0,
+        "input_tokens": max((F.opt_count(usage, "prompt_tokens", where) or 0) - cached, 0),
+        "output_tokens": F.opt_count(usage, "completion_tokens", where) or 0,
         "cache_read_input_tokens": cached,
         "cache_creation_input_tokens": 0,
     }
 
 
-def usage_to_openai(usage: object) -> JSON:
+def anthropic_counts(usage: object, where: str = "usage") -> JSON:
+    """The Anthropic usage counts present in `usage`, each checked to be a token count."""
+    if usage is None:
+        return {}
+    usage = F.an_object(usage, where)
+    counts = {key: F.opt_count(usage, key, where) for key in USAGE_KEYS}
+    return {key: count for key, count in counts.items() if count is not None}
+
+
+def usage_to_openai(usage: object, where: str = "usage") -> JSON:
     """Anthropic usage -> OpenAI usage (cache reads and writes are prompt tokens too)."""
-    usage = usage if isinstance(usage, dict) else {}
-    cached = usage.get("cache_read_input_tokens") or 0
-    prompt = (
-        (usage.get("input_tokens") or 0) + cached + (usage.get("cache_creation_input_tokens") or 0)
-    )
-    completion = usage.get("output_tokens") or 0
+    counts = anthropic_counts(usage, where)
+    cached = counts.get("cache_read_input_tokens", 0)
+    prompt = counts.get("input_tokens", 0) + cached + counts.get("cache_creation_input_tokens", 0)
+    completion = counts.get("output_tokens", 0)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -106,26 +119,43 @@ def usage_to_openai(usage: object) -> JSON:
     }
 
 
+def answer_tool_id(raw: object, where: str) -> str:
+    """An upstream's tool call id made to fit Anthropic's pattern (one made up when it has none)."""
+    if raw is not None and not isinstance(raw, str):
+        raise F.fail(where, "a string")
+    return anthropic_tool_id(raw or f"toolu_{uuid.uuid4().hex[:24]}", where)
+
+
+def answer_arguments(raw: object, where: str) -> JSON:
+    """Tool input from an upstream's JSON arguments string; its fault if they are not an object."""
+    try:
+        arguments = parse_arguments(raw, where)
+    except TranslationError as exc:
+        raise MalformedAnswer(str(exc)) from None
+    return F.storable(arguments, where)
+
+
 # ---------------------------------------------------------------- OpenAI -> Anthropic
 
 
 def openai_response_to_anthropic(resp: JSON, *, model: str | None = None) -> JSON:
-    """OpenAI chat.completion -> Anthropic message. Only the first choice is kept."""
-    if not isinstance(resp, dict) or (resp.get("error") and not resp.get("choices")):
-        raise TranslationError("upstream answer is not a chat completion")
-    choices = resp.get("choices") or [{}]
-    choice = choices[0] if isinstance(choices[0], dict) else {}
-    message = choice.get("message") or {}
-    content = _o2a_text_blocks(message) + _o2a_tool_uses(message.get("tool_calls") or ())
+    """OpenAI chat.completion -> Anthropic message. Only the first choice is kept; an answer
+    that is not a completion raises MalformedAnswer."""
+    resp = check_openai_answer(resp)
+    choices = F.opt_objects(resp, "choices")
+    choice = choices[0] if choices else {}
+    message = F.opt_object(choice, "message", "choices[0]") or {}
+    where = "choices[0].message"
+    content = _o2a_text_blocks(message, where) + _o2a_tool_uses(F.opt_objects(message, "tool_calls", where), where)
     has_calls = any(block["type"] == "tool_use" for block in content)
-    stop = anthropic_stop_reason(choice.get("finish_reason"), has_calls)
+    stop = anthropic_stop_reason(F.opt_str(choice, "finish_reason", "choices[0]"), has_calls)
     if message.get("refusal"):
         stop = "refusal"
     return {
         "id": anthropic_message_id(resp.get("id")),
         "type": "message",
         "role": "assistant",
-        "model": model or resp.get("model"),
+        "model": model or F.opt_str(resp, "model"),
         "content": content,
         "stop_reason": stop,
         "stop_sequence": None,
@@ -133,25 +163,28 @@ def openai_response_to_anthropic(resp: JSON, *, model: str | None = None) -> JSO
     }
 
 
-def _o2a_text_blocks(message: JSON) -> list[JSON]:
+def _o2a_text_blocks(message: JSON, where: str) -> list[JSON]:
     content = message.get("content")
     if isinstance(content, list):  # a few compatible servers answer with content parts
-        content = "".join(part.get("text") or "" for part in content if isinstance(part, dict))
-    texts = [text for text in (content, message.get("refusal")) if isinstance(text, str) and text]
+        parts = F.objects(content, f"{where}.content")
+        content = "".join(F.opt_str(part, "text", f"{where}.content[{j}]") or "" for j, part in enumerate(parts))
+    elif content is not None and not isinstance(content, str):
+        raise F.fail(f"{where}.content", "a string or a list of content parts")
+    texts = [text for text in (content, F.opt_str(message, "refusal", where)) if text]
     return [{"type": "text", "text": text} for text in texts]
 
 
-def _o2a_tool_uses(calls: Any) -> list[JSON]:
+def _o2a_tool_uses(calls: list[JSON], where: str) -> list[JSON]:
     blocks = []
     for j, call in enumerate(calls):
-        function = call.get("function") or {}
-        where = f"upstream tool_calls[{j}]"
+        at = f"{where}.tool_calls[{j}]"
+        function = F.opt_object(call, "function", at) or {}
         blocks.append(
             {
                 "type": "tool_use",
-                "id": anthropic_tool_id(call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}", where),
-                "name": function.get("name") or "",
-                "input": parse_arguments(function.get("arguments"), f"{where}.function.arguments"),
+                "id": answer_tool_id(call.get("id"), f"{at}.id"),
+                "name": F.opt_str(function, "name", f"{at}.function") or "",
+                "input": answer_arguments(function.get("arguments"), f"{at}.function.arguments"),
             }
         )
     return blocks
@@ -162,10 +195,10 @@ def _o2a_tool_uses(calls: Any) -> list[JSON]:
 
 def anthropic_response_to_openai(resp: JSON, *, model: str | None = None) -> JSON:
     """Anthropic message -> OpenAI chat.completion. Thinking becomes `reasoning_content` (the
-    field DeepSeek and vLLM use); server tool blocks are left out."""
-    if not isinstance(resp, dict) or resp.get("type") == "error":
-        raise TranslationError("upstream answer is not a message")
-    texts, thinking, calls = _a2o_parts(resp.get("content") or ())
+    field DeepSeek and vLLM use); server tool blocks are left out. An answer that is not a
+    message raises MalformedAnswer."""
+    resp = check_anthropic_answer(resp)
+    texts, thinking, calls = _a2o_parts(F.opt_objects(resp, "content"))
     message: JSON = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
@@ -185,30 +218,32 @@ def anthropic_response_to_openai(resp: JSON, *, model: str | None = None) -> JSO
         "id": openai_completion_id(resp.get("id")),
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": model or resp.get("model"),
+        "model": model or F.opt_str(resp, "model"),
         "choices": [choice],
         "usage": usage_to_openai(resp.get("usage")),
     }
 
 
-def _a2o_parts(content: Any) -> tuple[list[str], list[str], list[JSON]]:
+def _a2o_parts(content: list[JSON]) -> tuple[list[str], list[str], list[JSON]]:
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[JSON] = []
-    for block in content:
+    for j, block in enumerate(content):
+        where = f"content[{j}]"
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text") or "")
+            texts.append(F.opt_str(block, "text", where) or "")
         elif kind == "thinking":
-            thinking.append(block.get("thinking") or "")
+            thinking.append(F.opt_str(block, "thinking", where) or "")
         elif kind == "tool_use":
-            calls.append(openai_tool_call(block.get("id"), block.get("name"), block.get("input")))
+            calls.append(answer_tool_call(block, where))
     return texts, thinking, calls
 
 
-def openai_tool_call(call_id: object, name: object, arguments: object) -> JSON:
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": orjson.dumps(arguments or {}).decode()},
+def answer_tool_call(block: JSON, where: str) -> JSON:
+    """An upstream's tool_use block as an OpenAI tool call."""
+    function = {
+        "name": F.opt_str(block, "name", where),
+        "arguments": F.dumps(F.opt_object(block, "input", where) or {}, f"{where}.input"),
     }
+    return {"id": F.opt_str(block, "id", where), "type": "function", "function": function}

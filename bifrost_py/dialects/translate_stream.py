@@ -6,7 +6,9 @@ for billing, also when the stream ends early. After the end (or an error) they r
 
 Errors inside a stream are translated, not raised: an OpenAI `{"error": ...}` chunk becomes an
 Anthropic `error` event, an Anthropic `error` event becomes an OpenAI `{"error": ...}` chunk (what
-the OpenAI SDK raises on), and either ends the translated stream.
+the OpenAI SDK raises on), and either ends the translated stream. An event that is not its
+dialect's shape (not an object, a field of the wrong type, usage that is not a token count)
+raises `MalformedAnswer`, and nothing else does; the core then ends the client's stream.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any, ClassVar
 
 import orjson
 
+from .fields import ANSWER as F
 from .translate_errors import anthropic_error_type, openai_error_type
 from .translate_request import anthropic_tool_id
 from .translate_response import (
-    USAGE_KEYS,
+    anthropic_counts,
     anthropic_message_id,
     anthropic_stop_reason,
     empty_usage,
@@ -31,6 +34,7 @@ from .translate_response import (
     usage_from_openai,
     usage_to_openai,
 )
+from .usage import upstream_error
 
 JSON = dict[str, Any]
 Event = tuple[str, JSON]
@@ -87,19 +91,22 @@ class OpenAIStreamToAnthropic:
         self._open: int | None = None
         self._open_index = -1
 
-    def feed(self, chunk: JSON) -> list[Event]:
-        """Translate one upstream chunk."""
+    def feed(self, chunk: object) -> list[Event]:
+        """Translate one upstream chunk (its parsed `data:`)."""
         if self._done:
             return []
-        if isinstance(chunk.get("usage"), dict):
-            self._take_usage(chunk["usage"])
+        chunk = F.an_object(chunk, "chunk")
+        # Every chunk passes here: fields that are usually absent are checked only when present.
+        usage = chunk.get("usage")
+        if usage is not None:
+            self._take_usage(F.an_object(usage, "chunk.usage"))
         events = [] if self._started else [self._message_start(chunk.get("id"))]
         if chunk.get("error") and not chunk.get("choices"):
             return events + [self._error(chunk["error"])]
         choice = _first_choice(chunk)
         if choice is not None and not self._finishing:
             events += self._choice(choice)
-        if self._finishing and isinstance(chunk.get("usage"), dict):
+        if self._finishing and usage is not None:
             events += self._end()
         return events
 
@@ -112,7 +119,7 @@ class OpenAIStreamToAnthropic:
 
     def _take_usage(self, usage: JSON) -> None:
         self._usage_seen = True
-        self.usage.update(usage_from_openai(usage))
+        self.usage.update(usage_from_openai(usage, "chunk.usage"))
 
     def _message_start(self, chunk_id: object) -> Event:
         self._started = True
@@ -130,25 +137,29 @@ class OpenAIStreamToAnthropic:
 
     def _error(self, error: object) -> Event:
         self._done = True
-        error = error if isinstance(error, dict) else {"message": str(error)}
+        error = upstream_error(error)
         body = {
-            "type": anthropic_error_type(error.get("type")),
+            "type": anthropic_error_type(error["type"]),
             "message": error.get("message") or "",
         }
         return "error", {"type": "error", "error": body}
 
     def _choice(self, choice: JSON) -> list[Event]:
-        delta = choice.get("delta") or {}
+        delta = F.opt_object(choice, "delta", _CHOICE) or {}
         events: list[Event] = []
-        if isinstance(delta.get("content"), str) and delta["content"]:
-            events += self._on_text(delta["content"])
-        if isinstance(delta.get("refusal"), str) and delta["refusal"]:
+        text = F.opt_str(delta, "content", _DELTA)
+        if text:
+            events += self._on_text(text)
+        refusal = F.opt_str(delta, "refusal", _DELTA) if "refusal" in delta else None
+        if refusal:
             self._refused = True
-            events += self._on_text(delta["refusal"])
-        for call in delta.get("tool_calls") or ():
-            events += self._on_tool(call)
-        if choice.get("finish_reason"):
-            self._finish_reason = choice["finish_reason"]
+            events += self._on_text(refusal)
+        if "tool_calls" in delta:
+            for call in F.opt_objects(delta, "tool_calls", _DELTA):
+                events += self._on_tool(call)
+        finish_reason = F.opt_str(choice, "finish_reason", _CHOICE) if choice.get("finish_reason") is not None else None
+        if finish_reason:
+            self._finish_reason = finish_reason
             self._finishing = True
             events += self._close_all()
         return events
@@ -163,24 +174,24 @@ class OpenAIStreamToAnthropic:
 
     def _on_tool(self, delta: JSON) -> list[Event]:
         index = self._tool_index(delta)
-        function = delta.get("function") or {}
+        function = F.opt_object(delta, "function", _TOOL_CALL) or {}
         call = self._tools.get(index)
         if call is None:
             call = self._tools[index] = _ToolCall(id="", name="")
             self._waiting.append(index)
-        call.id = call.id or delta.get("id") or ""
-        call.name = call.name or function.get("name") or ""
-        call.arguments += function.get("arguments") or ""
+        call.id = call.id or F.opt_str(delta, "id", _TOOL_CALL) or ""
+        call.name = call.name or F.opt_str(function, "name", _TOOL_CALL + ".function") or ""
+        call.arguments += F.opt_str(function, "arguments", _TOOL_CALL + ".function") or ""
         events = self._flush_arguments(call) if self._open == index else []
         return events + self._advance()
 
     def _tool_index(self, delta: JSON) -> int:
         """Some OpenAI-compatible servers leave out `index`; then a new id means a new call and
         a fragment without one continues the latest call."""
-        index = delta.get("index")
-        if isinstance(index, int) and index >= 0:
+        index = F.opt_int(delta, "index", _TOOL_CALL)
+        if index is not None and index >= 0:
             return index
-        call_id = delta.get("id")
+        call_id = F.opt_str(delta, "id", _TOOL_CALL)
         for known, call in self._tools.items():
             if call_id and call.id == call_id:
                 return known
@@ -263,12 +274,25 @@ class OpenAIStreamToAnthropic:
         return events
 
 
+_CHOICE = "chunk.choices[0]"
+_DELTA = "chunk.choices[0].delta"
+_TOOL_CALL = "chunk.choices[0].delta.tool_calls[]"
+
+
 def _first_choice(chunk: JSON) -> JSON | None:
     """Anthropic has one answer per message; with `n > 1` only choice 0 is translated."""
-    for choice in chunk.get("choices") or ():
-        if isinstance(choice, dict) and choice.get("index", 0) == 0:
+    choices = F.opt_list(chunk, "choices", "chunk") or ()
+    for i, choice in enumerate(choices):
+        if not isinstance(choice, dict):
+            raise F.fail(f"chunk.choices[{i}]", "an object")
+        if choice.get("index", 0) == 0:
             return choice
     return None
+
+
+def _block_index(data: JSON, where: str) -> int:
+    index = F.opt_int(data, "index", where)
+    return 0 if index is None else index
 
 
 @dataclass(slots=True)
@@ -298,15 +322,16 @@ class AnthropicStreamToOpenAI:
         self._done = False
         self._tools: dict[int, _ToolBlock] = {}
 
-    def feed(self, event: str, data: JSON) -> list[JSON]:
+    def feed(self, event: str, data: object) -> list[JSON]:
         """Translate one upstream event (its `event:` name and parsed `data:`)."""
         if self._done:
             return []
-        kind = data.get("type") or event
+        data = F.an_object(data, event or "event")
+        kind = F.opt_str(data, "type", event) or event
         if kind == "message_start":
-            return self._message_start(data.get("message") or {})
+            return self._message_start(F.opt_object(data, "message", kind) or {})
         if kind == "error":
-            return [self._error(data.get("error") or {})]
+            return [self._error(upstream_error(data.get("error")))]
         if kind == "message_stop":
             return self.finish()
         handler = self._HANDLERS.get(kind)
@@ -329,7 +354,7 @@ class AnthropicStreamToOpenAI:
 
     def _message_start(self, message: JSON) -> list[JSON]:
         self._id = self._id or openai_completion_id(message.get("id"))
-        self._take_usage(message.get("usage"))
+        self._take_usage(message.get("usage"), "message_start.message.usage")
         return self._ensure_started()
 
     def _ensure_started(self) -> list[JSON]:
@@ -339,12 +364,9 @@ class AnthropicStreamToOpenAI:
         self._id = self._id or openai_completion_id(None)
         return [self._chunk({"role": "assistant", "content": ""})]
 
-    def _take_usage(self, usage: object) -> None:
+    def _take_usage(self, usage: object, where: str) -> None:
         """Anthropic usage counts are running totals; a missing key keeps its last value."""
-        if isinstance(usage, dict):
-            for key in USAGE_KEYS:
-                if usage.get(key) is not None:
-                    self.usage[key] = usage[key]
+        self.usage.update(anthropic_counts(usage, where))
 
     def _error(self, error: JSON) -> JSON:
         self._done = True
@@ -357,55 +379,67 @@ class AnthropicStreamToOpenAI:
         }
 
     def _block_start(self, data: JSON) -> list[JSON]:
-        block = data.get("content_block") or {}
+        block = F.opt_object(data, "content_block", "content_block_start") or {}
         kind = block.get("type")
+        where = "content_block_start.content_block"
         if kind == "tool_use":
-            return [self._tool_start(data.get("index", 0), block)]
-        if kind == "text" and block.get("text"):
-            return [self._chunk({"content": block["text"]})]
-        if kind == "thinking" and block.get("thinking"):
-            return [self._chunk({"reasoning_content": block["thinking"]})]
+            return [self._tool_start(_block_index(data, "content_block_start"), block)]
+        text = F.opt_str(block, "text", where) if kind == "text" else None
+        if text:
+            return [self._chunk({"content": text})]
+        thinking = F.opt_str(block, "thinking", where) if kind == "thinking" else None
+        if thinking:
+            return [self._chunk({"reasoning_content": thinking})]
         return []
 
     def _tool_start(self, block_index: int, block: JSON) -> JSON:
         """The first fragment of an OpenAI tool call carries its id and name."""
+        where = "content_block_start.content_block"
         tool = self._tools[block_index] = _ToolBlock(len(self._tools), block.get("input"))
-        function = {"name": block.get("name"), "arguments": ""}
+        function = {"name": F.opt_str(block, "name", where), "arguments": ""}
         call = {
             "index": tool.index,
-            "id": block.get("id"),
+            "id": F.opt_str(block, "id", where),
             "type": "function",
             "function": function,
         }
         return self._chunk({"tool_calls": [call]})
 
     def _block_delta(self, data: JSON) -> list[JSON]:
-        delta = data.get("delta") or {}
+        delta = F.opt_object(data, "delta", "content_block_delta") or {}
         kind = delta.get("type")
-        if kind == "text_delta" and delta.get("text"):
-            return [self._chunk({"content": delta["text"]})]
-        if kind == "thinking_delta" and delta.get("thinking"):
-            return [self._chunk({"reasoning_content": delta["thinking"]})]
-        tool = self._tools.get(data.get("index", 0))
-        if kind == "input_json_delta" and tool is not None and delta.get("partial_json"):
-            tool.sent = True
-            return [self._arguments(tool, delta["partial_json"])]
-        return []
+        where = "content_block_delta.delta"
+        if kind == "text_delta":
+            text = F.opt_str(delta, "text", where)
+            return [self._chunk({"content": text})] if text else []
+        if kind == "thinking_delta":
+            thinking = F.opt_str(delta, "thinking", where)
+            return [self._chunk({"reasoning_content": thinking})] if thinking else []
+        if kind != "input_json_delta":
+            return []
+        tool = self._tools.get(_block_index(data, "content_block_delta"))
+        fragment = F.opt_str(delta, "partial_json", where)
+        if tool is None or not fragment:
+            return []
+        tool.sent = True
+        return [self._arguments(tool, fragment)]
 
     def _block_stop(self, data: JSON) -> list[JSON]:
         """A tool that streamed no argument fragments still needs JSON arguments."""
-        tool = self._tools.get(data.get("index", 0))
+        tool = self._tools.get(_block_index(data, "content_block_stop"))
         if tool is None or tool.sent:
             return []
         tool.sent = True
-        return [self._arguments(tool, orjson.dumps(tool.input or {}).decode())]
+        arguments = F.dumps(F.an_object(tool.input or {}, "content_block_start.content_block.input"), "tool input")
+        return [self._arguments(tool, arguments)]
 
     def _message_delta(self, data: JSON) -> list[JSON]:
-        self._take_usage(data.get("usage"))
+        self._take_usage(data.get("usage"), "message_delta.usage")
         if self._finished_choice:
             return []
         self._finished_choice = True
-        reason = openai_finish_reason((data.get("delta") or {}).get("stop_reason"))
+        delta = F.opt_object(data, "delta", "message_delta") or {}
+        reason = openai_finish_reason(F.opt_str(delta, "stop_reason", "message_delta.delta"))
         return [self._chunk({}, reason)]
 
     _HANDLERS: ClassVar[dict[str, Callable[[AnthropicStreamToOpenAI, JSON], list[JSON]]]] = {

@@ -10,8 +10,12 @@ request with SigV4 (botocore's signer) or a Bedrock API key, and turns the answe
 * streamed: the binary AWS event stream is decoded as it arrives into Anthropic SSE; an
   exception inside the stream (`throttlingException`...) becomes an Anthropic `error` event,
   which the pipeline treats as a failed attempt before the first event and relays after it;
-  a corrupt frame (CRC mismatch) or a cut-off message is a broken connection;
+  a corrupt frame (CRC mismatch), a cut-off message or a chunk that is not base64 JSON raises
+  `MalformedAnswer` (after the events before it were yielded): the answer is Bedrock's fault;
 * errors: Bedrock's status is kept, its `x-amzn-ErrorType` / message become an Anthropic error.
+
+A request body that cannot be put in the envelope (an `anthropic_beta` that is not a list of
+strings, JSON nested too deeply to write) is the client's fault: `send()` raises InvalidRequest.
 
 Model names are mapped through the provider's `models:` table (name or glob -> Bedrock model
 id or inference profile, ARNs included); the path is sent byte for byte as signed.
@@ -23,7 +27,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 from yarl import URL
 
@@ -37,8 +40,8 @@ from ..dialects.bedrock import (
     betas_from_header,
     to_bedrock_body,
 )
-from ..dialects.eventstream import EventStreamError
 from ..dialects.sigv4 import sign_request
+from ..dialects.translate_errors import TranslationError
 from ..errors import InvalidRequest
 from .awsauth import AWSCredentialSource
 from .base import Provider, UpstreamRequest, UpstreamResponse
@@ -72,7 +75,12 @@ class BedrockProvider(Provider):
         if request.endpoint != "messages":
             raise InvalidRequest(f"provider '{self.name}' (bedrock) cannot serve {request.endpoint} requests")
         betas = betas_from_header(request.headers.get("anthropic-beta"))
-        body = orjson.dumps(to_bedrock_body(request.json, betas))
+        try:
+            body = orjson.dumps(to_bedrock_body(request.json, betas))
+        except TranslationError as exc:
+            raise InvalidRequest(f"cannot put this request in the Bedrock envelope of provider '{self.name}': {exc}") from exc
+        except orjson.JSONEncodeError as exc:
+            raise InvalidRequest(f"request body is nested too deeply for provider '{self.name}' (bedrock)") from exc
         url = self.config.base_url + bedrock_invoke_path(request.model, request.stream)
         headers = await self._authorized(url, self._headers(request.stream), body, key)
         response = await self._post(URL(url, encoded=True), headers, body)
@@ -120,7 +128,9 @@ async def _answer(response: UpstreamResponse, stream: bool) -> UpstreamResponse:
 
 
 async def anthropic_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """InvokeModelWithResponseStream bytes in, Anthropic SSE bytes out, one read at a time."""
+    """InvokeModelWithResponseStream bytes in, Anthropic SSE bytes out, one read at a time. An
+    exception in the stream ends it with an Anthropic `error` event; bytes that cannot be decoded
+    raise MalformedAnswer."""
     reader = BedrockStreamReader()
     try:
         async for chunk in chunks:
@@ -131,5 +141,3 @@ async def anthropic_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]
     except BedrockStreamError as exc:
         log.info("Bedrock stream exception %s: %s", exc.exception_type, exc.message)
         yield anthropic_error_event(exc.anthropic_error_type, f"{exc.exception_type}: {exc.message}")
-    except EventStreamError as exc:
-        raise aiohttp.ClientPayloadError(f"corrupt Bedrock event stream: {exc}") from exc

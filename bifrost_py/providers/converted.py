@@ -16,6 +16,7 @@ import orjson
 from multidict import CIMultiDict
 
 from ..dialects.sse import encode_event
+from ..dialects.translate_errors import MalformedAnswer
 from .base import UpstreamResponse
 
 BodyConverter = Callable[[bytes], bytes]
@@ -88,8 +89,12 @@ async def read_error(upstream: UpstreamResponse) -> bytes:
 
 
 def anthropic_sse(events: Iterable[tuple[str, dict[str, Any]]]) -> bytes:
-    """Anthropic stream events as SSE bytes (`event: X` / `data: {...}`)."""
-    return b"".join(encode_event(orjson.dumps(data), event=name) for name, data in events)
+    """Anthropic stream events as SSE bytes (`event: X` / `data: {...}`). The events come from
+    an upstream's answer: one too deeply nested to write again is MalformedAnswer."""
+    try:
+        return b"".join(encode_event(orjson.dumps(data), event=name) for name, data in events)
+    except orjson.JSONEncodeError as exc:
+        raise MalformedAnswer(f"a stream event cannot be written as JSON: {exc}") from None
 
 
 def anthropic_error(kind: str, message: str) -> dict[str, Any]:

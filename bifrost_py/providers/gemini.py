@@ -8,6 +8,12 @@ message, the SSE stream Anthropic SSE as each chunk arrives. What the translatio
 logged. Gemini's errors keep their status (but a rejected API key, which Gemini answers 400,
 is reported as 401 so the gateway treats it as a refused key) and a RetryInfo delay becomes
 `retry-after`.
+
+Whose fault: a request field of the wrong type is the client's (`InvalidRequest`, 400, raised by
+`send()`); a 200 whose body is not a generateContent answer, or a stream chunk that is not JSON or
+not Gemini's shape, is Gemini's (`MalformedAnswer`, raised by `read()` or by the stream after the
+events before it were yielded). An ``error`` chunk Gemini sends in a stream is not malformed: it
+ends the stream as an Anthropic ``error`` event.
 """
 
 from __future__ import annotations
@@ -15,10 +21,9 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from ..config import ProviderKey
@@ -33,6 +38,8 @@ from ..dialects.gemini import (
 )
 from ..dialects.sse import SSEDecoder, SSEEvent
 from ..dialects.tokens import estimate_input_tokens
+from ..dialects.translate_errors import MalformedAnswer, TranslationError
+from ..dialects.usage import answer_object
 from ..errors import CredentialsRefused, InvalidRequest
 from .base import Provider, UpstreamRequest, UpstreamResponse
 from .converted import (
@@ -47,6 +54,7 @@ from .converted import (
 
 log = logging.getLogger("bifrost_py.providers.gemini")
 _DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
+MAX_RETRY_AFTER = 86_400.0  # a day: more is a garbled delay (and 400 digits would be inf)
 
 
 class GeminiProvider(Provider):
@@ -60,12 +68,18 @@ class GeminiProvider(Provider):
             raise InvalidRequest(f"provider '{self.name}' (gemini) cannot serve {request.endpoint} requests")
         if key is None or not key.value:
             raise CredentialsRefused(f"provider '{self.name}' has no usable API key")
-        body, notes = anthropic_request_to_gemini(request.json)
+        try:
+            body, notes = anthropic_request_to_gemini(request.json)
+            raw = orjson.dumps(body)
+        except TranslationError as exc:
+            raise InvalidRequest(f"cannot translate this request for provider '{self.name}' (gemini): {exc}") from exc
+        except orjson.JSONEncodeError as exc:
+            raise InvalidRequest(f"request body is nested too deeply for provider '{self.name}' (gemini)") from exc
         if notes:
             log.info("provider %s: request to %s translated with losses: %s", self.name, request.model, "; ".join(notes))
         url = self.config.base_url + gemini_path(request.model, request.stream)
         headers = {"content-type": "application/json", GEMINI_API_KEY_HEADER: key.value, **self.config.headers}
-        response = await self._post(url, headers, orjson.dumps(body))
+        response = await self._post(url, headers, raw)
         return await _answer(response, request)
 
 
@@ -82,14 +96,8 @@ async def _answer(response: UpstreamResponse, request: UpstreamRequest) -> Upstr
 
 
 def _message(raw: bytes, model: str) -> bytes:
-    """A generateContent answer as an Anthropic message (non-JSON stays as it came, so the
-    pipeline reports it as a broken answer)."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw
-    if not isinstance(data, dict):
-        return raw
+    """A generateContent answer as an Anthropic message; MalformedAnswer when it is not one."""
+    data = answer_object(raw, "Gemini's answer")
     return orjson.dumps(gemini_response_to_anthropic(data, model=model))
 
 
@@ -102,40 +110,44 @@ async def _error(response: UpstreamResponse) -> BufferedResponse:
 
 
 async def anthropic_stream(chunks: AsyncIterator[bytes], translator: GeminiStreamToAnthropic) -> AsyncIterator[bytes]:
-    """streamGenerateContent SSE in, Anthropic SSE out, one read at a time; a Gemini `error`
-    chunk ends it with an Anthropic `error` event."""
+    """streamGenerateContent SSE in, Anthropic SSE out, one read at a time. A Gemini `error`
+    chunk ends it with an Anthropic `error` event; a malformed chunk raises MalformedAnswer after
+    the events before it."""
     decoder = SSEDecoder()
     async for chunk in chunks:
-        out, error = _translate(decoder.feed(chunk), translator)
+        out, ending = _translate(decoder.feed(chunk), translator)
         if out:
             yield out
-        if error is not None:
-            yield error
+        if ending is not None:
+            yield _ended(ending)
             return
-    out, error = _translate(decoder.close(), translator)
-    yield out + (error if error is not None else anthropic_sse(translator.finish()))
+    out, ending = _translate(decoder.close(), translator)
+    if out:
+        yield out
+    yield _ended(ending) if ending is not None else anthropic_sse(translator.finish())
 
 
-def _translate(events: list[SSEEvent], translator: GeminiStreamToAnthropic) -> tuple[bytes, bytes | None]:
-    """(Anthropic SSE for the events, the error event that ends the stream, if one came)."""
+def _ended(ending: bytes | MalformedAnswer) -> bytes:
+    if isinstance(ending, MalformedAnswer):
+        raise ending
+    return ending
+
+
+def _translate(
+    events: list[SSEEvent], translator: GeminiStreamToAnthropic
+) -> tuple[bytes, bytes | MalformedAnswer | None]:
+    """(Anthropic SSE for the events, what ends the stream if something does: the error event
+    for a Gemini `error` chunk, or the MalformedAnswer of a chunk that is not Gemini's shape)."""
     out: list[tuple[str, dict[str, Any]]] = []
     for event in events:
         try:
-            out.extend(translator.feed(_chunk(event.data)))
+            out.extend(translator.feed(answer_object(event.data, "a Gemini stream chunk")))
         except GeminiError as exc:
             log.info("Gemini stream error %s %s: %s", exc.code, exc.status, exc.message)
             return anthropic_sse(out), anthropic_error_event(exc.anthropic_error_type, exc.message)
+        except MalformedAnswer as exc:
+            return anthropic_sse(out), exc
     return anthropic_sse(out), None
-
-
-def _chunk(data: str) -> Mapping[str, Any]:
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise aiohttp.ClientPayloadError(f"Gemini sent a stream chunk that is not JSON: {data[:200]!r}") from exc
-    if not isinstance(chunk, dict):
-        raise aiohttp.ClientPayloadError("Gemini sent a stream chunk that is not a JSON object")
-    return chunk
 
 
 def retry_after(raw: bytes) -> str | None:
@@ -147,11 +159,16 @@ def retry_after(raw: bytes) -> str | None:
     if isinstance(data, list) and data:
         data = data[0]
     error = data.get("error") if isinstance(data, dict) else None
-    if not isinstance(error, dict):
-        return None
-    for detail in error.get("details") or []:
-        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            match = _DELAY.match(str(detail.get("retryDelay", "")))
-            if match:
-                return str(max(1, math.ceil(float(match.group(1)))))
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict) or not _is_str_ending(detail.get("@type"), "google.rpc.RetryInfo"):
+            continue
+        delay = detail.get("retryDelay")
+        match = _DELAY.match(delay) if isinstance(delay, str) else None
+        if match:
+            return str(max(1, math.ceil(min(float(match.group(1)), MAX_RETRY_AFTER))))
     return None
+
+
+def _is_str_ending(value: object, suffix: str) -> bool:
+    return isinstance(value, str) and value.endswith(suffix)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 from typing import Any
 
@@ -33,6 +34,7 @@ from bifrost_py.dialects.bedrock import (
 )
 from bifrost_py.dialects.eventstream import EventStreamDecoder, EventStreamError
 from bifrost_py.dialects.sigv4 import verify_signature
+from bifrost_py.dialects.translate_errors import MalformedAnswer
 
 MODEL_ID = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 
@@ -184,7 +186,7 @@ def block_events(draw: st.DrawFn, index: int, kind: str) -> list[dict[str, Any]]
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({cut % (len(data) + 1) for cut in cuts})
     edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 @given(anthropic_streams(), st.lists(st.integers(min_value=0), max_size=40))
@@ -304,7 +306,7 @@ def test_error_messages_and_corruption() -> None:
     with pytest.raises(BedrockStreamError, match="InternalFailure: bad"):
         BedrockStreamReader().feed(error)
     bad_chunk = encode_message({":message-type": "event", ":event-type": "chunk"}, b'{"bytes":1}')
-    with pytest.raises(BedrockStreamError, match="undecodable"):
+    with pytest.raises(MalformedAnswer, match="undecodable"):
         BedrockStreamReader().feed(bad_chunk)
     other = encode_message({":message-type": "event", ":event-type": "initial-response"}, b"{}")
     assert BedrockStreamReader().feed(other) == []

@@ -3,6 +3,7 @@ with botocore's decoder (an independent implementation of the same format)."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 import uuid
 import zlib
@@ -55,7 +56,7 @@ def expected(headers: dict, payload: bytes) -> EventStreamMessage:
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({cut % (len(data) + 1) for cut in cuts})
     edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def decode_all(pieces: list[bytes]) -> list[EventStreamMessage]:

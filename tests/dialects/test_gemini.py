@@ -3,6 +3,7 @@ every chunking yields a valid Anthropic event sequence with the same content."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import orjson
@@ -533,7 +534,7 @@ def to_parts(item_list: list) -> list[dict[str, Any]]:
         text, cuts = item[1], sorted({c % (len(item[1]) + 1) for c in item[2]})
         edges = [0, *cuts, len(text)]
         parts.extend(
-            {"text": text[a:b]} for a, b in zip(edges, edges[1:], strict=False) if text[a:b]
+            {"text": text[a:b]} for a, b in itertools.pairwise(edges) if text[a:b]
         )
     return parts
 

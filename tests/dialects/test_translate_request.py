@@ -429,9 +429,9 @@ def test_unknown_roles_fields_and_blocks_become_notes() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ([], "request body must be an object"),
+        ([], "request body: must be an object"),
         ({"messages": []}, "model is required"),
-        ({"model": "m", "messages": "hi"}, "messages must be a list"),
+        ({"model": "m", "messages": "hi"}, "messages: must be a list"),
         ({"model": "m", "messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
         (
             {

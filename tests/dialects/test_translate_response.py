@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bifrost_py.dialects.anthropic_openai import (
-    TranslationError,
+    MalformedAnswer,
     anthropic_response_to_openai,
     openai_response_to_anthropic,
 )
@@ -142,7 +142,7 @@ def test_refusal() -> None:
     ],
 )
 def test_untranslatable_openai_answers(resp: dict) -> None:
-    with pytest.raises(TranslationError):
+    with pytest.raises(MalformedAnswer):
         openai_response_to_anthropic(resp)
 
 
@@ -197,7 +197,7 @@ def test_stop_reasons(stop_reason: str | None, finish_reason: str) -> None:
 
 
 def test_anthropic_error_body_is_untranslatable() -> None:
-    with pytest.raises(TranslationError):
+    with pytest.raises(MalformedAnswer):
         anthropic_response_to_openai(
             {"type": "error", "error": {"type": "api_error", "message": "x"}}
         )

@@ -1,7 +1,8 @@
 """The Bedrock adapter: the Anthropic body in Bedrock's envelope, signed so the mock's
 independent verifier accepts it, the model mapped through `models:`, and the binary event
 stream turned into Anthropic SSE read by read — whatever the byte boundaries, with CRC
-errors and cut-off frames rejected and in-stream exceptions becoming `error` events."""
+errors and cut-off frames rejected as the upstream's malformed answer and in-stream exceptions
+becoming `error` events."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from bifrost_py.config import ProviderConfig
 from bifrost_py.dialects.bedrock import encode_bedrock_exception, encode_bedrock_stream
 from bifrost_py.dialects.sigv4 import verify_signature
+from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.errors import CredentialsRefused, InvalidRequest
 from bifrost_py.mockupstream.bedrock_endpoints import ACCESS_KEY_ID, API_KEY, SECRET_ACCESS_KEY
 from bifrost_py.providers import make_provider
@@ -108,7 +109,7 @@ def test_any_split_gives_back_the_anthropic_events(words: list[str], where: list
 
 @settings(max_examples=60, deadline=None)
 @given(texts, st.data())
-def test_a_corrupt_byte_anywhere_is_a_broken_stream(words: list[str], data: st.DataObject) -> None:
+def test_a_corrupt_byte_anywhere_is_a_malformed_answer(words: list[str], data: st.DataObject) -> None:
     events = anthropic_events(words)
     frames = list(encode_bedrock_stream(events))
     stream = b"".join(frames)
@@ -116,8 +117,7 @@ def test_a_corrupt_byte_anywhere_is_a_broken_stream(words: list[str], data: st.D
     flip = data.draw(st.integers(min_value=1, max_value=255))
     corrupted = stream[:where] + bytes([stream[where] ^ flip]) + stream[where + 1:]
     out, error = convert(split(corrupted, data.draw(cuts)))
-    assert isinstance(error, aiohttp.ClientPayloadError)
-    assert "corrupt Bedrock event stream" in str(error)
+    assert isinstance(error, MalformedAnswer)
     frame = next(i for i, end in enumerate(_ends(frames)) if where < end)
     relayed = sse_events(b"".join(out))
     assert relayed == [(e["type"], e) for e in events[: len(relayed)]] and len(relayed) <= frame
@@ -131,10 +131,10 @@ def _ends(frames: list[bytes]) -> list[int]:
     return ends
 
 
-def test_a_cut_off_frame_is_a_broken_stream() -> None:
+def test_a_cut_off_frame_is_a_malformed_answer() -> None:
     data = b"".join(encode_bedrock_stream(anthropic_events(["a", "b"])))
     out, error = convert([data[:-5]])
-    assert isinstance(error, aiohttp.ClientPayloadError) and "ended inside a message" in str(error)
+    assert isinstance(error, MalformedAnswer) and "ended inside a message" in str(error)
     assert [name for name, _ in sse_events(b"".join(out))][-1] == "message_delta"
 
 

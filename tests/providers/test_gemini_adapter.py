@@ -9,7 +9,6 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -21,6 +20,7 @@ from bifrost_py.dialects.gemini import (
     encode_gemini_sse,
     gemini_stream_chunks,
 )
+from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.errors import CredentialsRefused, InvalidRequest
 from bifrost_py.providers import make_provider
 from bifrost_py.providers.base import Provider
@@ -77,8 +77,8 @@ def test_an_error_chunk_ends_the_stream_with_an_error_event() -> None:
     assert events[-1][1]["error"] == {"type": "overloaded_error", "message": "The model is overloaded."}
 
 
-def test_a_chunk_that_is_not_json_is_a_broken_stream() -> None:
-    with pytest.raises(aiohttp.ClientPayloadError):
+def test_a_chunk_that_is_not_json_is_a_malformed_answer() -> None:
+    with pytest.raises(MalformedAnswer, match="not JSON"):
         convert([b"data: {not json\r\n\r\n"])
 
 
@@ -88,7 +88,9 @@ def test_a_chunk_that_is_not_json_is_a_broken_stream() -> None:
      ({"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.2s"}]}}, "1"),
      ([{"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}]}}], "3"),
      ({"error": {"details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure"}]}}, None),
-     ({"error": {"message": "x"}}, None), ({"error": "a string"}, None), ("not an object", None)],
+     ({"error": {"message": "x"}}, None), ({"error": "a string"}, None), ("not an object", None),
+     ({"error": {"details": 5}}, None), ({"error": {"details": [{"@type": ["x"], "retryDelay": 5}]}}, None),
+     ({"error": {"details": [{"@type": "google.rpc.RetryInfo", "retryDelay": "9" * 400 + "s"}]}}, "86400")],
 )
 def test_retry_info_becomes_seconds(body: Any, expected: str | None) -> None:
     assert retry_after(orjson.dumps(body)) == expected
