@@ -5,8 +5,9 @@ the cost log on SQLite; anthropic- and openai-type providers on a healthy mock u
 hypothesis sending it requests from tests/e2e/fuzzkit (cases.py says what they are: random bodies
 and field types, header bytes that are not UTF-8 or are control characters, every public
 endpoint, unknown paths, the admin API with and without its token, odd query strings, valid and
-invalid keys, streaming and not; control characters in headers have a test of their own, so
-that their refusal by the HTTP parser hides nothing else). For every answer (fuzzkit/verdict.py): no 5xx (the upstream is
+invalid keys, streaming and not; control characters in headers and a Content-Encoding the body
+does not have are each a test of their own, so that what the HTTP layer does with them hides
+nothing else). For every answer (fuzzkit/verdict.py): no 5xx (the upstream is
 healthy, so a 5xx is the gateway's), the message ends, and the body is JSON in the dialect of the
 path. After each test: no in-flight hold on any entity, and exactly one log row per attempt of
 every model request that got an `x-bf-request-id`, the final one with the status the client saw.
@@ -22,7 +23,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fuzzkit.cases import Case, admin_case, control_case, model_case, other_case, unknown_case
+from fuzzkit.cases import (
+    Case,
+    admin_case,
+    control_case,
+    encoding_case,
+    model_case,
+    other_case,
+    unknown_case,
+)
 from fuzzkit.run import Session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,6 +90,19 @@ def test_control_characters_in_headers(session: Session) -> None:
 
     @settings(FUZZ, max_examples=200)
     @given(control_case(session.admin_routes))
+    def check(case: Case) -> None:
+        assert session.one(case) == [], case.describe()
+
+    check()
+    _then_the_books_balance(session)
+
+
+def test_content_encoding_the_body_does_not_have(session: Session) -> None:
+    """`Content-Encoding: gzip` (or br, zstd, x-bogus) on a body that is not: decoding it fails
+    in the HTTP layer, and the answer must still be a 4xx in the dialect of the path."""
+
+    @settings(FUZZ, max_examples=200)
+    @given(encoding_case(session.admin_routes))
     def check(case: Case) -> None:
         assert session.one(case) == [], case.describe()
 

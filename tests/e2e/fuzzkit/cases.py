@@ -222,7 +222,7 @@ def bodies(draw: st.DrawFn, kind: str) -> bytes:
 
 ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40).map(str.encode)
 OBS_TEXT = list(range(0x80, 0x100))  # bytes HTTP allows in a field value (RFC 9110 5.5) that are not ASCII
-CONTROL = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D)) + b"\x7f"  # what HTTP forbids there
+CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D)) + b"\x7f"  # what HTTP forbids there
 # Header values HTTP allows: visible ASCII, spaces and tabs, and any byte >= 0x80 (so also UTF-8
 # and bytes that are not UTF-8). Control characters get a strategy of their own (below).
 HEADER_BYTES = st.one_of(
@@ -234,7 +234,7 @@ HEADER_BYTES = st.one_of(
     st.sampled_from([b"x" * 4000, b"\xc3\x28", b"\xed\xa0\x80", b"\xff" * 100, b" padded ", b"", b"\t"]),
 )
 # A value with a control character (NUL, ESC, DEL...; not CR or LF, which would end the line).
-FORBIDDEN_HEADER_BYTES = st.tuples(HEADER_BYTES, st.sampled_from(list(CONTROL)), HEADER_BYTES).map(
+FORBIDDEN_HEADER_BYTES = st.tuples(HEADER_BYTES, st.sampled_from(list(CONTROL_BYTES)), HEADER_BYTES).map(
     lambda t: t[0] + bytes([t[1]]) + t[2]
 )
 KEPT_HEADERS = (b"User-Agent", b"x-bf-session-id", b"X-Claude-Code-Session-Id", b"anthropic-beta",
@@ -254,16 +254,24 @@ def credentials(draw: st.DrawFn, admin: bool, values: st.SearchStrategy[bytes]) 
     return [(header, b"Bearer " + secret if header == b"Authorization" else secret)]
 
 
+CONTROL, ENCODING = "control", "encoding"  # the two kinds of request the HTTP layer sees first
+ENCODINGS = (b"gzip", b"deflate", b"br", b"zstd", b"identity", b"x-bogus", b"gzip, gzip")
+
+
 @st.composite
-def headers(draw: st.DrawFn, dialect: str, admin: bool, control: bool = False) -> list[tuple[bytes, bytes]]:
-    """Credentials, the usual headers, and a few the gateway keeps, with random values; with
-    `control`, one value holds a control character."""
+def headers(draw: st.DrawFn, dialect: str, admin: bool, layer: str = "") -> list[tuple[bytes, bytes]]:
+    """Credentials, the usual headers, and a few the gateway keeps, with random values. With
+    `layer` CONTROL one value holds a control character; with ENCODING the body claims a
+    Content-Encoding it does not have."""
+    control = layer == CONTROL
     values = FORBIDDEN_HEADER_BYTES if control else HEADER_BYTES
     found = draw(credentials(admin, values))
     if dialect == ANTHROPIC and draw(st.integers(0, 4)):
         found.append((b"anthropic-version", b"2023-06-01"))
     if draw(st.integers(0, 3)):
         found.append((b"Content-Type", b"application/json"))
+    if layer == ENCODING:
+        found.append((b"Content-Encoding", draw(st.sampled_from(ENCODINGS))))
     for name in draw(st.lists(st.sampled_from(KEPT_HEADERS), max_size=3, unique=True)):
         found.append((name, draw(HEADER_BYTES)))
     if control:
@@ -296,22 +304,22 @@ def _target(path: str, query: str) -> bytes:
 
 
 @st.composite
-def model_case(draw: st.DrawFn, control: bool = False) -> Case:
+def model_case(draw: st.DrawFn, layer: str = "") -> Case:
     method, path, dialect, kind = draw(st.sampled_from(MODEL_ENDPOINTS))
     if draw(st.integers(0, 19)) == 0:
         method = draw(st.sampled_from(METHODS))
     query = draw(st.sampled_from(("", "", "", "?beta=true", "?x=%FF", "?key=" + KEY)))
     body = draw(bodies(kind))
-    request = Request(method, _target(path, query), draw(headers(dialect, admin=False, control=control)), body)
+    request = Request(method, _target(path, query), draw(headers(dialect, admin=False, layer=layer)), body)
     return Case(request, f"{method} {path}", dialect, model_endpoint=method == "POST")
 
 
 @st.composite
-def other_case(draw: st.DrawFn) -> Case:
+def other_case(draw: st.DrawFn, layer: str = "") -> Case:
     method, path, dialect = draw(st.sampled_from(OTHER_ENDPOINTS))
     body = draw(bodies("messages")) if method == "POST" else b""
     query = draw(st.sampled_from(QUERIES[:4]))
-    request = Request(method, _target(path, query), draw(headers(dialect, admin=False)), body)
+    request = Request(method, _target(path, query), draw(headers(dialect, admin=False, layer=layer)), body)
     return Case(request, f"{method} {path.split('?')[0]}", dialect)
 
 
@@ -321,7 +329,7 @@ def _fill(path: str, name: str) -> str:
 
 
 @st.composite
-def admin_case(draw: st.DrawFn, routes: Sequence[tuple[str, str]], control: bool = False) -> Case:
+def admin_case(draw: st.DrawFn, routes: Sequence[tuple[str, str]], layer: str = "") -> Case:
     method, path = draw(st.sampled_from(routes))
     if draw(st.integers(0, 9)) == 0:
         method = draw(st.sampled_from(METHODS))
@@ -329,7 +337,7 @@ def admin_case(draw: st.DrawFn, routes: Sequence[tuple[str, str]], control: bool
                           texts(12).map(lambda t: quote(t, safe=""))))
     query = draw(st.sampled_from(QUERIES))
     body = orjson.dumps(draw(JSON)) if method in ("POST", "PATCH", "PUT") else b""
-    request = Request(method, _target(_fill(path, name), query), draw(headers(ADMIN, admin=True, control=control)),
+    request = Request(method, _target(_fill(path, name), query), draw(headers(ADMIN, admin=True, layer=layer)),
                       body)
     return Case(request, f"{method} {path}", ADMIN)
 
@@ -368,18 +376,24 @@ def dialect_of(path: str) -> str:
 def cases(draw: st.DrawFn, admin_routes: Sequence[tuple[str, str]]) -> Case:
     """Any request; model endpoints most often, since they hold budgets and write the log."""
     choice = draw(st.integers(0, 19))
-    if choice < 11:
+    if choice < 10:
         return draw(model_case())
-    if choice < 13:
+    if choice < 12:
         return draw(other_case())
-    if choice < 16:
+    if choice < 15:
         return draw(admin_case(admin_routes))
-    if choice < 19:
+    if choice < 18:
         return draw(unknown_case())
-    return draw(control_case(admin_routes))
+    return draw(control_case(admin_routes) if choice == 18 else encoding_case(admin_routes))
 
 
 def control_case(admin_routes: Sequence[tuple[str, str]]) -> st.SearchStrategy[Case]:
     """A request with a control character in a header value: HTTP forbids it, so it must be
     refused (4xx), and in JSON like every other answer."""
-    return st.one_of(model_case(control=True), admin_case(admin_routes, control=True))
+    return st.one_of(model_case(CONTROL), admin_case(admin_routes, CONTROL))
+
+
+def encoding_case(admin_routes: Sequence[tuple[str, str]]) -> st.SearchStrategy[Case]:
+    """A request whose body claims a Content-Encoding it does not have (or one nobody knows):
+    a 4xx in JSON, whichever endpoint, and never a 500."""
+    return st.one_of(model_case(ENCODING), other_case(ENCODING), admin_case(admin_routes, ENCODING))

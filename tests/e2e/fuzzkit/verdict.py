@@ -58,7 +58,7 @@ def _problems(case: Case, answer: Answer) -> list[str]:
         if answer.status != 200:
             found.append(f"stream-status: a stream with status {answer.status}")
         return found + stream_problems(answer.body, case.dialect)
-    return found + body_problems(answer, case.dialect)
+    return found + body_problems(answer, case.dialect, path)
 
 
 def _transport(answer: Answer) -> list[str]:
@@ -75,7 +75,7 @@ def _transport(answer: Answer) -> list[str]:
     return []
 
 
-def body_problems(answer: Answer, dialect: str) -> list[str]:
+def body_problems(answer: Answer, dialect: str, path: str = "") -> list[str]:
     if answer.content_type != "application/json":
         return [f"not-json: content-type {answer.content_type or 'none'!r}, body {answer.body[:120]!r}"]
     try:
@@ -84,10 +84,25 @@ def body_problems(answer: Answer, dialect: str) -> list[str]:
         return [f"not-json: body {answer.body[:120]!r}"]
     assert answer.status is not None
     if answer.status < 400:
-        return [] if isinstance(data, (dict, list)) else [f"wrong-shape: a {answer.status} whose JSON is {data!r:.80}"]
+        if not isinstance(data, (dict, list)):
+            return [f"wrong-shape: a {answer.status} whose JSON is {data!r:.80}"]
+        return [] if success_shape(path, data) else [f"wrong-shape: a {answer.status} answer {answer.body[:200]!r}"]
     if not any(is_error(data, shape) for shape in accepted(dialect)):
         return [f"wrong-dialect: a {answer.status} not in the {dialect} error shape: {answer.body[:200]!r}"]
     return []
+
+
+SUCCESS_SHAPES = {  # a model endpoint's 200, by its path without the /anthropic or /openai prefix
+    "/v1/messages": lambda d: d.get("type") == "message" and isinstance(d.get("content"), list),
+    "/v1/messages/count_tokens": lambda d: isinstance(d.get("input_tokens"), int),
+    "/v1/chat/completions": lambda d: d.get("object") == "chat.completion" and isinstance(d.get("choices"), list),
+    "/v1/embeddings": lambda d: d.get("object") == "list" and isinstance(d.get("data"), list),
+}
+
+
+def success_shape(path: str, data: Any) -> bool:
+    check = SUCCESS_SHAPES.get(path.removeprefix("/anthropic").removeprefix("/openai"))
+    return check is None or (isinstance(data, dict) and bool(check(data)))
 
 
 def accepted(dialect: str) -> tuple[str, ...]:
