@@ -1,5 +1,6 @@
 """The fault matrix: every malformed or broken answer an upstream can give, streamed and not,
-passed through and translated, and what the client, the budgets and the log make of it.
+passed through and translated (Anthropic and OpenAI clients, each to an anthropic- and an
+openai-type provider; embeddings too), and what the client, the budgets and the log make of it.
 
 Each case is one request through real sockets (the gateway and the mock upstream on 127.0.0.1),
 with governance on (a virtual key with a money budget, a rate limit and a concurrency cap, its
