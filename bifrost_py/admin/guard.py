@@ -74,6 +74,8 @@ async def answered(handler: Handler, request: web.Request) -> web.StreamResponse
         return await handler(request)
     except BadParameter as exc:
         return admin_error(400, str(exc))
+    except web.RequestPayloadError as exc:  # e.g. Content-Encoding: gzip on a body that is not
+        return admin_error(400, f"request body could not be read: {exc}")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

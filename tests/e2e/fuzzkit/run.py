@@ -101,7 +101,10 @@ class Session:
         found = problems(case, answer)
         self.statuses[case.label][str(answer.status) if answer.status else "none"] += 1
         request_id = answer.headers.get("x-bf-request-id")
-        if case.model_endpoint and request_id and answer.status is not None:
+        # A successful count_tokens is free and changes nothing: by design it leaves no log row
+        # (docs/costs-and-logs.md); a refused one does.
+        counted = answer.status == 200 and "/count_tokens" in case.label
+        if case.model_endpoint and request_id and answer.status is not None and not counted:
             self.ledger.note(request_id, case.describe())
             attempts = answer.headers.get("x-bf-attempts", "1")
             seen = answer.status if answer.content_type != "text/event-stream" else 0  # 0: a stream

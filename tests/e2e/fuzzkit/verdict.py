@@ -27,17 +27,43 @@ NOT_JSON_PATHS = ("/metrics", "/api/logs/export")  # Prometheus text; CSV (CONTR
 
 
 def problems(case: Case, answer: Answer) -> list[str]:
-    found = _problems(case, answer)
-    if found and malformed_http(case.request):
-        # Grouped apart: what HTTP itself forbids is refused by aiohttp's parser, before the
-        # gateway's code runs; fixing it means answering that refusal in JSON too.
-        return [f"{p.split(':', 1)[0]}[malformed-http]:{p.split(':', 1)[1]}" for p in found]
-    return found
+    if refused_by_http_parser(case.request):
+        return parser_refusal_problems(answer)
+    if encoded(case.request) and answer.status == 400 and answer.content_type == "text/plain":
+        # A body that does not decode is refused by the parser itself when the whole message
+        # arrived before the handler read it (a small body); otherwise the handler answers JSON.
+        return parser_refusal_problems(answer)
+    return _problems(case, answer)
 
 
-def malformed_http(request: Request) -> bool:
-    """Whether a header value holds a control character, which RFC 9110 (5.5) forbids."""
-    return any(any(b < 0x20 and b != 0x09 or b == 0x7F for b in value) for _, value in request.headers)
+def encoded(request: Request) -> bool:
+    return any(name.lower() == b"content-encoding" and value.strip().lower() not in (b"", b"identity")
+               for name, value in request.headers)
+
+
+def refused_by_http_parser(request: Request) -> bool:
+    """What aiohttp's HTTP parser refuses before any route (or the gateway's code) runs, and
+    answers itself with a plain-text 400: a control character in a header value (RFC 9110 5.5
+    forbids it) or a Content-Encoding it cannot decode at all (br, zstd without their libraries).
+    The parser does not even give the path, so the dialect cannot be known; docs/api.md says so."""
+    for name, value in request.headers:
+        if any(b < 0x20 and b != 0x09 or b == 0x7F for b in value):
+            return True
+        if name.lower() == b"content-encoding" and value.strip().lower() in (b"br", b"zstd"):
+            return True
+    return False
+
+
+def parser_refusal_problems(answer: Answer) -> list[str]:
+    """Such a request must get an answer that ends, and a 4xx: never a 5xx, never a hang. (For
+    HEAD aiohttp writes the refusal's text after the status line; that framing is its own.)"""
+    if answer.timed_out:
+        return [f"hang: no end of the answer in time (status {answer.status})"]
+    if answer.status is None:
+        return [f"no-answer: {answer.framing or 'the connection closed without a status line'}"]
+    if not 400 <= answer.status < 500:
+        return [f"parser-refusal: {answer.status} for a request HTTP forbids (expected a 4xx)"]
+    return []
 
 
 def _problems(case: Case, answer: Answer) -> list[str]:
