@@ -4,11 +4,17 @@ The core checks the admin token before any handler here runs. Entities from the 
 listed with `"source": "config", "read_only": true` and cannot be changed here; entities made
 here live in the database. A key's secret is returned once, by the call that creates (or
 rotates) it; afterwards only its SHA-256 exists.
+
+Bodies are checked field by field by the same readers as the YAML file: a wrong type, a negative
+or absurd number (`"limit": 1e400`, a date past 9999) is a 400 whose message names the field.
+No route takes numeric query parameters; should one, it reads them with
+`bifrost_py.admin.params.number` / `whole_number` (a bad value is a 400 naming it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -16,11 +22,13 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bifrost_py.admin import AdminRoute, admin_error
 
 from .entities import CONFIG, CUSTOMER, KEY, KINDS, TEAM
 from .journal import EntityStore
+from .redis_rebuild import CountersRebuilding
 from .registry import Registry
 from .settings import Entity, entity_dict, read_entity
 from .usage import UsageView
@@ -50,6 +58,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     }},
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The counter store cannot answer: Redis down, or rebuilding its counters (a 503, not a bug).
+UNAVAILABLE = (CountersRebuilding, RedisError, OSError)
 
 
 class GovernanceAdmin:
@@ -112,15 +122,21 @@ class GovernanceAdmin:
             if self.registry.find(kind, name) is None:
                 return _missing(kind, name)
             assert self.usage is not None
-            return _json(await self.usage.of(kind, name))
+            try:
+                return _json(await self.usage.of(kind, name))
+            except UNAVAILABLE as exc:
+                return _unavailable(exc)
 
         return handler
 
     async def all_usage(self, request: web.Request) -> web.StreamResponse:
         assert self.usage is not None
         result: dict[str, Any] = {}
-        for kind in KINDS:
-            result[PATHS[kind]] = [await self.usage.of(kind, e.name) for e in self.registry.all(kind)]
+        try:
+            for kind in KINDS:
+                result[PATHS[kind]] = [await self.usage.of(kind, e.name) for e in self.registry.all(kind)]
+        except UNAVAILABLE as exc:
+            return _unavailable(exc)
         return _json(result)
 
     # ------------------------------------------------------------------ changing
@@ -205,12 +221,12 @@ class GovernanceAdmin:
                     status: int) -> web.StreamResponse:
         entity, problems = read_entity(kind, name, data)
         if entity is None:
-            return _json({"error": {"message": "; ".join(problems), "status": 400, "problems": problems}}, 400)
+            return admin_error(400, "; ".join(problems), problems=problems)
         if kind == KEY and not getattr(entity, "key_sha256", ""):
             return admin_error(400, "key_sha256: required")
         problems = self.registry.problems_with(kind, entity)
         if problems:
-            return _json({"error": {"message": "; ".join(problems), "status": 400, "problems": problems}}, 400)
+            return admin_error(400, "; ".join(problems), problems=problems)
         assert self.store is not None
         async with self.lock:
             await self.store.save(kind, entity)
@@ -236,18 +252,43 @@ def _unchangeable(kind: str, name: str, entity: Entity | None) -> web.Response |
     return None
 
 
+def _unavailable(exc: Exception) -> web.Response:
+    message = str(exc) if isinstance(exc, CountersRebuilding) else \
+        f"governance counters are unavailable ({type(exc).__name__}); try again shortly"
+    return admin_error(503, message, headers={"retry-after": "1"})
+
+
 def _missing(kind: str, name: str) -> web.Response:
     return admin_error(404, f"no {NOUNS[kind]} named '{name}'")
 
 
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    raw = await request.read()
     try:
-        body = orjson.loads(await request.read())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return admin_error(400, f"body is not valid JSON: {exc}")
+        body = _lenient(raw)
+        if body is None:
+            return admin_error(400, f"body is not valid JSON: {exc}")
     if not isinstance(body, dict):
         return admin_error(400, "body must be a JSON object")
     return body
+
+
+def _lenient(raw: bytes) -> Any:
+    """`raw` read by the standard library, which takes numbers beyond a double (`1e400`) as
+    infinity where orjson refuses the whole body: the field's own check then names it. None if
+    this fails too, or if the result holds text that is not valid UTF-8 (lone surrogates)."""
+    try:
+        body = json.loads(raw, parse_constant=_no_constant)
+        json.dumps(body, ensure_ascii=False).encode()     # raises on a lone surrogate
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

@@ -34,9 +34,11 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
+
+from .liveness import Owner, over
+from .sliding import Window, compact, wait_for
 
 FOREVER = math.inf
 # Counters outlive their window by this much, so that a request admitted just before the window
@@ -78,7 +80,10 @@ class CounterStore(Protocol):
 
     async def close(self) -> None: ...
 
-    async def admit(self, claims: Sequence[Claim]) -> Admission: ...
+    async def admit(self, claims: Sequence[Claim], owner: Owner = None) -> Admission:
+        """`owner`: the task of the attempt; once it has ended, the hold is no longer in flight
+        (liveness.py)."""
+        ...
 
     async def settle(self, ticket: str, actuals: Sequence[int]) -> bool: ...
 
@@ -97,57 +102,6 @@ def fits(claim: Claim, used: int, held: int) -> bool:
     return used < claim.limit
 
 
-def wait_for(claim: Claim, used: int, held: int, entries: Iterable[Sequence[Any]], now: float) -> float:
-    """Seconds until enough of a sliding window's entries (oldest first: admitted at, amount,
-    pending) have left it for `claim` to fit, assuming nothing else happens. An entry admitted
-    at `t` stops counting at `t + window`. Strict: every entry frees its amount; soft: only
-    settled ones (holds do not count against a soft claim)."""
-    need = used + held + claim.amount - claim.limit if claim.strict else used - claim.limit + 1
-    if need <= 0:
-        return 0.0
-    freed = 0
-    for entry in entries:
-        if claim.strict or not entry[2]:
-            freed += entry[1]
-            if freed >= need:
-                return max(0.0, entry[0] + claim.window - now)
-    return claim.window     # cannot happen while amount <= limit; a full window is then safe
-
-
-class Window:
-    """One sliding-window meter in memory: the log of admissions still inside the window, as
-    tuples `(admitted at, amount, pending)` (tuples of numbers: the garbage collector stops
-    tracking them, so a long log costs no collector time). Entry number `seq` is at index
-    `seq - base`; settling replaces it there (near the recent end: deque indexing is cheap)."""
-
-    __slots__ = ("seconds", "log", "base", "used", "held")
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.log: deque[tuple[float, int, bool]] = deque()
-        self.base = 0          # the number of entries that slid out
-        self.used = 0
-        self.held = 0
-
-    def prune(self, now: float) -> None:
-        log = self.log
-        edge = now - self.seconds
-        while log and log[0][0] <= edge:
-            _, amount, pending = log.popleft()
-            self.base += 1
-            if pending:
-                self.held -= amount
-            else:
-                self.used -= amount
-
-    def oldest(self) -> float | None:
-        """When the oldest entry that still counts something was admitted."""
-        for entry in self.log:
-            if entry[1]:
-                return entry[0]
-        return None
-
-
 _ZERO = (0, 0)
 
 
@@ -156,13 +110,16 @@ class MemoryCounters:
     loop each runs to completion before any other request can look: that is the atomicity.
     `clock` is the time sliding windows are measured with (tests pass their own)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, max_age: float = 3600.0) -> None:
         self.meters: dict[str, list[int]] = {}       # meter -> [used, held] (fixed windows)
         self.windows: dict[str, Window] = {}         # meter -> sliding window
         self.expires: dict[str, float] = {}
         self.gauges: set[str] = set()
-        # ticket -> (claims, None or (window, entry number) of each sliding claim)
-        self.tickets: dict[str, tuple[tuple[Claim, ...], list[Any] | None]] = {}
+        # ticket -> (claims, None or (window, entry number) of each sliding claim, owner task,
+        # admitted at)
+        self.tickets: dict[str, tuple[tuple[Claim, ...], list[Any] | None, Owner, float]] = {}
+        self.max_age = max_age
+        self.stale: set[str] = set()     # tickets the last sweep found no longer in flight
         self.dirty: set[str] = set()
         self.dirty_windows: set[str] = set()
         self.clock = clock
@@ -174,8 +131,8 @@ class MemoryCounters:
     async def close(self) -> None:
         return None
 
-    async def admit(self, claims: Sequence[Claim]) -> Admission:
-        return self.admit_now(claims)
+    async def admit(self, claims: Sequence[Claim], owner: Owner = None) -> Admission:
+        return self.admit_now(claims, owner)
 
     async def settle(self, ticket: str, actuals: Sequence[int]) -> bool:
         return self.settle_now(ticket, actuals)
@@ -208,7 +165,7 @@ class MemoryCounters:
             window.prune(now)
         return window.used, window.held, window
 
-    def admit_now(self, claims: Sequence[Claim]) -> Admission:
+    def admit_now(self, claims: Sequence[Claim], owner: Owner = None) -> Admission:
         now = self.clock()
         windows = self.windows
         meters = self.meters
@@ -250,7 +207,7 @@ class MemoryCounters:
             counter[1] += claim.amount
             self.dirty.add(claim.meter)
         ticket = str(next(self._ids))
-        self.tickets[ticket] = (tuple(claims), entries)
+        self.tickets[ticket] = (tuple(claims), entries, owner, now)
         return Admission(ticket)
 
     def _refuse(self, claims: Sequence[Claim], refused: int, used: int, held: int, now: float) -> Admission:
@@ -269,7 +226,7 @@ class MemoryCounters:
         found = self.tickets.pop(ticket, None)
         if found is None:
             return False
-        claims, entries = found
+        claims, entries, _, _ = found
         for index, (claim, actual) in enumerate(zip(claims, actuals, strict=True)):
             if entries is not None and (entry := entries[index]) is not None:
                 window, seq = entry
@@ -290,6 +247,17 @@ class MemoryCounters:
             self.dirty.add(claim.meter)
         return True
 
+    def sweep(self) -> int:
+        """Settle, at the amounts they hold, the tickets found no longer in flight by this sweep
+        and the one before (liveness.py); returns how many."""
+        now = self.clock()
+        stale = {t for t, (_, _, task, admitted) in self.tickets.items() if over(task, admitted, now, self.max_age)}
+        expired = stale & self.stale
+        for ticket in expired:
+            self.settle_now(ticket, [claim.amount for claim in self.tickets[ticket][0]])
+        self.stale = stale - expired
+        return len(expired)
+
     # ------------------------------------------------------------------ persistence
 
     def restore(self, rows: Sequence[tuple[str, int, int, float]]) -> None:
@@ -299,6 +267,8 @@ class MemoryCounters:
         for meter, used, held, expires in rows:
             self.meters[meter] = [used + held, 0]
             self.expires[meter] = expires
+            if held:
+                self.dirty.add(meter)     # the record says so too at the next flush: charged once
 
     def restore_windows(self, rows: Sequence[tuple[str, float, Sequence[tuple[float, int]]]]) -> None:
         """Load persisted sliding windows: (meter, seconds, [(admitted at, amount), ...]) in time
@@ -310,30 +280,37 @@ class MemoryCounters:
                 window.used += amount
             self.windows[meter] = window
 
-    def take_dirty_windows(self) -> list[tuple[str, float, list[tuple[float, int]], float]]:
+    def take_dirty_windows(self, settled_only: bool = False) -> list[tuple[str, float, list[tuple[float, int]], float]]:
         """Sliding windows changed since the last call: (meter, seconds, entries, expires), the
-        entries as (admitted at, amount) with holds at their amount, at most PERSISTED_ENTRIES
-        of them (see `compact`)."""
+        entries as (admitted at, amount) with holds at their amount (none with `settled_only`),
+        at most PERSISTED_ENTRIES of them (see `compact`)."""
         rows = []
         for meter in self.dirty_windows:
             window = self.windows.get(meter)
             if window is None:
                 continue
-            logged = [(e[0], e[1]) for e in window.log if e[1]]
+            logged = [(e[0], e[1]) for e in window.log if e[1] and not (settled_only and e[2])]
             expires = logged[-1][0] + window.seconds if logged else 0.0
             rows.append((meter, window.seconds, compact(logged, window.seconds), expires))
         self.dirty_windows.clear()
         return rows
 
-    def take_dirty(self) -> list[tuple[str, int, int, float]]:
-        """Counters changed since the last call, for the write-behind journal."""
+    def take_dirty(self, settled_only: bool = False) -> list[tuple[str, int, int, float]]:
+        """Counters changed since the last call, for the write-behind journal; with
+        `settled_only`, as if nothing were held."""
         rows = [
-            (m, self.meters[m][0], self.meters[m][1], self.expires.get(m, FOREVER))
+            (m, self.meters[m][0], 0 if settled_only else self.meters[m][1], self.expires.get(m, FOREVER))
             for m in self.dirty
             if m in self.meters and m not in self.gauges
         ]
         self.dirty.clear()
         return rows
+
+    def mark_held(self) -> None:
+        """Mark dirty every counter and window that holds something, so that the next take
+        writes them (a clean shutdown writes them without their holds)."""
+        self.dirty.update(m for m, (_, held) in self.meters.items() if held and m not in self.gauges)
+        self.dirty_windows.update(m for m, window in self.windows.items() if window.held)
 
     def forget_expired(self, now: float) -> list[str]:
         """Drop counters whose window ended long ago and that nothing holds any more."""
@@ -354,26 +331,3 @@ class MemoryCounters:
             del self.windows[meter]
             self.dirty_windows.discard(meter)
         return gone + empty
-
-
-PERSISTED_ENTRIES = 1024
-
-
-def compact(logged: list[tuple[float, int]], seconds: float) -> list[tuple[float, int]]:
-    """At most about PERSISTED_ENTRIES entries of a window's log, for the journal: beyond that,
-    entries within 1/PERSISTED_ENTRIES of the window of each other are merged and stamped with
-    the latest admission time among them. So a restored window may keep an amount up to
-    seconds/PERSISTED_ENTRIES longer than it should, never shorter: never more than the limit."""
-    if len(logged) <= PERSISTED_ENTRIES:
-        return logged
-    width = seconds / PERSISTED_ENTRIES
-    merged: list[tuple[float, int]] = []
-    bucket = None
-    for admitted, amount in logged:
-        slot = math.floor(admitted / width)
-        if slot == bucket:
-            merged[-1] = (admitted, merged[-1][1] + amount)
-        else:
-            merged.append((admitted, amount))
-            bucket = slot
-    return merged

@@ -25,6 +25,12 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS gov_windows (
         meter TEXT PRIMARY KEY, seconds DOUBLE PRECISION NOT NULL, entries TEXT NOT NULL,
         expires DOUBLE PRECISION NOT NULL)""",
+    # With counters in Redis: what settled on each budget meter, by the Redis generation it was
+    # counted in ('' = none: Redis had lost its data), so that a Redis that comes back empty can
+    # be given its spend again (spend.py). `expires`: when the meter's key expires (NULL: never).
+    """CREATE TABLE IF NOT EXISTS gov_spend (
+        meter TEXT NOT NULL, gen TEXT NOT NULL, used BIGINT NOT NULL, expires DOUBLE PRECISION,
+        PRIMARY KEY (meter, gen))""",
 )
 
 

@@ -19,9 +19,9 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bifrost_py.context import (
     EMBEDDINGS,
@@ -36,13 +36,16 @@ from bifrost_py.dialects.tokens import estimate_input_tokens
 from bifrost_py.errors import AuthenticationFailed, GatewayError, PermissionDenied
 
 from .counters import Admission, Claim, CounterStore, MemoryCounters
+from .liveness import owner
 from .periods import iso
 from .plan import IN_FLIGHT, MONEY, NANO, REQUESTS, TOKENS, Cap, KeyPlan
+from .redis_rebuild import CountersRebuilding
 from .refusals import refusal, unpriced
 from .registry import Registry
 from .settings import Settings
 
 log = logging.getLogger("bifrost_governance")
+T = TypeVar("T")
 ATTEMPT_ENDPOINTS = (MESSAGES, EMBEDDINGS)
 
 
@@ -83,6 +86,7 @@ class Governor:
         self.prices = gateway.prices
         self.per_usd = gateway.config.currency_per_usd
         self.metrics = metrics
+        self._store_calls: set[asyncio.Future[Any]] = set()   # admissions and settlements under way
 
     # ------------------------------------------------------------------ request_start
 
@@ -263,13 +267,15 @@ class Governor:
         """Admit through the store. A client that hangs up while we wait for Redis must not
         leave a hold behind: the admission finishes in a task of its own and is released."""
         if self.memory is not None:
-            return self.memory.admit_now(claims)
-        task = asyncio.ensure_future(self.store.admit(claims))
+            return self.memory.admit_now(claims, owner())
+        task = self._track(self.store.admit(claims, owner()))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             task.add_done_callback(lambda done: self._release_orphan(done, len(claims)))
             raise
+        except CountersRebuilding as exc:
+            raise GatewayError(str(exc), status=503, headers={"retry-after": "1"}) from exc
         except Exception as exc:
             log.exception("governance counter store failed")
             raise GatewayError(f"governance counters are unavailable ({type(exc).__name__}); "
@@ -286,7 +292,7 @@ class Governor:
         if self.memory is not None:
             self.memory.settle_now(ticket, actuals)
             return
-        task = asyncio.ensure_future(self.store.settle(ticket, actuals))
+        task = self._track(self.store.settle(ticket, actuals))
         try:
             await asyncio.shield(task)   # a cancelled caller does not cancel the settlement
         except asyncio.CancelledError:
@@ -294,6 +300,19 @@ class Governor:
         except Exception:
             # The lease runs out and the hold is charged in full: too much rather than too little.
             log.exception("could not settle governance ticket %s", ticket)
+
+    def _track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run a store call in a task of its own (never cancelled half-way), known to `drain`."""
+        task = asyncio.ensure_future(work)
+        self._store_calls.add(task)
+        task.add_done_callback(self._store_calls.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for the admissions and settlements under way (at shutdown, before the store
+        closes: a settlement of a request that just ended must still count)."""
+        while self._store_calls:
+            await asyncio.gather(*list(self._store_calls), return_exceptions=True)
 
 
 def max_output(body: dict[str, Any], endpoint: str, default: int) -> int:

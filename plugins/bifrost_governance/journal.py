@@ -1,8 +1,20 @@
 """What governance keeps in the database: counters (write-behind) and API-made entities.
 
 Counters live in memory for speed; every `flush_interval` the ones that changed are written in
-one transaction, and once more on shutdown, so a restart mid-month keeps the month's spend. A
-crash loses at most the last interval's changes.
+one transaction, and once more on shutdown, so a restart mid-month keeps the month's spend.
+
+What a restart charges depends on how the process ended:
+
+    crash (SIGKILL, OOM, power)   the record has each counter's `held` as of the last flush: the
+                                  requests in flight then may have been billed, so loading charges
+                                  it as spent (budgets never overshoot), once: the next flush
+                                  writes the charged amount as `used` and nothing held.
+    clean shutdown (SIGTERM)      the server waits for the requests in flight, which settle, so
+                                  whatever is still held then belongs to no running request: a
+                                  hold that leaked. The last flush writes every counter without
+                                  its holds, so a restart charges nothing that was not spent.
+
+A crash loses at most the last interval's changes (what settled in it is charged at its hold).
 """
 
 from __future__ import annotations
@@ -70,14 +82,16 @@ class CounterJournal:
         self._repeater.start()
 
     async def stop(self) -> None:
-        """Let a flush in progress finish (never cut one off), then write what is left."""
+        """Let a flush in progress finish (never cut one off), then write what is left, without
+        any holds: on a clean shutdown no request is running any more (see above)."""
         if self._repeater is not None:
             await self._repeater.stop()
-        await self.flush()
+        self.counters.mark_held()
+        await self.flush(settled_only=True)
 
-    async def flush(self) -> None:
-        rows = self.counters.take_dirty()
-        windows = self.counters.take_dirty_windows()
+    async def flush(self, settled_only: bool = False) -> None:
+        rows = self.counters.take_dirty(settled_only)
+        windows = self.counters.take_dirty_windows(settled_only)
         try:
             if rows:
                 await self.db.executemany(

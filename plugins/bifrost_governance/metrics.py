@@ -21,6 +21,17 @@ class Metrics:
             "bifrost_governance_unpriced", "Budgeted attempts for a model with no known price",
             registry=registry,
         )
+        self._expired = Counter(
+            "bifrost_governance_expired_holds",
+            "Holds that outlived their attempt (never settled, or older than hold_max_age), charged "
+            "at what they held; nonzero means a bug somewhere settles too little",
+            registry=registry,
+        )
+        self._rebuilds = Counter(
+            "bifrost_governance_redis_rebuilds",
+            "Times this instance gave a Redis that had lost its data the budgets' spend from the database",
+            registry=registry,
+        )
 
     def refused(self, tier: str, reason: str) -> None:
         self._refusals.labels(tier, reason).inc()
@@ -30,3 +41,9 @@ class Metrics:
 
     def unpriced(self) -> None:
         self._unpriced.inc()
+
+    def expired(self, count: int) -> None:
+        self._expired.inc(count)
+
+    def rebuilt(self) -> None:
+        self._rebuilds.inc()

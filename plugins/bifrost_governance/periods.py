@@ -20,6 +20,7 @@ from bifrost_py.configschema import parse_duration
 CALENDAR = ("daily", "weekly", "monthly")
 NEVER = "never"
 FOREVER = math.inf
+MAX_RESET = 3660 * 86400.0     # ten years: every window of a duration ends at a date we can show
 _PERIOD_WORDS = {"daily": "today", "weekly": "this week", "monthly": "this month", NEVER: "in total"}
 
 
@@ -40,8 +41,8 @@ def check_reset(text: str) -> str:
         seconds = parse_duration(value)
     except ValueError:
         raise ValueError(f"must be daily, weekly, monthly, never or a duration like 30m, 12h, 7d; got {text!r}") from None
-    if seconds < 1:
-        raise ValueError(f"a reset duration must be at least 1s; got {text!r}")
+    if not 1 <= seconds <= MAX_RESET:
+        raise ValueError(f"a reset duration must be between 1s and 3660d (use never for a lifetime cap); got {text!r}")
     return value
 
 

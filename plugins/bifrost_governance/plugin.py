@@ -29,6 +29,7 @@ from .redis_counters import RedisCounters
 from .registry import Registry
 from .repeater import Repeater
 from .settings import Settings, check_references, read_settings
+from .spend import SpendLog
 from .usage import UsageView
 
 SECTION = "governance"
@@ -48,8 +49,10 @@ class GovernancePlugin:
         self.store: CounterStore | None = None
         self.journal: CounterJournal | None = None
         self.entities: EntityStore | None = None
+        self.spend: SpendLog | None = None
         self.version = 0
         self._sync: Repeater | None = None
+        self._sweeper: Repeater | None = None
 
     # ------------------------------------------------------------------ start-up
 
@@ -83,15 +86,7 @@ class GovernancePlugin:
         self.db = await connect(config.logs_url)
         self.entities = EntityStore(self.db)
         await self._reload()
-        if config.redis_url:
-            self.store = RedisCounters(config.redis_url, lease=self.settings.lease)
-            await self.store.open()
-        else:
-            counters = MemoryCounters()
-            self.journal = CounterJournal(self.db, counters, self.settings.flush_interval)
-            await self.journal.load()
-            self.journal.start()
-            self.store = counters
+        self.store = await self._open_store(config.redis_url)
         self.governor = Governor(self.settings, self.registry, self.store, gateway, self.metrics)
         self.admin.store = self.entities
         self.admin.usage = UsageView(self.registry, self.store, gateway.format_money,
@@ -99,14 +94,48 @@ class GovernancePlugin:
         self._sync = Repeater(self.settings.sync_interval, self._sync_once, "reloading entities")
         self._sync.start()
 
+    async def _open_store(self, redis_url: str | None) -> CounterStore:
+        """Counters in Redis (budget spend also written to the database, to rebuild a Redis that
+        lost its data), or in memory (journaled to the database)."""
+        assert self.db is not None and self.metrics is not None
+        settings = self.settings
+        if redis_url:
+            self.spend = SpendLog(self.db, settings.flush_interval)
+            self.spend.start()
+            store = RedisCounters(redis_url, lease=settings.lease, max_age=settings.hold_max_age, spend=self.spend,
+                                  rebuild_wait=2 * settings.flush_interval + 0.1,
+                                  on_expired=self.metrics.expired, on_rebuilt=self.metrics.rebuilt)
+            await store.open()
+            return store
+        counters = MemoryCounters(max_age=settings.hold_max_age)
+        self.journal = CounterJournal(self.db, counters, settings.flush_interval)
+        await self.journal.load()
+        self.journal.start()
+        self._sweeper = Repeater(settings.lease / 4, self._sweep, "expiring holds that outlived their attempt")
+        self._sweeper.start()
+        return counters
+
+    async def _sweep(self) -> None:
+        assert self.journal is not None and self.metrics is not None
+        expired = self.journal.counters.sweep()
+        if expired:
+            self.metrics.expired(expired)
+
     @hookimpl
     async def bifrost_shutdown(self, gateway: Any) -> None:
-        if self._sync is not None:
-            await self._sync.stop()
+        """In this order: nothing new is reloaded or swept; settlements under way finish; the
+        counters are written (without the holds of requests no longer running) and closed."""
+        for repeater in (self._sync, self._sweeper):
+            if repeater is not None:
+                await repeater.stop()
+        if self.governor is not None:
+            await self.governor.drain()
         if self.journal is not None:
             await self.journal.stop()
         if self.store is not None:
             await self.store.close()
+        if self.spend is not None:
+            await self.spend.stop()
         if self.db is not None:
             await self.db.close()
 

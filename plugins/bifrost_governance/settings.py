@@ -10,11 +10,21 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
 from bifrost_py.configschema import Problems, Section, parse_duration
 
+from .bounds import (
+    MAX_CONCURRENT,
+    MAX_COUNT,
+    MAX_LIMIT,
+    MAX_SECONDS,
+    MAX_WEIGHT,
+    MAX_WINDOW,
+    bounded,
+    number,
+    to_timestamp,
+)
 from .entities import API, CONFIG, Budget, Customer, ProviderEntry, RateLimit, Team, VirtualKey
 from .periods import check_reset, iso
 
@@ -22,6 +32,7 @@ MODES = ("strict", "soft")
 UNPRICED = ("refuse", "allow")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 Entity = Customer | Team | VirtualKey
+
 
 
 @dataclass(slots=True)
@@ -35,6 +46,7 @@ class Settings:
     unpriced: str = "refuse"          # a budgeted request for a model with no known price
     flush_interval: float = 0.1       # write-behind of counters to the database (a crash loses at most this)
     lease: float = 120.0              # Redis: reservations of a vanished instance expire after this
+    hold_max_age: float = 3600.0      # no hold outlives this: past it, it is charged at its amount
     sync_interval: float = 5.0        # how often API-made changes by other instances are picked up
     customers: dict[str, Customer] = field(default_factory=dict)
     teams: dict[str, Team] = field(default_factory=dict)
@@ -46,8 +58,9 @@ class Settings:
 
 
 def hash_secret(secret: str) -> str:
-    """The only form in which a key's secret is kept."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """The only form in which a key's secret is kept. Header bytes that are not UTF-8 reach us
+    as lone surrogates: `surrogatepass` hashes them too (to a digest no key has: a 401, not a 500)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_settings(section: Section) -> Settings:
@@ -59,8 +72,13 @@ def read_settings(section: Section) -> Settings:
         unpriced=section.str("unpriced", "refuse", choices=UNPRICED),
         flush_interval=section.duration("flush_interval", 0.1),
         lease=section.duration("lease", 120.0),
+        hold_max_age=section.duration("hold_max_age", 3600.0),
         sync_interval=section.duration("sync_interval", 5.0),
     )
+    for name in ("flush_interval", "lease", "hold_max_age", "sync_interval"):
+        seconds = getattr(settings, name)
+        if not 0.001 <= seconds <= MAX_WINDOW:
+            section.error(name, f"must be between 1ms and 366d; got {seconds:g}s")
     for name, sub in section.sections("customers"):
         settings.customers[name] = read_customer(name, sub, CONFIG)
     for name, sub in section.sections("teams"):
@@ -113,7 +131,8 @@ def read_key(name: str, section: Section, source: str, *, secret_required: bool)
         models=tuple(section.str_list("models", [])),
         providers=_read_provider_entries(section),
         fallbacks=tuple(section.str_list("fallbacks", [])),
-        max_concurrent=section.int("max_concurrent", None, minimum=1),
+        max_concurrent=bounded(section, "max_concurrent", section.int("max_concurrent", None, minimum=1),
+                                MAX_CONCURRENT),
         active=section.bool("active", True),
         expires_at=_read_time(section, "expires_at"),
         cache=cache,
@@ -155,7 +174,7 @@ def _read_cache(section: Section) -> tuple[bool | None, float | None]:
         return value, None
     sub = Section(value, section.child_path("cache"), section.problems)
     enabled = sub.bool("enabled", True)
-    ttl = sub.duration("ttl", None)
+    ttl = bounded(sub, "ttl", sub.duration("ttl", None), MAX_SECONDS, minimum=0)
     sub.done()
     return enabled, ttl
 
@@ -168,25 +187,9 @@ def _read_time(section: Section, key: str) -> float | None:
         return None
     try:
         return to_timestamp(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         section.error(key, str(exc))
         return None
-
-
-def to_timestamp(value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError("expected a date, a date-time or Unix seconds")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"expected an ISO 8601 date or date-time, got {value!r}") from None
-    return to_timestamp(parsed)
 
 
 def read_budgets(section: Section) -> tuple[Budget, ...]:
@@ -198,14 +201,15 @@ def read_budgets(section: Section) -> tuple[Budget, ...]:
     subs.extend(section.section_list("budgets"))
     budgets: list[Budget] = []
     for sub in subs:
-        limit = sub.number("limit", minimum=0)
+        limit = number(sub, "limit", minimum=0, maximum=MAX_LIMIT)
         reset = sub.str("reset", "monthly")
         try:
             reset = check_reset(reset)
         except ValueError as exc:
             sub.error("reset", str(exc))
+            reset = None      # reported; not compiled (its window could not be computed)
         sub.done()
-        if limit is None:
+        if limit is None or reset is None:
             continue
         if any(b.reset == reset for b in budgets):
             sub.error("reset", f"two budgets with reset {reset!r}: merge them (one cap per window)")
@@ -224,19 +228,23 @@ def read_rate_limits(section: Section) -> tuple[RateLimit, ...]:
     limits: list[RateLimit] = []
     for sub in subs:
         window = str(sub.str("window", "1m"))
+        valid = False
         try:
-            if parse_duration(window) < 1:
-                sub.error("window", "must be at least 1s")
+            valid = 1 <= parse_duration(window) <= MAX_WINDOW
+            if not valid:
+                sub.error("window", f"must be between 1s and 366d; got {window!r}")
         except ValueError as exc:
             sub.error("window", str(exc))
         limit = RateLimit(
             window=window,
-            requests=sub.int("requests", None, minimum=1),
-            tokens=sub.int("tokens", None, minimum=1),
+            requests=bounded(sub, "requests", sub.int("requests", None, minimum=1), MAX_COUNT),
+            tokens=bounded(sub, "tokens", sub.int("tokens", None, minimum=1), MAX_COUNT),
         )
-        if limit.requests is None and limit.tokens is None:
+        if sub.data.get("requests") is None and sub.data.get("tokens") is None:
             sub.error(None, "needs requests, tokens or both")
         sub.done()
+        if not valid:
+            continue      # reported; not compiled
         if any(_seconds(other.window) == _seconds(window) for other in limits):
             sub.error("window", f"two rate limits with window {window!r}: merge them (one per window)")
             continue
@@ -256,7 +264,7 @@ def _read_provider_entries(section: Section) -> tuple[ProviderEntry, ...]:
     for sub in section.section_list("providers"):
         entry = ProviderEntry(
             provider=sub.str("provider"),
-            weight=sub.number("weight", 1.0, minimum=0),
+            weight=number(sub, "weight", minimum=0, maximum=MAX_WEIGHT, default=1.0) or 0.0,
             budgets=read_budgets(sub),
             rate_limits=read_rate_limits(sub),
         )

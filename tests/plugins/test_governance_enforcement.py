@@ -126,7 +126,7 @@ def test_max_output_reads_each_dialects_field() -> None:
 
 
 class FailingStore(MemoryCounters):
-    async def admit(self, claims: Sequence[Claim]) -> Admission:
+    async def admit(self, claims: Sequence[Claim], owner: Any = None) -> Admission:
         raise ConnectionError("redis went away")
 
 
@@ -143,9 +143,9 @@ async def test_a_failing_store_refuses_with_503_rather_than_counting_nothing() -
 class SlowStore(MemoryCounters):
     """Answers admissions after a pause, like a Redis round trip."""
 
-    async def admit(self, claims: Sequence[Claim]) -> Admission:
+    async def admit(self, claims: Sequence[Claim], owner: Any = None) -> Admission:
         await asyncio.sleep(0.05)
-        return self.admit_now(claims)
+        return self.admit_now(claims, owner)
 
 
 async def test_a_hold_admitted_while_the_client_hung_up_is_released() -> None:

@@ -122,3 +122,37 @@ def test_no_section_means_keys_are_still_required() -> None:
     config = config_from_dict({"providers": PROVIDERS})
     plugin = plugin_of(Gateway(config, plugins=[bifrost_governance], builtins=False))
     assert plugin.settings.require_key is True and plugin.settings.keys == {}
+
+
+def test_numbers_beyond_any_real_use_are_problems_with_their_paths() -> None:
+    """YAML can say `.inf` and 400-digit integers too; none of them may reach the counters."""
+    found = problems({
+        "hold_max_age": "0s",
+        "customers": {"c": {"budget": {"limit": float("inf")}, "rate_limit": {"requests": 10**400}}},
+        "teams": {"t": {"budgets": [{"limit": 10**400, "reset": "monthly"}, {"limit": 1, "reset": "99999d"}],
+                        "rate_limits": [{"requests": 1, "window": "soon"}]}},
+        "virtual_keys": {"k": {"key": "vk-kkkkkkkk", "max_concurrent": 10**7, "expires_at": 1e20,
+                               "providers": [{"provider": "anthropic", "weight": float("nan")}],
+                               "cache": {"ttl": 1e300}, "rate_limit": {"tokens": 5, "window": "400d"}}},
+    })
+    expected = [
+        "governance.hold_max_age: must be between 1ms and 366d",
+        "governance.customers.c.budget.limit: must be a finite number of at most 1e+12; got inf",
+        "governance.customers.c.rate_limit.requests: must be a finite number of at most 1e+15; got 1000",
+        "governance.teams.t.budgets[0].limit: must be a finite number of at most 1e+12",
+        "governance.teams.t.budgets[1].reset: a reset duration must be between 1s and 3660d",
+        "governance.teams.t.rate_limits[0].window: expected a duration",
+        "governance.virtual_keys.k.max_concurrent: must be a finite number of at most 1e+06",
+        "governance.virtual_keys.k.expires_at: must be between 1970-01-01 and 9999-12-31",
+        "governance.virtual_keys.k.providers[0].weight: must be a finite number",
+        "governance.virtual_keys.k.cache.ttl: must be a finite number of at most 2.53402e+11",
+        "governance.virtual_keys.k.rate_limit.window: must be between 1s and 366d",
+    ]
+    for line in expected:
+        assert any(p.startswith(line) for p in found), (line, found)
+    assert all(len(p) < 200 for p in found), "a 400-digit number is not echoed whole"
+
+
+def test_hold_max_age_is_read() -> None:
+    assert plugin_of(gateway({"hold_max_age": "2h"})).settings.hold_max_age == 7200.0
+    assert plugin_of(gateway({})).settings.hold_max_age == 3600.0

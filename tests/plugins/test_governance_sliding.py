@@ -316,8 +316,8 @@ async def test_redis_windows_use_redis_time_and_expire_with_the_window(redis_url
         assert not refused.ok and 1.5 < refused.retry_after <= 2.0
         used, held, oldest = (await store.read_windows([meter]))[0]
         assert (used, held) == (0, 2) and oldest is not None and abs(oldest - time.time()) < 5
-        assert 0 < await store.redis.pttl("{bfgov}:w:" + meter) <= 2000
-        assert 0 < await store.redis.pttl("{bfgov}:m:" + meter) <= 2000
+        assert 0 < await store.redis.pttl(f"{{bfgov}}:{store.gen}:w:" + meter) <= 2000
+        assert 0 < await store.redis.pttl(f"{{bfgov}}:{store.gen}:m:" + meter) <= 2000
         await store.settle(tickets[0], [1])
         await store.settle(tickets[1], [0])
         assert (await store.read([meter])) == [(1, 0)]
@@ -384,7 +384,7 @@ async def test_journal_keeps_sliding_windows_across_a_restart(tmp_path: Any) -> 
 
 
 def test_compacted_windows_only_ever_keep_entries_longer() -> None:
-    from bifrost_governance.counters import PERSISTED_ENTRIES, compact
+    from bifrost_governance.sliding import PERSISTED_ENTRIES, compact
 
     logged = [(1000.0 + i * 0.01, 1) for i in range(5000)]
     merged = compact(logged, 60.0)
