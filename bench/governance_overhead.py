@@ -32,6 +32,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bifrost_py.context import ANTHROPIC, MESSAGES, Attempt, Call, Target, Usage
+from bifrost_py.pluginmanager import Progress
 from bifrost_py.testing import running_gateway
 
 SONNET = "claude-sonnet-4-20250514"
@@ -74,11 +75,11 @@ async def hooks_us(gateway: Any, body: dict[str, Any], rounds: int) -> float:
         await dispatcher.request_start(call)
         attempt = Attempt(call=call, target=target, number=1, provider_type="mock")
         call.attempts.append(attempt)
-        _, error, reached = await dispatcher.pre_attempt(attempt)
-        assert error is None, error
+        progress = Progress()
+        await dispatcher.pre_attempt(attempt, progress)  # a refusal raises
         attempt.outcome.status = 200
         attempt.outcome.usage = Usage(input_tokens=1000, output_tokens=100)
-        await dispatcher.post_attempt(attempt, reached)
+        await dispatcher.post_attempt(attempt, progress.reached)
         await dispatcher.request_end(call)
     return (time.perf_counter() - started) / rounds * 1e6
 

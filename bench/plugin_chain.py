@@ -14,7 +14,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from bifrost_py import hookimpl
 from bifrost_py.context import Attempt, Call, Target
-from bifrost_py.pluginmanager import Dispatcher, PluginInfo
+from bifrost_py.pluginmanager import Dispatcher, PluginInfo, Progress
 
 ROUNDS = 50_000
 
@@ -49,8 +49,9 @@ async def per_request(dispatcher: Dispatcher) -> float:
         await dispatcher.request_start(call)
         targets = await dispatcher.route(call, [target])
         attempt = Attempt(call=call, target=targets[0], number=1)
-        _, _, reached = await dispatcher.pre_attempt(attempt)
-        await dispatcher.post_attempt(attempt, reached)
+        progress = Progress()
+        await dispatcher.pre_attempt(attempt, progress)
+        await dispatcher.post_attempt(attempt, progress.reached)
         await dispatcher.request_end(call)
     return (time.perf_counter() - started) / ROUNDS * 1e6
 

@@ -9,6 +9,7 @@ raised one at a time, so `bifrost-py check` can list them all.
 from __future__ import annotations
 
 import builtins
+import math
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -100,7 +101,7 @@ class Section:
         value = self.data[key]
         try:
             return check(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             detail = str(exc) or f"expected {expected}, got {_type_name(value)} {value!r}"
             self.problems.add(self.child_path(key), detail)
             return default if default is not _MISSING else None  # type: ignore[return-value]
@@ -130,9 +131,12 @@ class Section:
         def check(value: Any) -> float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError
-            if minimum is not None and value < minimum:
+            number = float(value)  # OverflowError for a 400-digit integer: a problem, not a crash
+            if not math.isfinite(number):
+                raise ValueError(f"must be a finite number; got {value}")
+            if minimum is not None and number < minimum:
                 raise ValueError(f"must be at least {minimum}; got {value}")
-            return float(value)
+            return number
 
         return self._get(key, default, check, "a number")
 
