@@ -119,9 +119,10 @@ class Fields:
             return value
         raise self.fail(path(where, key), "true or false")
 
-    def opt_count(self, obj: JSON, key: str, where: str = "") -> int | None:
+    def opt_count(self, obj: JSON, key: str, where: str = "", nullable: bool = True) -> int | None:
+        """A token count; absent is None, and so is `null` where the dialect allows it."""
         value = obj.get(key)
-        if value is None or is_count(value):
+        if is_count(value) or (value is None and (nullable or key not in obj)):
             return value
         raise self.fail(path(where, key), "a non-negative integer")
 

@@ -2,13 +2,17 @@
 
 The reader follows the WHATWG parsing rules (CRLF, LF or CR line ends; `:` comments; one optional
 space after the colon; multi-line `data`) and accepts input split at any byte boundary, because
-upstream TCP reads split events anywhere.
+upstream TCP reads split events anywhere. One rule is stricter than a browser's: a line that is not
+UTF-8 is not replaced but refused with `MalformedAnswer` (the stream is an upstream's answer, and
+bytes that are not text are its fault, e.g. a proxy's error page in the middle of a stream).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .translate_errors import MalformedAnswer
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
@@ -76,10 +80,15 @@ class SSEDecoder:
             return
         if line[0] == 0x3A:  # ':' comment
             return
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MalformedAnswer(f"a line of the event stream is not UTF-8: {line[:40]!r}") from None
         name, sep, value = line.partition(b":")
         if sep and value[:1] == b" ":
             value = value[1:]
-        text = value.decode("utf-8", "replace")
+        text = value.decode("utf-8")  # cut at ASCII bytes, a UTF-8 line stays UTF-8
         if name == b"data":
             self._data.append(text)
         elif name == b"event":

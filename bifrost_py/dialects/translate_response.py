@@ -20,7 +20,7 @@ from typing import Any
 from .fields import ANSWER as F
 from .translate_errors import MalformedAnswer, TranslationError
 from .translate_request import anthropic_tool_id, parse_arguments
-from .usage import check_anthropic_answer, check_openai_answer
+from .usage import ANTHROPIC_REQUIRED, check_anthropic_answer, check_openai_answer
 
 JSON = dict[str, Any]
 
@@ -89,19 +89,20 @@ def usage_from_openai(usage: object, where: str = "usage") -> JSON:
     details = F.opt_object(usage, "prompt_tokens_details", where) or {}
     cached = F.opt_count(details, "cached_tokens", f"{where}.prompt_tokens_details") or 0
     return {
-        "input_tokens": max((F.opt_count(usage, "prompt_tokens", where) or 0) - cached, 0),
-        "output_tokens": F.opt_count(usage, "completion_tokens", where) or 0,
+        "input_tokens": max((F.opt_count(usage, "prompt_tokens", where, nullable=False) or 0) - cached, 0),
+        "output_tokens": F.opt_count(usage, "completion_tokens", where, nullable=False) or 0,
         "cache_read_input_tokens": cached,
         "cache_creation_input_tokens": 0,
     }
 
 
-def anthropic_counts(usage: object, where: str = "usage") -> JSON:
-    """The Anthropic usage counts present in `usage`, each checked to be a token count."""
+def anthropic_counts(usage: object, where: str = "usage", required: frozenset[str] = ANTHROPIC_REQUIRED) -> JSON:
+    """The Anthropic usage counts present in `usage`, each checked to be a token count (those in
+    `required` not null either)."""
     if usage is None:
         return {}
     usage = F.an_object(usage, where)
-    counts = {key: F.opt_count(usage, key, where) for key in USAGE_KEYS}
+    counts = {key: F.opt_count(usage, key, where, nullable=key not in required) for key in USAGE_KEYS}
     return {key: count for key, count in counts.items() if count is not None}
 
 

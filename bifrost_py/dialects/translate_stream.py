@@ -34,7 +34,7 @@ from .translate_response import (
     usage_from_openai,
     usage_to_openai,
 )
-from .usage import upstream_error
+from .usage import ANTHROPIC_DELTA_REQUIRED, ANTHROPIC_REQUIRED, upstream_error
 
 JSON = dict[str, Any]
 Event = tuple[str, JSON]
@@ -364,9 +364,9 @@ class AnthropicStreamToOpenAI:
         self._id = self._id or openai_completion_id(None)
         return [self._chunk({"role": "assistant", "content": ""})]
 
-    def _take_usage(self, usage: object, where: str) -> None:
+    def _take_usage(self, usage: object, where: str, required: frozenset[str] = ANTHROPIC_REQUIRED) -> None:
         """Anthropic usage counts are running totals; a missing key keeps its last value."""
-        self.usage.update(anthropic_counts(usage, where))
+        self.usage.update(anthropic_counts(usage, where, required))
 
     def _error(self, error: JSON) -> JSON:
         self._done = True
@@ -434,7 +434,7 @@ class AnthropicStreamToOpenAI:
         return [self._arguments(tool, arguments)]
 
     def _message_delta(self, data: JSON) -> list[JSON]:
-        self._take_usage(data.get("usage"), "message_delta.usage")
+        self._take_usage(data.get("usage"), "message_delta.usage", ANTHROPIC_DELTA_REQUIRED)
         if self._finished_choice:
             return []
         self._finished_choice = True

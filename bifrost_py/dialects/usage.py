@@ -28,6 +28,11 @@ _ANTHROPIC_COUNTS = (
     ("cache_read_input_tokens", "cache_read_tokens"),
     ("cache_creation_input_tokens", "cache_write_tokens"),
 )
+# The counts each dialect declares as integers, never null (the SDKs' models: Anthropic's Usage,
+# its MessageDeltaUsage, OpenAI's CompletionUsage); the others may be null, which means absent.
+ANTHROPIC_REQUIRED = frozenset({"input_tokens", "output_tokens"})
+ANTHROPIC_DELTA_REQUIRED = frozenset({"output_tokens"})
+OPENAI_REQUIRED = frozenset({"prompt_tokens", "completion_tokens"})
 
 
 @dataclass(slots=True)
@@ -72,13 +77,16 @@ def upstream_error(error: object, raw: str = "") -> dict[str, Any]:
     return out
 
 
-def anthropic_usage(usage: object, facts: StreamFacts, where: str = "usage") -> None:
-    """Merge an Anthropic `usage` object (message_start, message_delta or a response)."""
+def anthropic_usage(
+    usage: object, facts: StreamFacts, where: str = "usage", required: frozenset[str] = ANTHROPIC_REQUIRED
+) -> None:
+    """Merge an Anthropic `usage` object (message_start, message_delta or a response); the
+    counts in `required` may be absent but not null."""
     if usage is None:
         return
     usage = F.an_object(usage, where)
     for key, attribute in _ANTHROPIC_COUNTS:
-        count = F.opt_count(usage, key, where)
+        count = F.opt_count(usage, key, where, nullable=key not in required)
         if count is not None:
             setattr(facts, attribute, count)
 
@@ -92,9 +100,10 @@ def openai_usage(usage: object, facts: StreamFacts, where: str = "usage") -> Non
         return
     details = F.opt_object(usage, "prompt_tokens_details", where) or {}
     cached = F.opt_count(details, "cached_tokens", f"{where}.prompt_tokens_details") or 0
-    facts.input_tokens = max((F.opt_count(usage, "prompt_tokens", where) or 0) - cached, 0)
+    prompt = F.opt_count(usage, "prompt_tokens", where, nullable=False) or 0
+    facts.input_tokens = max(prompt - cached, 0)
     facts.cache_read_tokens = cached
-    facts.output_tokens = F.opt_count(usage, "completion_tokens", where) or 0
+    facts.output_tokens = F.opt_count(usage, "completion_tokens", where, nullable=False) or 0
 
 
 def anthropic_event(event: str | None, data: str, facts: StreamFacts) -> None:
@@ -108,11 +117,20 @@ def anthropic_event(event: str | None, data: str, facts: StreamFacts) -> None:
         payload = answer_object(data, "message_delta")
         delta = F.opt_object(payload, "delta", "message_delta") or {}
         facts.stop_reason = F.opt_str(delta, "stop_reason", "message_delta.delta") or facts.stop_reason
-        anthropic_usage(payload.get("usage"), facts, "message_delta.usage")
-    elif event == "message_stop":
-        facts.finished = True
+        anthropic_usage(payload.get("usage"), facts, "message_delta.usage", ANTHROPIC_DELTA_REQUIRED)
     elif event == "error":
         facts.error = _anthropic_stream_error(data)
+    else:
+        # Not parsed, but it must still be a JSON object at a glance: a write cut short upstream
+        # (the usual garbage) fails this, for two character compares instead of a parse.
+        if data[-1:] != "}" or data[:1] != "{":
+            raise _not_an_object(event or "an event", data)
+        if event == "message_stop":
+            facts.finished = True
+
+
+def _not_an_object(what: str, data: str) -> MalformedAnswer:
+    return MalformedAnswer(f"{what} is not a JSON object: {data[:80]!r}")
 
 
 def _anthropic_stream_error(data: str) -> dict[str, Any]:
@@ -130,6 +148,8 @@ def openai_event(data: str, facts: StreamFacts) -> None:
     if data == "[DONE]":
         facts.finished = True
         return
+    if data[-1:] != "}" or data[:1] != "{":  # the glance of anthropic_event
+        raise _not_an_object("a stream chunk", data)
     raw = data.encode()
     has_usage = OPENAI_USAGE_OBJECT.search(raw) is not None
     if facts.model and not has_usage and b'"error"' not in raw and not _OPENAI_FINISH.search(raw):

@@ -145,11 +145,43 @@ def test_a_bad_openai_chunk_is_a_malformed_answer(data: str) -> None:
 
 def test_content_chunks_stay_unparsed() -> None:
     """The hot path: once the model is known, a chunk without usage, finish or error is not
-    parsed at all, so not even broken JSON there costs a parse."""
+    parsed at all; it is only seen to be framed as an object, which a write cut short upstream
+    (the usual garbage) is not."""
     facts = usage.StreamFacts(model="gpt-x")
-    usage.openai_event('{"choices": [{"delta": {"content": "hi"}} BROKEN', facts)
-    usage.anthropic_event("content_block_delta", "BROKEN", facts)
+    usage.openai_event('{"choices": [{"delta": {"content": "hi"}} BROKEN}', facts)
+    usage.anthropic_event("content_block_delta", "{BROKEN}", facts)
     assert facts == usage.StreamFacts(model="gpt-x")
+    with pytest.raises(MalformedAnswer, match="a stream chunk is not a JSON object"):
+        usage.openai_event('{"id":"chatcmpl-garbage","object":"chat.completion.chunk","choices":[{"ind', facts)
+    with pytest.raises(MalformedAnswer, match="content_block_delta is not a JSON object"):
+        usage.anthropic_event("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"ty', facts)
+    with pytest.raises(MalformedAnswer):
+        usage.anthropic_event("ping", "", facts)
+
+
+@pytest.mark.parametrize(
+    ("read", "body"),
+    [(usage.anthropic_response_facts, {"usage": {"input_tokens": None, "output_tokens": 3}}),
+     (usage.anthropic_response_facts, {"usage": {"output_tokens": None}}),
+     (usage.openai_response_facts, {"usage": {"prompt_tokens": None, "completion_tokens": 1}}),
+     (lambda body: usage.anthropic_event("message_start", orjson.dumps({"message": body}).decode(), usage.StreamFacts()),
+      {"usage": {"input_tokens": None}}),
+     (lambda body: usage.anthropic_event("message_delta", orjson.dumps(body).decode(), usage.StreamFacts()),
+      {"usage": {"output_tokens": None}})],
+)
+def test_a_count_the_dialect_declares_an_integer_is_never_null(read: Callable[[Any], Any], body: Any) -> None:
+    with pytest.raises(MalformedAnswer, match="must be a non-negative integer"):
+        read(body)
+
+
+def test_counts_the_dialect_declares_nullable_may_be_null() -> None:
+    """Anthropic's cache counts are `int | null`, and so is message_delta's input_tokens."""
+    facts = usage.anthropic_response_facts({"usage": {"input_tokens": 5, "output_tokens": 1,
+                                                      "cache_read_input_tokens": None, "cache_creation_input_tokens": None}})
+    assert (facts.input_tokens, facts.cache_read_tokens) == (5, 0)
+    usage.anthropic_event("message_delta", '{"usage": {"output_tokens": 3, "input_tokens": null}}', facts)
+    assert facts.output_tokens == 3 and facts.input_tokens == 5
+    assert usage.openai_response_facts({"usage": {"prompt_tokens": 4, "prompt_tokens_details": None}}).input_tokens == 4
 
 
 @pytest.mark.parametrize(
@@ -449,9 +481,23 @@ def test_the_event_stream_decoder_raises_only_its_error(pieces: list[bytes]) -> 
 @given(st.lists(st.binary(max_size=40) | st.text(max_size=30).map(str.encode), max_size=6))
 def test_the_sse_decoder_takes_any_bytes(pieces: list[bytes]) -> None:
     decoder = SSEDecoder()
-    for piece in pieces:
-        decoder.feed(piece)
-    decoder.close()
+    try:
+        for piece in pieces:
+            decoder.feed(piece)
+        decoder.close()
+    except MalformedAnswer as exc:
+        assert "not UTF-8" in str(exc)
+
+
+def test_an_sse_line_that_is_not_utf8_is_malformed() -> None:
+    """A proxy's error page in the middle of a stream is not text the client could be given."""
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: {}\n\n") != []
+    with pytest.raises(MalformedAnswer, match="not UTF-8"):
+        decoder.feed(b"\xff\xfe\x00\x9c<html><body>upstream hiccup</body></html>\n\n")
+    with pytest.raises(MalformedAnswer, match="not UTF-8"):
+        SSEDecoder().feed(b"data: caf\xe9\n\n")
+    assert SSEDecoder().feed("data: café ☕\n\n".encode())[0].data == "café ☕"
 
 
 def test_an_sse_retry_of_unicode_digits_is_ignored() -> None:
