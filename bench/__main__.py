@@ -45,7 +45,7 @@ class Result:
 
 
 def wrk(url: str, body: bytes, headers: dict[str, str], concurrency: int, seconds: int) -> Result:
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115 - wrk reads it by name
     lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body.decode())}"]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     lines.append(

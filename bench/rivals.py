@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from bench.__main__ import Result, bodies, free_port, gateway_config, start, stop, wait_port, wrk
 
 LITELLM_CONFIG = """model_list:

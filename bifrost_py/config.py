@@ -168,7 +168,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<memory>") -> Confi
         logging_section.done()
     _read_pricing(root.section("pricing"), config)
     _read_plugins(root, config)
-    for key in root.keys():
+    for key in root:
         if key not in CORE_SECTIONS:
             config.sections[key] = root.raw(key)
     problems.raise_if_any()
@@ -244,7 +244,7 @@ def _read_provider(name: str, section: Section) -> ProviderConfig:
         provider.keys.append(key)
     headers = section.section("headers")
     if headers:
-        provider.headers = {k: str(headers.raw(k)) for k in headers.keys()}
+        provider.headers = {k: str(headers.raw(k)) for k in headers}
     timeouts = section.section("timeouts")
     if timeouts:
         provider.timeouts = Timeouts(
@@ -271,7 +271,7 @@ def _read_provider(name: str, section: Section) -> ProviderConfig:
 def _read_pricing(section: Section | None, config: Config) -> None:
     if section is None:
         return
-    for model in section.keys():
+    for model in section:
         entry = Section(section.raw(model), section.child_path(model), section.problems)
         prices = {
             name: entry.number(name, 0.0, minimum=0)

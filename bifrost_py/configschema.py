@@ -31,8 +31,8 @@ class ConfigError(Exception):
 
 def parse_duration(value: object) -> float:
     """`30s`, `1m`, `12h`, `7d`, `250ms` or a bare number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 30s, 5m, 12h or 7d")
+    if isinstance(value, bool):  # callers catch ValueError for every malformed duration
+        raise ValueError("expected a duration like 30s, 5m, 12h or 7d")  # noqa: TRY004
     if isinstance(value, (int, float)):
         return float(value)
     match = _DURATION.match(str(value))
@@ -83,6 +83,10 @@ class Section:
 
     def keys(self) -> list[str]:
         return [str(k) for k in self.data]
+
+    def __iter__(self) -> Iterator[builtins.str]:
+        """The section's key names, as in the file (`for name in section:`)."""
+        return iter(self.keys())
 
     def error(self, key: str | None, message: str) -> None:
         self.problems.add(self.child_path(key) if key else self.path, message)

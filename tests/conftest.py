@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -102,7 +103,7 @@ def postgres_url() -> Any:
         yield f"postgresql://{user}@127.0.0.1:{port}/bifrost"
     finally:
         subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

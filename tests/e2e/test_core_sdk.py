@@ -146,11 +146,12 @@ async def test_upstream_failures_keep_status_and_dialect(gw: Any, marker: str, s
 
 async def test_stream_cut_after_first_byte_ends_with_an_error_event(gw: Any) -> None:
     prompt = [{"role": "user", "content": "tell me [[long:40]] [[cut:3]]"}]
-    async with aiohttp.ClientSession() as session:
-        async with session.post(gw.url + "/v1/messages", json={"model": "claude-sonnet-4-20250514", "max_tokens": 100,
-                                                                "stream": True, "messages": prompt}) as r:
-            assert r.status == 200
-            body = await r.read()
+    async with aiohttp.ClientSession() as session, session.post(
+        gw.url + "/v1/messages",
+        json={"model": "claude-sonnet-4-20250514", "max_tokens": 100, "stream": True, "messages": prompt},
+    ) as r:
+        assert r.status == 200
+        body = await r.read()
     events = [block for block in body.split(b"\n\n") if block.strip()]
     for block in events:  # every event is whole: its data is valid JSON
         data = block.split(b"data: ", 1)[1]
@@ -181,9 +182,9 @@ async def test_count_tokens_falls_back_to_the_estimate_when_the_provider_is_unre
 
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     gw = await start_gateway({"providers": provider_config(dead)}, builtins=False)
-    async with aiohttp.ClientSession() as session:
-        async with session.post(gw.url + "/v1/messages/count_tokens",
-                                json={"model": "claude-sonnet-4-20250514", "messages": PROMPT}) as r:
-            assert r.status == 200
-            assert r.headers["x-bf-estimate"] == "true"
-            assert (await r.json())["input_tokens"] > 0
+    async with aiohttp.ClientSession() as session, session.post(
+        gw.url + "/v1/messages/count_tokens", json={"model": "claude-sonnet-4-20250514", "messages": PROMPT}
+    ) as r:
+        assert r.status == 200
+        assert r.headers["x-bf-estimate"] == "true"
+        assert (await r.json())["input_tokens"] > 0

@@ -6,18 +6,17 @@ from __future__ import annotations
 import base64
 import sys
 import types
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import orjson
 import pytest
-
 from bifrost_cache.embed_provider import EmbedderError, ProviderEmbedder, _vector
 from bifrost_cache.embed_sentence import SentenceTransformerEmbedder
 
 
 class FakeModel:
-    created: list[dict[str, Any]] = []
+    created: ClassVar[list[dict[str, Any]]] = []
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         FakeModel.created.append({"name": name, **kwargs})

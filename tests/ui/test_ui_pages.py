@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_harness import CONTROLS_WITHOUT_NAMES, LOW_CONTRAST, YAML_KEY_SECRET, Gateway, screenshot, send
+from ui_harness import (
+    CONTROLS_WITHOUT_NAMES,
+    LOW_CONTRAST,
+    YAML_KEY_SECRET,
+    Gateway,
+    screenshot,
+    send,
+)
 
 PAGES = ("dashboard", "logs", "access/keys", "providers")
 
