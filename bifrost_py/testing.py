@@ -7,16 +7,19 @@
 Both listen on OS-chosen loopback ports. The pytest fixtures `mock_upstream` and
 `start_gateway` in tests/conftest.py wrap these. `GatewayProcess` runs `bifrost-py serve` as a
 process of its own, for what only a real process shows: SIGTERM, SIGKILL, a restart.
+`RedisServer` is a redis-server of a test's own, without persistence, so a restart forgets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -158,3 +161,35 @@ class GatewayProcess:
         self.process.kill()
         self.process.wait(30)
         self.log.close()
+
+
+class RedisServer:
+    """A redis-server on a loopback port, without persistence: stop() then start() is a Redis
+    that comes back empty. `close()` stops it and removes its folder."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (.ci/run installs Debian's redis-server)")
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tempfile.mkdtemp(prefix="bifrost-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

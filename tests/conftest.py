@@ -17,12 +17,12 @@ settings.register_profile(
 settings.load_profile("bifrost")
 
 from bifrost_py.testing import (
+    RedisServer,
     RunningGateway,
     RunningServer,
     free_port,
     running_gateway,
     running_mock_upstream,
-    wait_for_port,
 )
 
 
@@ -59,22 +59,30 @@ import tempfile
 @pytest.fixture(scope="session")
 def redis_url() -> Any:
     """redis://127.0.0.1:PORT/0 of a redis-server started for this test run."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="bifrost-redis-")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    server = _redis_server()
     try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.close()
+
+
+@pytest.fixture
+def redis_server() -> Any:
+    """A redis-server of this test's own, to stop and start again (it comes back empty)."""
+    server = _redis_server()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _redis_server() -> RedisServer:
+    try:
+        server = RedisServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    server.start()
+    return server
 
 
 @pytest.fixture(scope="session")

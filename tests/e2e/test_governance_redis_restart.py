@@ -6,10 +6,6 @@ refuses the request that would overshoot with 402, at the cap, as before."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +14,12 @@ import bifrost_governance
 import pytest
 import redis.asyncio as aioredis
 
-from bifrost_py.testing import free_port, provider_config, running_gateway, wait_for_port
+from bifrost_py.testing import RedisServer, provider_config, running_gateway
 
 ADMIN = {"authorization": "Bearer admin-secret"}
 HEADERS = {"x-api-key": "vk-alice-secret", "anthropic-version": "2023-06-01"}
 BODY = {"model": "claude-sonnet-4-20250514", "max_tokens": 40, "messages": [{"role": "user", "content": "hello"}]}
 CAP_USD = 0.01
-
-
-class RedisServer:
-    """A redis-server of this test's own, without persistence: a restart forgets everything."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tempfile.mkdtemp(prefix="bifrost-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(10)
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 async def post(session: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any], str | None]:

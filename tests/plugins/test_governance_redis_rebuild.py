@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ from bifrost_governance.redis_rebuild import GEN, READY_KEY, CountersRebuilding
 from bifrost_governance.spend import SpendLog
 from redis.exceptions import RedisError
 
-from bifrost_py.testing import free_port, wait_for_port
+from bifrost_py.testing import RedisServer
 
 CAP = 1000
 FAR = 2_000_000_000          # a budget window that ends far in the future
@@ -32,40 +29,6 @@ BUDGET = Claim("key:a:usd:monthly:0", CAP, 0, expires=FAR)
 
 def budget(amount: int, meter: str = BUDGET.meter) -> Claim:
     return BUDGET._replace(meter=meter, amount=amount)
-
-
-class RedisServer:
-    """A redis-server without persistence: a restart forgets everything."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tempfile.mkdtemp(prefix="bifrost-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(10)
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture
