@@ -95,7 +95,8 @@ class OpenAIStreamToAnthropic:
         """Translate one upstream chunk (its parsed `data:`)."""
         if self._done:
             return []
-        chunk = F.an_object(chunk, "chunk")
+        if not isinstance(chunk, dict):  # F.an_object, inline: every chunk passes here
+            raise F.fail("chunk", "an object")
         # Every chunk passes here: fields that are usually absent are checked only when present.
         usage = chunk.get("usage")
         if usage is not None:
@@ -145,9 +146,13 @@ class OpenAIStreamToAnthropic:
         return "error", {"type": "error", "error": body}
 
     def _choice(self, choice: JSON) -> list[Event]:
-        delta = F.opt_object(choice, "delta", _CHOICE) or {}
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            delta = F.opt_object(choice, "delta", _CHOICE) or {}
         events: list[Event] = []
-        text = F.opt_str(delta, "content", _DELTA)
+        text = delta.get("content")
+        if text is not None and not isinstance(text, str):
+            raise F.fail(f"{_DELTA}.content", "a string")
         if text:
             events += self._on_text(text)
         refusal = F.opt_str(delta, "refusal", _DELTA) if "refusal" in delta else None
@@ -326,8 +331,11 @@ class AnthropicStreamToOpenAI:
         """Translate one upstream event (its `event:` name and parsed `data:`)."""
         if self._done:
             return []
-        data = F.an_object(data, event or "event")
-        kind = F.opt_str(data, "type", event) or event
+        if not isinstance(data, dict):  # F.an_object, inline: every event passes here
+            raise F.fail(event or "event", "an object")
+        kind = data.get("type")
+        if not isinstance(kind, str) or not kind:
+            kind = F.opt_str(data, "type", event) or event
         if kind == "message_start":
             return self._message_start(F.opt_object(data, "message", kind) or {})
         if kind == "error":
@@ -410,8 +418,10 @@ class AnthropicStreamToOpenAI:
         kind = delta.get("type")
         where = "content_block_delta.delta"
         if kind == "text_delta":
-            text = F.opt_str(delta, "text", where)
-            return [self._chunk({"content": text})] if text else []
+            text = delta.get("text")
+            if text and isinstance(text, str):  # the common case, without a call
+                return [self._chunk({"content": text})]
+            return [self._chunk({"content": text})] if F.opt_str(delta, "text", where) else []
         if kind == "thinking_delta":
             thinking = F.opt_str(delta, "thinking", where)
             return [self._chunk({"reasoning_content": thinking})] if thinking else []
