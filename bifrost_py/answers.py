@@ -87,9 +87,12 @@ class Responder:
         """A plugin's complete answer, in the caller's dialect, streamed if a stream was asked for."""
         call = self.call
         headers = {**call_headers(call, attempt), **reply.headers}
-        if not call.stream:
-            return await self.whole(reply_body(reply.message, call.dialect, call.model), headers)
-        wire = reply_stream(reply.message, call.dialect, call.model, include_usage=call.include_usage)
+        try:
+            if not call.stream:
+                return await self.whole(reply_body(reply.message, call.dialect, call.model), headers)
+            wire = reply_stream(reply.message, call.dialect, call.model, include_usage=call.include_usage)
+        except ValueError as exc:  # MalformedAnswer, TranslationError: the plugin's message is wrong
+            raise GatewayError(f"a plugin's reply cannot be sent in the {call.dialect} dialect: {exc}") from exc
         response = await self.open_stream(headers)
         await response.write(wire)
         await response.write_eof()

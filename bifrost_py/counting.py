@@ -18,6 +18,7 @@ from .answers import Responder, call_headers
 from .context import ANTHROPIC, Call, Target
 from .dialects.tokens import estimate_input_tokens
 from .errors import GatewayError
+from .limits import request_json
 from .providers.base import UpstreamRequest
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ async def count_tokens(gateway: Gateway, call: Call, responder: Responder, targe
         model = provider.upstream_model(target.model)
         body = {**(call.body or {}), "model": model}
         request = provider.prepare(UpstreamRequest(
-            endpoint=call.endpoint, dialect=ANTHROPIC, body=orjson.dumps(body), json=body, stream=False,
+            endpoint=call.endpoint, dialect=ANTHROPIC, body=request_json(body), json=body, stream=False,
             model=model, query_string=call.query_string if call.dialect == ANTHROPIC else "",
         ), call.headers)
         key = provider.keys.get(target.key_name) if target.key_name else provider.keys.pick()

@@ -39,7 +39,7 @@ from .errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from .limits import answered_model
+from .limits import answered_model, request_json
 from .pluginmanager import Progress
 from .providers.base import Provider, UpstreamRequest, UpstreamResponse
 from .relay import StreamRelay
@@ -124,14 +124,14 @@ class Exchange:
             dialect, body, raw = call.dialect, call.body, call.raw_body
             if model != body.get("model"):
                 body = {**body, "model": model}
-                raw = replace_top_level_string(raw, "model", model) or orjson.dumps(body)
+                raw = replace_top_level_string(raw, "model", model) or request_json(body)
         else:
             if call.endpoint != MESSAGES:
                 raise InvalidRequest(f"provider '{provider.name}' cannot serve {call.endpoint} requests", final=False)
             dialect = provider.dialects[0]
             body, notes = translate_request(call.body, call.dialect, dialect, model)
             attempt.notes.extend(notes)
-            raw = orjson.dumps(body)
+            raw = request_json(body)
         attempt.upstream_dialect = dialect
         request = UpstreamRequest(
             endpoint=call.endpoint, dialect=dialect, body=raw, json=body, stream=call.stream, model=model,

@@ -9,8 +9,12 @@ header, or poison the log store with a lone surrogate.
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from .errors import InvalidRequest
 
 MAX_MODEL_CHARS = 256
 MAX_HEADER_KEPT_CHARS = 512   # of a header value the gateway stores (session id, user agent)
@@ -69,3 +73,12 @@ def _valid_utf8(value: str) -> str:
     except UnicodeEncodeError:
         return _escape_unprintable(value)
     return value
+
+
+def request_json(body: Any) -> bytes:
+    """A client's (possibly rewritten) body as JSON bytes. orjson reads 1024 levels of nesting
+    but writes only 254: a body nested deeper cannot be forwarded except as it came (a 400)."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidRequest(f"request body cannot be re-encoded ({exc}): is it nested deeper than 254 levels?") from exc

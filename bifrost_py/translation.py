@@ -25,7 +25,7 @@ def translate_request(body: dict[str, Any], source: str, target: str, model: str
         if source == OPENAI and target == ANTHROPIC:
             return ao.openai_request_to_anthropic(body, model=model)
     except ao.TranslationError as exc:
-        raise InvalidRequest(f"cannot translate this request for a {target}-dialect provider: {exc}") from exc
+        raise InvalidRequest(f"cannot translate this request for the {target} dialect: {exc}") from exc
     raise InvalidRequest(f"no translation from {source} to {target}")
 
 

@@ -11,10 +11,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
 from ..config import ProviderKey
 from ..errors import CredentialsRefused
+from ..limits import request_json
 from .base import Provider, UpstreamRequest, UpstreamResponse
 
 PATHS = {"messages": "/chat/completions", "embeddings": "/embeddings"}
@@ -35,7 +34,7 @@ class OpenAIProvider(Provider):
         if options.get("include_usage") is True:
             return request
         body = {**request.json, "stream_options": {**options, "include_usage": True}}
-        return replace(request, json=body, body=orjson.dumps(body), hide_usage=True)
+        return replace(request, json=body, body=request_json(body), hide_usage=True)
 
     def url(self, request: UpstreamRequest) -> str:
         return self.config.base_url + PATHS[request.endpoint]

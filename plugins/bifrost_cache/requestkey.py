@@ -50,6 +50,9 @@ class CacheRequest:
 def canonical_request(body: dict[str, Any], dialect: str, model: str, betas: str | None = None) -> dict[str, Any]:
     """The dialect-independent form of a Messages / Chat Completions request body."""
     if dialect == ANTHROPIC:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise Uncacheable("messages are not all objects")  # the provider will say what is wrong
         canonical = {key: value for key, value in body.items() if key not in NEUTRAL_ANTHROPIC}
     else:
         canonical = _from_openai(body)
@@ -188,12 +191,17 @@ def cache_request(
     semantic: bool, semantic_on: str = "last_message", max_chars: int = 2000, embedder_id: str = "",
 ) -> CacheRequest:
     """Everything the cache needs to know about one request (raises Uncacheable)."""
-    canonical = canonical_request(body, dialect, model, betas)
-    key = exact_key(canonical, scope)
-    partition = text = None
-    if semantic:
-        split = semantic_split(canonical, semantic_on, max_chars)
-        if split is not None:
-            rest, text = split
-            partition = digest({"scope": scope, "embedder": embedder_id, "on": semantic_on, "rest": rest})
+    try:
+        canonical = canonical_request(body, dialect, model, betas)
+        key = exact_key(canonical, scope)
+        partition = text = None
+        if semantic:
+            split = semantic_split(canonical, semantic_on, max_chars)
+            if split is not None:
+                rest, text = split
+                partition = digest({"scope": scope, "embedder": embedder_id, "on": semantic_on, "rest": rest})
+    except (RecursionError, orjson.JSONEncodeError) as exc:
+        # JSON that orjson read but cannot write (nested past 254 levels, an integer past 64
+        # bits) has no stable key: such a request is simply not cached.
+        raise Uncacheable(f"the request cannot be keyed ({exc})") from exc
     return CacheRequest(canonical, key, partition, text, is_sampled(canonical))

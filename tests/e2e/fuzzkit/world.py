@@ -63,6 +63,11 @@ def gateway_config(upstream_url: str, logs_url: str) -> dict[str, Any]:
         },
         "costlog": {"flush_interval": "10ms"},
         "failover": {"retries": 0, "backoff": {"base": 0, "max": 0}, "circuit": {"failures": 1_000_000}},
+        # Every built-in does real work on every request: a rule to read, a cache to key and fill.
+        "routing": {"rules": [{"name": "small-sonnet-to-haiku",
+                               "when": {"model": "claude-sonnet-*", "max_input_tokens": 50},
+                               "to": "anthropic/claude-haiku-4-5-20251001"}]},
+        "cache": {"enabled": True, "mode": "semantic", "ttl": "1h"},
     }
 
 
