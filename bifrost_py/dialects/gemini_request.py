@@ -5,63 +5,25 @@ Translation never fails on a field it does not know: it drops it and says so in 
 field it reads is type-checked first, so a wrongly typed one raises `TranslationError` naming
 its path, and nothing else escapes. Tool schemas are the exception that proves the rule: they are
 JSON Schema, which Gemini only partly accepts, so a keyword that does not fit is dropped (noted),
-never an error; only a schema nested deeper than any real one is refused.
+never an error; only a schema nested deeper than any real one is refused (`gemini_schema.py`).
+Tool_use ids of ours give back the thought signatures inside them (`gemini_tool_ids.py`).
 """
 
 from __future__ import annotations
 
 import mimetypes
-import re
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from .fields import REQUEST as F
 from .fields import describe, path
+from .gemini_schema import gemini_schema
+from .gemini_tool_ids import SKIP_THOUGHT_SIGNATURE, needs_signature, signature_from_id
+from .notes import note
 from .translate_errors import TranslationError
 
 JSON = dict[str, Any]
-SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator"
 MAX_STOP_SEQUENCES = 5
-
-
-def _note(notes: list[str], text: str) -> None:
-    if text not in notes:
-        notes.append(text)
-
-
-# --------------------------------------------------------------------------- tool-call ids
-
-_ID_PREFIX = "toolu_gemini_"
-_SIG_MARK = "_sig_"
-
-
-def tool_use_id(signature: str | None = None) -> str:
-    """A new tool_use id; Gemini 3's thought signature rides inside it (url-safe base64)."""
-    tool_id = _ID_PREFIX + secrets.token_hex(12)
-    if signature:
-        url_safe = signature.replace("+", "-").replace("/", "_").rstrip("=")
-        tool_id += _SIG_MARK + url_safe
-    return tool_id
-
-
-def _signature_from_id(tool_id: str) -> str | None:
-    if not tool_id.startswith(_ID_PREFIX):
-        return None
-    _, mark, url_safe = tool_id.partition(_SIG_MARK)
-    if not mark or not url_safe:
-        return None
-    standard = url_safe.replace("-", "+").replace("_", "/")
-    return standard + "=" * (-len(standard) % 4)
-
-
-def _needs_signature(model: str | None) -> bool:
-    """Gemini 3 and later validate thought signatures; 1.x/2.x do not, so leave them alone."""
-    match = re.search(r"gemini-(\d+)", model or "")
-    return match is None or int(match.group(1)) >= 3
-
-
-# --------------------------------------------------------------------------- request
 
 _TOP_LEVEL_HANDLED = {
     "model", "stream", "messages", "system", "max_tokens", "temperature", "top_p", "top_k",
@@ -78,7 +40,7 @@ def anthropic_request_to_gemini(body: Mapping[str, Any]) -> tuple[JSON, list[str
     if system:
         out["systemInstruction"] = system
     messages = F.opt_objects(body, "messages")
-    out["contents"] = _contents(messages, _needs_signature(F.opt_str(body, "model")), notes)
+    out["contents"] = _contents(messages, needs_signature(F.opt_str(body, "model")), notes)
     tools = _tools(F.opt_objects(body, "tools"), notes)
     if tools:
         out["tools"] = tools
@@ -90,7 +52,7 @@ def anthropic_request_to_gemini(body: Mapping[str, Any]) -> tuple[JSON, list[str
         out["generationConfig"] = generation
     for key in body:
         if key not in _TOP_LEVEL_HANDLED:
-            _note(notes, f"dropped unsupported field {key!r}")
+            note(notes, f"dropped unsupported field {key!r}")
     return out, notes
 
 
@@ -107,7 +69,7 @@ def _system_instruction(system: object, notes: list[str]) -> JSON | None:
         if F.opt_str(block, "type", f"system[{j}]") == "text"
     ]
     if len(texts) != len(system):
-        _note(notes, "dropped non-text system blocks")
+        note(notes, "dropped non-text system blocks")
     parts = [{"text": text} for text in texts if text]
     return {"parts": parts} if parts else None
 
@@ -164,9 +126,9 @@ def _block_parts(block: JSON, names: dict[str, str], notes: list[str], where: st
     if kind == "tool_result" and not nested:
         return _function_response(block, names, notes, where)
     if kind in ("thinking", "redacted_thinking"):
-        _note(notes, "dropped thinking blocks (Gemini cannot verify Anthropic signatures)")
+        note(notes, "dropped thinking blocks (Gemini cannot verify Anthropic signatures)")
         return []
-    _note(notes, f"dropped unsupported content block {kind!r}" + (" inside a block" if nested else ""))
+    note(notes, f"dropped unsupported content block {kind!r}" + (" inside a block" if nested else ""))
     return []
 
 
@@ -187,7 +149,7 @@ def _media_parts(block: JSON, notes: list[str], where: str, nested: bool) -> lis
         default = "application/pdf" if block.get("type") == "document" else "image/jpeg"
         mime = mimetypes.guess_type(url)[0] or default
         return [{"fileData": {"mimeType": mime, "fileUri": url}}]
-    _note(notes, f"dropped {block.get('type')} with unsupported source {kind!r}")
+    note(notes, f"dropped {block.get('type')} with unsupported source {kind!r}")
     return []
 
 
@@ -197,7 +159,7 @@ def _function_call(block: JSON, names: dict[str, str], where: str) -> JSON:
     names[tool_id] = name
     arguments = F.storable(F.opt_object(block, "input", where) or {}, path(where, "input"))
     part: JSON = {"functionCall": {"name": name, "args": arguments}}
-    signature = _signature_from_id(tool_id)
+    signature = signature_from_id(tool_id)
     if signature:
         part["thoughtSignature"] = signature
     return part
@@ -208,7 +170,7 @@ def _function_response(block: JSON, names: dict[str, str], notes: list[str], whe
     (screenshots) follow as ordinary parts, since function responses hold only JSON."""
     name = names.get(F.opt_str(block, "tool_use_id", where) or "")
     if name is None:
-        _note(notes, "tool_result without a matching tool_use; sent as function 'unknown_tool'")
+        note(notes, "tool_result without a matching tool_use; sent as function 'unknown_tool'")
         name = "unknown_tool"
     content = block.get("content")
     at = path(where, "content")
@@ -234,7 +196,7 @@ def _tools(tools: list[JSON], notes: list[str]) -> list[JSON]:
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
         if "input_schema" not in tool:
-            _note(notes, f"dropped server tool {describe(tool.get('type') or tool.get('name'))}")
+            note(notes, f"dropped server tool {describe(tool.get('type') or tool.get('name'))}")
             continue
         name = F.opt_str(tool, "name", where)
         if not name:
@@ -253,7 +215,7 @@ def _tool_config(choice: JSON | None, notes: list[str]) -> JSON | None:
     if choice is None:
         return None
     if F.opt_bool(choice, "disable_parallel_tool_use", "tool_choice"):
-        _note(notes, "disable_parallel_tool_use is not supported by Gemini")
+        note(notes, "disable_parallel_tool_use is not supported by Gemini")
     kind = F.opt_str(choice, "type", "tool_choice")
     modes = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}
     if kind not in modes:
@@ -277,7 +239,7 @@ def _generation_config(body: JSON, notes: list[str]) -> JSON:
             config[target] = value
     stops = F.strings(F.opt_list(body, "stop_sequences") or [], "stop_sequences")
     if len(stops) > MAX_STOP_SEQUENCES:
-        _note(notes, f"kept the first {MAX_STOP_SEQUENCES} of {len(stops)} stop sequences")
+        note(notes, f"kept the first {MAX_STOP_SEQUENCES} of {len(stops)} stop sequences")
     if stops:
         config["stopSequences"] = stops[:MAX_STOP_SEQUENCES]
     thinking = F.opt_object(body, "thinking") or {}
@@ -288,150 +250,3 @@ def _generation_config(body: JSON, notes: list[str]) -> JSON:
     elif kind == "adaptive":
         config["thinkingConfig"] = {"thinkingBudget": -1}
     return config
-
-
-# --------------------------------------------------------------------------- JSON schema
-
-# The OpenAPI 3.0 subset Gemini's Schema accepts; every other keyword is rejected with a 400.
-_SCHEMA_KEYS = {
-    "type", "format", "title", "description", "nullable", "enum", "items", "properties",
-    "required", "minItems", "maxItems", "minProperties", "maxProperties", "minLength",
-    "maxLength", "pattern", "minimum", "maximum", "anyOf", "propertyOrdering", "default",
-    "example",
-}  # fmt: skip
-_FORMATS = {
-    "string": {"enum", "date-time"},
-    "number": {"float", "double"},
-    "integer": {"int32", "int64"},
-}
-_MAX_REF_DEPTH = 8
-# Schemas nest a handful of levels; this bound keeps the recursion below far from Python's limit.
-MAX_SCHEMA_NESTING = 64
-
-
-def gemini_schema(schema: Mapping[str, Any], notes: list[str] | None = None, where: str = "input_schema") -> JSON:
-    """A JSON Schema reduced to what Gemini accepts: ``$ref`` inlined, ``oneOf`` as ``anyOf``,
-    ``["x", "null"]`` as ``nullable``, ``const`` as a one-value enum, unsupported keywords and
-    string formats dropped (listed once in ``notes``), and keywords whose value has the wrong
-    type dropped too. A schema nested more than MAX_SCHEMA_NESTING levels is a TranslationError."""
-    dropped: set[str] = set()
-    definitions = {**_mapping(schema.get("definitions")), **_mapping(schema.get("$defs"))}
-    cleaned = _Cleaner(definitions, dropped, where).clean(schema, 0, 0)
-    if notes is not None and dropped:
-        _note(notes, "dropped tool schema keywords Gemini rejects: " + ", ".join(sorted(dropped)))
-    return cleaned
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _names(value: object) -> list[str]:
-    """The strings of a `required` list (anything else in it cannot name a property)."""
-    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
-
-
-class _Cleaner:
-    """One schema's cleaning: the definitions `$ref` points into, the keywords dropped so far."""
-
-    __slots__ = ("definitions", "dropped", "where")
-
-    def __init__(self, definitions: Mapping[str, Any], dropped: set[str], where: str) -> None:
-        self.definitions = definitions
-        self.dropped = dropped
-        self.where = where
-
-    def clean(self, schema: object, depth: int, level: int) -> JSON:
-        """`depth` counts `$ref`s expanded on the way down, `level` the nesting."""
-        if not isinstance(schema, Mapping):
-            return {}
-        if level > MAX_SCHEMA_NESTING:
-            raise TranslationError(f"{self.where}: nested more than {MAX_SCHEMA_NESTING} levels deep")
-        schema, depth = self.resolve(schema, depth, level)
-        out: JSON = {}
-        for key, value in schema.items():
-            if key == "properties" and isinstance(value, Mapping):
-                out["properties"] = {name: self.clean(sub, depth, level + 1) for name, sub in value.items()}
-            elif key == "items":
-                out["items"] = self.clean(value, depth, level + 1)
-            elif key in ("anyOf", "oneOf") and isinstance(value, list):
-                out["anyOf"] = [self.clean(sub, depth, level + 1) for sub in value]
-            elif key in ("type", "const", "enum", "format", "required"):
-                continue  # handled below, they depend on each other
-            elif key in _SCHEMA_KEYS and key not in ("properties", "anyOf"):
-                out[key] = value
-            else:
-                self.dropped.add(key)
-        _clean_type(schema, out, self.dropped)
-        if "required" in schema and "properties" in out:
-            out["required"] = [name for name in _names(schema["required"]) if name in out["properties"]]
-        if out.get("properties") == {}:
-            del out["properties"]
-        return out
-
-    def resolve(self, schema: Mapping[str, Any], depth: int, level: int) -> tuple[Mapping[str, Any], int]:
-        """Inline ``$ref`` and merge ``allOf``, which Gemini does not know. A recursive type is
-        cut off after _MAX_REF_DEPTH expansions, not followed forever."""
-        if level > MAX_SCHEMA_NESTING:
-            raise TranslationError(f"{self.where}: nested more than {MAX_SCHEMA_NESTING} levels deep")
-        ref = schema.get("$ref")
-        if isinstance(ref, str):
-            target = self.definitions.get(ref.rsplit("/", 1)[-1])
-            rest = {key: value for key, value in schema.items() if key != "$ref"}
-            if not isinstance(target, Mapping) or depth >= _MAX_REF_DEPTH:
-                self.dropped.add("$ref")
-                return (rest or {"type": "object"}), depth
-            return self.resolve({**target, **rest}, depth + 1, level + 1)
-        if isinstance(schema.get("allOf"), list):
-            merged: Mapping[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-            deepest = depth
-            for part in schema["allOf"]:
-                if isinstance(part, Mapping):
-                    part, part_depth = self.resolve(part, depth, level + 1)
-                    deepest = max(deepest, part_depth)
-                    merged = _merge(merged, part)
-            return self.resolve(merged, deepest, level + 1)
-        return schema, depth
-
-
-def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> JSON:
-    merged = {**right, **left}
-    if "properties" in left or "properties" in right:
-        merged["properties"] = {**_mapping(right.get("properties")), **_mapping(left.get("properties"))}
-    if "required" in left or "required" in right:
-        merged["required"] = list(dict.fromkeys([*_names(left.get("required")), *_names(right.get("required"))]))
-    return merged
-
-
-def _clean_type(schema: Mapping[str, Any], out: JSON, dropped: set[str]) -> None:
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        real = [name for name in kind if name != "null"]
-        if len(real) < len(kind):
-            out["nullable"] = True
-        if len(real) == 1:
-            kind = real[0]
-        elif real:
-            names = [name for name in real if isinstance(name, str)]
-            out.setdefault("anyOf", [{"type": name} for name in names])
-            kind = None
-        else:
-            kind = None
-    values = [schema["const"]] if "const" in schema else schema.get("enum")
-    if isinstance(values, list):
-        strings = [value for value in values if isinstance(value, str)]
-        if strings and len(strings) == len([v for v in values if v is not None]):
-            out["enum"] = strings
-            kind = kind or "string"
-        else:
-            dropped.add("enum")
-    if isinstance(kind, str):
-        out["type"] = kind
-    elif kind is not None:
-        dropped.add("type")
-    fmt = schema.get("format")
-    if isinstance(fmt, str):
-        if isinstance(kind, str) and fmt in _FORMATS.get(kind, ()):
-            out["format"] = fmt
-        else:
-            dropped.add(f"format:{fmt}")

@@ -10,7 +10,7 @@ import orjson
 from .sse import encode_event
 from .synthesize import message_events
 from .translate_response import anthropic_response_to_openai
-from .translate_stream import AnthropicStreamToOpenAI
+from .translate_stream_to_openai import AnthropicStreamToOpenAI
 
 ANTHROPIC = "anthropic"
 OPENAI_DONE = b"data: [DONE]\n\n"

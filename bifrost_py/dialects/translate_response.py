@@ -19,7 +19,7 @@ from typing import Any
 
 from .fields import ANSWER as F
 from .translate_errors import MalformedAnswer, TranslationError
-from .translate_request import anthropic_tool_id, parse_arguments
+from .translate_shared import anthropic_tool_id, parse_arguments
 from .usage import ANTHROPIC_REQUIRED, check_anthropic_answer, check_openai_answer
 
 JSON = dict[str, Any]

@@ -20,7 +20,8 @@ from typing import Any
 
 import orjson
 
-from ..dialects.gemini import encode_gemini_sse, gemini_error_body
+from ..dialects.gemini_errors import gemini_error_body
+from ..dialects.gemini_mock import encode_gemini_sse
 from .answers import Answer, Block, Prompt, ToolSpec, estimate_tokens, json_bytes
 from .pacing import Event
 from .wire import BadRequest, Ids, Reply

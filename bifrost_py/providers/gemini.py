@@ -27,15 +27,11 @@ from typing import Any
 import orjson
 
 from ..config import ProviderKey
-from ..dialects.gemini import (
-    GEMINI_API_KEY_HEADER,
-    GeminiError,
-    GeminiStreamToAnthropic,
-    anthropic_request_to_gemini,
-    gemini_error_to_anthropic,
-    gemini_path,
-    gemini_response_to_anthropic,
-)
+from ..dialects.gemini import GEMINI_API_KEY_HEADER, gemini_path
+from ..dialects.gemini_errors import GeminiError, gemini_error_to_anthropic
+from ..dialects.gemini_request import anthropic_request_to_gemini
+from ..dialects.gemini_response import gemini_response_to_anthropic
+from ..dialects.gemini_stream import GeminiStreamToAnthropic
 from ..dialects.sse import SSEDecoder, SSEEvent
 from ..dialects.tokens import estimate_input_tokens
 from ..dialects.translate_errors import MalformedAnswer, TranslationError

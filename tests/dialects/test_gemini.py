@@ -11,23 +11,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bifrost_py.dialects.gemini import (
-    GEMINI_API_KEY_HEADER,
-    SKIP_THOUGHT_SIGNATURE,
+from bifrost_py.dialects.gemini import GEMINI_API_KEY_HEADER, gemini_path
+from bifrost_py.dialects.gemini_errors import (
     GeminiError,
-    GeminiStreamToAnthropic,
-    anthropic_request_to_gemini,
-    anthropic_usage,
-    encode_gemini_sse,
     gemini_error_body,
     gemini_error_to_anthropic,
-    gemini_path,
+)
+from bifrost_py.dialects.gemini_mock import (
+    encode_gemini_sse,
     gemini_request_text,
     gemini_response,
-    gemini_response_to_anthropic,
-    gemini_schema,
     gemini_stream_chunks,
 )
+from bifrost_py.dialects.gemini_request import anthropic_request_to_gemini
+from bifrost_py.dialects.gemini_response import anthropic_usage, gemini_response_to_anthropic
+from bifrost_py.dialects.gemini_schema import gemini_schema
+from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
+from bifrost_py.dialects.gemini_tool_ids import SKIP_THOUGHT_SIGNATURE
 from bifrost_py.dialects.sse import SSEDecoder
 
 # ------------------------------------------------------------------ request

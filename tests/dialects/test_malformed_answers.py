@@ -32,14 +32,10 @@ from bifrost_py.dialects.bedrock import (
     encode_bedrock_chunk,
 )
 from bifrost_py.dialects.eventstream import EventStreamDecoder, EventStreamError, encode_message
-from bifrost_py.dialects.gemini import (
-    GeminiError,
-    GeminiStreamToAnthropic,
-    gemini_error_to_anthropic,
-    gemini_response,
-    gemini_response_to_anthropic,
-    gemini_stream_chunks,
-)
+from bifrost_py.dialects.gemini_errors import GeminiError, gemini_error_to_anthropic
+from bifrost_py.dialects.gemini_mock import gemini_response, gemini_stream_chunks
+from bifrost_py.dialects.gemini_response import gemini_response_to_anthropic
+from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
 from bifrost_py.dialects.sse import SSEDecoder
 
 event_names = st.sampled_from(

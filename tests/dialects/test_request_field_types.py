@@ -21,7 +21,7 @@ from bifrost_py.dialects.anthropic_openai import (
     openai_request_to_anthropic,
 )
 from bifrost_py.dialects.bedrock import to_bedrock_body
-from bifrost_py.dialects.gemini import anthropic_request_to_gemini
+from bifrost_py.dialects.gemini_request import anthropic_request_to_gemini
 from bifrost_py.dialects.tokens import estimate_input_tokens
 
 Translator = Callable[[Any], tuple[dict[str, Any], list[str]]]

@@ -15,11 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bifrost_py.config import ProviderConfig
-from bifrost_py.dialects.gemini import (
-    GeminiStreamToAnthropic,
-    encode_gemini_sse,
-    gemini_stream_chunks,
-)
+from bifrost_py.dialects.gemini_mock import encode_gemini_sse, gemini_stream_chunks
+from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
 from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.errors import CredentialsRefused, InvalidRequest
 from bifrost_py.providers import make_provider

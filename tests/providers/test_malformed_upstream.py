@@ -19,7 +19,7 @@ from bifrost_py.config import ProviderConfig
 from bifrost_py.dialects import usage
 from bifrost_py.dialects.bedrock import EVENTSTREAM_CONTENT_TYPE, encode_bedrock_chunk
 from bifrost_py.dialects.eventstream import encode_message
-from bifrost_py.dialects.gemini import encode_gemini_sse, gemini_stream_chunks
+from bifrost_py.dialects.gemini_mock import encode_gemini_sse, gemini_stream_chunks
 from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.errors import InvalidRequest
 from bifrost_py.providers import make_provider
