@@ -111,7 +111,12 @@ async def _read_answer(reader: asyncio.StreamReader, answer: Answer, head_only: 
         answer.body = await reader.read(LIMIT)  # ends at close: complete by definition
         answer.complete = True
     if answer.complete:
-        answer.trailing = await reader.read(LIMIT)
+        try:
+            answer.trailing = await reader.read(LIMIT)
+        except ConnectionError:
+            # A server that answered without reading a large body may reset the connection
+            # while the client still sends it (nginx does the same): the message had ended.
+            return
         if answer.trailing:
             answer.framing = f"{len(answer.trailing)} bytes after the end of the message"
 

@@ -41,7 +41,8 @@ class GatewayErrors(logging.Handler):
         self.seen: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        kind = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        exc = record.exc_info[1] if record.exc_info else None
+        kind = f"{type(exc).__name__}: {str(exc)[:80]}" if exc is not None else ""
         self.seen[f"{record.name}: {record.getMessage()[:80]} {kind}".strip()] += 1
 
 
