@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import time
 from itertools import groupby
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import aiosqlite
 
 from .catalog import Meta
-from .stores import Apply, Entry, Known, vector_bytes, vector_from
+from .stores import Apply, Entry, Known, StoreError, vector_bytes, vector_from
 
 log = logging.getLogger("bifrost_py.cache")
 SYNC_SECONDS = 2.0
@@ -107,8 +108,12 @@ class SQLiteStore:
             return pending if pending[0].expires > now else None
         assert self.db is not None
         query = f"SELECT {_COLUMNS}, body FROM cache_entries WHERE key = ? AND expires > ?"
-        async with self.db.execute(query, (key, now)) as cursor:
-            row = await cursor.fetchone()
+        try:
+            async with self.db.execute(query, (key, now)) as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.Error as exc:  # a database busy beyond busy_timeout: a miss, not a 500
+            log.warning("cache: reading %s failed (%s); answering a miss", self.path, exc)
+            raise StoreError(str(exc)) from exc
         return None if row is None else (_meta(row), bytes(row[9]))
 
     async def follow(self, apply: Apply) -> None:
@@ -150,11 +155,15 @@ class SQLiteStore:
     async def clear(self, scope: str | None) -> int:
         await self.flush()
         assert self.db is not None
-        if scope is None:
-            cursor = await self.db.execute("DELETE FROM cache_entries")
-        else:
-            cursor = await self.db.execute("DELETE FROM cache_entries WHERE scope = ?", (scope,))
-        await self.db.commit()
+        try:
+            if scope is None:
+                cursor = await self.db.execute("DELETE FROM cache_entries")
+            else:
+                cursor = await self.db.execute("DELETE FROM cache_entries WHERE scope = ?", (scope,))
+            await self.db.commit()
+        except sqlite3.Error as exc:
+            await self._rollback()
+            raise StoreError(f"the SQLite cache store could not delete: {exc}") from exc
         return int(cursor.rowcount or 0)
 
     async def flush(self) -> None:
@@ -179,11 +188,21 @@ class SQLiteStore:
                 await self._write(ops)
             except Exception:
                 log.exception("cache: writing %d change(s) to %s failed", len(ops), self.path)
+                # An open transaction would keep SQLite's write lock from every other writer of
+                # this file (the cost log, governance): end it; these entries are not cached.
+                await self._rollback()
             for kind, item in ops:
                 if kind == "put" and self._pending.get(item.meta.key, (None,))[0] is item.meta:
                     del self._pending[item.meta.key]
             if not self._ops:
                 self._idle.set()
+
+    async def _rollback(self) -> None:
+        try:
+            if self.db is not None:
+                await self.db.rollback()
+        except sqlite3.Error:
+            log.exception("cache: rolling back %s failed", self.path)
 
     async def _write(self, ops: list[tuple[str, Any]]) -> None:
         """Apply `ops` in order (a delete and a re-put of one key must not swap), runs of one

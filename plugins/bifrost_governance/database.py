@@ -96,10 +96,12 @@ class SQLite:
             await self.conn.execute("BEGIN")
             try:
                 await self.conn.executemany(sql, rows)
+                await self.conn.execute("COMMIT")
             except Exception:
+                # Also when COMMIT itself failed (busy): an open transaction would keep the
+                # write lock from every other writer of this file.
                 await self.conn.execute("ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
 
     async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         async with self.conn.execute(sql, args) as cursor:
