@@ -52,8 +52,10 @@ async function send(method, path, { params, body, tokenOverride } = {}) {
   if (!response.ok) {
     const message = await errorMessage(response);
     // Only the token still in use can stop working: a slow call that left with an older token
-    // and is refused after the user signed in again must not sign them out.
-    const current = tokenOverride === undefined && sentWith === token.get();
+    // and is refused after the user signed in again must not sign them out, and a call sent
+    // with no token at all (a page still loading after the sign-out) must not show the sign-in
+    // again over what the user is typing.
+    const current = tokenOverride === undefined && sentWith !== "" && sentWith === token.get();
     if (response.status === 401 && current) unauthorised.forEach((fn) => fn(message));
     throw new ApiError(response.status, message);
   }
