@@ -17,6 +17,7 @@ from .pluginmanager import PluginManager
 from .pricing import PriceBook
 from .providers import make_provider
 from .providers.base import Provider
+from .settling import finish
 
 log = logging.getLogger("bifrost_py")
 
@@ -85,9 +86,9 @@ class Gateway:
 
     async def finish(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Await work that must run to its end even if the request is cancelled meanwhile (the
-        client hung up): settling budgets, queueing log rows. If this task is cancelled, the work
-        goes on in a task of its own, which stop() waits for."""
-        await asyncio.shield(self.spawn(coro))
+        client hung up): settling budgets, queueing log rows. Once it has to wait, it goes on in
+        a task of its own, which a cancellation cannot cut and stop() waits for (settling.py)."""
+        await finish(coro, self.spawn)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -36,7 +36,8 @@ class Pipeline:
         try:
             return await self._answer(call, Responder(call, request))
         finally:
-            await self.gateway.finish(self.dispatch.request_end(call))
+            if self.dispatch.ends_requests:
+                await self.gateway.finish(self.dispatch.request_end(call))
 
     async def _answer(self, call: Call, responder: Responder) -> web.StreamResponse:
         try:

@@ -198,6 +198,7 @@ class Dispatcher:
         self._should_fall_back = chain("bifrost_should_fall_back")
         self._request_end = tuple(reversed(chain("bifrost_request_end")))
         self._list_models = chain("bifrost_list_models")
+        self.ends_requests = bool(self._request_end)
         self.empty = not any(
             (self._request_start, self._route, self._pre_attempt, self._post_attempt, self._request_end)
         )
