@@ -205,8 +205,17 @@ class Exchange:
         response = await self.responder.open_stream(call_headers(call, attempt))
         attempt.outcome.first_byte_sent = True
         await response.write(first)
-        while (chunk := await self._next_chunk(chunks)) is not None:
-            _, out = relay.push(chunk)
+        while True:  # per chunk: kept inline, a helper coroutine would cost a frame a chunk
+            waited = time.perf_counter()
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+                raise self._broke_off(exc) from exc
+            finally:
+                attempt.upstream_seconds += time.perf_counter() - waited
+            out = relay.push(chunk)
             if out:
                 await response.write(out)
         upstream.release()
@@ -232,8 +241,8 @@ class Exchange:
                         chunk = await anext(chunks)
                     except StopAsyncIteration:
                         raise UpstreamUnavailable(f"provider '{provider}' ended its stream before the first event") from None
-                    complete, out = relay.push(chunk)
-                    if complete:
+                    out = relay.push(chunk)
+                    if out is not None:
                         return out
         except TimeoutError as exc:
             raise UpstreamUnavailable(f"provider '{provider}' sent no event within {timeout:g}s", status=504) from exc
@@ -242,21 +251,13 @@ class Exchange:
         finally:
             self.attempt.upstream_seconds += time.perf_counter() - started
 
-    async def _next_chunk(self, chunks: AsyncIterator[bytes]) -> bytes | None:
-        """The next chunk from the provider, None at its end; its failures are the provider's."""
-        waited = time.perf_counter()
-        try:
-            return await anext(chunks)
-        except StopAsyncIteration:
-            return None
-        except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-            kind = "stalled" if isinstance(exc, TimeoutError) else "broke off"
-            raise UpstreamUnavailable(
-                f"provider '{self.attempt.target.provider}' {kind} its stream after the first event: "
-                f"{exc or type(exc).__name__}"
-            ) from exc
-        finally:
-            self.attempt.upstream_seconds += time.perf_counter() - waited
+    def _broke_off(self, exc: BaseException) -> UpstreamUnavailable:
+        """A failure of the provider's stream after its first event."""
+        kind = "stalled" if isinstance(exc, TimeoutError) else "broke off"
+        return UpstreamUnavailable(
+            f"provider '{self.attempt.target.provider}' {kind} its stream after the first event: "
+            f"{exc or type(exc).__name__}"
+        )
 
     # ------------------------------------------------------------------ endings
 

@@ -59,7 +59,7 @@ def _escape_char(ch: str) -> str:
 def valid_headers(headers: CIMultiDictProxy[str]) -> CIMultiDictProxy[str]:
     """The request's headers with every value valid UTF-8 (escaped where it was not), so that a
     plugin or an adapter forwarding a header cannot fail on it. The common case costs one scan."""
-    if all(value.isascii() for value in headers.values()):
+    if "".join(headers.values()).isascii():  # one pass in C: the common case
         return headers
     copy: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():

@@ -107,19 +107,20 @@ class StreamRelay:
     def facts(self) -> usage_reader.StreamFacts:
         return self.reader.facts
 
-    def push(self, chunk: bytes) -> tuple[bool, bytes]:
-        """(whether a complete event arrived, the bytes the client gets for it)."""
+    def push(self, chunk: bytes) -> bytes | None:
+        """The bytes the client gets for the events this chunk completed (possibly b""), or
+        None when it completed none."""
         complete = self.splitter.push(chunk)
         if not complete:
-            return False, b""
+            return None
         events = self.reader.read(complete)
         if self.observers:
             self._observe(events)
         if self.translator is not None:
-            return True, b"".join(self.translator.feed(event) for event in events)
+            return b"".join(self.translator.feed(event) for event in events)
         if self.hide_usage:
-            return True, b"".join(_without_usage_chunk(event) for event in events)
-        return True, complete
+            return b"".join(_without_usage_chunk(event) for event in events)
+        return complete
 
     def finish(self) -> bytes:
         """What the client still needs after the upstream's last event (a translated ending)."""

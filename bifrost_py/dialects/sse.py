@@ -80,15 +80,13 @@ class SSEDecoder:
             return
         if line[0] == 0x3A:  # ':' comment
             return
-        if not line.isascii():
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                raise MalformedAnswer(f"a line of the event stream is not UTF-8: {line[:40]!r}") from None
         name, sep, value = line.partition(b":")
         if sep and value[:1] == b" ":
             value = value[1:]
-        text = value.decode("utf-8")  # cut at ASCII bytes, a UTF-8 line stays UTF-8
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_text(line) from None
         if name == b"data":
             self._data.append(text)
         elif name == b"event":
@@ -97,6 +95,15 @@ class SSEDecoder:
             self._id = text
         elif name == b"retry" and text.isascii() and text.isdigit():  # "²".isdigit() is True
             self._retry = int(text)
+        elif not name.isascii():  # a field this reader ignores, unless it is not even text
+            try:
+                name.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _not_text(line) from None
+
+
+def _not_text(line: bytes) -> MalformedAnswer:
+    return MalformedAnswer(f"a line of the event stream is not UTF-8: {line[:40]!r}")
 
 
 def encode_event(data: str | bytes, event: str | None = None, id: str | None = None) -> bytes:

@@ -86,9 +86,11 @@ def anthropic_usage(
         return
     usage = F.an_object(usage, where)
     for key, attribute in _ANTHROPIC_COUNTS:
-        count = F.opt_count(usage, key, where, nullable=key not in required)
-        if count is not None:
+        count = usage.get(key)
+        if type(count) is int and count >= 0:  # the usual case, without a call per count
             setattr(facts, attribute, count)
+        elif count is not None or key in required:
+            F.opt_count(usage, key, where, nullable=key not in required)  # absent, or raises naming it
 
 
 def openai_usage(usage: object, facts: StreamFacts, where: str = "usage") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
@@ -116,10 +116,9 @@ class Provider:
         """Shape a request already in this provider's dialect: client headers worth forwarding,
         options the gateway needs for billing. An Anthropic-dialect request carries the client's
         Anthropic headers."""
-        if request.dialect != "anthropic":
-            return request
-        headers = {name: client_headers[name] for name in ANTHROPIC_FORWARDED if name in client_headers}
-        return replace(request, headers=headers) if headers else request
+        if request.dialect == "anthropic":
+            request.headers = {name: client_headers[name] for name in ANTHROPIC_FORWARDED if name in client_headers}
+        return request
 
     def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
         """The gateway error for a non-2xx answer: the provider's status, type and message, its

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -33,8 +32,10 @@ class OpenAIProvider(Provider):
         options = options if isinstance(options, dict) else {}
         if options.get("include_usage") is True:
             return request
-        body = {**request.json, "stream_options": {**options, "include_usage": True}}
-        return replace(request, json=body, body=request_json(body), hide_usage=True)
+        request.json = {**request.json, "stream_options": {**options, "include_usage": True}}
+        request.body = request_json(request.json)
+        request.hide_usage = True
+        return request
 
     def url(self, request: UpstreamRequest) -> str:
         return self.config.base_url + PATHS[request.endpoint]

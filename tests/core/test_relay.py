@@ -118,7 +118,7 @@ class Relayed:
 def relay(case: Case, chunks: list[bytes]) -> Relayed:
     recorder = Recorder()
     relayed = case.relay([recorder])
-    out = b"".join(relayed.push(chunk)[1] for chunk in chunks) + relayed.finish()
+    out = b"".join((relayed.push(chunk) or b"") for chunk in chunks) + relayed.finish()
     return Relayed(_MADE_UP.sub(b"<made-up>", out), relayed.facts, recorder.seen)
 
 
@@ -202,7 +202,7 @@ def test_an_observer_that_raises_is_dropped_and_the_others_and_the_client_see_ev
     raw = streams()["anthropic-text"]
     recorder = Recorder()
     relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[Broken(), recorder])
-    out = b"".join(relayed.push(raw[i:i + 50])[1] for i in range(0, len(raw), 50))
+    out = b"".join((relayed.push(raw[i:i + 50]) or b"") for i in range(0, len(raw), 50))
     assert out == raw
     assert Broken.calls == 1
     assert recorder.seen == relay(CASES[0], [raw]).observed
