@@ -231,6 +231,7 @@ class Attempt:
     outcome: Outcome = field(default_factory=Outcome)
     stash: Stash = field(default_factory=Stash)
     stream_observers: list[Any] = field(default_factory=list)
+    upstream_headers: dict[str, str] = field(default_factory=dict)  # sent with this attempt's request (set in pre_attempt)
 
     @property
     def translated(self) -> bool:

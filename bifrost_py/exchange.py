@@ -135,7 +135,7 @@ class Exchange:
         attempt.upstream_dialect = dialect
         request = UpstreamRequest(
             endpoint=call.endpoint, dialect=dialect, body=raw, json=body, stream=call.stream, model=model,
-            query_string=call.query_string if dialect == call.dialect else "",
+            query_string=call.query_string if dialect == call.dialect else "", extra_headers=attempt.upstream_headers,
         )
         return provider.prepare(request, call.headers)
 

@@ -28,4 +28,4 @@ class AnthropicProvider(Provider):
             **self.config.headers,
         }
         headers.setdefault("anthropic-version", DEFAULT_VERSION)
-        return await self._post(url, headers, request.body)
+        return await self._post(url, headers, request.body, request.extra_headers)

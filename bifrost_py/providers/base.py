@@ -42,6 +42,7 @@ class UpstreamRequest:
     headers: dict[str, str] = field(default_factory=dict)   # client headers worth forwarding
     query_string: str = ""
     hide_usage: bool = False         # usage was asked for billing only: the client must not see it
+    extra_headers: dict[str, str] = field(default_factory=dict)  # plugins' (Attempt.upstream_headers)
 
 
 class UpstreamResponse:
@@ -168,7 +169,12 @@ class Provider:
         UpstreamUnavailable when the provider cannot be reached or does not answer in time."""
         raise NotImplementedError
 
-    async def _post(self, url: str | URL, headers: dict[str, str], body: bytes) -> UpstreamResponse:
+    async def _post(self, url: str | URL, headers: dict[str, str], body: bytes,
+                    extra: dict[str, str] | None = None) -> UpstreamResponse:
+        """POST to the provider; `extra` (plugins' headers, e.g. traceparent) never replaces
+        the adapter's own (authentication, content type)."""
+        if extra:
+            headers = {**extra, **headers}
         timeouts = self.config.timeouts
         try:
             async with asyncio.timeout(timeouts.first_byte):

@@ -83,7 +83,7 @@ class BedrockProvider(Provider):
             raise InvalidRequest(f"request body is nested too deeply for provider '{self.name}' (bedrock)") from exc
         url = self.config.base_url + bedrock_invoke_path(request.model, request.stream)
         headers = await self._authorized(url, self._headers(request.stream), body, key)
-        response = await self._post(URL(url, encoded=True), headers, body)
+        response = await self._post(URL(url, encoded=True), headers, body, request.extra_headers)
         return await _answer(response, request.stream)
 
     def describe(self) -> dict[str, Any]:

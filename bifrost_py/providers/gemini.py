@@ -75,7 +75,7 @@ class GeminiProvider(Provider):
             log.info("provider %s: request to %s translated with losses: %s", self.name, request.model, "; ".join(notes))
         url = self.config.base_url + gemini_path(request.model, request.stream)
         headers = {"content-type": "application/json", GEMINI_API_KEY_HEADER: key.value, **self.config.headers}
-        response = await self._post(url, headers, raw)
+        response = await self._post(url, headers, raw, request.extra_headers)
         return await _answer(response, request)
 
 

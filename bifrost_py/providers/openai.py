@@ -48,7 +48,7 @@ class OpenAIProvider(Provider):
         if key is None and len(self.keys):
             raise CredentialsRefused(f"provider '{self.name}' has no usable API key")
         headers = {"content-type": "application/json", **self.auth_headers(key), **self.config.headers}
-        return await self._post(self.url(request), headers, request.body)
+        return await self._post(self.url(request), headers, request.body, request.extra_headers)
 
 
 class AzureProvider(OpenAIProvider):

@@ -15,17 +15,19 @@ import copy
 import functools
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bifrost_py import hookimpl
 from bifrost_py.context import ANTHROPIC, OPENAI, Attempt, Reply
 from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.errors import BudgetExceeded, PermissionDenied
 from bifrost_py.exchange import response_facts
 from bifrost_py.mockupstream import MockOptions, anthropic_response, openai_response
-from bifrost_py.testing import RunningServer
+from bifrost_py.testing import RunningServer, provider_config
 from bifrost_py.translation import translate_response
 
 from .kit import (
@@ -335,3 +337,31 @@ def test_an_upstreams_whole_answer_of_any_shape_is_taken_or_malformed_never_a_bu
         translate_response(answer, dialect, other, "client-model")
     except MalformedAnswer:
         pass
+
+
+class TraceHeader:
+    """A plugin that sends a header of its own with each attempt (what an OpenTelemetry plugin
+    does with traceparent)."""
+
+    @hookimpl
+    async def bifrost_pre_attempt(self, attempt: Any) -> None:
+        attempt.upstream_headers["traceparent"] = f"00-{'a' * 32}-{attempt.number:016x}-01"
+        attempt.upstream_headers["x-api-key"] = "a plugin must not replace the provider key"
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
+async def test_a_plugins_upstream_headers_reach_the_provider_but_never_replace_its_key(
+    start_gateway: Any, mock_upstream: Any, path: str
+) -> None:
+    gw = await start_gateway({"providers": provider_config(mock_upstream.url)}, plugins=[TraceHeader()], builtins=False)
+    model = "claude-sonnet-4-20250514" if "messages" in path else "gpt-4o"
+    body = {"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session, session.post(gw.url + path, json=body) as response:
+        assert response.status == 200
+    records = orjson.loads((await mock_upstream.get("/_mock/requests"))[2])
+    assert records[-1]["headers"]["traceparent"] == f"00-{'a' * 32}-{1:016x}-01"
+    sent = records[-1]["headers"]
+    if "messages" in path:
+        assert sent["x-api-key"] == "sk-ant-test"
+    else:
+        assert sent["authorization"] == "Bearer sk-openai-test"
