@@ -13,11 +13,13 @@ from prometheus_client import CollectorRegistry
 from .config import BUILTIN_PLUGIN_SECTIONS, Config
 from .configschema import Problems, Section
 from .context import Target
+from .periodic import Interval, Periodic, Periodics, Round
 from .pluginmanager import PluginManager
 from .pricing import PriceBook
 from .providers import make_provider
 from .providers.base import Provider
 from .settling import finish
+from .storage import Storage
 
 log = logging.getLogger("bifrost_py")
 
@@ -35,7 +37,8 @@ class Gateway:
     """Everything one running gateway owns. A Gateway with no plugins is a plain proxy.
 
     Plugins reach the core through this object: `config`, `plugin_section()`, `providers`,
-    `prices`, `metrics`, `format_money()`, `spawn()`.
+    `prices`, `metrics`, `format_money()`, `spawn()`, and the services: `storage` (databases
+    and Redis by URL, shared and closed by the gateway) and `every()` (periodic tasks).
     """
 
     def __init__(self, config: Config, *, plugins: list[object] | None = None, builtins: bool = True) -> None:
@@ -47,6 +50,9 @@ class Gateway:
         self._resolved_chars = 0  # of the names in the memo: it is bounded in size, not only count
         self.prices = PriceBook(config.pricing)
         self.metrics = CollectorRegistry(auto_describe=True)
+        # Services for plugins (docs/plugins.md, "Services"); built before any plugin configures.
+        self.storage = Storage(config.base_dir)
+        self.periodic = Periodics()
         self.plugins = PluginManager(self)
         self.plugins.load(builtins=builtins, extra=plugins)
         self.plugins.hook.bifrost_configure(gateway=self)
@@ -89,6 +95,14 @@ class Gateway:
         client hung up): settling budgets, queueing log rows. Once it has to wait, it goes on in
         a task of its own, which a cancellation cannot cut and stop() waits for (settling.py)."""
         await finish(coro, self.spawn)
+
+    def every(self, interval: Interval, fn: Round, *, name: str, now: bool = False,
+              final: bool = True) -> Periodic:
+        """Await `fn()` every `interval` seconds (or `interval()`), from now until stop(): a round
+        is never cancelled half-way, and a final round runs at stop() before any plugin's
+        shutdown hook (unless `final=False`). A failing round is logged; returning
+        `bifrost_py.periodic.DONE` ends the task. `now=True`: the first round at once."""
+        return self.periodic.every(interval, fn, name=name, now=now, final=final)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -149,6 +163,7 @@ class Gateway:
         """Finish background work (log rows, settlements), then plugins in reverse, then HTTP."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.periodic.stop()  # final rounds: while plugins and storage are still up
         for info in reversed(self.plugins.ordered()):
             shutdown = getattr(info.plugin, "bifrost_shutdown", None)
             if shutdown is not None:
@@ -156,5 +171,8 @@ class Gateway:
                     await shutdown(self)
                 except Exception:
                     log.exception("shutdown of plugin %s failed", info.name)
+        while self._tasks:  # what the shutdown hooks handed off
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.storage.close()  # after every plugin's shutdown: they may write there last
         for provider in self.providers.values():
             await provider.close()

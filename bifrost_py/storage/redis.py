@@ -1,0 +1,134 @@
+"""Redis for plugins: one `redis.asyncio` client per URL, shared by every plugin that names it.
+
+What the built-ins learnt the hard way, done once here:
+
+- No command is ever cancelled half-way. On Python 3.11 redis-py's own timeout around a send can
+  swallow a cancellation that lands at the wrong moment, and closing a client after a command
+  was cut can hang. `run(fn)` therefore runs `fn(client)` in a task of its own that nothing
+  cancels; the caller awaits it shielded and, when cancelled, leaves at once while the command
+  ends. `close()` gives the commands still running CLOSE_WAIT seconds, then closes.
+- A Redis that is down, restarting, loading or too slow raises StorageUnavailable (with
+  redis-py's error as its cause), which each plugin maps once: the cache answers a miss,
+  governance a 503. That Redis went away is logged once, and again once it answers.
+- Timeouts are short (a dead Redis must not stall requests): CONNECT_TIMEOUT to connect,
+  COMMAND_TIMEOUT for one reply; `?socket_timeout=` and `?socket_connect_timeout=` in the URL
+  override them. A dropped connection (Redis restarted) is retried once at once; a timeout is not.
+
+Replies are bytes (no decoding): `client` is the redis.asyncio.Redis itself, for pipelines and
+scripts inside `run()`. Code that already runs in a task nothing cancels (a settlement of its
+own) may await `client` directly; everything else goes through `run()` or `spawn()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, TryAgainError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import StorageClosed, StorageUnavailable
+
+T = TypeVar("T")
+log = logging.getLogger("bifrost_py.storage")
+
+CONNECT_TIMEOUT = 2.0  # seconds to (re)connect
+COMMAND_TIMEOUT = 3.0  # seconds for one reply (a blocking read must block for less)
+CLOSE_WAIT = 5.0  # seconds close() gives the commands still running
+
+# Redis cannot answer now; other RedisErrors (WRONGTYPE, a script's error) are about the command.
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, TryAgainError, OSError)
+
+
+class RedisClient:
+    """A Redis server opened through `gateway.storage` (see the module docstring)."""
+
+    def __init__(self, url: str, shown: str) -> None:
+        self.url = url
+        self._shown = shown  # the URL without its password, for log lines
+        self._client: aioredis.Redis | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._down = False
+        self._closed = False
+
+    async def open(self) -> None:
+        self._client = aioredis.from_url(
+            self.url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT,
+            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
+        )
+        try:
+            await self.run(lambda client: client.ping(), what="connect")
+        except BaseException:
+            client, self._client = self._client, None
+            await client.aclose()
+            raise
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The redis.asyncio client (bytes replies). Never close it: the gateway does."""
+        if self._client is None or self._closed:
+            raise StorageClosed(f"Redis {self._shown} is closed")
+        return self._client
+
+    async def run(self, fn: Callable[[aioredis.Redis], Awaitable[T]], *, what: str = "command") -> T:
+        """`await fn(client)` in a task nothing cancels; a cancelled caller leaves at once and
+        the command ends on its own. Redis being unavailable is StorageUnavailable; `what`
+        names the work in log lines ("lookup", "admission")."""
+        return await asyncio.shield(self.spawn(fn, what=what))
+
+    def spawn(self, fn: Callable[[aioredis.Redis], Awaitable[T]], *, what: str = "command") -> asyncio.Task[T]:
+        """Start `fn(client)` without waiting for it (fire and forget: an LRU touch); close()
+        waits for it. Its failure is logged as `run()`'s would be."""
+        client = self.client
+        task = asyncio.get_running_loop().create_task(self._guard(fn(client), what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_retrieve)
+        return task
+
+    async def _guard(self, work: Awaitable[T], what: str) -> T:
+        try:
+            result = await work
+        except _UNAVAILABLE as exc:
+            why = str(exc) or type(exc).__name__
+            if not self._down:
+                self._down = True
+                log.warning("Redis %s: %s failed (%s); it counts as unavailable until it answers again",
+                            self._shown, what, why)
+            raise StorageUnavailable(f"Redis {what} failed: {why}") from exc
+        if self._down:
+            self._down = False
+            log.warning("Redis %s answers again", self._shown)
+        return result
+
+    @property
+    def available(self) -> bool:
+        """False from a failure until the next command that succeeds."""
+        return not self._down
+
+    async def close(self) -> None:
+        """Give the commands in flight CLOSE_WAIT seconds to end, then close the client (the
+        gateway calls this once, after every plugin's shutdown; never cancels a command)."""
+        self._closed = True
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks), timeout=CLOSE_WAIT)
+            if late:
+                log.warning("Redis %s: %d command(s) still running at shutdown; closing anyway",
+                            self._shown, len(late))
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Retrieve the outcome of a command whose caller left (no 'never retrieved' noise)."""
+    if not task.cancelled():
+        task.exception()
