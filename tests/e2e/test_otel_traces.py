@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import anthropic
+import openai
 import orjson
 import pytest
 from aiohttp import web
@@ -26,6 +29,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from bifrost_py import Attempt, Call, Caller, Reply, hookimpl
+from bifrost_py.errors import AuthenticationFailed
 from bifrost_py.testing import RunningServer, running_gateway, running_mock_upstream
 
 MODEL = "claude-sonnet-4-20250514"
@@ -132,7 +137,16 @@ async def script(upstream: RunningServer, responses: list[dict[str, Any]]) -> No
 
 
 def traceparent(span: Span) -> str:
+    """The W3C traceparent naming `span`, as sent upstream: version, trace id, span id, and the
+    flags reduced to "sampled" (level 2 of the spec adds a "random trace id" bit that the SDK sets
+    on the traces it starts)."""
     return f"00-{span.trace_id.hex()}-{span.span_id.hex()}-01"
+
+
+def sent(header: str) -> str:
+    """A traceparent header with its flags reduced to the sampled bit, to compare with traceparent()."""
+    version, trace_id, span_id, flags = header.split("-")
+    return f"{version}-{trace_id}-{span_id}-{int(flags, 16) & 1:02x}"
 
 
 # --------------------------------------------------------------------------- tests
@@ -205,5 +219,138 @@ async def test_a_request_that_failed_over_once_is_one_request_span_over_two_atte
     assert "bifrost.virtual_key" not in whole  # no plugin identified the caller
 
     # each attempt's request to its provider carried that attempt's traceparent
-    assert to_primary["headers"]["traceparent"] == traceparent(first)
-    assert to_backup["headers"]["traceparent"] == traceparent(second)
+    assert sent(to_primary["headers"]["traceparent"]) == traceparent(first)
+    assert sent(to_backup["headers"]["traceparent"]) == traceparent(second)
+
+
+def single_config(upstream: RunningServer, receiver: Receiver, *extra: str) -> dict[str, Any]:
+    return {
+        "providers": {"main": {"type": "anthropic", "base_url": upstream.url, "keys": [{"value": "sk-main"}]},
+                      "gpt": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["gpt-*"],
+                              "keys": [{"value": "sk-gpt"}]}},
+        "plugins": {"load": ["bifrost_otel", *extra]},
+        "otel": otel(receiver),
+    }
+
+
+async def test_without_a_traceparent_the_request_starts_a_trace_that_goes_upstream() -> None:
+    async with otlp_receiver() as receiver, running_mock_upstream() as upstream:
+        async with running_gateway(single_config(upstream, receiver), builtins=False) as gw:
+            client = openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key="sk-client", max_retries=0)
+            stream = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "count to three"}], stream=True,
+                stream_options={"include_usage": True},
+            )
+            chunks = [chunk async for chunk in stream]
+            await client.close()
+        spans = receiver.spans()
+        requests = [r for r in await recorded_all(upstream) if r["path"].endswith("/chat/completions")]
+
+    usage = next(c.usage for c in chunks if c.usage is not None)
+    [request] = by_name(spans, Span.SPAN_KIND_SERVER)
+    [attempt] = by_name(spans, Span.SPAN_KIND_CLIENT)
+    assert request.parent_span_id == b""  # a root span: a trace of its own
+    assert attempt.trace_id == request.trace_id and attempt.parent_span_id == request.span_id
+    assert [sent(r["headers"]["traceparent"]) for r in requests] == [traceparent(attempt)]
+    whole, answered = attributes(request.attributes), attributes(attempt.attributes)
+    assert whole["bifrost.stream"] is True and whole["gen_ai.operation.name"] == "chat"
+    assert whole["gen_ai.provider.name"] == answered["gen_ai.provider.name"] == "openai"
+    assert answered["gen_ai.usage.output_tokens"] == usage.completion_tokens
+    assert answered["gen_ai.usage.input_tokens"] == usage.prompt_tokens
+    assert answered["http.response.status_code"] == 200
+
+
+async def recorded_all(upstream: RunningServer) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as session, session.get(upstream.url + "/_mock/requests") as response:
+        return list(orjson.loads(await response.read()))
+
+
+class Tagger:
+    """Identifies the caller, decides the route and answers from its 'cache', with the public API
+    only, as governance, routing and the cache plugin do."""
+
+    PLUGIN_NAME = "tagger"
+
+    @hookimpl
+    async def bifrost_request_start(self, call: Call) -> None:
+        call.caller = Caller(key_id="vk-42", key_name="ci-bot", team="platform", customer="acme")
+
+    @hookimpl
+    async def bifrost_route(self, call: Call, targets: list[Any]) -> None:
+        call.route_rule = "pinned-to-main"
+
+    @hookimpl
+    async def bifrost_pre_attempt(self, attempt: Attempt) -> Reply:
+        return Reply({"id": "msg_cached", "type": "message", "role": "assistant", "model": MODEL,
+                      "content": [{"type": "text", "text": "from the cache"}], "stop_reason": "end_turn",
+                      "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 4}}, source="cache")
+
+
+@pytest.mark.parametrize("order", [["otel", "tagger"], ["tagger", "otel"]], ids=["otel-first", "otel-after"])
+async def test_caller_route_and_cache_hit_are_on_the_spans_whichever_plugin_runs_first(order: list[str]) -> None:
+    """Run after the answering plugin, the otel plugin never sees the attempt begin: it draws its
+    span at request_end from the attempt's own timings, with the same attributes."""
+    async with otlp_receiver() as receiver, running_mock_upstream() as upstream:
+        config = single_config(upstream, receiver)
+        config["plugins"]["order"] = order
+        async with running_gateway(config, plugins=[Tagger()], builtins=False) as gw:
+            client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="sk-client", max_retries=0)
+            message = await client.messages.create(model=MODEL, max_tokens=20, messages=PROMPT)  # type: ignore[arg-type]
+            await client.close()
+        spans = receiver.spans()
+        upstream_calls = await recorded(upstream)
+
+    assert message.content[0].text == "from the cache" and upstream_calls == []  # type: ignore[union-attr]
+    [request] = by_name(spans, Span.SPAN_KIND_SERVER)
+    [attempt] = by_name(spans, Span.SPAN_KIND_CLIENT)
+    assert attempt.parent_span_id == request.span_id
+    assert request.start_time_unix_nano <= attempt.start_time_unix_nano <= attempt.end_time_unix_nano \
+        <= request.end_time_unix_nano
+    whole, hit = attributes(request.attributes), attributes(attempt.attributes)
+    assert whole["bifrost.virtual_key"] == "ci-bot" and whole["bifrost.virtual_key.id"] == "vk-42"
+    assert whole["bifrost.team"] == "platform" and whole["bifrost.customer"] == "acme"
+    assert whole["bifrost.route.rule"] == hit["bifrost.route.rule"] == "pinned-to-main"
+    assert whole["bifrost.cache.hit"] is True and hit["bifrost.cache.hit"] is True
+    assert whole["bifrost.cost.usd"] == hit["bifrost.cost.usd"] == 0.0  # nothing consumed
+    assert "gen_ai.usage.input_tokens" not in hit
+    assert hit["bifrost.attempt.number"] == 1 and hit["http.response.status_code"] == 200
+
+
+class Bouncer:
+    PLUGIN_NAME = "bouncer"
+
+    @hookimpl
+    async def bifrost_request_start(self, call: Call) -> None:
+        raise AuthenticationFailed("unknown virtual key")
+
+
+async def test_a_refused_request_is_one_span_with_its_status_and_error_type() -> None:
+    async with otlp_receiver() as receiver, running_mock_upstream() as upstream:
+        async with running_gateway(single_config(upstream, receiver), plugins=[Bouncer()], builtins=False) as gw:
+            client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="sk-client", max_retries=0)
+            with pytest.raises(anthropic.AuthenticationError):
+                await client.messages.create(model=MODEL, max_tokens=20, messages=PROMPT)  # type: ignore[arg-type]
+            await client.close()
+        spans = receiver.spans()
+
+    [request] = spans
+    whole = attributes(request.attributes)
+    assert request.kind == Span.SPAN_KIND_SERVER and whole["bifrost.attempts"] == 0
+    assert whole["http.response.status_code"] == 401
+    assert whole["error.type"] == "authentication_error"
+    assert request.status.code == Status.STATUS_CODE_UNSET  # a 4xx is the client's, not the server's error
+
+
+async def test_with_the_collector_down_requests_are_answered_and_shutdown_ends() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = Receiver(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    async with running_mock_upstream() as upstream:
+        started = time.monotonic()
+        async with running_gateway(single_config(upstream, nowhere), builtins=False) as gw:
+            client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="sk-client", max_retries=0)
+            for _ in range(3):
+                message = await client.messages.create(model=MODEL, max_tokens=20, messages=PROMPT)  # type: ignore[arg-type]
+                assert message.content
+            await client.close()
+        assert time.monotonic() - started < 6  # the exporter alone would retry for up to 10 s
