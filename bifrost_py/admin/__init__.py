@@ -6,7 +6,8 @@ for all of them (guard.py), so no handler can forget to, and answers every failu
 
     guard.py     the token check and the wrapper every admin handler runs inside
     errors.py    the admin error shape
-    params.py    query numbers read with their range checked
+    params.py    query parameters read with their type and range checked
+    helpers.py   JSON bodies and answers, body fields, "not started" 503s, AdminError
     openapi.py   /api/openapi.json, built from the routes
     routes.py    registering the core's and the plugins' routes
     probes.py    /health, /metrics (optionally behind metrics.token), base-URL probes
@@ -21,10 +22,15 @@ from typing import Any
 
 from .errors import admin_error
 from .guard import Handler, guarded, token_ok
+from .helpers import AdminError, NotStarted, body_field, json_body, json_response, require_started
 from .openapi import openapi_document
-from .params import BadParameter
+from .params import BadParameter, choice, flag, number, text, whole_number
 
-__all__ = ["AdminRoute", "BadParameter", "Handler", "admin_error", "guarded", "openapi_document", "token_ok"]
+__all__ = [
+    "AdminError", "AdminRoute", "BadParameter", "Handler", "NotStarted", "admin_error", "body_field", "choice", "flag",
+    "guarded", "json_body", "json_response", "number", "openapi_document", "require_started", "text", "token_ok",
+    "whole_number",
+]
 
 
 @dataclass(slots=True)

@@ -5,8 +5,9 @@ live log's EventSource, which cannot send headers) also take `?token=`: a token 
 in browser history, proxy and access logs, so no other route accepts it there.
 
 `guarded()` is also where every failure of a handler becomes the admin error shape: a caller's
-bad parameter is a 400, an aiohttp HTTPException keeps its status, anything else is a logged
-500 — a bug, but one that still answers JSON.
+bad parameter is a 400, an AdminError (helpers.py) or aiohttp HTTPException keeps its status, a
+store that cannot answer (StorageUnavailable) is a 503 with Retry-After, anything else is a
+logged 500 — a bug, but one that still answers JSON.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..storage.errors import StorageUnavailable
 from .errors import admin_error, from_http_exception
+from .helpers import AdminError
 from .params import BadParameter
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -74,6 +77,15 @@ async def answered(handler: Handler, request: web.Request) -> web.StreamResponse
         return await handler(request)
     except BadParameter as exc:
         return admin_error(400, str(exc))
+    except AdminError as exc:
+        if started(request):
+            raise RuntimeError(f"{exc.status} raised after the response started") from exc
+        return exc.response()
+    except StorageUnavailable as exc:
+        if started(request):
+            raise
+        log.warning("admin %s %s: storage unavailable: %s", request.method, request.path, exc)
+        return admin_error(503, f"storage unavailable ({exc}); try again shortly", headers={"retry-after": "1"})
     except web.RequestPayloadError as exc:  # e.g. Content-Encoding: gzip on a body that is not
         return admin_error(400, f"request body could not be read: {exc}")
     except web.HTTPException as exc:
