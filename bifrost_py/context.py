@@ -83,14 +83,30 @@ class Usage:
         return self.total_input + self.output_tokens
 
 
+@dataclass(slots=True, frozen=True)
+class ProviderWeight:
+    """One provider a caller's traffic is split over, and its share (relative to the others)."""
+
+    provider: str
+    weight: float
+
+
 @dataclass(slots=True)
 class Caller:
-    """Who is calling, as established by an authenticating plugin (governance).
+    """Who is calling, as established by an authenticating plugin (governance, or yours).
 
-    `attrs` carries per-key settings that other plugins act on, by these names:
-    "fallbacks" (list of "provider/model" strings), "provider_weights" (list of
-    {"provider": name, "weight": float}), "cache" (bool: cache enabled for this key),
-    "cache_ttl" (seconds), "allowed_providers" (list of names, None = all).
+    Besides who it is, the caller carries the per-key settings other plugins act on, typed:
+
+    - `allowed_providers`: the providers its key may use (routing leaves out the others); None: all
+    - `provider_weights`: how routing splits its traffic over providers; empty: routing's own rules
+    - `fallbacks`: its own failover chain, "provider/model" or "provider" entries; empty: the config's
+    - `cache`: the cache on or off for it; None: the cache's own `enabled`
+    - `cache_ttl`: seconds its answers are cached; None: the cache's own `ttl`
+
+    `attrs` (the string-keyed dict these used to travel in) is deprecated and goes away in the
+    next release: given at construction, its known names fill the typed fields, and typed fields
+    given fill it, so plugins of either kind keep working meanwhile. Facts of your own plugin
+    belong on `call.stash` under a StashKey.
     """
 
     key_id: str
@@ -98,6 +114,53 @@ class Caller:
     team: str | None = None
     customer: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    allowed_providers: tuple[str, ...] | None = field(default=None, kw_only=True)
+    provider_weights: tuple[ProviderWeight, ...] = field(default=(), kw_only=True)
+    fallbacks: tuple[str, ...] = field(default=(), kw_only=True)
+    cache: bool | None = field(default=None, kw_only=True)
+    cache_ttl: float | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.attrs:
+            self._from_attrs(self.attrs)
+        elif (self.allowed_providers is not None or self.provider_weights or self.fallbacks
+              or self.cache is not None or self.cache_ttl is not None):
+            self._to_attrs()
+
+    def _from_attrs(self, attrs: dict[str, Any]) -> None:
+        """The deprecated names, read leniently as their readers did (a weight that is not a
+        number counts as 0, a falsy TTL as none)."""
+        allowed = attrs.get("allowed_providers")
+        if self.allowed_providers is None and isinstance(allowed, (list, tuple)) and allowed:
+            self.allowed_providers = tuple(str(name) for name in allowed)
+        weights = attrs.get("provider_weights")
+        if not self.provider_weights and isinstance(weights, (list, tuple)):
+            self.provider_weights = tuple(ProviderWeight(str(w.get("provider")), _weight(w.get("weight")))
+                                          for w in weights if isinstance(w, dict))
+        fallbacks = attrs.get("fallbacks")
+        if not self.fallbacks and isinstance(fallbacks, (list, tuple)):
+            self.fallbacks = tuple(str(entry) for entry in fallbacks)
+        if self.cache is None and attrs.get("cache") is not None:
+            self.cache = bool(attrs["cache"])
+        ttl = attrs.get("cache_ttl")
+        if self.cache_ttl is None and ttl and not isinstance(ttl, bool) and isinstance(ttl, (int, float)):
+            self.cache_ttl = float(ttl)
+
+    def _to_attrs(self) -> None:
+        attrs = self.attrs
+        attrs["allowed_providers"] = list(self.allowed_providers) if self.allowed_providers else None
+        if self.provider_weights:
+            attrs["provider_weights"] = [{"provider": w.provider, "weight": w.weight} for w in self.provider_weights]
+        if self.fallbacks:
+            attrs["fallbacks"] = list(self.fallbacks)
+        if self.cache is not None:
+            attrs["cache"] = self.cache
+        if self.cache_ttl is not None:
+            attrs["cache_ttl"] = self.cache_ttl
+
+
+def _weight(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 @dataclass(slots=True, frozen=True)

@@ -21,6 +21,7 @@ from ..errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from ..health import ProviderHealth
 from .keys import KeyPool
 
 ERROR_DETAIL_CHARS = 300  # of an upstream error message quoted to the client
@@ -110,7 +111,12 @@ class Provider:
         self.config = config
         self.name = config.name
         self.keys = KeyPool(config.keys)
-        self.state: dict[str, Any] = {}   # health/cooldown facts published by plugins (admin API)
+        # What plugins publish about this provider's targets (failover: circuits; routing
+        # reads it): typed, bifrost_py/health.py. The admin API shows it as `state`.
+        self.health = ProviderHealth()
+        # Deprecated (goes away next release): the untyped dict plugins wrote before `health`;
+        # still shown in the admin API under `state`, merged with `health`.
+        self.state: dict[str, Any] = {}
         self._session: aiohttp.ClientSession | None = None
 
     def prepare(self, request: UpstreamRequest, client_headers: Mapping[str, str]) -> UpstreamRequest:
@@ -195,7 +201,7 @@ class Provider:
             "base_url": self.config.base_url,
             "models": self.config.models,
             "keys": self.keys.describe(),
-            "state": self.state,
+            "state": {**self.state, **self.health.describe()} if self.health else self.state,
         }
 
 
