@@ -8,9 +8,11 @@
     shutdown       flush the spans still queued
 
 Tracing must never change what a client gets: the pre hooks log and swallow their own errors
-instead of failing the request. The hooks are marked tryfirst, so that (where the plugin
-manager orders by markers) the spans time the other plugins' work too; where it does not,
-request_end still gives every attempt its span, a cache hit and a refusal included.
+instead of failing the request. The opening hooks are marked tryfirst and the closing ones
+trylast, so that the spans time the other plugins' work too. A plugin marked tryfirst before
+this one (or ordered before it, where markers are not honoured) may still answer or refuse
+before this plugin sees an attempt begin: request_end then draws that attempt's span from its
+own timings, so every attempt has its span, a cache hit and a refusal included.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class OtelPlugin:
             log.exception("otel: could not open the span of attempt %d of request %s", attempt.number,
                           attempt.call.request_id)
 
-    @hookimpl(tryfirst=True)
+    @hookimpl(trylast=True)
     async def bifrost_post_attempt(self, attempt: Attempt) -> None:
         span = attempt.stash.get(ATTEMPT_SPAN)
         if span is None or self.spans is None:
@@ -91,7 +93,7 @@ class OtelPlugin:
         if cost is not None:
             attempt.stash[ATTEMPT_COST] = cost
 
-    @hookimpl(tryfirst=True)
+    @hookimpl(trylast=True)
     async def bifrost_request_end(self, call: Call) -> None:
         spans = self.spans
         if spans is None:
