@@ -290,6 +290,7 @@ class Attempt:
     key_name: str | None = None         # which of the provider's API keys was used
     provider_type: str = ""
     upstream_dialect: str | None = None  # the dialect spoken to the provider (None: not called)
+    upstream_model: str | None = None    # the provider's own id for target.model, as sent (None: not called)
     notes: list[str] = field(default_factory=list)  # what translation dropped, etc.
     outcome: Outcome = field(default_factory=Outcome)
     stash: Stash = field(default_factory=Stash)

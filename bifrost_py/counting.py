@@ -16,8 +16,10 @@ from aiohttp import web
 
 from .answers import Responder, call_headers
 from .context import ANTHROPIC, Call, Target
+from .dialects.gemini import GEMINI
 from .dialects.tokens import estimate_input_tokens
 from .errors import GatewayError
+from .gemini_calls import count_gemini_tokens
 from .limits import request_json
 from .providers.base import UpstreamRequest
 
@@ -28,6 +30,8 @@ log = logging.getLogger("bifrost_py.counting")
 
 
 async def count_tokens(gateway: Gateway, call: Call, responder: Responder, target: Target) -> web.StreamResponse:
+    if call.dialect == GEMINI:  # Gemini's countTokens: its own request and answer shapes
+        return await count_gemini_tokens(gateway, call, responder, target)
     provider = gateway.providers.get(target.provider)
     headers = {**call_headers(call, None), "x-bf-provider": target.provider, "x-bf-model": target.model}
     if provider is not None and provider.supports_count_tokens and ANTHROPIC in provider.dialects:

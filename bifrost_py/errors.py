@@ -23,6 +23,9 @@ import math
 
 import orjson
 
+from .dialects.gemini import GEMINI
+from .dialects.gemini_inbound_response import gemini_error_json
+
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
 
@@ -181,6 +184,8 @@ def _openai_type_for(anthropic_type: str) -> str:
 
 def error_body(error: GatewayError, dialect: str) -> bytes:
     """The JSON body for `error` in the caller's dialect (CONTRACT.md, Errors)."""
+    if dialect == GEMINI:
+        return orjson.dumps(gemini_error_json(error.status, error.message))
     if dialect == OPENAI:
         return orjson.dumps(
             {"error": {"message": error.message, "type": error.openai_type, "param": None, "code": error.openai_code}}
@@ -190,6 +195,8 @@ def error_body(error: GatewayError, dialect: str) -> bytes:
 
 def error_event(error: GatewayError, dialect: str) -> bytes:
     """The same error as a stream event, for failures after the first byte reached the client."""
+    if dialect == GEMINI:  # Google ends a stream with an error chunk, framed as its others
+        return b"data: " + error_body(error, dialect) + b"\r\n\r\n"
     if dialect == OPENAI:
         return b"data: " + error_body(error, dialect) + b"\n\n"
     return b"event: error\ndata: " + error_body(error, dialect) + b"\n\n"

@@ -97,6 +97,7 @@ class Exchange:
             raise NotFound(f"provider '{attempt.target.provider}' is not configured", final=False)
         self.provider = provider
         attempt.provider_type = provider.type
+        attempt.upstream_model = provider.upstream_model(attempt.target.model)  # what budgets reserve for
         try:
             reply = await self.gateway.dispatcher.pre_attempt(attempt, self.progress)
         except GatewayError:
@@ -133,6 +134,7 @@ class Exchange:
             attempt.notes.extend(notes)
             raw = request_json(body)
         attempt.upstream_dialect = dialect
+        attempt.upstream_model = model
         request = UpstreamRequest(
             endpoint=call.endpoint, dialect=dialect, body=raw, json=body, stream=call.stream, model=model,
             query_string=call.query_string if dialect == call.dialect else "", extra_headers=attempt.upstream_headers,

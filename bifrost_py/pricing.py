@@ -12,7 +12,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from .context import Usage
+from .context import Attempt, Usage
 
 # genai-prices provider ids for our provider types.
 _CATALOG_PROVIDER = {
@@ -159,15 +159,47 @@ class PriceBook:
         price = self.price(model, provider_type)
         return None if price is None else price.cost(usage)
 
+    def served(self, attempt: Attempt) -> Price | None:
+        """The price of what `attempt`'s provider serves: its own id for the model (a Bedrock or
+        Azure mapping) when it maps the name, else the gateway's name; then the name in the
+        answer (an Azure deployment's real model, a dated snapshot). A mapped request is never
+        priced as the model the client named, which may be far dearer or cheaper than the one
+        that answered; a `pricing:` entry for the gateway's name still applies."""
+        provider_type = attempt.provider_type or None
+        target = attempt.target.model
+        served = attempt.upstream_model or target
+        price = self.price(served, provider_type)
+        if price is None:
+            answered = attempt.outcome.model
+            if answered and answered != served:
+                price = self.price(answered, provider_type)
+            if price is None and served != target:
+                price = self._override(target)
+        return price
+
+    def served_cost(self, attempt: Attempt, usage: Usage) -> float | None:
+        """USD cost of `usage` at the price of what `attempt` was served (see `served`)."""
+        price = self.served(attempt)
+        return None if price is None else price.cost(usage)
+
     def worst_case(self, model: str, provider_type: str | None, input_tokens: int, max_output: int) -> float | None:
         """The most a request can cost: every prompt token at the full input rate (cache writes
         can cost more than plain input, so the dearer of the two) and all of max_tokens out."""
-        price = self.price(model, provider_type)
-        if price is None:
-            return None
-        input_rate = max(
-            _tiered(price.input, price.input_tiers, input_tokens),
-            _tiered(price.cache_write, price.cache_write_tiers, input_tokens),
-        )
-        output_rate = _tiered(price.output, price.output_tiers, input_tokens)
-        return (input_tokens * input_rate + max_output * output_rate) / 1_000_000
+        return _worst_case(self.price(model, provider_type), input_tokens, max_output)
+
+    def served_worst_case(self, attempt: Attempt, input_tokens: int, max_output: int) -> float | None:
+        """`worst_case` at the price of what `attempt`'s provider will serve (see `served`)."""
+        return _worst_case(self.served(attempt), input_tokens, max_output)
+
+
+def _worst_case(price: Price | None, input_tokens: int, max_output: int) -> float | None:
+    """The most a request can cost at `price`: every prompt token at the full input rate (cache
+    writes can cost more than plain input, so the dearer of the two) and all of max_tokens out."""
+    if price is None:
+        return None
+    input_rate = max(
+        _tiered(price.input, price.input_tiers, input_tokens),
+        _tiered(price.cache_write, price.cache_write_tiers, input_tokens),
+    )
+    output_rate = _tiered(price.output, price.output_tiers, input_tokens)
+    return (input_tokens * input_rate + max_output * output_rate) / 1_000_000

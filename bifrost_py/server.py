@@ -15,8 +15,10 @@ from .admin.probes import metrics_handler, probe_ok
 from .admin.routes import add_admin_routes
 from .admin.webui import add_web_ui
 from .context import ANTHROPIC, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI, ModelInfo
+from .dialects.gemini import GEMINI
 from .errors import GatewayError, error_body
 from .gateway import Gateway
+from .gemini_calls import gemini_endpoint, gemini_model_list
 from .inbound import new_call, read_call
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
@@ -38,6 +40,9 @@ def build_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/v1/models", api.models(None))
     app.router.add_get("/anthropic/v1/models", api.models(ANTHROPIC))
     app.router.add_get("/openai/v1/models", api.models(OPENAI))
+    for version in ("v1beta", "v1"):  # Google serves both; the SDKs pick one
+        app.router.add_get(f"/gemini/{version}/models", api.models(GEMINI))
+        app.router.add_post(f"/gemini/{version}/models/{{target}}", gemini_endpoint(gateway))  # model:method
     for path in ("/anthropic", "/anthropic/", "/openai", "/openai/", "/v1"):
         app.router.add_get(path, probe_ok)
     app.router.add_get("/health", probe_ok)
@@ -105,6 +110,8 @@ def _error(error: GatewayError, dialect: str) -> web.Response:
 
 
 def _model_list(models: list[ModelInfo], shape: str) -> dict[str, Any]:
+    if shape == GEMINI:
+        return gemini_model_list(models)
     created = int(time.time())
     if shape == ANTHROPIC:
         data = [

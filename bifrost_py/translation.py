@@ -11,15 +11,23 @@ from typing import Any
 
 from .context import ANTHROPIC, OPENAI
 from .dialects import anthropic_openai as ao
+from .dialects.gemini import GEMINI
 from .dialects.sse import SSEEvent
 from .dialects.translate_errors import MalformedAnswer
 from .errors import InvalidRequest
+from .gemini_translation import (
+    gemini_stream_translator,
+    translate_gemini_request,
+    translate_to_gemini_response,
+)
 from .relay import OPENAI_DONE, StreamTranslator, anthropic_wire, openai_wire, parse_event_data
 
 
 def translate_request(body: dict[str, Any], source: str, target: str, model: str) -> tuple[dict[str, Any], list[str]]:
     """The client's request body in the provider's dialect (400 when it cannot be translated)."""
     try:
+        if source == GEMINI:
+            return translate_gemini_request(body, target, model)
         if source == ANTHROPIC and target == OPENAI:
             return ao.anthropic_request_to_openai(body, model=model)
         if source == OPENAI and target == ANTHROPIC:
@@ -33,6 +41,8 @@ def translate_response(body: dict[str, Any], source: str, target: str, model: st
     """A provider's non-stream answer in the client's dialect; raises MalformedAnswer when the
     answer cannot be translated (the provider's fault, not the client's)."""
     try:
+        if target == GEMINI:
+            return translate_to_gemini_response(body, source, model)
         if source == OPENAI and target == ANTHROPIC:
             return ao.openai_response_to_anthropic(body, model=model)
         if source == ANTHROPIC and target == OPENAI:
@@ -44,6 +54,8 @@ def translate_response(body: dict[str, Any], source: str, target: str, model: st
 
 def stream_translator(source: str, target: str, *, model: str, input_tokens: int, include_usage: bool) -> StreamTranslator:
     """Per-event translation of a provider stream (`source`) into client wire bytes (`target`)."""
+    if target == GEMINI:
+        return gemini_stream_translator(source, model=model, input_tokens=input_tokens)
     if source == OPENAI and target == ANTHROPIC:
         to_anthropic = ao.OpenAIStreamToAnthropic(model=model, input_tokens_estimate=input_tokens)
 

@@ -36,6 +36,7 @@ Nothing else escapes.
 
 from __future__ import annotations
 
+GEMINI = "gemini"  # the dialect: a client dialect (Gemini CLI, google-genai) and the gemini provider's own
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 GEMINI_API_KEY_HEADER = "x-goog-api-key"
 

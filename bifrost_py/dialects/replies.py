@@ -7,6 +7,9 @@ from typing import Any
 
 import orjson
 
+from .gemini import GEMINI
+from .gemini_inbound_response import anthropic_response_to_gemini
+from .gemini_inbound_stream import AnthropicStreamToGemini, gemini_sse
 from .sse import encode_event
 from .synthesize import message_events
 from .translate_response import anthropic_response_to_openai
@@ -18,6 +21,8 @@ OPENAI_DONE = b"data: [DONE]\n\n"
 
 def reply_body(message: dict[str, Any], dialect: str, model: str) -> bytes:
     """The non-stream answer carrying `message` in `dialect`."""
+    if dialect == GEMINI:
+        return orjson.dumps(anthropic_response_to_gemini(message, model=model))
     if dialect == ANTHROPIC:
         return orjson.dumps(message)
     return orjson.dumps(anthropic_response_to_openai(message, model=model))
@@ -25,6 +30,10 @@ def reply_body(message: dict[str, Any], dialect: str, model: str) -> bytes:
 
 def reply_stream(message: dict[str, Any], dialect: str, model: str, *, include_usage: bool) -> bytes:
     """The whole event stream carrying `message` in `dialect` (OpenAI: with `[DONE]`)."""
+    if dialect == GEMINI:
+        to_gemini = AnthropicStreamToGemini(model=model)
+        chunks = [chunk for name, data in message_events(message) for chunk in to_gemini.feed(name, data)]
+        return gemini_sse(chunks + to_gemini.finish())
     events = message_events(message)
     if dialect == ANTHROPIC:
         return b"".join(encode_event(orjson.dumps(data), event=name) for name, data in events)

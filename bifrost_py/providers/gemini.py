@@ -1,8 +1,9 @@
 """Google Gemini (the Gemini API, generativelanguage.googleapis.com): generateContent and
 streamGenerateContent?alt=sse, with the key in `x-goog-api-key`.
 
-The adapter speaks Anthropic to the pipeline (`dialects = ("anthropic",)`) and translates
-inside `send()` with the dialects layer (`dialects/gemini.py` documents what is carried over
+A Gemini client's request (the `gemini` dialect) goes to Google as it came, the model in the
+path, and its answer comes back untouched. For every other client the adapter speaks Anthropic
+to the pipeline and translates inside `send()` with the dialects layer (`dialects/gemini.py` documents what is carried over
 and what is dropped): the Messages body becomes a Gemini request, the answer an Anthropic
 message, the SSE stream Anthropic SSE as each chunk arrives. What the translation dropped is
 logged. Gemini's errors keep their status (but a rejected API key, which Gemini answers 400,
@@ -27,7 +28,8 @@ from typing import Any
 import orjson
 
 from ..config import ProviderKey
-from ..dialects.gemini import GEMINI_API_KEY_HEADER, gemini_path
+from ..context import COUNT_TOKENS
+from ..dialects.gemini import GEMINI, GEMINI_API_KEY_HEADER, gemini_path
 from ..dialects.gemini_errors import GeminiError, gemini_error_to_anthropic
 from ..dialects.gemini_request import anthropic_request_to_gemini
 from ..dialects.gemini_response import gemini_response_to_anthropic
@@ -55,15 +57,17 @@ MAX_RETRY_AFTER = 86_400.0  # a day: more is a garbled delay (and 400 digits wou
 
 class GeminiProvider(Provider):
     type = "gemini"
-    dialects = ("anthropic",)
+    dialects = ("anthropic", GEMINI)  # Gemini clients are passed through, the others translated
     supports_count_tokens = False
     supports_embeddings = False
 
     async def send(self, request: UpstreamRequest, key: ProviderKey | None) -> UpstreamResponse:
-        if request.endpoint != "messages":
-            raise InvalidRequest(f"provider '{self.name}' (gemini) cannot serve {request.endpoint} requests")
         if key is None or not key.value:
             raise CredentialsRefused(f"provider '{self.name}' has no usable API key")
+        if request.dialect == GEMINI:
+            return await self._passthrough(request, key.value)
+        if request.endpoint != "messages":
+            raise InvalidRequest(f"provider '{self.name}' (gemini) cannot serve {request.endpoint} requests")
         try:
             body, notes = anthropic_request_to_gemini(request.json)
             raw = orjson.dumps(body)
@@ -77,6 +81,18 @@ class GeminiProvider(Provider):
         headers = {"content-type": "application/json", GEMINI_API_KEY_HEADER: key.value, **self.config.headers}
         response = await self._post(url, headers, raw, request.extra_headers)
         return await _answer(response, request)
+
+    async def _passthrough(self, request: UpstreamRequest, key: str) -> UpstreamResponse:
+        """A Gemini client's body as it came (the model is in the path), the answer untouched;
+        an error answer as the translated ones are (a rejected key is a 401)."""
+        body = request.body
+        if "model" in request.json:  # a plugin's replace_body() names it; Google wants it in the path only
+            body = orjson.dumps({k: v for k, v in request.json.items() if k != "model"})
+        method = ":countTokens" if request.endpoint == COUNT_TOKENS else ""
+        path = gemini_path(request.model, request.stream) if not method else f"/v1beta/models/{request.model}{method}"
+        headers = {"content-type": "application/json", GEMINI_API_KEY_HEADER: key, **self.config.headers}
+        response = await self._post(self.config.base_url + path, headers, body, request.extra_headers)
+        return await _error(response) if response.status >= 300 else response
 
 
 async def _answer(response: UpstreamResponse, request: UpstreamRequest) -> UpstreamResponse:

@@ -104,7 +104,7 @@ class RowBuilder:
         if usage.total == 0:
             row["cost_usd"], row["price_unknown"] = 0.0, False
             return
-        cost = self._cost(attempt.target.model, attempt.outcome.model, attempt.provider_type, usage)
+        cost = self.prices.served_cost(attempt, usage)
         row["cost_usd"], row["price_unknown"] = cost, cost is None
         requested = self._requested_model(attempt)
         if requested is not None and attempt.outcome.ok:

@@ -211,7 +211,7 @@ class Governor:
     def worst_case(self, attempt: Attempt, state: CallState, cap: Cap) -> int:
         """The most this attempt can cost, in nano-USD (rounded up)."""
         input_tokens = self._input_tokens(attempt.call, state)
-        usd = self.prices.worst_case(attempt.target.model, attempt.provider_type, input_tokens, state.max_output)
+        usd = self.prices.served_worst_case(attempt, input_tokens, state.max_output)
         if usd is None:
             self.metrics.unpriced()
             if self.settings.unpriced == "refuse":
@@ -258,7 +258,7 @@ class Governor:
         return 1 if from_provider else 0   # a request of the provider config: it was called
 
     def _cost(self, attempt: Attempt) -> int:
-        usd = self.prices.cost(attempt.target.model, attempt.provider_type, attempt.outcome.usage)
+        usd = self.prices.served_cost(attempt, attempt.outcome.usage)
         return 0 if usd is None else math.ceil(usd * NANO)
 
     # ------------------------------------------------------------------ the store, safely

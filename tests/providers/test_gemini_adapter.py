@@ -144,4 +144,4 @@ async def test_needs_a_key_and_serves_only_messages(provider: GeminiProvider) ->
     request.endpoint = "embeddings"
     with pytest.raises(InvalidRequest):
         await provider.send(request, key("g-key"))
-    assert isinstance(provider, Provider) and provider.dialects == ("anthropic",)
+    assert isinstance(provider, Provider) and provider.dialects == ("anthropic", "gemini")
