@@ -28,6 +28,8 @@ from aiohttp import web
 from .answers import CLIENT_CLOSED, Responder, call_headers
 from .context import MESSAGES, Attempt, Usage
 from .dialects import usage as usage_reader
+from .dialects.gemini import GEMINI
+from .dialects.gemini_usage import gemini_response_facts
 from .dialects.rawjson import replace_top_level_string
 from .dialects.tokens import estimate_input_tokens
 from .dialects.translate_errors import MalformedAnswer
@@ -123,7 +125,7 @@ class Exchange:
         model = provider.upstream_model(attempt.target.model)
         if call.dialect in provider.dialects:
             dialect, body, raw = call.dialect, call.body, call.raw_body
-            if model != body.get("model"):
+            if model != body.get("model") and call.dialect != GEMINI:  # Gemini: the model is in the path
                 body = {**body, "model": model}
                 raw = replace_top_level_string(raw, "model", model) or request_json(body)
         else:
@@ -131,6 +133,8 @@ class Exchange:
                 raise InvalidRequest(f"provider '{provider.name}' cannot serve {call.endpoint} requests", final=False)
             dialect = provider.dialects[0]
             body, notes = translate_request(call.body, call.dialect, dialect, model)
+            if call.stream and call.dialect == GEMINI:  # Gemini asks for a stream in the path
+                body["stream"] = True
             attempt.notes.extend(notes)
             raw = request_json(body)
         attempt.upstream_dialect = dialect
@@ -321,6 +325,8 @@ def response_facts(dialect: str, data: Any) -> usage_reader.StreamFacts:
         raise MalformedAnswer("the answer is not a JSON object")
     if dialect == "anthropic":
         return usage_reader.anthropic_response_facts(data)
+    if dialect == GEMINI:
+        return gemini_response_facts(data)
     return usage_reader.openai_response_facts(data)
 
 
