@@ -354,3 +354,36 @@ async def test_with_the_collector_down_requests_are_answered_and_shutdown_ends()
                 assert message.content
             await client.close()
         assert time.monotonic() - started < 6  # the exporter alone would retry for up to 10 s
+
+
+async def test_a_client_trace_that_is_not_sampled_records_nothing_and_still_propagates() -> None:
+    async with otlp_receiver() as receiver, running_mock_upstream() as upstream:
+        async with running_gateway(single_config(upstream, receiver), builtins=False) as gw:
+            client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="sk-client", max_retries=0)
+            await client.messages.create(model=MODEL, max_tokens=20, messages=PROMPT,  # type: ignore[arg-type]
+                                         extra_headers={"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-00"})
+            await client.close()
+        spans = receiver.spans()
+        [to_upstream] = await recorded(upstream)
+
+    assert spans == []
+    _version, trace_id, span_id, flags = to_upstream["headers"]["traceparent"].split("-")
+    assert (trace_id, int(flags, 16) & 1) == (CLIENT_TRACE, 0) and span_id != CLIENT_SPAN
+
+
+async def test_a_request_that_failed_upstream_is_an_error_span() -> None:
+    async with otlp_receiver() as receiver, running_mock_upstream() as upstream:
+        await script(upstream, [{"status": 529}])
+        async with running_gateway(single_config(upstream, receiver), builtins=False) as gw:
+            client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="sk-client", max_retries=0)
+            with pytest.raises(anthropic.APIStatusError):
+                await client.messages.create(model=MODEL, max_tokens=20, messages=PROMPT)  # type: ignore[arg-type]
+            await client.close()
+        spans = receiver.spans()
+
+    [request] = by_name(spans, Span.SPAN_KIND_SERVER)
+    [attempt] = by_name(spans, Span.SPAN_KIND_CLIENT)
+    whole = attributes(request.attributes)
+    assert whole["http.response.status_code"] == 529 and whole["error.type"] == "overloaded_error"
+    assert request.status.code == attempt.status.code == Status.STATUS_CODE_ERROR
+    assert whole["bifrost.cost.usd"] == 0.0
