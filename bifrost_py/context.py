@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
+RESPONSES = "responses"  # the OpenAI Responses API (Codex CLI): a client dialect only
 
 # Endpoints (what the client asked for), independent of dialect.
 MESSAGES = "messages"          # Anthropic Messages / OpenAI Chat Completions
@@ -234,7 +235,7 @@ class Call:
     """One client request, from the moment its body is read until its response ends."""
 
     request_id: str
-    dialect: str                        # "anthropic" or "openai": the endpoint that was called
+    dialect: str                        # "anthropic", "openai" or "responses": the endpoint that was called
     endpoint: str                       # MESSAGES, COUNT_TOKENS, EMBEDDINGS, MODELS
     headers: CIMultiDictProxy[str]
     query_string: str = ""

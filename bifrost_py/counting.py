@@ -15,13 +15,14 @@ import orjson
 from aiohttp import web
 
 from .answers import Responder, call_headers
-from .context import ANTHROPIC, Call, Target
+from .context import ANTHROPIC, RESPONSES, Call, Target
 from .dialects.gemini import GEMINI
 from .dialects.tokens import estimate_input_tokens
 from .errors import GatewayError
 from .gemini_calls import count_gemini_tokens
 from .limits import request_json
 from .providers.base import UpstreamRequest
+from .translation import translate_request
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -34,6 +35,10 @@ async def count_tokens(gateway: Gateway, call: Call, responder: Responder, targe
         return await count_gemini_tokens(gateway, call, responder, target)
     provider = gateway.providers.get(target.provider)
     headers = {**call_headers(call, None), "x-bf-provider": target.provider, "x-bf-model": target.model}
+    if call.dialect == RESPONSES:  # /v1/responses/input_tokens: the estimate of its Messages form
+        messages, _ = translate_request(call.body or {}, RESPONSES, ANTHROPIC, target.model)
+        count = {"object": "response.input_tokens", "input_tokens": estimate_input_tokens(messages)}
+        return await responder.whole(orjson.dumps(count), {**headers, "x-bf-estimate": "true"})
     if provider is not None and provider.supports_count_tokens and ANTHROPIC in provider.dialects:
         model = provider.upstream_model(target.model)
         body = {**(call.body or {}), "model": model}

@@ -28,6 +28,7 @@ from .dialects.gemini_inbound_response import gemini_error_json
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
+RESPONSES = "responses"
 
 
 class GatewayError(Exception):
@@ -186,7 +187,7 @@ def error_body(error: GatewayError, dialect: str) -> bytes:
     """The JSON body for `error` in the caller's dialect (CONTRACT.md, Errors)."""
     if dialect == GEMINI:
         return orjson.dumps(gemini_error_json(error.status, error.message))
-    if dialect == OPENAI:
+    if dialect in (OPENAI, RESPONSES):
         return orjson.dumps(
             {"error": {"message": error.message, "type": error.openai_type, "param": None, "code": error.openai_code}}
         )
@@ -199,4 +200,8 @@ def error_event(error: GatewayError, dialect: str) -> bytes:
         return b"data: " + error_body(error, dialect) + b"\r\n\r\n"
     if dialect == OPENAI:
         return b"data: " + error_body(error, dialect) + b"\n\n"
+    if dialect == RESPONSES:  # the API's `error` event: a response.failed would need the response's id
+        failed = {"type": "error", "code": error.openai_code or error.openai_type, "message": error.message,
+                  "param": None, "sequence_number": 0}
+        return b"event: error\ndata: " + orjson.dumps(failed) + b"\n\n"
     return b"event: error\ndata: " + error_body(error, dialect) + b"\n\n"

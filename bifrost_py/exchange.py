@@ -26,11 +26,12 @@ import orjson
 from aiohttp import web
 
 from .answers import CLIENT_CLOSED, Responder, call_headers
-from .context import MESSAGES, Attempt, Usage
+from .context import MESSAGES, RESPONSES, Attempt, Usage
 from .dialects import usage as usage_reader
 from .dialects.gemini import GEMINI
 from .dialects.gemini_usage import gemini_response_facts
 from .dialects.rawjson import replace_top_level_string
+from .dialects.responses_usage import responses_response_facts
 from .dialects.tokens import estimate_input_tokens
 from .dialects.translate_errors import MalformedAnswer
 from .errors import (
@@ -174,7 +175,7 @@ class Exchange:
             raise MalformedAnswer("the answer is not JSON") from exc
         facts = response_facts(request.dialect, data)
         if attempt.translated:
-            data = translate_response(data, request.dialect, call.dialect, call.model)
+            data = translate_response(data, request.dialect, call.dialect, call.model, call.body)
             raw = orjson.dumps(data)
         outcome = attempt.outcome
         outcome.usage = usage_of(facts)
@@ -200,6 +201,7 @@ class Exchange:
             translator = stream_translator(
                 request.dialect, call.dialect, model=call.model,
                 input_tokens=estimate_input_tokens(call.body or {}), include_usage=call.include_usage,
+                request=call.body,
             )
         relay = self.relay = StreamRelay(request.dialect, translator, hide_usage=request.hide_usage,
                                          observers=attempt.stream_observers)
@@ -327,6 +329,8 @@ def response_facts(dialect: str, data: Any) -> usage_reader.StreamFacts:
         return usage_reader.anthropic_response_facts(data)
     if dialect == GEMINI:
         return gemini_response_facts(data)
+    if dialect == RESPONSES:
+        return responses_response_facts(data)
     return usage_reader.openai_response_facts(data)
 
 

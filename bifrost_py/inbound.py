@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .context import ANTHROPIC, COUNT_TOKENS, EMBEDDINGS, MESSAGES, OPENAI, Call
+from .context import ANTHROPIC, COUNT_TOKENS, EMBEDDINGS, MESSAGES, OPENAI, RESPONSES, Call
+from .dialects.responses_inbound import responses_problem, responses_session
 from .errors import InvalidRequest, RequestTooLarge
 from .limits import kept, model_problem, valid_headers
 
@@ -61,7 +62,7 @@ async def read_call(request: web.Request, dialect: str, endpoint: str, max_body_
     call.body = body
     call.model = body["model"]
     call.stream = body.get("stream") is True and endpoint == MESSAGES
-    call.session_id = session_id(call.headers, body)
+    call.session_id = kept(responses_session(call.headers, body)) if dialect == RESPONSES else session_id(call.headers, body)
     return call
 
 
@@ -73,6 +74,8 @@ def problem_of(body: Any, dialect: str, endpoint: str) -> str | None:
     problem = model_problem(body.get("model"))
     if problem:
         return problem
+    if dialect == RESPONSES:
+        return responses_problem(body)
     if endpoint in (MESSAGES, COUNT_TOKENS):
         if not isinstance(body.get("messages"), list):
             return "messages: field required (a list)"

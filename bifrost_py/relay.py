@@ -18,10 +18,11 @@ from typing import Any
 
 import orjson
 
-from .context import ANTHROPIC
+from .context import ANTHROPIC, RESPONSES
 from .dialects import usage as usage_reader
 from .dialects.gemini import GEMINI
 from .dialects.gemini_usage import gemini_event
+from .dialects.responses_usage import responses_event
 from .dialects.sse import SSEDecoder, SSEEvent, encode_event
 from .dialects.translate_errors import MalformedAnswer
 from .dialects.usage import OPENAI_USAGE_OBJECT
@@ -75,6 +76,9 @@ class UpstreamReader:
         if self.dialect == ANTHROPIC:
             for event in events:
                 usage_reader.anthropic_event(event.event, event.data, facts)
+        elif self.dialect == RESPONSES:
+            for event in events:
+                responses_event(event.event, event.data, facts)
         elif self.dialect == GEMINI:
             for event in events:
                 gemini_event(event.data, facts)

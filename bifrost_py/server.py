@@ -14,7 +14,16 @@ from .admin.fallback import add_fallback
 from .admin.probes import metrics_handler, probe_ok
 from .admin.routes import add_admin_routes
 from .admin.webui import add_web_ui
-from .context import ANTHROPIC, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI, ModelInfo
+from .context import (
+    ANTHROPIC,
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    MESSAGES,
+    MODELS,
+    OPENAI,
+    RESPONSES,
+    ModelInfo,
+)
 from .dialects.gemini import GEMINI
 from .errors import GatewayError, error_body
 from .gateway import Gateway
@@ -37,6 +46,8 @@ def build_app(gateway: Gateway) -> web.Application:
     for prefix in ("", "/openai"):
         app.router.add_post(prefix + "/v1/chat/completions", api.endpoint(OPENAI, MESSAGES))
         app.router.add_post(prefix + "/v1/embeddings", api.endpoint(OPENAI, EMBEDDINGS))
+        app.router.add_post(prefix + "/v1/responses", api.endpoint(RESPONSES, MESSAGES))
+        app.router.add_post(prefix + "/v1/responses/input_tokens", api.endpoint(RESPONSES, COUNT_TOKENS))
     app.router.add_get("/v1/models", api.models(None))
     app.router.add_get("/anthropic/v1/models", api.models(ANTHROPIC))
     app.router.add_get("/openai/v1/models", api.models(OPENAI))

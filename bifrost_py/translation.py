@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import ANTHROPIC, OPENAI
+from .context import ANTHROPIC, OPENAI, RESPONSES
 from .dialects import anthropic_openai as ao
+from .dialects import responses
 from .dialects.gemini import GEMINI
 from .dialects.sse import SSEEvent
 from .dialects.translate_errors import MalformedAnswer
@@ -26,6 +27,8 @@ from .relay import OPENAI_DONE, StreamTranslator, anthropic_wire, openai_wire, p
 def translate_request(body: dict[str, Any], source: str, target: str, model: str) -> tuple[dict[str, Any], list[str]]:
     """The client's request body in the provider's dialect (400 when it cannot be translated)."""
     try:
+        if source == RESPONSES:
+            return responses.translate_request(body, target, model)
         if source == GEMINI:
             return translate_gemini_request(body, target, model)
         if source == ANTHROPIC and target == OPENAI:
@@ -37,10 +40,14 @@ def translate_request(body: dict[str, Any], source: str, target: str, model: str
     raise InvalidRequest(f"no translation from {source} to {target}")
 
 
-def translate_response(body: dict[str, Any], source: str, target: str, model: str) -> dict[str, Any]:
+def translate_response(body: dict[str, Any], source: str, target: str, model: str,
+                       request: dict[str, Any] | None = None) -> dict[str, Any]:
     """A provider's non-stream answer in the client's dialect; raises MalformedAnswer when the
-    answer cannot be translated (the provider's fault, not the client's)."""
+    answer cannot be translated (the provider's fault, not the client's). `request` is the
+    client's body (a Responses answer gives namespaced tools their namespace back)."""
     try:
+        if target == RESPONSES:
+            return responses.translate_response(body, source, model, request)
         if target == GEMINI:
             return translate_to_gemini_response(body, source, model)
         if source == OPENAI and target == ANTHROPIC:
@@ -52,8 +59,12 @@ def translate_response(body: dict[str, Any], source: str, target: str, model: st
     return body
 
 
-def stream_translator(source: str, target: str, *, model: str, input_tokens: int, include_usage: bool) -> StreamTranslator:
+def stream_translator(source: str, target: str, *, model: str, input_tokens: int, include_usage: bool,
+                      request: dict[str, Any] | None = None) -> StreamTranslator:
     """Per-event translation of a provider stream (`source`) into client wire bytes (`target`)."""
+    if target == RESPONSES:
+        feed, finish = responses.stream_feed(source, model=model, input_tokens=input_tokens, request=request)
+        return StreamTranslator(source, feed, finish)
     if target == GEMINI:
         return gemini_stream_translator(source, model=model, input_tokens=input_tokens)
     if source == OPENAI and target == ANTHROPIC:

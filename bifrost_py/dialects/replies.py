@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from . import responses
 from .gemini import GEMINI
 from .gemini_inbound_response import anthropic_response_to_gemini
 from .gemini_inbound_stream import AnthropicStreamToGemini, gemini_sse
@@ -25,6 +26,8 @@ def reply_body(message: dict[str, Any], dialect: str, model: str) -> bytes:
         return orjson.dumps(anthropic_response_to_gemini(message, model=model))
     if dialect == ANTHROPIC:
         return orjson.dumps(message)
+    if dialect == responses.RESPONSES:
+        return responses.reply_body(message, model)
     return orjson.dumps(anthropic_response_to_openai(message, model=model))
 
 
@@ -34,6 +37,8 @@ def reply_stream(message: dict[str, Any], dialect: str, model: str, *, include_u
         to_gemini = AnthropicStreamToGemini(model=model)
         chunks = [chunk for name, data in message_events(message) for chunk in to_gemini.feed(name, data)]
         return gemini_sse(chunks + to_gemini.finish())
+    if dialect == responses.RESPONSES:
+        return responses.reply_stream(message, model)
     events = message_events(message)
     if dialect == ANTHROPIC:
         return b"".join(encode_event(orjson.dumps(data), event=name) for name, data in events)

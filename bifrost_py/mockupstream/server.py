@@ -11,7 +11,14 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from . import azure_endpoints, bedrock_endpoints, control, endpoints, gemini_endpoints
+from . import (
+    azure_endpoints,
+    bedrock_endpoints,
+    control,
+    endpoints,
+    gemini_endpoints,
+    responses_endpoints,
+)
 from .endpoints import STATE
 from .state import MockOptions, MockState
 
@@ -30,7 +37,8 @@ API_ROUTES = [
 
 def provider_routes() -> list[web.RouteDef]:
     """The other providers' dialects, each module owning its route table."""
-    return bedrock_endpoints.routes() + azure_endpoints.routes() + gemini_endpoints.routes()
+    return (bedrock_endpoints.routes() + azure_endpoints.routes() + gemini_endpoints.routes()
+            + responses_endpoints.routes())
 
 
 def build_app(options: MockOptions | None = None) -> web.Application:
