@@ -1,8 +1,10 @@
-"""Entries in SQLite (WAL), in the gateway's own database file unless `cache.sqlite` names one.
+"""Entries in SQLite, in the gateway's own database file unless `cache.sqlite` names one, opened
+through `gateway.storage` (WAL, one writer shared with the other plugins using the file, reads
+on reader connections that never wait behind a write).
 
-Writes go through one background writer that commits in batches, off the request path; a body
-that is not committed yet is served from `_pending`, so an answer can be hit the moment it is
-stored. The in-memory index is rebuilt from the table on start (`load`). With several workers
+Writes go through one background writer that commits in batches, off the request path, each
+batch one all-or-nothing transaction; a body that is not committed yet is served from
+`_pending`, so an answer can be hit the moment it is stored. The in-memory index is rebuilt from the table on start (`load`). With several workers
 (`server.workers`), each worker polls for the rows the others added (`follow`) and asks the
 table on a local miss, so exact hits work across workers at once and semantic ones within
 `SYNC_SECONDS`.
@@ -12,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import time
 from itertools import groupby
 from typing import Any
 
-import aiosqlite
+from bifrost_py.storage import SQLiteDatabase, Storage, StorageUnavailable
 
 from .catalog import Meta
 from .stores import Apply, Entry, Known, StoreError, vector_bytes, vector_from
@@ -56,10 +57,11 @@ def _meta(row: Any) -> Meta:
 class SQLiteStore:
     name = "sqlite"
 
-    def __init__(self, path: str, *, shared: bool = False) -> None:
+    def __init__(self, storage: Storage, path: str, *, shared: bool = False) -> None:
+        self.storage = storage
         self.path = path
         self.shared = shared
-        self.db: aiosqlite.Connection | None = None
+        self.db: SQLiteDatabase | None = None
         self._ops: list[tuple[str, Any]] = []
         self._pending: dict[str, tuple[Meta, bytes]] = {}
         self._wake = asyncio.Event()
@@ -70,37 +72,27 @@ class SQLiteStore:
         self._purged = time.time()
 
     async def open(self) -> None:
-        folder = os.path.dirname(self.path)
-        if folder and self.path != ":memory:":
-            os.makedirs(folder, exist_ok=True)
-        self.db = await aiosqlite.connect(self.path)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
-            await self.db.execute(f"PRAGMA {pragma}")
-        for statement in SCHEMA:
-            await self.db.execute(statement)
-        await self.db.commit()
+        db = await self.storage.sqlite(self.path)
+        await db.write_in_thread(lambda conn: [conn.execute(statement) for statement in SCHEMA])
+        self.db = db
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def close(self) -> None:
+        """Commit what is queued; the database itself is the gateway's to close."""
         await self.flush()
         if self._writer is not None:
-            self._writer.cancel()
+            self._writer.cancel()  # it waits for work between batches: nothing is cut
             await asyncio.gather(self._writer, return_exceptions=True)
-        if self.db is not None:
-            await self.db.close()
-            self.db = None
+        self.db = None
 
     # ------------------------------------------------------------------ reads
 
     async def load(self, now: float) -> list[Known]:
         """Every live entry, least recently used first (the order the catalog wants)."""
         assert self.db is not None
-        async with self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM cache_entries") as cursor:
-            row = await cursor.fetchone()
-            self._seq = int(row[0]) if row else 0
+        self._seq = int(await self.db.fetchval("SELECT COALESCE(MAX(seq), 0) FROM cache_entries") or 0)
         query = f"SELECT {_COLUMNS}, vector FROM cache_entries WHERE expires > ? ORDER BY last_used"
-        async with self.db.execute(query, (now,)) as cursor:
-            return [Known(_meta(row), vector_from(row[9])) async for row in cursor]
+        return [Known(_meta(row), vector_from(row[9])) for row in await self.db.fetch(query, now)]
 
     async def fetch(self, key: str, now: float) -> tuple[Meta, bytes] | None:
         pending = self._pending.get(key)
@@ -109,9 +101,8 @@ class SQLiteStore:
         assert self.db is not None
         query = f"SELECT {_COLUMNS}, body FROM cache_entries WHERE key = ? AND expires > ?"
         try:
-            async with self.db.execute(query, (key, now)) as cursor:
-                row = await cursor.fetchone()
-        except sqlite3.Error as exc:  # a database busy beyond busy_timeout: a miss, not a 500
+            row = await self.db.fetchone(query, key, now)
+        except (StorageUnavailable, sqlite3.Error) as exc:  # busy beyond busy_timeout: a miss, not a 500
             log.warning("cache: reading %s failed (%s); answering a miss", self.path, exc)
             raise StoreError(str(exc)) from exc
         return None if row is None else (_meta(row), bytes(row[9]))
@@ -130,8 +121,7 @@ class SQLiteStore:
     async def _since(self, now: float) -> list[Known]:
         assert self.db is not None
         query = f"SELECT {_COLUMNS}, vector, seq FROM cache_entries WHERE seq > ? AND expires > ? ORDER BY seq"
-        async with self.db.execute(query, (self._seq, now)) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self.db.fetch(query, self._seq, now)
         if rows:
             self._seq = max(self._seq, max(int(row[10]) for row in rows))
         return [Known(_meta(row), vector_from(row[9])) for row in rows]
@@ -157,14 +147,10 @@ class SQLiteStore:
         assert self.db is not None
         try:
             if scope is None:
-                cursor = await self.db.execute("DELETE FROM cache_entries")
-            else:
-                cursor = await self.db.execute("DELETE FROM cache_entries WHERE scope = ?", (scope,))
-            await self.db.commit()
-        except sqlite3.Error as exc:
-            await self._rollback()
+                return await self.db.execute("DELETE FROM cache_entries")
+            return await self.db.execute("DELETE FROM cache_entries WHERE scope = ?", scope)
+        except (StorageUnavailable, sqlite3.Error) as exc:
             raise StoreError(f"the SQLite cache store could not delete: {exc}") from exc
-        return int(cursor.rowcount or 0)
 
     async def flush(self) -> None:
         """Wait until every queued write is committed."""
@@ -186,41 +172,37 @@ class SQLiteStore:
             ops, self._ops = self._ops, []
             try:
                 await self._write(ops)
-            except Exception:
+            except Exception:  # the batch was rolled back whole: these entries are not cached
                 log.exception("cache: writing %d change(s) to %s failed", len(ops), self.path)
-                # An open transaction would keep SQLite's write lock from every other writer of
-                # this file (the cost log, governance): end it; these entries are not cached.
-                await self._rollback()
             for kind, item in ops:
                 if kind == "put" and self._pending.get(item.meta.key, (None,))[0] is item.meta:
                     del self._pending[item.meta.key]
             if not self._ops:
                 self._idle.set()
 
-    async def _rollback(self) -> None:
-        try:
-            if self.db is not None:
-                await self.db.rollback()
-        except sqlite3.Error:
-            log.exception("cache: rolling back %s failed", self.path)
-
     async def _write(self, ops: list[tuple[str, Any]]) -> None:
         """Apply `ops` in order (a delete and a re-put of one key must not swap), runs of one
-        kind of change as one executemany, all in one transaction."""
+        kind of change as one executemany, all in one transaction in the writer's thread."""
         assert self.db is not None
+        runs: list[tuple[str, list[tuple[Any, ...]]]] = []
         for kind, items in groupby(ops, key=lambda op: op[0]):
             batch = [item for _, item in items]
             if kind == "put":
-                await self.db.executemany(_INSERT, [_row(entry) for entry in batch])
+                runs.append((_INSERT, [_row(entry) for entry in batch]))
             elif kind == "touch":
-                await self.db.executemany(_TOUCH, [(now, key) for key, now in batch])
+                runs.append((_TOUCH, [(now, key) for key, now in batch]))
             else:
-                await self.db.executemany(_DELETE, [(key,) for keys in batch for key in keys])
+                runs.append((_DELETE, [(key,) for keys in batch for key in keys]))
         now = time.time()
         if now - self._purged > PURGE_SECONDS:
             self._purged = now
-            await self.db.execute("DELETE FROM cache_entries WHERE expires <= ?", (now,))
-        await self.db.commit()
+            runs.append(("DELETE FROM cache_entries WHERE expires <= ?", [(now,)]))
+
+        def write(conn: sqlite3.Connection) -> None:
+            for sql, rows in runs:
+                conn.executemany(sql, rows)
+
+        await self.db.write_in_thread(write)
 
 
 _INSERT = (

@@ -20,6 +20,8 @@ import numpy as np
 from .catalog import Meta
 
 if TYPE_CHECKING:
+    from bifrost_py.storage import Storage
+
     from .settings import CacheSettings
 
 
@@ -79,7 +81,8 @@ def vector_from(raw: bytes | None) -> np.ndarray | None:
     return None if not raw else np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
-def make_store(settings: CacheSettings, *, workers: int = 1) -> Store:
+def make_store(settings: CacheSettings, storage: Storage, *, workers: int = 1) -> Store:
+    """The configured backend; SQLite through `storage` (the gateway's, shared and closed by it)."""
     if settings.backend == "redis":
         from .store_redis import RedisStore
 
@@ -90,6 +93,6 @@ def make_store(settings: CacheSettings, *, workers: int = 1) -> Store:
         return MemoryStore()
     from .store_sqlite import SQLiteStore
 
-    return SQLiteStore(settings.sqlite_path, shared=workers > 1)
+    return SQLiteStore(storage, settings.sqlite_path, shared=workers > 1)
 
 

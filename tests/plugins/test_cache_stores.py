@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 from bifrost_cache.catalog import Meta
 from bifrost_cache.store_redis import RedisStore
 from bifrost_cache.store_sqlite import SQLiteStore
-from bifrost_cache.stores import Entry, Known
+from bifrost_cache.stores import Entry, Known, StoreError
+
+from bifrost_py.storage import Storage
+from bifrost_py.storage import sqlite as storage_sqlite
 
 
 def entry(key: str, *, scope: str = "s", expires: float = 2e9, vector: bool = True) -> Entry:
@@ -20,7 +25,8 @@ def entry(key: str, *, scope: str = "s", expires: float = 2e9, vector: bool = Tr
 
 async def test_sqlite_serves_pending_writes_and_rebuilds_after_reopen(tmp_path: Path) -> None:
     path = str(tmp_path / "cache.db")
-    store = SQLiteStore(path)
+    storage = Storage(tmp_path)
+    store = SQLiteStore(storage, path)
     await store.open()
     await store.put(entry("a"))
     found = await store.fetch("a", now=200.0)
@@ -30,8 +36,10 @@ async def test_sqlite_serves_pending_writes_and_rebuilds_after_reopen(tmp_path: 
     await store.delete(["a"])
     await store.put(entry("a"))  # deleted then stored again in one batch: must survive
     await store.close()
+    await storage.close()
 
-    again = SQLiteStore(path)
+    storage = Storage(tmp_path)  # a gateway started again
+    again = SQLiteStore(storage, path)
     await again.open()
     loaded = {k.meta.key: k for k in await again.load(now=200.0)}
     assert set(loaded) == {"a", "b"}, "expired entries are not loaded"
@@ -40,6 +48,7 @@ async def test_sqlite_serves_pending_writes_and_rebuilds_after_reopen(tmp_path: 
     assert await again.clear("other") == 1
     assert [k.meta.key for k in await again.load(now=200.0)] == ["a"]
     await again.close()
+    await storage.close()
 
 
 async def test_sqlite_workers_learn_each_others_entries(tmp_path: Path, monkeypatch: object) -> None:
@@ -47,7 +56,8 @@ async def test_sqlite_workers_learn_each_others_entries(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(module, "SYNC_SECONDS", 0.01)  # type: ignore[attr-defined]
     path = str(tmp_path / "cache.db")
-    one, two = SQLiteStore(path, shared=True), SQLiteStore(path, shared=True)
+    storages = [Storage(tmp_path), Storage(tmp_path)]  # two workers: two processes' own
+    one, two = (SQLiteStore(storage, path, shared=True) for storage in storages)
     for store in (one, two):
         await store.open()
         await store.load(now=0.0)
@@ -63,6 +73,8 @@ async def test_sqlite_workers_learn_each_others_entries(tmp_path: Path, monkeypa
     assert [k.meta.key for k in learned] == ["from-one"] and learned[0].vector is not None
     for store in (one, two):
         await store.close()
+    for storage in storages:
+        await storage.close()
 
 
 async def test_redis_feed_evicts_and_rebuilds(redis_url: str) -> None:
@@ -90,3 +102,23 @@ async def test_redis_feed_evicts_and_rebuilds(redis_url: str) -> None:
     assert [k.meta.key for k in await fresh.load(now=200.0)] == ["y", "z"]
     for store in (one, two, fresh):
         await store.close()
+
+
+async def test_sqlite_busy_beyond_its_timeout_is_a_store_error(tmp_path: Path, monkeypatch: object) -> None:
+    monkeypatch.setattr(storage_sqlite, "BUSY_TIMEOUT_MS", 50)  # type: ignore[attr-defined]
+    storage = Storage(tmp_path)
+    store = SQLiteStore(storage, str(tmp_path / "cache.db"))
+    await store.open()
+    await store.put(entry("a"))
+    await store.flush()
+    other = sqlite3.connect(tmp_path / "cache.db", isolation_level=None)  # another process writing
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError):
+            await store.clear(None)  # the admin route answers 503
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await store.clear(None) == 1
+    await store.close()
+    await storage.close()
