@@ -10,15 +10,13 @@ other one at once. Semantic lookups run on each instance's in-memory index, whic
 semantic hits within moments. Eviction is atomic in Redis (a script pops the least recently used
 keys beyond max_entries and deletes them), so several instances never overfill it together.
 
-Robustness. No Redis command is ever cancelled half-way: on Python 3.11 redis-py's own
-`asyncio.wait_for` around each send can swallow a cancellation that lands at the wrong moment, so
-a cancelled caller runs on (a feed loop that never stops, a request whose client left still
-going to the provider). Each command therefore runs in a task of its own that nothing cancels
-(`_run`); callers await it shielded and leave at once when cancelled, and `close()` waits a few
-seconds at most for the commands still running before closing the client. Failures (Redis down,
-restarted, too slow) raise StoreError: the cache answers a miss, skips the store, and the next
-command reconnects. Timeouts are short (a dead Redis must not stall requests); `?socket_timeout=`
-and `?socket_connect_timeout=` in the URL override them.
+Robustness comes from the gateway's Redis client (`gateway.storage.redis`, bifrost_py/storage/
+redis.py), shared with the other plugins on the same URL: no command is ever cancelled half-way
+(each runs in a task of its own; a cancelled caller leaves at once), timeouts are short, and
+the gateway closes the client after every plugin's shutdown. Here, every failure (Redis down,
+restarted, too slow, or a command it refused) is a StoreError: the cache answers a miss, skips
+the store, and the next command reconnects. `close()` stops following the feed and gives the
+commands this store started a few seconds at most.
 """
 
 from __future__ import annotations
@@ -27,13 +25,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+
+from bifrost_py.storage import RedisClient, Storage, StorageUnavailable
 
 from .catalog import Meta
 from .stores import Apply, Entry, Known, StoreError, vector_bytes, vector_from
@@ -42,8 +40,6 @@ log = logging.getLogger("bifrost_py.cache")
 T = TypeVar("T")
 _LOAD_BATCH = 500
 _FOLLOW_BLOCK_MS = 1000
-CONNECT_TIMEOUT = 2.0   # seconds to (re)connect
-COMMAND_TIMEOUT = 3.0   # seconds for one reply; more than the feed's blocking read
 FEED_RETRY = 1.0        # seconds between attempts to read the feed while Redis is away
 CLOSE_WAIT = 5.0        # seconds close() gives the commands still running
 
@@ -78,17 +74,18 @@ class RedisStore:
     name = "redis"
     shared = True
 
-    def __init__(self, url: str, prefix: str, max_entries: int) -> None:
+    def __init__(self, storage: Storage, url: str, prefix: str, max_entries: int) -> None:
+        self.storage = storage
         self.url = url
         self.prefix = prefix
         self.max_entries = max_entries
-        self.client: redis.Redis | None = None
+        self.kv: RedisClient | None = None
+        self.client: redis.Redis | None = None  # kv's client while this store is open
         self._evict: Any = None
         self._feed_id = "0-0"
         self._tasks: set[asyncio.Task[Any]] = set()   # commands running, waited for by flush/close
         self._reading: asyncio.Task[Any] | None = None  # the feed's blocking read, if one runs
         self._closing = asyncio.Event()
-        self._down = False
 
     def _entry(self, key: str) -> str:
         return f"{self.prefix}e:{key}"
@@ -105,71 +102,53 @@ class RedisStore:
 
     async def open(self) -> None:
         self._closing = asyncio.Event()
-        self.client = redis.from_url(
-            self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT,
-            # one immediate retry on a dropped connection (Redis restarted), none on a timeout
-            retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)),
-        )
-        await self.client.ping()
-        self._evict = self.client.register_script(_EVICT)
+        try:
+            kv = await self.storage.redis(self.url)
+        except StorageUnavailable as exc:
+            raise StoreError(f"the Redis cache store cannot connect: {exc}") from exc
+        self.kv, self.client = kv, kv.client
+        self._evict = kv.client.register_script(_EVICT)
 
     async def close(self) -> None:
-        """Stop following, give the commands in flight CLOSE_WAIT seconds to end, then close.
-
-        Never cancels a command: redis-py can lose the cancellation or hang closing after one."""
+        """Stop following, give the commands this store started CLOSE_WAIT seconds to end. The
+        client is the gateway's: it closes it after every plugin's shutdown, never cutting a
+        command (redis-py can lose the cancellation or hang closing after one)."""
         self._closing.set()
         running = [*self._tasks, *([self._reading] if self._reading is not None else [])]
         if running:
             _, late = await asyncio.wait(running, timeout=CLOSE_WAIT)
             if late:
-                log.warning("cache: %d Redis command(s) still running at shutdown; closing anyway", len(late))
-        if self.client is not None:
-            client, self.client = self.client, None
-            await client.aclose()
+                log.warning("cache: %d Redis command(s) still running at shutdown", len(late))
+        self.kv = self.client = None
 
-    def _redis(self) -> redis.Redis:
-        if self.client is None:
+    def _start(self, work: Callable[[redis.Redis], Awaitable[T]], what: str) -> asyncio.Task[T]:
+        """Run one Redis exchange in a task of its own, which nothing cancels (the client's)."""
+        if self.kv is None:
             raise StoreError("the Redis cache store is closed")
-        return self.client
+        try:
+            return self.kv.spawn(work, what=f"cache {what}")
+        except StorageUnavailable as exc:  # the gateway's client is closed
+            raise StoreError(str(exc)) from exc
 
-    def _start(self, work: Awaitable[T], what: str) -> asyncio.Task[T]:
-        """Run one Redis exchange in a task of its own, which nothing cancels."""
-        task = asyncio.get_running_loop().create_task(self._guard(work, what))
-        task.add_done_callback(_observe)
-        return task
-
-    def _spawn(self, work: Awaitable[T], what: str) -> asyncio.Task[T]:
+    def _spawn(self, work: Callable[[redis.Redis], Awaitable[T]], what: str) -> asyncio.Task[T]:
         """_start, and let flush() and close() wait for it."""
         task = self._start(work, what)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _run(self, work: Awaitable[T], what: str) -> T:
-        """Await a Redis exchange shielded: a cancelled caller leaves at once, the exchange ends."""
-        return await asyncio.shield(self._spawn(work, what))
-
-    async def _guard(self, work: Awaitable[T], what: str) -> T:
-        """Turn Redis failures into StoreError; say once when Redis goes away and comes back."""
-        try:
-            result = await work
-        except (redis.RedisError, OSError) as exc:
-            why = str(exc) or type(exc).__name__
-            if not self._down:
-                self._down = True
-                log.warning("cache: Redis %s failed (%s); lookups miss and answers are not stored "
-                            "until Redis answers again", what, why)
-            raise StoreError(f"Redis {what} failed: {why}") from exc
-        if self._down:
-            self._down = False
-            log.warning("cache: Redis answers again")
-        return result
+    async def _run(self, work: Callable[[redis.Redis], Awaitable[T]], what: str) -> T:
+        """Await a Redis exchange shielded: a cancelled caller leaves at once, the exchange ends.
+        Any failure is a StoreError (the client has logged Redis going away and coming back)."""
+        return await _store_errors(asyncio.shield(self._spawn(work, what)), what)
 
     # ------------------------------------------------------------------ reads
 
     async def load(self, now: float) -> list[Known]:
         """Entries in LRU order; keys whose hash expired are dropped from `lru` on the way."""
-        client = self._redis()
+        return await self._run(lambda client: self._load(client, now), "load")
+
+    async def _load(self, client: redis.Redis, now: float) -> list[Known]:
         last = await client.xrevrange(self._feed, count=1)
         self._feed_id = last[0][0].decode() if last else "0-0"
         keys = [k.decode() for k in await client.zrange(self._lru, 0, -1)]
@@ -193,7 +172,7 @@ class RedisStore:
         return known
 
     async def fetch(self, key: str, now: float) -> tuple[Meta, bytes] | None:
-        body, meta = await self._run(self._redis().hmget(self._entry(key), "body", "meta"), "lookup")
+        body, meta = await self._run(lambda client: client.hmget(self._entry(key), "body", "meta"), "lookup")
         if body is None or meta is None:
             return None
         entry = _meta_from(key, meta)
@@ -203,16 +182,16 @@ class RedisStore:
         """Learn the entries other instances store, until close() (or cancelled: each read
         runs to its end on its own, so cancelling this loop is safe)."""
         while not self._closing.is_set():
-            self._reading = self._start(self._read_feed(), "feed read")
             try:
-                answer = await asyncio.shield(self._reading)
+                self._reading = self._start(self._read_feed, "feed read")
+                answer = await _store_errors(asyncio.shield(self._reading), "feed read")
             except StoreError:
                 await self._pause(FEED_RETRY)
                 continue
             self._learn(answer, apply)
 
-    async def _read_feed(self) -> Any:
-        return await self._redis().xread({self._feed: self._feed_id}, block=_FOLLOW_BLOCK_MS, count=500)
+    async def _read_feed(self, client: redis.Redis) -> Any:
+        return await client.xread({self._feed: self._feed_id}, block=_FOLLOW_BLOCK_MS, count=500)
 
     def _learn(self, answer: Any, apply: Apply) -> None:
         """Hand the live entries of one XREAD answer to `apply`, moving the feed position on."""
@@ -234,10 +213,9 @@ class RedisStore:
 
     async def put(self, entry: Entry) -> list[str]:
         """Store and announce the entry; returns the keys Redis evicted to stay in bounds."""
-        return await self._run(self._put(entry), "store")
+        return await self._run(lambda client: self._put(client, entry), "store")
 
-    async def _put(self, entry: Entry) -> list[str]:
-        client = self._redis()
+    async def _put(self, client: redis.Redis, entry: Entry) -> list[str]:
         meta = entry.meta
         name = self._entry(meta.key)
         mapping: dict[str, bytes] = {"body": entry.body, "meta": _meta_json(meta)}
@@ -254,29 +232,29 @@ class RedisStore:
             pipe.zadd(self._lru, {meta.key: meta.created})
             pipe.xadd(self._feed, announced, maxlen=self.max_entries, approximate=True)
             await pipe.execute()
-        gone = await self._evict(keys=[self._lru], args=[self.max_entries, f"{self.prefix}e:"])
+        gone = await self._evict(keys=[self._lru], args=[self.max_entries, f"{self.prefix}e:"], client=client)
         return [k.decode() if isinstance(k, bytes) else str(k) for k in gone or ()]
 
     def touch(self, key: str, now: float) -> None:
         """Move the key up the shared LRU order (fire and forget: a hit never waits for it)."""
-        if self.client is not None:  # xx: never revive an evicted key
-            self._spawn(self.client.zadd(self._lru, {key: now}, xx=True), "hit record")
+        if self.kv is not None:  # xx: never revive an evicted key
+            with contextlib.suppress(StoreError):
+                self._spawn(lambda client: client.zadd(self._lru, {key: now}, xx=True), "hit record")
 
     async def delete(self, keys: list[str]) -> None:
         if keys:
-            await self._run(self._delete(keys), "delete")
+            await self._run(lambda client: self._delete(client, keys), "delete")
 
-    async def _delete(self, keys: list[str]) -> None:
-        async with self._redis().pipeline(transaction=False) as pipe:
+    async def _delete(self, client: redis.Redis, keys: list[str]) -> None:
+        async with client.pipeline(transaction=False) as pipe:
             pipe.delete(*[self._entry(k) for k in keys])
             pipe.zrem(self._lru, *keys)
             await pipe.execute()
 
     async def clear(self, scope: str | None) -> int:
-        return await self._run(self._clear(scope), "clear")
+        return await self._run(lambda client: self._clear(client, scope), "clear")
 
-    async def _clear(self, scope: str | None) -> int:
-        client = self._redis()
+    async def _clear(self, client: redis.Redis, scope: str | None) -> int:
         doomed = []
         async for raw in client.scan_iter(match=f"{self.prefix}e:*", count=1000):
             key = raw.decode()[len(self.prefix) + 2 :]
@@ -286,7 +264,7 @@ class RedisStore:
                     continue
             doomed.append(key)
         for start in range(0, len(doomed), _LOAD_BATCH):
-            await self._delete(doomed[start : start + _LOAD_BATCH])
+            await self._delete(client, doomed[start : start + _LOAD_BATCH])
         return len(doomed)
 
     async def flush(self) -> None:
@@ -295,7 +273,9 @@ class RedisStore:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def _observe(task: asyncio.Task[Any]) -> None:
-    """Retrieve the outcome of a command whose caller left (no 'never retrieved' noise)."""
-    if not task.cancelled():
-        task.exception()
+async def _store_errors(work: Awaitable[T], what: str) -> T:
+    """`work`'s result; any Redis failure as StoreError (a miss, an answer not stored)."""
+    try:
+        return await work
+    except (StorageUnavailable, redis.RedisError, OSError) as exc:
+        raise StoreError(f"Redis {what} failed: {exc}") from exc

@@ -82,11 +82,12 @@ def vector_from(raw: bytes | None) -> np.ndarray | None:
 
 
 def make_store(settings: CacheSettings, storage: Storage, *, workers: int = 1) -> Store:
-    """The configured backend; SQLite through `storage` (the gateway's, shared and closed by it)."""
+    """The configured backend; SQLite and Redis through `storage` (the gateway's: shared with the
+    other plugins, closed by the gateway)."""
     if settings.backend == "redis":
         from .store_redis import RedisStore
 
-        return RedisStore(settings.redis_url, settings.redis_prefix, settings.max_entries)
+        return RedisStore(storage, settings.redis_url, settings.redis_prefix, settings.max_entries)
     if settings.backend == "memory":
         from .store_memory import MemoryStore
 

@@ -31,6 +31,7 @@ from bifrost_cache.catalog import Meta
 from bifrost_cache.store_redis import RedisStore
 from bifrost_cache.stores import Entry, Known, StoreError
 
+from bifrost_py.storage import Storage, StorageClosed
 from bifrost_py.testing import free_port, provider_config, running_gateway, wait_for_port
 
 HANG = 30.0  # seconds after which a wait counts as a hang
@@ -98,15 +99,22 @@ async def steps(count: int) -> None:
 
 
 async def opened(url: str, prefix: str = "") -> RedisStore:
-    store = RedisStore(url, prefix or f"test:{uuid.uuid4().hex}:", 1000)
+    """A store on a Storage of its own (a gateway of its own), as the cache plugin opens it."""
+    store = RedisStore(Storage(), url, prefix or f"test:{uuid.uuid4().hex}:", 1000)
     await store.open()
     await store.load(now=0.0)
     return store
 
 
 async def closed(store: RedisStore) -> None:
+    """What a gateway's stop does: the plugin's shutdown, then the storage closes the client."""
+    kv = store.kv
     await asyncio.wait_for(store.close(), HANG)
     assert store.client is None
+    await asyncio.wait_for(store.storage.close(), HANG)
+    assert kv is not None
+    with pytest.raises(StorageClosed):
+        await kv.run(lambda r: r.ping())
 
 
 # ---------------------------------------------------------------- the store: cancellation

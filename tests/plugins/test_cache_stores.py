@@ -79,7 +79,7 @@ async def test_sqlite_workers_learn_each_others_entries(tmp_path: Path, monkeypa
 
 async def test_redis_feed_evicts_and_rebuilds(redis_url: str) -> None:
     prefix = f"test:{uuid.uuid4().hex}:"
-    one, two = RedisStore(redis_url, prefix, 2), RedisStore(redis_url, prefix, 2)
+    one, two = RedisStore(Storage(), redis_url, prefix, 2), RedisStore(Storage(), redis_url, prefix, 2)
     for store in (one, two):
         await store.open()
         await store.load(now=0.0)
@@ -97,11 +97,12 @@ async def test_redis_feed_evicts_and_rebuilds(redis_url: str) -> None:
     assert await two.fetch("x", now=200.0) is None
     found = await two.fetch("z", now=200.0)
     assert found is not None and found[0].provider == "anthropic"
-    fresh = RedisStore(redis_url, prefix, 2)
+    fresh = RedisStore(Storage(), redis_url, prefix, 2)
     await fresh.open()
     assert [k.meta.key for k in await fresh.load(now=200.0)] == ["y", "z"]
     for store in (one, two, fresh):
         await store.close()
+        await store.storage.close()
 
 
 async def test_sqlite_busy_beyond_its_timeout_is_a_store_error(tmp_path: Path, monkeypatch: object) -> None:
