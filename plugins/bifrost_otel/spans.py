@@ -42,8 +42,13 @@ class Spans:
         )
 
     def close_attempt(self, attempt: Attempt, span: Span, *, end_time: int | None = None) -> float | None:
-        """End the attempt's span; returns its cost (USD, None when unknown) for the call's span."""
+        """End the attempt's span; returns its cost (USD, None when unknown) for the call's span.
+        A span that is not recording (its trace was sampled out) is only ended: nobody will read
+        its attributes, and they are most of what a span costs."""
         cost = attrs.attempt_cost(self.prices, attempt)
+        if not span.is_recording():
+            span.end(end_time)
+            return cost
         span.set_attributes(attrs.attempt_closing(attempt, cost))
         error = attempt.outcome.error
         if error is not None:
@@ -54,6 +59,9 @@ class Spans:
     def close_call(self, call: Call, span: Span, cost: float | None) -> None:
         """End the request's span. As the HTTP conventions say for a server's span, only a 5xx
         marks it as an error; a refusal (401, 402, 429 ...) is in its status code and error.type."""
+        if not span.is_recording():
+            span.end()
+            return
         closing = attrs.call_closing(call, cost)
         span.set_attributes(closing)
         status = closing[sc.HTTP_STATUS]
