@@ -105,9 +105,10 @@ class Caller:
     - `cache_ttl`: seconds its answers are cached; None: the cache's own `ttl`
 
     `attrs` (the string-keyed dict these used to travel in) is deprecated and goes away in the
-    next release: given at construction, its known names fill the typed fields, and typed fields
-    given fill it, so plugins of either kind keep working meanwhile. Facts of your own plugin
-    belong on `call.stash` under a StashKey.
+    next release. A plugin that still writes it keeps working meanwhile: given at construction,
+    its known names fill the typed fields. Reading it is over: the typed fields are never copied
+    into it (that would cost every request), so readers use the fields. Facts of your own
+    plugin belong on `call.stash` under a StashKey.
     """
 
     key_id: str
@@ -124,44 +125,34 @@ class Caller:
     def __post_init__(self) -> None:
         if self.attrs:
             self._from_attrs(self.attrs)
-        elif (self.allowed_providers is not None or self.provider_weights or self.fallbacks
-              or self.cache is not None or self.cache_ttl is not None):
-            self._to_attrs()
 
     def _from_attrs(self, attrs: dict[str, Any]) -> None:
         """The deprecated names, read leniently as their readers did (a weight that is not a
-        number counts as 0, a falsy TTL as none)."""
-        allowed = attrs.get("allowed_providers")
-        if self.allowed_providers is None and isinstance(allowed, (list, tuple)) and allowed:
-            self.allowed_providers = tuple(str(name) for name in allowed)
-        weights = attrs.get("provider_weights")
-        if not self.provider_weights and isinstance(weights, (list, tuple)):
-            self.provider_weights = tuple(ProviderWeight(str(w.get("provider")), _weight(w.get("weight")))
-                                          for w in weights if isinstance(w, dict))
-        fallbacks = attrs.get("fallbacks")
-        if not self.fallbacks and isinstance(fallbacks, (list, tuple)):
-            self.fallbacks = tuple(str(entry) for entry in fallbacks)
-        if self.cache is None and attrs.get("cache") is not None:
-            self.cache = bool(attrs["cache"])
-        ttl = attrs.get("cache_ttl")
-        if self.cache_ttl is None and ttl and not isinstance(ttl, bool) and isinstance(ttl, (int, float)):
+        number counts as 0, a falsy TTL as none). Runs per request for a plugin that still
+        writes attrs: only the names present cost anything."""
+        get = attrs.get
+        allowed = get("allowed_providers")
+        if allowed and self.allowed_providers is None and isinstance(allowed, (list, tuple)):
+            self.allowed_providers = tuple(allowed) if all(type(name) is str for name in allowed) \
+                else tuple([str(name) for name in allowed])
+        weights = get("provider_weights")
+        if weights and not self.provider_weights and isinstance(weights, (list, tuple)):
+            self.provider_weights = tuple([ProviderWeight(str(w.get("provider")), _weight(w.get("weight")))
+                                           for w in weights if type(w) is dict])
+        fallbacks = get("fallbacks")
+        if fallbacks and not self.fallbacks and isinstance(fallbacks, (list, tuple)):
+            self.fallbacks = tuple([str(entry) for entry in fallbacks])
+        cache = get("cache")
+        if cache is not None and self.cache is None:
+            self.cache = bool(cache)
+        ttl = get("cache_ttl")
+        if ttl and self.cache_ttl is None and type(ttl) in (int, float):
             self.cache_ttl = float(ttl)
-
-    def _to_attrs(self) -> None:
-        attrs = self.attrs
-        attrs["allowed_providers"] = list(self.allowed_providers) if self.allowed_providers else None
-        if self.provider_weights:
-            attrs["provider_weights"] = [{"provider": w.provider, "weight": w.weight} for w in self.provider_weights]
-        if self.fallbacks:
-            attrs["fallbacks"] = list(self.fallbacks)
-        if self.cache is not None:
-            attrs["cache"] = self.cache
-        if self.cache_ttl is not None:
-            attrs["cache_ttl"] = self.cache_ttl
 
 
 def _weight(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    kind = type(value)
+    return value if kind is float else float(value) if kind is int else 0.0
 
 
 @dataclass(slots=True, frozen=True)

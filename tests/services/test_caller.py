@@ -1,5 +1,5 @@
 """Caller's typed per-key settings: what an authenticating plugin sets and routing, failover and
-the cache read; the deprecated `attrs` dict kept in step with them for one release."""
+the cache read; the deprecated `attrs` dict still accepted from writers for one release."""
 
 from __future__ import annotations
 
@@ -28,17 +28,12 @@ def test_a_plugin_that_still_writes_attrs_fills_the_typed_fields() -> None:
     assert caller.cache_ttl == 90.0
 
 
-def test_typed_fields_fill_attrs_for_plugins_that_still_read_it() -> None:
+def test_typed_fields_are_not_copied_into_attrs() -> None:
     caller = Caller("k1", "dev", team="backend", allowed_providers=("anthropic", "bedrock"),
                     provider_weights=(ProviderWeight("anthropic", 1.0),), fallbacks=("bedrock",),
                     cache=True, cache_ttl=60.0)
-    assert caller.attrs == {
-        "allowed_providers": ["anthropic", "bedrock"],
-        "provider_weights": [{"provider": "anthropic", "weight": 1.0}],
-        "fallbacks": ["bedrock"],
-        "cache": True,
-        "cache_ttl": 60.0,
-    }
+    assert caller.attrs == {}, "readers use the fields; filling attrs would cost every request"
+    assert caller.provider_weights[0].weight == 1.0
 
 
 def test_attrs_of_no_known_name_leave_the_typed_fields_alone() -> None:
