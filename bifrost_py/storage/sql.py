@@ -76,7 +76,8 @@ class Database(Protocol):
 
     async def write(self, fn: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run `fn(tx)` as one transaction, all or nothing, to its end even if the caller is
-        cancelled meanwhile; its result, or its exception after the rollback."""
+        cancelled meanwhile; its result, or its exception after the rollback. Inside `fn`, write
+        through `tx` only: the database's own write methods wait for the transaction to end."""
         ...
 
 

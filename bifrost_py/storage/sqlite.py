@@ -160,7 +160,8 @@ class SQLiteDatabase:
 
     async def write(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """Run `await fn(tx)` as one transaction (see `Database.write`); `tx` has execute,
-        executemany, fetch, fetchone on the writer connection. Other writes wait meanwhile."""
+        executemany, fetch, fetchone on the writer connection. Other writes wait meanwhile (so
+        `fn` must not call this database's own write methods: they would wait for it)."""
         self._check_open()
         task = asyncio.get_running_loop().create_task(self._transaction(fn))
         self._writes.add(task)
