@@ -31,6 +31,14 @@ def anthropic_events() -> list[SSEEvent]:
     return events
 
 
+def responses_events() -> list[SSEEvent]:
+    """The same answer as an OpenAI Responses API stream (what an openai provider sends Codex)."""
+    translator = stream_translator("anthropic", "responses", model="gpt-4o", input_tokens=0, include_usage=False)
+    wire = b"".join(translator.feed(event) for event in anthropic_events()) + translator.finish()
+    return [SSEEvent(block[7:block.index(b"\n")].decode(), block[block.index(b"data: ") + 6:].decode())
+            for block in wire.split(b"\n\n") if block.startswith(b"event: ")]
+
+
 def openai_events() -> list[SSEEvent]:
     translator = stream_translator("anthropic", "openai", model="gpt-4o", input_tokens=0, include_usage=True)
     wire = b"".join(translator.feed(event) for event in anthropic_events()) + translator.finish()
@@ -53,13 +61,16 @@ def per_event(events: list[SSEEvent], source: str, target: str | None, rounds: i
 
 
 def report() -> str:
-    anthropic, openai = anthropic_events(), openai_events()
+    anthropic, openai, responses = anthropic_events(), openai_events(), responses_events()
     return (
         "stream cost per chunk (parse + usage read [+ translate + re-encode]): "
         f"anthropic passthrough {per_event(anthropic, 'anthropic', None):.1f} µs, "
         f"anthropic->openai {per_event(anthropic, 'anthropic', 'openai'):.1f} µs, "
         f"openai passthrough {per_event(openai, 'openai', None):.1f} µs, "
-        f"openai->anthropic {per_event(openai, 'openai', 'anthropic'):.1f} µs"
+        f"openai->anthropic {per_event(openai, 'openai', 'anthropic'):.1f} µs, "
+        f"responses passthrough {per_event(responses, 'responses', None):.1f} µs, "
+        f"anthropic->responses {per_event(anthropic, 'anthropic', 'responses'):.1f} µs, "
+        f"openai->responses {per_event(openai, 'openai', 'responses'):.1f} µs"
     )
 
 

@@ -26,7 +26,7 @@ from . import anthropic_openai as ao
 from .responses_request import namespaced_tools, responses_request_to_anthropic
 from .responses_response import anthropic_response_to_responses
 from .responses_stream import AnthropicStreamToResponses, Event
-from .sse import SSEEvent, encode_event
+from .sse import SSEEvent
 from .synthesize import message_events
 from .usage import answer_object
 
@@ -56,7 +56,11 @@ def translate_response(body: JSON, source: str, model: str, request: JSON | None
 
 
 def wire(events: list[Event]) -> bytes:
-    return b"".join(encode_event(orjson.dumps(data), event=name) for name, data in events)
+    """Events in wire form (orjson never writes a raw newline, so each is one `data:` line)."""
+    if len(events) == 1:  # a delta: the usual case
+        name, data = events[0]
+        return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    return b"".join(b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n" for name, data in events)
 
 
 def stream_feed(source: str, *, model: str, input_tokens: int,

@@ -140,11 +140,15 @@ class AnthropicStreamToResponses:
         delta = F.opt_object(data, "delta", "content_block_delta") or {}
         kind = delta.get("type")
         item_id, at = entry.item["id"], entry.index
-        if kind == "text_delta":
-            text = F.opt_str(delta, "text", "delta") or ""
+        if kind == "text_delta":  # per token: the event built in place, not through _event
+            text = delta.get("text")
+            if type(text) is not str:
+                text = F.opt_str(delta, "text", "delta") or ""
             entry.parts.append(text)
-            return [self._event("response.output_text.delta", item_id=item_id, output_index=at, content_index=0,
-                                delta=text, logprobs=[])]
+            self.sequence += 1
+            return [("response.output_text.delta", {
+                "type": "response.output_text.delta", "sequence_number": self.sequence - 1, "item_id": item_id,
+                "output_index": at, "content_index": 0, "delta": text, "logprobs": []})]
         if kind == "input_json_delta":
             piece = F.opt_str(delta, "partial_json", "delta") or ""
             entry.parts.append(piece)
