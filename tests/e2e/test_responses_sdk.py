@@ -13,6 +13,7 @@ import openai
 import orjson
 import pytest
 
+from bifrost_py import Reply, hookimpl
 from bifrost_py.testing import provider_config
 
 GPT = "gpt-4o"                      # openai type: passthrough
@@ -33,6 +34,27 @@ async def gw(start_gateway: Any, mock_upstream: Any) -> Any:
     gateway = await start_gateway({"providers": providers}, builtins=False)
     gateway.upstream = mock_upstream
     return gateway
+
+
+class Recorder:
+    """Keeps the calls that ended; answers itself when the prompt says so (a plugin's reply)."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    @hookimpl
+    async def bifrost_request_start(self, call: Any) -> Reply | None:
+        if call.body and call.body.get("input") == "reply yourself":
+            return Reply({"id": "msg_plugin", "type": "message", "role": "assistant", "model": call.model,
+                          "content": [{"type": "text", "text": "From a plugin."}], "stop_reason": "end_turn",
+                          "usage": {"input_tokens": 3, "output_tokens": 4}})
+        return None
+
+    @hookimpl
+    async def bifrost_request_end(self, call: Any) -> None:
+        self.calls.append(call)
 
 
 def client(gw: Any) -> openai.AsyncOpenAI:
@@ -164,3 +186,37 @@ async def test_openai_prefix_serves_the_same_api(gw: Any) -> None:
     sdk = openai.AsyncOpenAI(base_url=gw.url + "/openai/v1", api_key="vk-test", max_retries=0)
     response = await sdk.responses.create(model=CLAUDE, input="hello")
     assert response.output_text == "Mock answer to: hello"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_codex_headers_give_the_session_and_usage_is_billed(start_gateway: Any, mock_upstream: Any,
+                                                                  stream: bool) -> None:
+    recorder = Recorder()
+    gw = await start_gateway({"providers": provider_config(mock_upstream.url)}, plugins=[recorder], builtins=False)
+    sdk = openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key="vk-test", max_retries=0,
+                             default_headers={"session-id": "codex-session-1", "user-agent": "codex_exec/0.171.0 (x)"})
+    for model in (GPT, CLAUDE):
+        response = await sdk.responses.create(model=model, input="hi", prompt_cache_key="other", stream=stream)
+        if stream:
+            async for _ in response:  # type: ignore[union-attr]
+                pass
+    assert [c.session_id for c in recorder.calls] == ["codex-session-1"] * 2
+    assert [c.client_app for c in recorder.calls] == ["codex_exec/0.171.0"] * 2
+    for call in recorder.calls:
+        usage = call.attempts[-1].outcome.usage
+        assert usage.input_tokens > 0 and usage.output_tokens == 4, call.attempts[-1].outcome
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_plugin_reply_reaches_a_responses_client(start_gateway: Any, mock_upstream: Any, stream: bool) -> None:
+    gw = await start_gateway({"providers": provider_config(mock_upstream.url)}, plugins=[Recorder()], builtins=False)
+    sdk = client(gw)
+    if stream:
+        async with sdk.responses.stream(model=CLAUDE, input="reply yourself") as events:
+            async for _ in events:
+                pass
+            response = await events.get_final_response()
+    else:
+        response = await sdk.responses.create(model=CLAUDE, input="reply yourself")
+    assert response.output_text == "From a plugin."
+    assert response.usage is not None and response.usage.output_tokens == 4
