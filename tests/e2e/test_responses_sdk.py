@@ -220,3 +220,24 @@ async def test_a_plugin_reply_reaches_a_responses_client(start_gateway: Any, moc
         response = await sdk.responses.create(model=CLAUDE, input="reply yourself")
     assert response.output_text == "From a plugin."
     assert response.usage is not None and response.usage.output_tokens == 4
+
+
+async def test_anthropic_thinking_goes_back_signed_and_never_to_openai(gw: Any) -> None:
+    sdk = client(gw)
+    first = await sdk.responses.create(model=CLAUDE, input="Think first", reasoning={"effort": "low", "summary": "auto"},
+                                       include=["reasoning.encrypted_content"], store=False)
+    reasoning = [item for item in first.output if item.type == "reasoning"]
+    assert len(reasoning) == 1 and reasoning[0].summary[0].text == "Thinking about: Think first"
+    sent = orjson.loads((await upstream_requests(gw))[-1]["body"])
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    history: list[Any] = [{"role": "user", "content": "Think first"},
+                          *[item.model_dump(exclude_none=True) for item in first.output],
+                          {"role": "user", "content": "And now?"}]
+    await sdk.responses.create(model=CLAUDE, input=history, reasoning={"effort": "low"})
+    back = orjson.loads((await upstream_requests(gw))[-1]["body"])
+    thinking = back["messages"][1]["content"][0]
+    assert thinking["type"] == "thinking" and thinking["thinking"] == "Thinking about: Think first"
+    assert thinking["signature"].startswith("EqMock")
+    await sdk.responses.create(model=GPT, input=history)  # the same conversation, failed over to OpenAI
+    to_openai = orjson.loads((await upstream_requests(gw))[-1]["body"])
+    assert [item.get("type") for item in to_openai["input"]] == [None, "message", None]
