@@ -38,8 +38,9 @@ def call_opening(call: Call) -> Attributes:
 
 
 def call_closing(call: Call, cost: float | None) -> Attributes:
-    """Who called, how it was routed and how it ended; the answering attempt's model and usage,
-    so that one span per request is enough for a dashboard by key, team or model."""
+    """Who called, how it was routed and how it ended, with the answering attempt's provider and
+    model. Token usage is on the attempt spans only: tools that add up `gen_ai.usage.*` over a
+    trace's spans would count it twice."""
     attributes: Attributes = {sc.ATTEMPTS: len(call.attempts), sc.HTTP_STATUS: call_status(call)}
     caller = call.caller
     if caller is not None:
@@ -57,7 +58,7 @@ def call_closing(call: Call, cost: float | None) -> Attributes:
     if answering is not None:
         if answering.provider_type:
             attributes[sc.PROVIDER] = sc.provider_name(answering.provider_type)
-        attributes.update(answer(answering.outcome))
+        attributes.update(answer(answering.outcome, with_usage=False))
     attributes[sc.CACHE_HIT] = any(cache_hit(attempt.outcome) for attempt in call.attempts)
     if cost is not None:
         attributes[sc.COST_USD] = cost
@@ -97,7 +98,7 @@ def attempt_closing(attempt: Attempt, cost: float | None) -> Attributes:
     return attributes
 
 
-def answer(outcome: Outcome) -> Attributes:
+def answer(outcome: Outcome, *, with_usage: bool = True) -> Attributes:
     """The answer's model, finish reason and token usage. A plugin's reply (a cache hit)
     consumed no provider tokens: its usage is the original answer's, so it is left out here, as
     the cost log records 0 for it."""
@@ -107,7 +108,7 @@ def answer(outcome: Outcome) -> Attributes:
     if outcome.stop_reason:
         attributes[sc.FINISH_REASONS] = (outcome.stop_reason,)
     usage = outcome.usage
-    if outcome.reply is None and usage.total:
+    if with_usage and outcome.reply is None and usage.total:
         attributes[sc.INPUT_TOKENS] = usage.total_input
         attributes[sc.OUTPUT_TOKENS] = usage.output_tokens
         if usage.cache_read_tokens:

@@ -212,7 +212,7 @@ async def test_a_request_that_failed_over_once_is_one_request_span_over_two_atte
     assert whole["http.response.status_code"] == 200
     assert whole["gen_ai.request.model"] == MODEL
     assert whole["gen_ai.response.model"] == message.model
-    assert whole["gen_ai.usage.output_tokens"] == message.usage.output_tokens
+    assert "gen_ai.usage.output_tokens" not in whole  # on the attempts only: a sum over spans counts it once
     assert whole["bifrost.cost.usd"] == pytest.approx(answered["bifrost.cost.usd"])
     assert whole["gen_ai.request.max_tokens"] == 50
     assert whole["bifrost.stream"] is False
