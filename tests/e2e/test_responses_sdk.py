@@ -241,3 +241,24 @@ async def test_anthropic_thinking_goes_back_signed_and_never_to_openai(gw: Any) 
     await sdk.responses.create(model=GPT, input=history)  # the same conversation, failed over to OpenAI
     to_openai = orjson.loads((await upstream_requests(gw))[-1]["body"])
     assert [item.get("type") for item in to_openai["input"]] == [None, "message", None]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_responses_call_fails_over_from_openai_to_anthropic(start_gateway: Any, mock_upstream: Any,
+                                                                   stream: bool) -> None:
+    import bifrost_failover
+
+    gw = await start_gateway({"providers": provider_config(mock_upstream.url), "failover": {
+        "chains": {GPT: ["openai", "anthropic/claude-sonnet-4-6"]}, "retries": 0}},
+        plugins=[bifrost_failover], builtins=False)
+    gw.upstream = mock_upstream
+    await mock_upstream.post("/_mock/script", json={"responses": [{"status": 529}]})
+    raw = await client(gw).responses.with_raw_response.create(model=GPT, input="Fall back please", stream=stream)
+    assert raw.headers["x-bf-provider"] == "anthropic" and raw.headers["x-bf-attempts"] == "2"
+    response = raw.parse()
+    if stream:
+        text = "".join([event.delta async for event in response if event.type == "response.output_text.delta"])
+    else:
+        text = response.output_text
+    assert text == "Mock answer to: Fall back please"
+    assert [r["path"] for r in await upstream_requests(gw)] == ["/v1/responses", "/v1/messages"]
