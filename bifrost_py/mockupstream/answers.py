@@ -84,6 +84,7 @@ class Prompt:
     input_tokens: int = 0  # the whole estimate, cached part included
     cache_blocks: Sequence[bytes] = ()  # JSON of each cacheable block, in prefix order
     cache_upto: int = -1  # index of the last block carrying cache_control, -1: no caching
+    json_schema: dict[str, Any] | None = None  # the answer must be JSON fitting it (Gemini's JSON mode)
 
 
 @dataclass(slots=True)
@@ -203,6 +204,9 @@ def _topic(prompt: Prompt) -> str:
 def _text_pieces(prompt: Prompt, asked: Directives) -> list[str]:
     if asked.text is not None:
         return split_pieces(asked.text)
+    if prompt.json_schema is not None:
+        value = _sample_value(prompt.json_schema, 0) if prompt.json_schema else {"answer": f"Mock answer to: {_topic(prompt)}"}
+        return split_pieces(orjson.dumps(value).decode())
     if asked.long is not None:
         words = [_WORDS[i % len(_WORDS)] for i in range(asked.long)]
         return [w if i == 0 else " " + w for i, w in enumerate(words)]

@@ -69,6 +69,7 @@ class GeminiWire:
             tool_choice=_tool_choice(body.get("toolConfig")),
             max_tokens=limit if isinstance(limit, int) else None,
             input_tokens=estimate_tokens(*(json_bytes(body.get(k)) for k in ("systemInstruction", "contents", "tools"))),
+            json_schema=_json_mode(generation),
         )
 
     def wants_stream(self, body: dict[str, Any]) -> bool:
@@ -183,6 +184,15 @@ def _response_text(function_response: dict[str, Any]) -> str:
         value = response.get("output", response.get("error", response.get("content", response)))
         return value if isinstance(value, str) else orjson.dumps(value).decode()
     return "" if response is None else str(response)
+
+
+def _json_mode(generation: Any) -> dict[str, Any] | None:
+    """The schema a JSON-mode answer must fit ({} for any JSON), None when not in JSON mode:
+    Gemini answers `responseMimeType: application/json` with JSON only."""
+    if not isinstance(generation, dict) or generation.get("responseMimeType") != "application/json":
+        return None
+    schema = generation.get("responseJsonSchema") or generation.get("responseSchema")
+    return _lower_types(schema) if isinstance(schema, dict) else {}
 
 
 def _tool_specs(tools: Any) -> list[ToolSpec]:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from google import genai
+from google.genai import errors as genai_errors
 from google.genai import types
 
 from bifrost_py.testing import provider_config
@@ -66,3 +67,88 @@ async def test_streamed_text_agrees_with_the_whole_answer(gw: Any, model: str) -
     assert "".join(chunk.text or "" for chunk in chunks) == whole.text
     assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
     assert chunks[-1].usage_metadata.candidates_token_count > 0
+
+
+@pytest.mark.parametrize("model", [GEMINI_MODEL, CLAUDE, GPT])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_function_call_round_trip(gw: Any, model: str, stream: bool) -> None:
+    """The model calls the tool, the SDK sends the function response back, and the provider
+    receives it as the answer to that call (a tool_result / tool message with the call's id)."""
+    genai_client = client(gw)
+    contents: list[Any] = [types.Content(role="user", parts=[types.Part(text="Weather in Paris? [[tool]]")])]
+    if stream:
+        chunks = [c async for c in await genai_client.aio.models.generate_content_stream(
+            model=model, contents=contents, config=TOOLS)]
+        parts = [part for chunk in chunks for part in chunk.candidates[0].content.parts or []]
+        usage = chunks[-1].usage_metadata
+    else:
+        answer = await genai_client.aio.models.generate_content(model=model, contents=contents, config=TOOLS)
+        parts = answer.candidates[0].content.parts
+        usage = answer.usage_metadata
+    calls = [part for part in parts if part.function_call]
+    assert len(calls) == 1 and calls[0].function_call.name == "get_weather"
+    assert isinstance(calls[0].function_call.args, dict)
+    assert usage.prompt_token_count > 0
+    contents.append(types.Content(role="model", parts=calls))
+    contents.append(types.Content(role="user", parts=[types.Part.from_function_response(
+        name="get_weather", response={"output": "sunny, 21 C"})]))
+    contents[-1].parts[0].function_response.id = calls[0].function_call.id
+    final = await genai_client.aio.models.generate_content(model=model, contents=contents, config=TOOLS)
+    assert final.text
+    sent = (await upstream_records(gw))[-1]
+    body = orjson.loads(sent["body"])
+    if model == GEMINI_MODEL:   # untouched: what the SDK sent is what Google gets
+        assert sent["path"] == f"/v1beta/models/{GEMINI_MODEL}:generateContent"
+        assert body["contents"][2]["parts"][0]["functionResponse"]["response"] == {"output": "sunny, 21 C"}
+        assert "model" not in body
+    elif model == CLAUDE:
+        call, result = body["messages"][1]["content"][0], body["messages"][2]["content"][0]
+        assert call["type"] == "tool_use" and call["name"] == "get_weather" and call["id"] == calls[0].function_call.id
+        assert result == {"type": "tool_result", "tool_use_id": call["id"], "content": "sunny, 21 C"}
+    else:
+        call = body["messages"][1]["tool_calls"][0]
+        assert body["messages"][2] == {"role": "tool", "tool_call_id": call["id"], "content": "sunny, 21 C"}
+
+
+async def test_count_tokens_passthrough_and_estimate(gw: Any) -> None:
+    genai_client = client(gw)
+    passed = await genai_client.aio.models.count_tokens(model=GEMINI_MODEL, contents="How many tokens is this?")
+    estimated = await genai_client.aio.models.count_tokens(model=CLAUDE, contents="How many tokens is this?")
+    assert passed.total_tokens > 0 and estimated.total_tokens > 0
+    records = await upstream_records(gw)
+    assert records[-1]["path"] == f"/v1beta/models/{GEMINI_MODEL}:countTokens"
+
+
+async def test_model_list_names_what_is_served(gw: Any) -> None:
+    names = [model.name async for model in await client(gw).aio.models.list()]
+    assert {f"models/{m}" for m in (GEMINI_MODEL, CLAUDE, GPT)} <= set(names)
+
+
+async def test_errors_come_in_googles_shape(gw: Any) -> None:
+    with pytest.raises(genai_errors.ClientError) as unknown:
+        await client(gw).aio.models.generate_content(model="no-such-model", contents="hi")
+    assert unknown.value.code == 404 and unknown.value.status == "NOT_FOUND"
+    with pytest.raises(genai_errors.APIError) as failed:
+        await client(gw).aio.models.generate_content(model=CLAUDE, contents="hi [[fail:529]]")
+    assert failed.value.code == 529 and failed.value.status == "UNAVAILABLE"
+    status, _, body = await gw.post("/gemini/v1beta/models/x:generateContent", data=b"{")
+    assert status == 400 and orjson.loads(body)["error"]["status"] == "INVALID_ARGUMENT"
+
+
+async def test_an_error_mid_stream_ends_it_with_an_error_chunk(gw: Any) -> None:
+    chunks = []
+    with pytest.raises(genai_errors.APIError) as failed:
+        async for chunk in await client(gw).aio.models.generate_content_stream(
+                model=CLAUDE, contents="Tell me a story [[long:30]] [[stall:200ms]] [[stream_error]]"):
+            chunks.append(chunk)
+    assert len(chunks) == 1 and chunks[0].text   # what came before the error, then Google's error chunk
+    assert failed.value.status == "UNAVAILABLE"
+
+
+async def test_the_key_may_come_as_a_query_parameter_and_is_not_forwarded(gw: Any) -> None:
+    status, _, body = await gw.post(f"/gemini/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse&key=vk-secret",
+                                    json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    assert status == 200 and body.startswith(b"data: {")
+    sent = (await upstream_records(gw))[-1]
+    assert "vk-secret" not in orjson.dumps(sent).decode()
+    assert sent["headers"]["x-goog-api-key"] == "g-key"
