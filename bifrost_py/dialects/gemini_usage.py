@@ -19,6 +19,7 @@ from .gemini_response import (
     anthropic_usage,
     candidate_finish_reason,
     first_candidate,
+    is_blocked,
 )
 from .usage import StreamFacts, answer_object
 
@@ -27,7 +28,7 @@ def gemini_event(data: str, facts: StreamFacts) -> None:
     """Update `facts` from one streamGenerateContent chunk (its ``data:``)."""
     if data[-1:] != "}" or data[:1] != "{":
         raise F.fail("a stream chunk", "a JSON object")
-    if facts.model is not None and '"finishReason"' not in data and '"error"' not in data:
+    if facts.model is not None and '"finishReason"' not in data and '"error"' not in data and '"blockReason"' not in data:
         return  # a content chunk: nothing new to bill
     chunk = answer_object(data, "a stream chunk")
     if "error" in chunk:
@@ -45,8 +46,8 @@ def _merge(answer: dict[str, Any], facts: StreamFacts) -> None:
         facts.input_tokens = usage["input_tokens"]
         facts.output_tokens = usage["output_tokens"]
         facts.cache_read_tokens = usage["cache_read_input_tokens"]
-    reason = candidate_finish_reason(first_candidate(answer))
-    if reason:
+    reason = candidate_finish_reason(first_candidate(answer)) or ("PROHIBITED_CONTENT" if is_blocked(answer) else None)
+    if reason:  # a prompt Gemini refuses ends with promptFeedback.blockReason and no candidate
         facts.stop_reason = reason
         facts.finished = True
 
