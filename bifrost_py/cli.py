@@ -1,4 +1,7 @@
-"""`bifrost-py`: serve, demo, check, report, plugins, mock-upstream (CONTRACT.md)."""
+"""`bifrost-py`: serve, demo, check, report, plugins, new-plugin, mock-upstream (CONTRACT.md).
+
+Every problem with the config or a plugin (a ConfigError) is printed one per line, exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     plugins.add_argument("-c", "--config")
     plugins.set_defaults(run=_plugins)
 
+    new = sub.add_parser("new-plugin", help="scaffold a plugin package (entry point, one hook, a test)")
+    new.add_argument("name", help="the plugin's name, e.g. team_tag")
+    new.add_argument("--dir", default=".", help="where to create the package's folder")
+    new.set_defaults(run=_new_plugin)
+
     mock = sub.add_parser("mock-upstream", help="a wire-faithful fake provider for demos and tests")
     mock.add_argument("--port", type=int, default=8090)
     mock.add_argument("--host", default="127.0.0.1")
@@ -94,7 +102,6 @@ def _serve(args: argparse.Namespace) -> int:
         config.port = args.port
     if args.workers:
         config.workers = args.workers
-    os.chdir(config.base_dir)  # relative sqlite paths are relative to the config file
     run_server(config)
     return 0
 
@@ -180,25 +187,20 @@ def _check(args: argparse.Namespace) -> int:
     config = _load(args.config)
     gateway = _gateway(config)
     print(f"{args.config}: ok ({len(gateway.providers)} providers, plugins: {', '.join(gateway.dispatcher.names) or 'none'})")
+    for name, owner in gateway.ignored_sections.items():
+        print(f"{name}: ignored (plugin {owner!r} is disabled)")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    os.chdir(config.base_dir)
     gateway = _gateway(config)
     since = parse_duration(args.since)
 
     async def produce() -> str | None:
         await gateway.start()
         try:
-            for info in gateway.plugins.ordered():
-                report = getattr(info.plugin, "bifrost_report", None)
-                if report is not None:
-                    text = await report(gateway, since, args.by, args.format)
-                    if text is not None:
-                        return str(text)
-            return None
+            return await gateway.plugins.report(gateway, since, args.by, args.format)  # type: ignore[no-any-return]
         finally:
             await gateway.stop()
 
@@ -215,10 +217,26 @@ def _plugins(args: argparse.Namespace) -> int:
 
     config = _load(args.config) if args.config else Config()
     gateway = _gateway(config)
-    for info in gateway.plugins.ordered():
-        print(f"{info.name}  ({info.source})")
-        for hook in info.hooks:
-            print(f"    {hook}")
+    print(format_plugins(gateway.plugins.describe()))
+    return 0
+
+
+def format_plugins(described: list[dict[str, Any]]) -> str:
+    """What `bifrost-py plugins` prints: the same facts as `/api/plugins`, as text."""
+    lines = []
+    for plugin in described:
+        lines.append(f"{plugin['order']}. {plugin['name']}  ({plugin['source']})")
+        for hook in plugin["hooks"]:
+            marker = f"  {hook['marker']}" if hook["marker"] else ""
+            lines.append(f"     {hook['name']:<26} called {hook['call']} of {hook['of']}{marker}")
+    return "\n".join(lines) if lines else "no plugins loaded"
+
+
+def _new_plugin(args: argparse.Namespace) -> int:
+    from .scaffold import scaffold
+
+    folder = scaffold(args.name, Path(args.dir))
+    print(f"created {folder}: `pip install -e {folder}` and run `pytest {folder}`")
     return 0
 
 

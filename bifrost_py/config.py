@@ -1,7 +1,10 @@
 """The gateway's YAML config: `${VAR}` interpolation, and the sections the core itself owns.
 
-Plugin sections (`governance`, `routing`, `failover`, `cache`, and any a third-party plugin
-claims) are handed to their plugin as a `Section`; whatever is left unclaimed is an error.
+Every other section belongs to a plugin, which claims it (`gateway.plugin_section(name)`);
+whatever no loaded plugin claims is an error, unless a disabled plugin declares it (then it is
+ignored). Relative paths are relative to the config file's folder (`Config.base_dir`): the
+loader resolves `storage.logs` and `plugins:` files, and plugins resolve theirs with
+`Config.resolve`, so the working directory never matters.
 """
 
 from __future__ import annotations
@@ -27,9 +30,8 @@ DEFAULT_BASE_URLS = {
     "gemini": "https://generativelanguage.googleapis.com",
     "mock": "",
 }
-# Sections the built-in plugins own: kept known even when their plugin is disabled.
-BUILTIN_PLUGIN_SECTIONS = ("governance", "routing", "failover", "cache", "costlog")
-CORE_SECTIONS = ("server", "admin", "metrics", "storage", "currency", "providers", "logging", "pricing", "plugins")
+CORE_SECTIONS = ("server", "admin", "metrics", "storage", "currency", "providers", "pricing", "plugins")
+SQLITE_PREFIX = "sqlite:///"
 
 
 def interpolate(text: str, environ: Mapping[str, str] | None = None) -> str:
@@ -108,15 +110,19 @@ class Config:
     currency_per_usd: float = 1.0
     currency_timezone: str = "UTC"
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
-    log_bodies: bool = False
-    log_retention: float = 90 * 86400.0
     pricing: dict[str, dict[str, float]] = field(default_factory=dict)
     plugin_imports: list[str] = field(default_factory=list)
     plugins_disabled: list[str] = field(default_factory=list)
     plugin_order: list[str] = field(default_factory=list)
     sections: dict[str, Any] = field(default_factory=dict)   # raw plugin sections, by name
     source: str = "<memory>"
-    base_dir: Path = field(default_factory=Path.cwd)
+    base_dir: Path = field(default_factory=Path.cwd)  # the config file's folder
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """A path from the config (`~` expanded) as an absolute path: a relative one is relative
+        to the config file's folder, however and from wherever the gateway was started."""
+        found = Path(path).expanduser()
+        return found if found.is_absolute() else self.base_dir / found
 
     def plugin_section(self, name: str, problems: Problems) -> Section:
         """The raw section `name` as a Section for a plugin to read (empty when absent)."""
@@ -130,24 +136,24 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         text = file.read_text()
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read: {exc.strerror}"]) from exc
-    config = parse_config(text, environ=environ, source=str(file))
-    config.base_dir = file.resolve().parent
-    return config
+    return parse_config(text, environ=environ, source=str(file), base_dir=file.resolve().parent)
 
 
-def parse_config(text: str, *, environ: Mapping[str, str] | None = None, source: str = "<memory>") -> Config:
-    """Parse YAML text into a Config; plugin sections are kept raw for their plugins."""
+def parse_config(text: str, *, environ: Mapping[str, str] | None = None, source: str = "<memory>",
+                 base_dir: Path | None = None) -> Config:
+    """Parse YAML text into a Config; plugin sections are kept raw for their plugins. Relative
+    paths are relative to `base_dir` (the working directory when None)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source}: not valid YAML: {exc}"]) from exc
-    return config_from_dict(_interpolate_tree(data or {}, environ), source=source)
+    return config_from_dict(_interpolate_tree(data or {}, environ), source=source, base_dir=base_dir)
 
 
-def config_from_dict(data: dict[str, Any], *, source: str = "<memory>") -> Config:
+def config_from_dict(data: dict[str, Any], *, source: str = "<memory>", base_dir: Path | None = None) -> Config:
     problems = Problems()
     root = Section(data, "", problems)
-    config = Config(source=source)
+    config = Config(source=source, base_dir=(base_dir or Path.cwd()).resolve())
     _read_server(root.section("server"), config)
     admin = root.section("admin")
     if admin:
@@ -158,14 +164,10 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<memory>") -> Confi
         config.metrics_token = metrics.str("token", "")
         metrics.done()
     _read_storage(root.section("storage"), config)
+    config.logs_url = resolve_sqlite_url(config.logs_url, config.base_dir)
     _read_currency(root.section("currency"), config)
     for name, section in root.sections("providers"):
         config.providers[name] = _read_provider(name, section)
-    logging_section = root.section("logging")
-    if logging_section:
-        config.log_bodies = logging_section.bool("bodies", False)
-        config.log_retention = logging_section.duration("retention", config.log_retention)
-        logging_section.done()
     _read_pricing(root.section("pricing"), config)
     _read_plugins(root, config)
     for key in root:
@@ -193,6 +195,17 @@ def _read_storage(section: Section | None, config: Config) -> None:
         section.error("logs", "must be a sqlite:///path or postgresql:// URL")
     config.redis_url = section.str("redis", None) or None
     section.done()
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """`sqlite:///bifrost.db` -> `sqlite:////CONFIG_FOLDER/bifrost.db`; absolute paths,
+    `:memory:` and other URLs unchanged."""
+    if not url.startswith(SQLITE_PREFIX):
+        return url
+    path = url[len(SQLITE_PREFIX):]
+    if not path or path == ":memory:" or Path(path).is_absolute():
+        return url
+    return SQLITE_PREFIX + str(base_dir / Path(path).expanduser())
 
 
 def _read_currency(section: Section | None, config: Config) -> None:

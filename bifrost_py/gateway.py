@@ -10,7 +10,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from .config import BUILTIN_PLUGIN_SECTIONS, Config
+from .config import Config
 from .configschema import Problems, Section
 from .context import Target
 from .periodic import Interval, Periodic, Periodics, Round
@@ -55,10 +55,12 @@ class Gateway:
         self.periodic = Periodics()
         self.plugins = PluginManager(self)
         self.plugins.load(builtins=builtins, extra=plugins)
-        self.plugins.hook.bifrost_configure(gateway=self)
-        for name in config.sections:
-            if name not in self._claimed and name not in BUILTIN_PLUGIN_SECTIONS:
-                self.problems.add(name, "unknown key (no loaded plugin reads this section)")
+        self.plugins.configure(self)
+        unknown, self.ignored_sections = self.plugins.sort_sections(list(config.sections), self._claimed)
+        for name in unknown:
+            self.problems.add(name, "unknown key (no loaded plugin reads this section)")
+        for name, owner in self.ignored_sections.items():
+            log.info("config section %r is ignored: plugin %r is disabled", name, owner)
         self.problems.raise_if_any()
         self.dispatcher = self.plugins.freeze()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -154,23 +156,14 @@ class Gateway:
     async def start(self) -> None:
         # The price catalogue takes a moment to load: do it now, not inside the first request.
         self.prices.warm()
-        for info in self.plugins.ordered():
-            startup = getattr(info.plugin, "bifrost_startup", None)
-            if startup is not None:
-                await startup(self)
+        await self.plugins.startup(self)
 
     async def stop(self) -> None:
         """Finish background work (log rows, settlements), then plugins in reverse, then HTTP."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.periodic.stop()  # final rounds: while plugins and storage are still up
-        for info in reversed(self.plugins.ordered()):
-            shutdown = getattr(info.plugin, "bifrost_shutdown", None)
-            if shutdown is not None:
-                try:
-                    await shutdown(self)
-                except Exception:
-                    log.exception("shutdown of plugin %s failed", info.name)
+        await self.plugins.shutdown(self)  # reverse order; one failure does not stop the rest
         while self._tasks:  # what the shutdown hooks handed off
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.storage.close()  # after every plugin's shutdown: they may write there last

@@ -2,7 +2,7 @@
 
 One request runs through the hooks in this order (see docs/plugins.md for a walk-through)::
 
-    bifrost_request_start(call)                  every plugin, configured order; may refuse or reply
+    bifrost_request_start(call)                  every plugin, in order; may refuse or reply
     bifrost_route(call, targets)                 every plugin in order; each may rewrite the list
     for each target (an Attempt):
         bifrost_pre_attempt(attempt)             in order, stops at the first Reply or refusal
@@ -12,9 +12,15 @@ One request runs through the hooks in this order (see docs/plugins.md for a walk
         bifrost_should_fall_back(attempt)        only after a failed attempt; first non-None wins
     bifrost_request_end(call)                    every plugin, reverse order, always (errors too)
 
-Per-request hooks are ``async def`` and are awaited one by one by a dispatcher frozen at start-up,
-not through ``pm.hook`` (pluggy has no async support; STYLE.md explains the traps). Start-up
-hooks (configure, startup, shutdown, admin_routes) go through pluggy as usual.
+"In order" is pluggy's: implementations marked ``@hookimpl(tryfirst=True)`` first, unmarked ones,
+then ``@hookimpl(trylast=True)``; among the same marker, the configured order (``plugins.order``,
+then load order). The unwinding hooks (post_attempt, request_end, shutdown) take the configured
+order in reverse, and tryfirst still means first. ``bifrost-py plugins`` shows the result.
+
+pluggy registers and validates the implementations (an unmarked method is never called); the
+gateway calls them itself, through ``PluginManager``: per-request hooks are ``async def`` and are
+awaited one by one by a dispatcher frozen at start-up (pluggy has no async support; STYLE.md
+explains the traps), start-up hooks by its typed methods (``configure``, ``startup``, ...).
 
 Refusing: raise a ``bifrost_py.errors.GatewayError`` subclass from ``request_start`` or
 ``pre_attempt``. From ``pre_attempt`` an error with ``final=False`` only rules out this target
@@ -26,7 +32,8 @@ sends it in the caller's dialect, as a stream if one was asked for; no provider 
 Streams: nothing per chunk goes through the dispatcher. A plugin that wants the events of a
 stream calls ``attempt.observe_stream(observer)`` in ``pre_attempt``; the relay then calls
 ``observer.on_event(dialect, event_name, data)`` for each parsed event of the stream as the
-CLIENT receives it, and the outcome reaches ``post_attempt`` as usual.
+PROVIDER sent it, before any translation (``dialect`` is the provider's: ``"anthropic"`` or
+``"openai"``), and the outcome reaches ``post_attempt`` as usual.
 """
 
 from __future__ import annotations
@@ -64,9 +71,14 @@ def bifrost_configure(gateway: Gateway) -> None:
     """Read and validate this plugin's config; called once when the Gateway is built, and by
     ``bifrost-py check``.
 
-    Take your section with ``gateway.plugin_section("name")`` (a ``configschema.Section``): its
-    getters record problems with the path in the file, and ``section.done()`` reports unknown
-    keys. Do no I/O here: ``check`` runs this without starting anything.
+    Take your section with ``load_settings(gateway, "name", read_settings)``
+    (``bifrost_py.settings``) or ``gateway.plugin_section("name")`` (a ``configschema.Section``):
+    its getters record problems with the path in the file (in ``gateway.problems``), and unknown
+    keys are reported. Reading a section claims it; a plugin that reads more than its own name
+    declares them all in ``CONFIG_SECTIONS`` (module or class attribute), so that they are
+    ignored, not errors, while it is disabled. Relative paths are relative to the config file's
+    folder: ``gateway.config.resolve(path)``. Do no I/O here: ``check`` runs this without
+    starting anything.
     """
 
 
@@ -74,13 +86,15 @@ def bifrost_configure(gateway: Gateway) -> None:
 async def bifrost_startup(gateway: Gateway) -> None:
     """Open what the plugin needs (databases, tasks, client sessions) before the first request.
 
-    Awaited in configured order. Pair every resource with its release in ``bifrost_shutdown``.
+    Awaited in order. Pair every resource with its release in ``bifrost_shutdown``.
     """
 
 
 @hookspec
 async def bifrost_shutdown(gateway: Gateway) -> None:
-    """Flush and close; awaited in reverse order after the server stopped taking requests."""
+    """Flush and close; awaited in reverse order after the server stopped taking requests and
+    the periodic tasks ran their final rounds. One plugin's failure is logged; the others still
+    shut down."""
 
 
 @hookspec
@@ -127,7 +141,8 @@ async def bifrost_route(call: Call, targets: list[Target]) -> list[Target] | Non
 
 @hookspec
 async def bifrost_pre_attempt(attempt: Attempt) -> Reply | None:
-    """An attempt against ``attempt.target`` is about to start (``attempt.number`` counts from 1).
+    """An attempt against ``attempt.target`` is about to start (``attempt.number`` counts from 1;
+    ``attempt.call`` is its request).
 
     Check and reserve (budgets, rate limits), or answer from a cache by returning a Reply, or
     refuse by raising a GatewayError (``final=False``: try the next target instead). Stops at the
@@ -139,8 +154,8 @@ async def bifrost_pre_attempt(attempt: Attempt) -> Reply | None:
 async def bifrost_post_attempt(attempt: Attempt) -> None:
     """The attempt ended: ``attempt.outcome`` says how (status, usage, error, streamed, partial).
 
-    Runs in reverse order for exactly the plugins whose ``pre_attempt`` was entered, whatever
-    happened: refusals, replies, upstream errors, malformed answers, cut streams, client
+    Runs in reverse order for exactly the plugins whose ``pre_attempt`` was entered (a plugin
+    without a ``pre_attempt``: when every pre hook ran), whatever happened: refusals, replies, upstream errors, malformed answers, cut streams, client
     disconnects, and bugs (ours or a plugin's). ``outcome.status`` is always set (200, the
     error's status, or 499 when the client left a stream). A pre hook that was interrupted
     (cancelled, or raised) still gets its post hook: check what you stashed before using it.

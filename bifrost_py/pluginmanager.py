@@ -1,47 +1,48 @@
-"""Finding, validating, ordering and calling plugins.
+"""The plugins of one gateway, and the only way their hooks are called.
 
-pluggy keeps the registry: specs, validation (`check_pending`), blocking by name, start-up hooks.
-Per-request hooks are called through a `Dispatcher` frozen at start-up: one tuple per hook of the
-implementations in configured order, awaited one by one (STYLE.md has the measurements).
+pluggy keeps the registry: specs, validation, blocking by name, and the hookimpl markers. The
+order of every hook is pluggy's ``tryfirst``/``trylast`` first, then the configured order
+(hookorder.py). Start-up hooks are called by the typed methods below (`configure`, `startup`,
+`shutdown`, `admin_routes`, `report`); per-request hooks by the `Dispatcher` that `freeze()`
+builds once, from the same validated implementations.
+
+The core knows no plugin by name. The built-ins order themselves with markers: the cost log's
+pre hook is ``tryfirst`` and its post/end hooks ``trylast`` (it sees every ending, refusals and
+cache hits included); governance's hooks are ``tryfirst`` (a caller is identified and admitted
+before anything is served, a cache hit included); failover's route is ``trylast`` (it appends
+fallbacks to what the routers decided).
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 import os
-import sys
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .configschema import ConfigError
-from .context import Advice, Attempt, Call, ModelInfo, Reply, Target
-from .errors import GatewayError
+from .dispatcher import Dispatcher, Progress
+from .hookorder import HookCall, PluginInfo, ordered_calls
+from .pluginload import (
+    ENTRY_POINT_GROUP,
+    HOOKS,
+    Found,
+    check_plugin,
+    declared_sections,
+    from_config_entry,
+    from_entry_points,
+    sections_of,
+    unmarked_hooks,
+)
 
 if TYPE_CHECKING:
+    from .admin import AdminRoute
     from .gateway import Gateway
 
+__all__ = ["ENTRY_POINT_GROUP", "Dispatcher", "PluginInfo", "PluginManager", "Progress"]
 log = logging.getLogger("bifrost_py.plugins")
-ENTRY_POINT_GROUP = "bifrost_py"
-# Default order of the built-ins: the cost log first, so that its post hook runs last and sees
-# every ending (refusals and cache hits included); governance before the cache, so that a cache
-# hit is never served to a caller who is not allowed in.
-BUILTIN_ORDER = ("costlog", "governance", "cache", "routing", "failover")
-
-
-@dataclass(slots=True)
-class PluginInfo:
-    name: str
-    source: str           # "entry point <dist>" or "config: module.path" or "registered in code"
-    plugin: object
-    hooks: list[str]
 
 
 class PluginManager:
@@ -51,217 +52,139 @@ class PluginManager:
         self.gateway = gateway
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.infos: list[PluginInfo] = []
+        self.infos: list[PluginInfo] = []  # in configured order once `load` returns
+        self._rank: dict[str, int] = {}
+        self._origins: dict[str, object] = {}  # what each name was loaded from (module, class, object)
+
+    # ------------------------------------------------------------------ loading
 
     def load(self, *, builtins: bool = True, extra: list[object] | None = None) -> None:
+        """Find, order, check and register every plugin; every problem is one line of a
+        ConfigError (`bifrost-py check` prints them)."""
         config = self.gateway.config
-        for name in config.plugins_disabled:
+        problems: list[str] = []
+        blocked = set(config.plugins_disabled)
+        for name in blocked:
             self.pm.set_blocked(name)
+        # The most specific first (pluggy calls the last registered first for the same reason):
+        # plugins passed in code, then the config's entries, then the installed entry points.
+        found = [Found(_code_name(plugin), "registered in code", plugin) for plugin in extra or []]
+        for entry in config.plugin_imports:
+            item = from_config_entry(entry, config.base_dir, problems)
+            if item is not None and item.name not in blocked:
+                found.append(item)
         if builtins:
-            self._load_entry_points()
-        for path in config.plugin_imports:
-            self._load_import_path(path)
-        for plugin in extra or []:
-            name = (getattr(plugin, "PLUGIN_NAME", None) or getattr(plugin, "name", None)
-                    or getattr(plugin, "__name__", None) or type(plugin).__name__)
-            self.add(plugin, str(name), "registered in code")
+            found.extend(from_entry_points(problems, blocked))
+        rank = {name: i for i, name in enumerate(config.plugin_order)}
+        order = sorted(range(len(found)), key=lambda i: (rank.get(found[i].name, len(rank)), i))
+        for i in order:
+            problems.extend(self._register(found[i]))
+        if problems:
+            raise ConfigError(problems)
+        self._rank = {info.name: position for position, info in enumerate(self.infos)}
+
+    def _register(self, item: Found) -> list[str]:
+        loaded = next((info for info in self.infos if info.name == item.name), None)
+        if loaded is not None:
+            if self._origins[item.name] is item.obj:
+                return []  # e.g. a built-in also listed under `plugins:`: loaded once
+            return [f"plugins: two plugins are named {item.name!r}: {loaded.source}, and {item.source}"]
+        factory = getattr(item.obj, "bifrost_plugin", None)
+        plugin = factory(self.gateway) if callable(factory) else item.obj
+        problems = check_plugin(self.pm, plugin, item.name)
+        if problems:
+            return problems
+        for attr in unmarked_hooks(self.pm, plugin):
+            log.warning("plugin %r: %s is not marked @hookimpl, so it is never called", item.name, attr)
         try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise ConfigError([f"plugins: {exc}"]) from exc
-
-    def _load_entry_points(self) -> None:
-        found = sorted(
-            entry_points(group=ENTRY_POINT_GROUP),
-            key=lambda ep: (BUILTIN_ORDER.index(ep.name) if ep.name in BUILTIN_ORDER else len(BUILTIN_ORDER), ep.name),
-        )
-        for ep in found:
-            if self.pm.is_blocked(ep.name) or self.pm.has_plugin(ep.name):
-                continue
-            dist = getattr(ep, "dist", None)
-            source = f"entry point {ep.value} ({dist.name} {dist.version})" if dist else f"entry point {ep.value}"
-            try:
-                loaded = ep.load()
-            except ImportError as exc:
-                raise ConfigError([f"plugins: cannot load plugin {ep.name!r} ({ep.value}): {exc}"]) from exc
-            self.add(loaded, ep.name, source)
-
-    def _load_import_path(self, path: str) -> None:
-        try:
-            module = importlib.import_module(path)
-        except ImportError as exc:
-            raise ConfigError([f"plugins: cannot import {path!r}: {exc}"]) from exc
-        name = getattr(module, "PLUGIN_NAME", path.rsplit(".", 1)[-1])
-        if not self.pm.is_blocked(name):
-            self.add(module, name, f"config: {path}")
-
-    def add(self, obj: object, name: str, source: str) -> None:
-        """Register a plugin. A module or class offering `bifrost_plugin(gateway)` gets a fresh
-        instance per gateway, so per-gateway state never lives at module level."""
-        factory = getattr(obj, "bifrost_plugin", None)
-        plugin = factory(self.gateway) if callable(factory) else obj
-        self.pm.register(plugin, name=name)
+            self.pm.register(plugin, name=item.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            return [f"plugin {item.name!r}: " + " ".join(str(exc).split())]
+        self._origins[item.name] = item.obj
         hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
-        self.infos.append(PluginInfo(name, source, plugin, hooks))
+        self.infos.append(PluginInfo(item.name, item.source, plugin, hooks, sections_of(item.obj, item.name)))
+        return []
 
     def ordered(self) -> list[PluginInfo]:
-        """Plugins in configured order: `plugins.order` first, then load order."""
-        wanted = self.gateway.config.plugin_order
-        rank = {name: i for i, name in enumerate(wanted)}
-        return sorted(self.infos, key=lambda info: (rank.get(info.name, len(rank)), self.infos.index(info)))
+        """Plugins in configured order: `plugins.order` first, then those passed in code, then
+        the config's `plugins:` entries, then the entry points by name."""
+        return list(self.infos)
 
-    @property
-    def hook(self) -> Any:
-        return self.pm.hook
+    def calls(self, hook: str) -> list[HookCall]:
+        """The implementations of `hook`, in calling order (hookorder.py)."""
+        return ordered_calls(self.pm, hook, self._rank)
+
+    def sort_sections(self, sections: list[str], claimed: set[str]) -> tuple[list[str], dict[str, str]]:
+        """The config sections no loaded plugin read: (unknown ones, {ignored one: its disabled
+        plugin}). A section that a disabled plugin declares is ignored, not an error, so that
+        disabling a plugin never requires deleting its settings."""
+        declared = {name for info in self.infos for name in info.sections}
+        unknown, ignored = [], {}
+        for name in sections:
+            if name in claimed or name in declared:
+                continue
+            owner = next((d for d in self.gateway.config.plugins_disabled
+                          if name == d or name in declared_sections(d)), None)
+            if owner is None:
+                unknown.append(name)
+            else:
+                ignored[name] = owner
+        return unknown, ignored
+
+    # ------------------------------------------------------------------ start-up hooks
+
+    def configure(self, gateway: Gateway) -> None:
+        for found in self.calls("bifrost_configure"):
+            found.call(gateway=gateway)
+
+    async def startup(self, gateway: Gateway) -> None:
+        for found in self.calls("bifrost_startup"):
+            await found.call(gateway=gateway)
+
+    async def shutdown(self, gateway: Gateway) -> None:
+        """Reverse order; one plugin's failure is logged and the others still shut down."""
+        for found in self.calls("bifrost_shutdown"):
+            try:
+                await found.call(gateway=gateway)
+            except Exception:
+                log.exception("shutdown of plugin %s failed", found.plugin_name)
+
+    def admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
+        routes: list[AdminRoute] = []
+        for found in self.calls("bifrost_admin_routes"):
+            routes.extend(found.call(gateway=gateway) or [])
+        return routes
+
+    async def report(self, gateway: Gateway, since: float, by: str, fmt: str) -> str | None:
+        """The first plugin's report that is not None (`bifrost-py report`)."""
+        for found in self.calls("bifrost_report"):
+            text = await found.call(gateway=gateway, since=since, by=by, fmt=fmt)
+            if text is not None:
+                return str(text)
+        return None
+
+    # ------------------------------------------------------------------ per request, and listing
 
     def freeze(self) -> Dispatcher:
-        return Dispatcher(self.ordered(), trace=bool(os.environ.get("BIFROST_TRACE_PLUGINS")))
+        chains = {hook: self.calls(hook) for hook in hookspecs.REQUEST_HOOKS}
+        return Dispatcher(self.infos, chains=chains, trace=bool(os.environ.get("BIFROST_TRACE_PLUGINS")))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each plugin with its place in the configured order, its source, and each of its
+        hooks with its place in that hook's calling order and its marker: what `bifrost-py
+        plugins` prints and `/api/plugins` returns."""
+        places = {hook: [c.plugin_name for c in self.calls(hook)] for hook in HOOKS}
+        described = []
+        for position, info in enumerate(self.infos):
+            hooks = []
+            for found in (c for hook in info.hooks for c in self.calls(hook) if c.plugin_name == info.name):
+                hooks.append({"name": found.hook, "call": places[found.hook].index(info.name) + 1,
+                              "of": len(places[found.hook]), "marker": found.marker})
+            described.append({"name": info.name, "order": position + 1, "source": info.source, "hooks": hooks})
+        return described
 
 
-Impl = Callable[..., Awaitable[Any]]
-
-
-def _adapt(plugin: object, hook: str, trace: bool, plugin_name: str) -> Impl | None:
-    """The implementation of `hook` on `plugin`, as an async callable taking the hook's full
-    positional arguments (pluggy lets an implementation declare fewer), or None."""
-    fn = getattr(plugin, hook, None)
-    if fn is None or not callable(fn):
-        return None
-    spec_args = list(inspect.signature(getattr(hookspecs, hook)).parameters)
-    wanted = list(inspect.signature(fn).parameters)
-    is_async = inspect.iscoroutinefunction(fn)
-    if wanted == spec_args and is_async and not trace:
-        return fn  # the common case: no wrapper at all
-    positions = [spec_args.index(arg) for arg in wanted]
-
-    async def adapted(*args: Any) -> Any:
-        picked = [args[i] for i in positions]
-        result = fn(*picked)
-        return await result if is_async else result
-
-    if not trace:
-        return adapted
-
-    async def traced(*args: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            result = await adapted(*args)
-        except BaseException as exc:
-            print(f"[bifrost trace] {plugin_name}.{hook}{_brief(args)} raised {exc!r}", file=sys.stderr)
-            raise
-        took = (time.perf_counter() - start) * 1e6
-        print(f"[bifrost trace] {plugin_name}.{hook}{_brief(args)} -> {result!r} ({took:.0f} µs)", file=sys.stderr)
-        return result
-
-    return traced
-
-
-def _brief(args: tuple[Any, ...]) -> str:
-    parts = []
-    for arg in args:
-        if isinstance(arg, Call):
-            parts.append(f"call {arg.request_id} {arg.dialect} model={arg.model}")
-        elif isinstance(arg, Attempt):
-            parts.append(f"attempt #{arg.number} {arg.target} status={arg.outcome.status}")
-        else:
-            parts.append(repr(arg)[:80])
-    return "(" + ", ".join(parts) + ")"
-
-
-@dataclass(slots=True)
-class Progress:
-    """How far an attempt got through the pre hooks: the position of the last plugin entered."""
-
-    reached: int = -1
-
-
-class Dispatcher:
-    """Per-request hooks, precomputed. Each list holds (position, implementation); the position
-    is the plugin's place in the configured order, used to run post hooks for exactly the
-    plugins whose pre hook ran."""
-
-    def __init__(self, plugins: list[PluginInfo], *, trace: bool = False) -> None:
-        self.names = tuple(info.name for info in plugins)
-
-        def chain(hook: str) -> tuple[tuple[int, Impl], ...]:
-            impls = []
-            for position, info in enumerate(plugins):
-                impl = _adapt(info.plugin, hook, trace, info.name)
-                if impl is not None:
-                    impls.append((position, impl))
-            return tuple(impls)
-
-        self._request_start = chain("bifrost_request_start")
-        self._route = chain("bifrost_route")
-        self._pre_attempt = chain("bifrost_pre_attempt")
-        self._post_attempt = tuple(reversed(chain("bifrost_post_attempt")))
-        self._should_fall_back = chain("bifrost_should_fall_back")
-        self._request_end = tuple(reversed(chain("bifrost_request_end")))
-        self._list_models = chain("bifrost_list_models")
-        self.ends_requests = bool(self._request_end)
-        self.empty = not any(
-            (self._request_start, self._route, self._pre_attempt, self._post_attempt, self._request_end)
-        )
-
-    async def request_start(self, call: Call) -> Reply | None:
-        for _, impl in self._request_start:
-            reply = await impl(call)
-            if reply is not None:
-                return reply  # type: ignore[no-any-return]
-        return None
-
-    async def route(self, call: Call, targets: list[Target]) -> list[Target]:
-        for _, impl in self._route:
-            replaced = await impl(call, targets)
-            if replaced is not None:
-                targets = replaced
-        return targets
-
-    async def pre_attempt(self, attempt: Attempt, progress: Progress) -> Reply | None:
-        """Run pre hooks in order until one replies or refuses (raises its GatewayError).
-        `progress.reached` is kept up to date as each hook is entered, so that whatever stops
-        the chain (a refusal, a plugin's bug, a cancellation), post hooks run for exactly the
-        plugins whose pre hook ran. A plugin's bug is a 500 for this attempt."""
-        for position, impl in self._pre_attempt:
-            progress.reached = position
-            try:
-                reply = await impl(attempt)
-            except GatewayError:
-                raise
-            except Exception as exc:
-                log.exception("pre_attempt hook of plugin %s failed", self.names[position])
-                raise GatewayError(f"plugin '{self.names[position]}' failed") from exc
-            if reply is not None:
-                return reply  # type: ignore[no-any-return]
-        progress.reached = len(self.names) - 1
-        return None
-
-    async def post_attempt(self, attempt: Attempt, reached: int) -> None:
-        """Post hooks never fail the request: a plugin's error is logged and the rest still run."""
-        for position, impl in self._post_attempt:
-            if position <= reached:
-                try:
-                    await impl(attempt)
-                except Exception:
-                    log.exception("post_attempt hook of plugin %s failed", self.names[position])
-
-    async def should_fall_back(self, attempt: Attempt) -> Advice | None:
-        for _, impl in self._should_fall_back:
-            advice = await impl(attempt)
-            if advice is not None:
-                return advice  # type: ignore[no-any-return]
-        return None
-
-    async def request_end(self, call: Call) -> None:
-        for position, impl in self._request_end:
-            try:
-                await impl(call)
-            except Exception:
-                log.exception("request_end hook of plugin %s failed", self.names[position])
-
-    async def list_models(self, call: Call, models: list[ModelInfo]) -> list[ModelInfo]:
-        for _, impl in self._list_models:
-            replaced = await impl(call, models)
-            if replaced is not None:
-                models = replaced
-        return models
+def _code_name(plugin: object) -> str:
+    name = (getattr(plugin, "PLUGIN_NAME", None) or getattr(plugin, "name", None)
+            or getattr(plugin, "__name__", None) or type(plugin).__name__)
+    return str(name)

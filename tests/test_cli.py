@@ -41,3 +41,42 @@ def test_plugins_lists_the_builtins_and_their_hooks() -> None:
     assert result.returncode == 0, result.stderr
     for name in ("costlog", "governance", "cache", "routing", "failover"):
         assert f"{name}  (entry point" in result.stdout
+
+
+def test_a_plugins_mistake_is_one_line_for_check_serve_and_plugins(tmp_path: Path) -> None:
+    (tmp_path / "guard.py").write_text(
+        "from bifrost_py import hookimpl\n\nclass Guard:\n    @hookimpl\n"
+        "    async def bifrost_pre_attempt(self, attemp):\n        pass\n\n"
+        "def bifrost_plugin(gateway):\n    return Guard()\n")
+    config = tmp_path / "gateway.yaml"
+    config.write_text("providers:\n  mock: {type: mock}\nplugins: [./guard.py]\n")
+    line = "plugin 'guard': bifrost_pre_attempt: argument 'attemp' is not one of the hook's (attempt)"
+    for command in (["check", "-c"], ["plugins", "-c"], ["serve", "--port", "0", "-c"]):
+        result = run(*command, str(config))
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.strip().splitlines()[-1] == line, command
+        assert "Traceback" not in result.stderr
+
+
+def test_check_says_which_sections_a_disabled_plugin_leaves_ignored(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text("providers:\n  mock: {type: mock}\nplugins: {disable: [costlog]}\nlogging: {bodies: true}\n")
+    result = run("check", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "logging: ignored (plugin 'costlog' is disabled)" in result.stdout
+
+
+def test_new_plugin_scaffolds_a_package_whose_own_test_passes(tmp_path: Path) -> None:
+    result = run("new-plugin", "team_tag", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    package = tmp_path / "team_tag"
+    pyproject = (package / "pyproject.toml").read_text()
+    assert '[project.entry-points.bifrost_py]\nteam_tag = "bifrost_team_tag"' in pyproject
+    assert "@hookimpl" in (package / "src" / "bifrost_team_tag" / "__init__.py").read_text()
+    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package)],
+                         cwd=package, capture_output=True, text=True, timeout=120, check=False)
+    assert own.returncode == 0, own.stdout + own.stderr
+    assert "1 passed" in own.stdout
+    again = run("new-plugin", "team_tag", "--dir", str(tmp_path))
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert run("new-plugin", "Team-Tag", "--dir", str(tmp_path)).returncode == 2

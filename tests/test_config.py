@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bifrost_py.config import interpolate, parse_config
+from bifrost_py.config import config_from_dict, interpolate, parse_config
 from bifrost_py.configschema import ConfigError, parse_duration
 
 NAME = st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True)
@@ -58,7 +61,7 @@ pricing:
     assert config.providers["anthropic"].keys[0].value == "sk-a"
     assert config.providers["bedrock"].model_map["claude-sonnet-4-20250514"].endswith("v1:0")
     assert config.providers["openai"].base_url == "https://api.openai.com/v1"
-    assert config.log_retention == 90 * 86400
+    assert config.sections["logging"] == {"bodies": False, "retention": "90d"}  # the cost log reads it
     assert config.pricing["my-finetune"]["output"] == 4.0
 
 
@@ -94,3 +97,27 @@ def test_durations(text: object, seconds: float) -> None:
 def test_bad_duration() -> None:
     with pytest.raises(ValueError):
         parse_duration("soon")
+
+
+def test_relative_paths_are_relative_to_the_config_files_folder(tmp_path: Path, monkeypatch: Any) -> None:
+    from bifrost_py.config import load_config
+
+    (tmp_path / "conf").mkdir()
+    file = tmp_path / "conf" / "gateway.yaml"
+    file.write_text("storage: {logs: 'sqlite:///data/logs.db'}\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("conf/gateway.yaml"))
+    assert config.base_dir == tmp_path / "conf"
+    assert config.logs_url == f"sqlite:///{tmp_path}/conf/data/logs.db"
+    assert config.resolve("cache.db") == tmp_path / "conf" / "cache.db"
+    assert config.resolve("/var/x.db") == Path("/var/x.db")
+    assert load_config(file).logs_url == config.logs_url  # the same from anywhere
+
+
+def test_sqlite_urls_that_need_no_folder_are_kept() -> None:
+    from bifrost_py.config import resolve_sqlite_url
+
+    assert resolve_sqlite_url("sqlite:////var/lib/b.db", Path("/etc")) == "sqlite:////var/lib/b.db"
+    assert resolve_sqlite_url("sqlite:///:memory:", Path("/etc")) == "sqlite:///:memory:"
+    assert resolve_sqlite_url("postgresql://u@h/db", Path("/etc")) == "postgresql://u@h/db"
+    assert config_from_dict({}, base_dir=Path("/srv/gw")).logs_url == "sqlite:////srv/gw/bifrost.db"

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 def add_admin_routes(app: web.Application, gateway: Gateway) -> None:
     token = gateway.config.admin_token
     routes = core_routes(gateway)
-    for contributed in gateway.plugins.hook.bifrost_admin_routes(gateway=gateway):
-        routes.extend(contributed or [])
+    routes.extend(gateway.plugins.admin_routes(gateway))
     document = openapi_document(routes)
     for route in routes:
         app.router.add_route(route.method, "/api" + route.path,
@@ -48,9 +47,7 @@ def providers_handler(gateway: Gateway) -> Handler:
 
 def plugins_handler(gateway: Gateway) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"plugins": [
-            {"name": i.name, "source": i.source, "hooks": i.hooks} for i in gateway.plugins.ordered()
-        ]})
+        return web.json_response({"plugins": gateway.plugins.describe()})  # as `bifrost-py plugins`
 
     return handler
 

@@ -130,7 +130,9 @@ def _read_backend(section: Section, gateway: Gateway, settings: CacheSettings) -
     if settings.backend == "redis" and not redis_url:
         section.error("backend", "redis needs storage.redis (redis://host:port/db)")
     settings.redis_url = redis_url
-    settings.sqlite_path = section.str("sqlite", "") or sqlite_path(gateway.config.logs_url, gateway.config.base_dir)
+    sqlite = section.str("sqlite", "")  # relative to the config file's folder, like every path
+    settings.sqlite_path = str(gateway.config.resolve(sqlite)) if sqlite else sqlite_path(
+        gateway.config.logs_url, gateway.config.base_dir)
 
 
 def sqlite_path(logs_url: str, base_dir: Path) -> str:

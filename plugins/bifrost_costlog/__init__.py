@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bifrost_py.gateway import Gateway
 
 PLUGIN_NAME = "costlog"
+CONFIG_SECTIONS = ("costlog", "logging")  # claimed also while the plugin is disabled
 
 
 def bifrost_plugin(gateway: Gateway) -> CostLog:
@@ -23,4 +24,4 @@ def bifrost_plugin(gateway: Gateway) -> CostLog:
     return CostLog(gateway)
 
 
-__all__ = ["PLUGIN_NAME", "CostLog", "bifrost_plugin"]
+__all__ = ["CONFIG_SECTIONS", "PLUGIN_NAME", "CostLog", "bifrost_plugin"]

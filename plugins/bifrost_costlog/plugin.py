@@ -146,14 +146,16 @@ class CostLog:
 
     # ------------------------------------------------------------------ per request
 
-    @hookimpl
+    # tryfirst here and trylast on the post and end hooks: entered before any plugin can refuse
+    # or reply, so every ending (refusals and cache hits included) is logged, after the others.
+    @hookimpl(tryfirst=True)
     async def bifrost_pre_attempt(self, attempt: Attempt) -> None:
         if self.settings.bodies and attempt.call.stream:
             observer = StreamBody(self.settings.max_body_bytes)
             attempt.stash[STREAM_BODY] = observer
             attempt.observe_stream(observer)
 
-    @hookimpl
+    @hookimpl(trylast=True)
     async def bifrost_post_attempt(self, attempt: Attempt) -> None:
         assert self.builder is not None
         row = self.builder.attempt_row(attempt)
@@ -164,7 +166,7 @@ class CostLog:
         else:
             rows.append(row)
 
-    @hookimpl
+    @hookimpl(trylast=True)
     async def bifrost_request_end(self, call: Call) -> None:
         assert self.builder is not None and self.metrics is not None
         if call.endpoint == COUNT_TOKENS and call.error is None:

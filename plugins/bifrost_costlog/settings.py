@@ -1,5 +1,5 @@
-"""What the cost log reads from the config: `storage.logs` and `logging:` (core sections) plus
-its own optional `costlog:` section for the writer's knobs."""
+"""What the cost log reads from the config: `storage.logs` (a core section), its `logging:`
+section (bodies, retention) and its optional `costlog:` section for the writer's knobs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from bifrost_py.gateway import Gateway
 
 SECTION = "costlog"
+LOGGING = "logging"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +37,11 @@ def read_settings(gateway: Gateway) -> Settings:
     """Settings from the gateway's config; problems are recorded with their path, not raised."""
     config = gateway.config
     section = gateway.plugin_section(SECTION)
+    logging = gateway.plugin_section(LOGGING)
     settings = Settings(
         logs_url=config.logs_url,
-        bodies=config.log_bodies,
-        retention=config.log_retention,
+        bodies=logging.bool("bodies", DEFAULTS.bodies),
+        retention=logging.duration("retention", DEFAULTS.retention),
         queue_size=section.int("queue_size", DEFAULTS.queue_size, minimum=1),
         queue_body_bytes=section.int("queue_body_mb", DEFAULTS.queue_body_bytes // 2**20, minimum=1) * 2**20,
         batch_size=section.int("batch_size", DEFAULTS.batch_size, minimum=1),
@@ -52,6 +54,7 @@ def read_settings(gateway: Gateway) -> Settings:
         timezone=config.currency_timezone,
     )
     section.done()
+    logging.done()
     if settings.flush_interval < 0:
         section.error("flush_interval", "must not be negative")
     if settings.prune_interval <= 0:

@@ -75,7 +75,7 @@ class FailoverPlugin:
 
     # ------------------------------------------------------------------ per request
 
-    @hookimpl
+    @hookimpl(trylast=True)  # appends fallbacks to what the routers decided
     async def bifrost_route(self, call: Call, targets: list[Target]) -> list[Target] | None:
         settings = self.settings
         if settings.timeout is not None and call.deadline is None:

@@ -161,7 +161,9 @@ class GovernancePlugin:
 
     # ------------------------------------------------------------------ per request
 
-    @hookimpl
+    # tryfirst: the caller is identified and admitted before other plugins act (a cache hit is
+    # never served to a caller who is not allowed in).
+    @hookimpl(tryfirst=True)
     async def bifrost_request_start(self, call: Call) -> None:
         governor = self.governor
         assert governor is not None
@@ -169,7 +171,7 @@ class GovernancePlugin:
         if plan is not None:
             await governor.acquire_slot(call, plan)
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     async def bifrost_pre_attempt(self, attempt: Attempt) -> None:
         assert self.governor is not None
         await self.governor.admit(attempt)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from bifrost_py import hookimpl
 from bifrost_py.context import Advice, Attempt, Call, ModelInfo, Reply, Target
 from bifrost_py.errors import GatewayError, PermissionDenied
 from bifrost_py.pluginmanager import Dispatcher, PluginInfo, Progress
@@ -36,25 +37,32 @@ class Plugin:
             return await action()
         return action
 
+    @hookimpl
     async def bifrost_request_start(self, call: Call) -> Any:
         return await self._act("start")
 
+    @hookimpl
     async def bifrost_route(self, call: Call, targets: list[Target]) -> Any:
         self.log.append(f"{self.name}.route{[str(t) for t in targets]}")
         return self.behaviour.get("route")
 
+    @hookimpl
     async def bifrost_pre_attempt(self, attempt: Attempt) -> Any:
         return await self._act("pre")
 
+    @hookimpl
     async def bifrost_post_attempt(self, attempt: Attempt) -> Any:
         return await self._act("post")
 
+    @hookimpl
     async def bifrost_should_fall_back(self, attempt: Attempt) -> Any:
         return await self._act("advise")
 
+    @hookimpl
     async def bifrost_request_end(self, call: Call) -> Any:
         return await self._act("end")
 
+    @hookimpl
     async def bifrost_list_models(self, call: Call, models: list[ModelInfo]) -> Any:
         return self.behaviour.get("models")
 
@@ -78,7 +86,7 @@ async def test_pre_hooks_run_in_order_and_post_hooks_in_reverse() -> None:
     _, attempt = call_and_attempt()
     progress = Progress()
     assert await chain.pre_attempt(attempt, progress) is None
-    assert progress.reached == 2
+    assert progress.reached == chain.complete
     await chain.post_attempt(attempt, progress.reached)
     assert log == ["a.pre", "b.pre", "c.pre", "c.post", "b.post", "a.post"]
 
@@ -140,7 +148,7 @@ async def test_progress_reaches_the_last_plugin_even_when_it_has_no_pre_hook() -
     chain = dispatcher(Plugin("a", log), Bare())
     progress = Progress()
     await chain.pre_attempt(call_and_attempt()[1], progress)
-    assert progress.reached == 1
+    assert progress.reached == chain.complete
 
 
 async def test_no_pre_hook_entered_means_no_post_hook() -> None:
@@ -188,21 +196,23 @@ async def test_model_lists_pass_through_every_plugin() -> None:
 
 
 class Sync:
-    """Hooks that are plain functions and declare fewer arguments than the spec: adapted."""
+    """Hooks that declare fewer arguments than the spec: adapted."""
 
     name = "sync"
 
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def bifrost_pre_attempt(self) -> None:
+    @hookimpl
+    async def bifrost_pre_attempt(self) -> None:
         self.seen.append("pre")
 
-    def bifrost_post_attempt(self, attempt: Attempt) -> None:
+    @hookimpl
+    async def bifrost_post_attempt(self, attempt: Attempt) -> None:
         self.seen.append(f"post#{attempt.number}")
 
 
-async def test_plain_functions_and_fewer_arguments_are_adapted() -> None:
+async def test_fewer_arguments_are_adapted() -> None:
     plugin = Sync()
     chain = dispatcher(plugin)
     _, attempt = call_and_attempt()

@@ -12,9 +12,10 @@ section says that tier goes:
 
 Everything it does goes through the public plugin API: `bifrost_configure` reads and checks its
 own config section, `bifrost_route` rewrites the first target and records the decision in
-`call.route_rule` (the core sends it back as `x-bf-route`, the cost log logs it). Ordered before
-the built-in `routing` plugin, it decides alone: routing sees `call.route_rule` already set and
-leaves the decision as it is, and failover still appends its fallbacks after it.
+`call.route_rule` (the core sends it back as `x-bf-route`, the cost log logs it). Its route hook
+is `tryfirst`, so it runs before the built-in `routing` plugin however it is loaded, and decides
+alone: routing sees `call.route_rule` already set and leaves the decision as it is, and failover
+(`trylast`) still appends its fallbacks after it.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class TierRouter:
         section.done()
         self.settings = settings
 
-    @hookimpl
+    @hookimpl(tryfirst=True)  # before the built-in routing plugin: decide, and it leaves it alone
     async def bifrost_route(self, call: Call, targets: list[Target]) -> list[Target] | None:
         tier = call.headers.get(self.settings.header) or self.settings.default
         if tier is None:
