@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench bench-failover bench-rivals fuzz lint clean
+.PHONY: run test bench bench-failover bench-rivals fuzz lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ lint: $(STAMP)  ## ruff on everything, mypy on the core (CI runs this before the
 	$(PY) -m pip install --quiet $(LINTERS)
 	$(VENV)/bin/ruff check bifrost_py plugins tests bench
 	$(VENV)/bin/mypy bifrost_py --ignore-missing-imports
+
+docs: $(STAMP)  ## regenerate the hook reference in docs/plugins.md from bifrost_py/hookspecs.py
+	$(PY) -m bifrost_py.hookdocs --write docs/plugins.md
 
 clean:
 	rm -rf $(VENV) .venv-rivals .bifrost-demo .pytest_cache
