@@ -39,6 +39,14 @@ def responses_events() -> list[SSEEvent]:
             for block in wire.split(b"\n\n") if block.startswith(b"event: ")]
 
 
+def gemini_events() -> list[SSEEvent]:
+    """The same answer as a Gemini streamGenerateContent stream (what a gemini provider sends
+    Gemini CLI)."""
+    translator = stream_translator("anthropic", "gemini", model="gemini-2.5-pro", input_tokens=0, include_usage=False)
+    wire = b"".join(translator.feed(event) for event in anthropic_events()) + translator.finish()
+    return [SSEEvent(None, block[6:].decode()) for block in wire.split(b"\r\n\r\n") if block.startswith(b"data: ")]
+
+
 def openai_events() -> list[SSEEvent]:
     translator = stream_translator("anthropic", "openai", model="gpt-4o", input_tokens=0, include_usage=True)
     wire = b"".join(translator.feed(event) for event in anthropic_events()) + translator.finish()
@@ -62,6 +70,7 @@ def per_event(events: list[SSEEvent], source: str, target: str | None, rounds: i
 
 def report() -> str:
     anthropic, openai, responses = anthropic_events(), openai_events(), responses_events()
+    gemini = gemini_events()
     return (
         "stream cost per chunk (parse + usage read [+ translate + re-encode]): "
         f"anthropic passthrough {per_event(anthropic, 'anthropic', None):.1f} µs, "
@@ -70,7 +79,10 @@ def report() -> str:
         f"openai->anthropic {per_event(openai, 'openai', 'anthropic'):.1f} µs, "
         f"responses passthrough {per_event(responses, 'responses', None):.1f} µs, "
         f"anthropic->responses {per_event(anthropic, 'anthropic', 'responses'):.1f} µs, "
-        f"openai->responses {per_event(openai, 'openai', 'responses'):.1f} µs"
+        f"openai->responses {per_event(openai, 'openai', 'responses'):.1f} µs, "
+        f"gemini passthrough {per_event(gemini, 'gemini', None):.1f} µs, "
+        f"anthropic->gemini {per_event(anthropic, 'anthropic', 'gemini'):.1f} µs, "
+        f"openai->gemini {per_event(openai, 'openai', 'gemini'):.1f} µs"
     )
 
 

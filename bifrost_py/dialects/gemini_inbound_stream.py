@@ -47,6 +47,7 @@ class AnthropicStreamToGemini:
     def __init__(self, *, model: str) -> None:
         self.model = model
         self.usage: dict[str, int] = {}
+        self._prompt = 0                        # the prompt's tokens, as every chunk repeats them
         self._id = ""
         self._pending: list[JSON] | None = None
         self._blocks: dict[int, JSON] = {}      # open blocks by index: thinking and tool_use
@@ -63,6 +64,9 @@ class AnthropicStreamToGemini:
         data = F.an_object(data, event or "event")
         kind = data.get("type") if isinstance(data.get("type"), str) else event
         if kind == "content_block_delta":
+            delta = data.get("delta")
+            if type(delta) is dict and delta.get("type") == "text_delta" and type(delta.get("text")) is str:
+                return self._hold({"text": delta["text"]}) if delta["text"] else []  # the common case, inline
             return self._delta(F.opt_int(data, "index", kind) or 0, F.opt_object(data, "delta", kind) or {})
         if kind == "content_block_start":
             return self._start(F.opt_int(data, "index", kind) or 0, F.opt_object(data, "content_block", kind) or {})
@@ -153,7 +157,7 @@ class AnthropicStreamToGemini:
         return [self._chunk(pending)] if pending else []
 
     def _chunk(self, parts: list[JSON]) -> JSON:
-        prompt = usage_metadata(self.usage)["promptTokenCount"]
+        prompt = self._prompt
         return {
             "candidates": [{"content": {"parts": parts, "role": "model"}, "index": 0}],
             "usageMetadata": {"promptTokenCount": prompt, "totalTokenCount": prompt},
@@ -167,6 +171,7 @@ class AnthropicStreamToGemini:
             value = (usage or {}).get(key)
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 self.usage[key] = value
+        self._prompt = usage_metadata(self.usage)["promptTokenCount"]
 
     def _error(self, error: JSON) -> list[JSON]:
         self._done = True
