@@ -68,7 +68,8 @@ class PluginManager:
             self.pm.set_blocked(name)
         # The most specific first (pluggy calls the last registered first for the same reason):
         # plugins passed in code, then the config's entries, then the installed entry points.
-        found = [Found(_code_name(plugin), "registered in code", plugin) for plugin in extra or []]
+        found = [Found(_code_name(plugin), "registered in code", plugin) for plugin in extra or []
+                 if _code_name(plugin) not in blocked]
         for entry in config.plugin_imports:
             item = from_config_entry(entry, config.base_dir, problems)
             if item is not None and item.name not in blocked:

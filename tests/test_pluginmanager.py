@@ -368,3 +368,9 @@ async def test_api_plugins_and_the_cli_list_the_same(start_gateway: Any, tmp_pat
     cli = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60, check=True)
     assert cli.stdout.strip() == format_plugins(listed)
     assert "1. guard  (config: ./guard.py (file " in cli.stdout
+
+
+def test_disable_also_applies_to_plugins_passed_in_code() -> None:
+    config = config_from_dict({**_config(), "plugins": {"disable": ["early"]}})
+    gateway = Gateway(config, plugins=[Early()], builtins=False)
+    assert gateway.plugins.describe() == [] and gateway.dispatcher.empty
