@@ -84,6 +84,7 @@ def anthropic_response_to_gemini(message: Mapping[str, Any], *, model: str) -> J
             parts.append({"text": F.opt_str(block, "thinking", f"content[{j}]"), "thought": True})
         elif kind == "tool_use":
             F.opt_str(block, "name", f"content[{j}]")
+            F.opt_object(block, "input", f"content[{j}]")
             parts.append(function_call_part(block, signature))
             signature = None
     candidate: JSON = {"content": {"parts": parts, "role": "model"},

@@ -20,7 +20,7 @@ from bifrost_py.dialects.gemini_request import anthropic_request_to_gemini
 from bifrost_py.dialects.gemini_response import gemini_response_to_anthropic
 from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
 from bifrost_py.dialects.synthesize import message_events
-from bifrost_py.dialects.translate_errors import TranslationError
+from bifrost_py.dialects.translate_errors import MalformedAnswer, TranslationError
 
 NAMES = ["read_file", "run_shell", "search"]
 texts = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30)
@@ -239,3 +239,44 @@ def test_a_wrongly_typed_field_names_its_place() -> None:
                                     model="m")
     with pytest.raises(TranslationError, match="maxOutputTokens"):
         gemini_request_to_anthropic({"contents": [], "generationConfig": {"maxOutputTokens": "many"}}, model="m")
+
+
+anything = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=5),
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+                            ["text", "parts", "role", "functionCall", "functionResponse", "name", "args", "id",
+                             "response", "inlineData", "mimeType", "data", "thought", "thoughtSignature", "output",
+                             "functionDeclarations", "parameters", "type", "properties", "mode", "delta", "index",
+                             "content_block", "partial_json", "usage", "input_tokens", "stop_reason", "message",
+                             "signature", "thinking", "error"]), inner, max_size=4),
+                        max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "contents": anything, "systemInstruction": anything, "tools": anything, "toolConfig": anything,
+    "generationConfig": st.fixed_dictionaries({}, optional={
+        "maxOutputTokens": anything, "temperature": anything, "stopSequences": anything, "thinkingConfig": anything,
+        "responseMimeType": st.just("application/json"), "responseJsonSchema": anything})}))
+def test_any_request_translates_or_names_its_fault(body: dict[str, Any]) -> None:
+    """Whatever a client sends, the translation is a request that can be sent, or a
+    TranslationError (a 400 naming the field): never another exception."""
+    try:
+        anthropic, _ = gemini_request_to_anthropic(body, model="m")
+        openai, _ = anthropic_request_to_openai(anthropic, model="m")
+    except TranslationError:
+        return
+    orjson.dumps(anthropic)
+    orjson.dumps(openai)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["message_start", "content_block_start", "content_block_delta",
+                                           "content_block_stop", "message_delta", "message_stop", "error", "ping"]),
+                          anything), max_size=8))
+def test_any_event_sequence_translates_or_is_malformed(events: list[tuple[str, Any]]) -> None:
+    to_gemini = AnthropicStreamToGemini(model="m")
+    try:
+        chunks = [c for name, data in events for c in to_gemini.feed(name, data)] + to_gemini.finish()
+    except MalformedAnswer:
+        return
+    orjson.dumps(chunks)
