@@ -52,7 +52,7 @@ async def read_gemini_call(request: web.Request, max_body_mb: float) -> Call:
     checked; `call.error` when it cannot be served as sent."""
     model, _, method = request.match_info["target"].partition(":")
     call = new_call(request, GEMINI, METHODS.get(method, MESSAGES))
-    call.credential = call.credential or kept(request.headers.get("x-goog-api-key") or request.query.get("key"))
+    call.credential = call.credential or kept(request.query.get("key"))  # x-goog-api-key: new_call
     call.query_string = urlencode([(k, v) for k, v in request.query.items() if k != "key"])
     call.model = model.removeprefix("models/")
     call.stream = method == "streamGenerateContent"

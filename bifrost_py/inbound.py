@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from .context import ANTHROPIC, COUNT_TOKENS, EMBEDDINGS, MESSAGES, OPENAI, RESPONSES, Call
+from .dialects.gemini import GEMINI
 from .dialects.responses_inbound import responses_problem, responses_session
 from .errors import InvalidRequest, RequestTooLarge
 from .limits import kept, model_problem, valid_headers
@@ -33,7 +34,7 @@ def new_call(request: web.Request, dialect: str, endpoint: str) -> Call:
         endpoint=endpoint,
         headers=headers,
         query_string=request.query_string,
-        credential=credential(headers),
+        credential=credential(headers) or (headers.get("x-goog-api-key") if dialect == GEMINI else None),
         client_app=client_app(headers.get("user-agent")),
     )
 

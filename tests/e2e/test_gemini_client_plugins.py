@@ -75,6 +75,14 @@ async def test_a_wrong_key_is_refused_in_googles_shape(gw: Any) -> None:
     assert status == 200
 
 
+async def test_the_model_list_takes_the_key_from_x_goog_api_key(gw: Any) -> None:
+    names = [model.name async for model in await gemini(gw).aio.models.list()]
+    assert {f"models/{CLAUDE}", f"models/{GEMINI_MODEL}"} <= set(names)
+    with pytest.raises(genai_errors.ClientError) as refused:
+        await gemini(gw, "vk-wrong").aio.models.list()
+    assert refused.value.code == 401 and refused.value.status == "UNAUTHENTICATED"
+
+
 async def test_the_cost_log_records_gemini_calls(gw: Any) -> None:
     await gemini(gw).aio.models.generate_content(model=GEMINI_MODEL, contents="hi")
     await gemini(gw).aio.models.generate_content(model=CLAUDE, contents="hi")
