@@ -1,10 +1,11 @@
 """The complete answer of a stream, assembled from its events as the relay passes them on.
 
 The relay calls `on_event(dialect, event, data)` with each event as the PROVIDER sent it
-(Anthropic events, or OpenAI chunks). Per event this only appends a string fragment to a list;
-the fragments are joined once, at the end, and only when the answer is worth storing. OpenAI
-streams are assembled into a chat.completion and converted to the canonical Anthropic message
-with the core's own translation.
+(Anthropic events, OpenAI or Gemini chunks). Per event this only appends a string fragment to a
+list; the fragments are joined once, at the end, and only when the answer is worth storing.
+OpenAI streams are assembled into a chat.completion and converted to the canonical Anthropic
+message with the core's own translation; Gemini chunks go through the core's Gemini stream
+translation into Anthropic events.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import orjson
 
 from bifrost_py.context import ANTHROPIC
 from bifrost_py.dialects.anthropic_openai import TranslationError, openai_response_to_anthropic
+from bifrost_py.dialects.gemini import GEMINI
+from bifrost_py.dialects.gemini_errors import GeminiError
+from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
 
 _TEXT_FIELDS = {"text_delta": "text", "thinking_delta": "thinking"}
 
@@ -138,11 +142,12 @@ class _OpenAIAnswer:
 class StreamAnswer:
     """A stream observer (see hookspecs): keeps what it needs to rebuild the final message."""
 
-    __slots__ = ("_anthropic", "_openai", "broken")
+    __slots__ = ("_anthropic", "_gemini", "_openai", "broken")
 
     def __init__(self) -> None:
         self._anthropic: _AnthropicAnswer | None = None
         self._openai: _OpenAIAnswer | None = None
+        self._gemini: GeminiStreamToAnthropic | None = None
         self.broken = False
 
     def on_event(self, dialect: str, event: str | None, data: dict[str, Any]) -> None:
@@ -152,10 +157,15 @@ class StreamAnswer:
             if dialect == ANTHROPIC:
                 self._anthropic = self._anthropic or _AnthropicAnswer()
                 self._anthropic.on(event, data)
+            elif dialect == GEMINI:
+                self._gemini = self._gemini or GeminiStreamToAnthropic(model="")
+                self._anthropic = self._anthropic or _AnthropicAnswer()
+                for name, translated in self._gemini.feed(data):
+                    self._anthropic.on(name, translated)
             else:
                 self._openai = self._openai or _OpenAIAnswer()
                 self._openai.on(data)
-        except (AttributeError, TypeError, KeyError):
+        except (AttributeError, TypeError, KeyError, ValueError, GeminiError):
             self.broken = True  # an event we do not understand: do not store a guess
 
     def message(self) -> dict[str, Any] | None:
@@ -163,6 +173,9 @@ class StreamAnswer:
         if self.broken:
             return None
         try:
+            if self._gemini is not None and self._anthropic is not None:
+                for name, translated in self._gemini.finish():  # Gemini's stream has no end event
+                    self._anthropic.on(name, translated)
             if self._anthropic is not None:
                 return self._anthropic.message()
             if self._openai is not None:

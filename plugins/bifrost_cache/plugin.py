@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 from bifrost_py import hookimpl
 from bifrost_py.context import OPENAI, Attempt, Reply, StashKey, Usage
 from bifrost_py.dialects.anthropic_openai import TranslationError, openai_response_to_anthropic
+from bifrost_py.dialects.gemini import GEMINI
+from bifrost_py.dialects.gemini_response import gemini_response_to_anthropic
+from bifrost_py.dialects.translate_errors import MalformedAnswer
 
 from .assemble import StreamAnswer
 from .cache import Cache, Hit
@@ -218,6 +221,11 @@ class CachePlugin:
             try:
                 return openai_response_to_anthropic(outcome.body)
             except TranslationError:
+                return None
+        if outcome.response_dialect == GEMINI:
+            try:
+                return gemini_response_to_anthropic(outcome.body, model=str(outcome.model or attempt.target.model))
+            except MalformedAnswer:
                 return None
         return outcome.body
 

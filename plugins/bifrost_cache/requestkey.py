@@ -1,7 +1,8 @@
 """What a request is, for the cache: one canonical form for both dialects, and the keys over it.
 
 The same request sent as Anthropic Messages or as OpenAI Chat Completions must land on the same
-entry, so OpenAI bodies are translated to the Anthropic shape first, then both are normalised:
+entry, so OpenAI (and Gemini) bodies are translated to the Anthropic shape first, then all are
+normalised:
 string content becomes text blocks, `cache_control` goes (it changes the bill, not the answer),
 whole-number floats become ints (`temperature: 0.0` is `0`). Fields that do not change the answer
 (stream, metadata, user...) are dropped; every other field stays, unknown ones included, so a
@@ -25,6 +26,8 @@ import orjson
 
 from bifrost_py.context import ANTHROPIC
 from bifrost_py.dialects.anthropic_openai import TranslationError, openai_request_to_anthropic
+from bifrost_py.dialects.gemini import GEMINI
+from bifrost_py.dialects.gemini_inbound_request import gemini_request_to_anthropic
 
 # Fields that never change the answer: how it is delivered, who asked, billing hints.
 NEUTRAL_ANTHROPIC = frozenset({"model", "stream", "metadata", "service_tier"})
@@ -54,6 +57,8 @@ def canonical_request(body: dict[str, Any], dialect: str, model: str, betas: str
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise Uncacheable("messages are not all objects")  # the provider will say what is wrong
         canonical = {key: value for key, value in body.items() if key not in NEUTRAL_ANTHROPIC}
+    elif dialect == GEMINI:
+        canonical = _from_gemini(body)
     else:
         canonical = _from_openai(body)
     canonical = _normalise(canonical)
@@ -93,6 +98,18 @@ def _from_openai(body: dict[str, Any]) -> dict[str, Any]:
         # Something had no Anthropic equivalent (seed, response_format...): keep the raw body in
         # the key so the entry is exact for this dialect and cannot match a different request.
         translated["openai_only"] = plain
+    return translated
+
+
+def _from_gemini(body: dict[str, Any]) -> dict[str, Any]:
+    """A Gemini request in the Anthropic shape; what has no Anthropic equivalent keeps the raw
+    body in the key, as for OpenAI."""
+    try:
+        translated, notes = gemini_request_to_anthropic(body, model="m")
+    except TranslationError as exc:
+        raise Uncacheable(f"request not understood: {exc}") from exc
+    if notes:
+        translated["gemini_only"] = body
     return translated
 
 

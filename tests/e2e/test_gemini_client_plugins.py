@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import anthropic
+import bifrost_cache
 import bifrost_costlog
 import bifrost_governance
 import orjson
@@ -96,3 +97,35 @@ async def test_the_cost_log_records_gemini_calls(gw: Any) -> None:
     assert {row["dialect"] for row in rows} == {"gemini"}
     assert all(row["input_tokens"] > 0 and row["output_tokens"] > 0 for row in rows)
     assert {row["provider"] for row in rows} == {"gemini", "anthropic"}
+
+
+@pytest.mark.parametrize("model", [GEMINI_MODEL, CLAUDE])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_cache_hits_are_replayed_as_gemini_answers(start_gateway: Any, mock_upstream: Any, tmp_path: Any,
+                                                         model: str, stream: bool) -> None:
+    """A Gemini answer, passed through or translated, whole or streamed, is stored by the cache
+    plugin and replayed to the next Gemini client in Google's shape."""
+    providers = {"anthropic": {**provider_config(mock_upstream.url)["anthropic"], "models": [CLAUDE]},
+                 "gemini": {"type": "gemini", "base_url": mock_upstream.url, "keys": [{"value": "g-key"}],
+                            "models": [GEMINI_MODEL]}}
+    gw = await start_gateway({"storage": {"logs": f"sqlite:///{tmp_path}/cache.db"}, "providers": providers,
+                              "cache": {"enabled": True}}, plugins=[bifrost_cache], builtins=False)
+    plugin = gw.gateway.plugins.pm.get_plugin("cache")
+    config = types.GenerateContentConfig(temperature=0)
+    texts, results = [], []
+    for _ in range(2):
+        if stream:
+            response = await gemini(gw).aio.models.generate_content_stream(
+                model=model, contents="What is a cache?", config=config)
+            chunks = [chunk async for chunk in response]
+            texts.append("".join(chunk.text or "" for chunk in chunks))
+            results.append(chunks[-1].sdk_http_response.headers["x-bf-cache"])
+            assert chunks[-1].usage_metadata.total_token_count > 0
+        else:
+            answer = await gemini(gw).aio.models.generate_content(model=model, contents="What is a cache?", config=config)
+            texts.append(answer.text)
+            results.append(answer.sdk_http_response.headers["x-bf-cache"])
+        await plugin.settled()
+    assert results == ["miss", "hit"]
+    assert texts[0] == texts[1] and "What is a cache?" in texts[0]
+    assert len(orjson.loads((await mock_upstream.get("/_mock/requests"))[2])) == 1  # the second was the cache's
