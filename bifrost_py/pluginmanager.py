@@ -178,7 +178,8 @@ class PluginManager:
         described = []
         for position, info in enumerate(self.infos):
             hooks = []
-            for found in (c for hook in info.hooks for c in self.calls(hook) if c.plugin_name == info.name):
+            mine = [hook for hook in HOOKS if hook in info.hooks]  # in the order of hookspecs.py
+            for found in (c for hook in mine for c in self.calls(hook) if c.plugin_name == info.name):
                 hooks.append({"name": found.hook, "call": places[found.hook].index(info.name) + 1,
                               "of": len(places[found.hook]), "marker": found.marker})
             described.append({"name": info.name, "order": position + 1, "source": info.source, "hooks": hooks})
