@@ -72,9 +72,16 @@ def _text_of(value: object) -> float:
 
 
 def _block_chars(block: dict[str, Any]) -> tuple[float, int, Any]:
-    """(characters, images, nested content still to count) of one content block of either dialect."""
+    """(characters, images, nested content still to count) of one content block of any dialect
+    (a Gemini part or Content has no type: its text, media or parts are counted)."""
     kind = block.get("type")
     if not isinstance(kind, str):
+        if isinstance(block.get("text"), str):
+            return _weighted_len(block["text"]), 0, None
+        if "inlineData" in block or "fileData" in block:
+            return 0, 1, None
+        if isinstance(block.get("parts"), list):
+            return 0, 0, block["parts"]
         return json_size(block), 0, None
     if kind in _IMAGE_KINDS:
         return 0, 1, None
@@ -113,14 +120,20 @@ def _text_chars(value: Any) -> tuple[float, int]:
 
 
 def estimate_input_tokens(body: Any) -> int:
-    """Estimated prompt tokens of an Anthropic Messages or OpenAI Chat request body; any JSON
-    value is accepted (a body that is not an object counts by its size)."""
+    """Estimated prompt tokens of an Anthropic Messages, OpenAI Chat or Gemini request body; any
+    JSON value is accepted (a body that is not an object counts by its size)."""
     if not isinstance(body, dict):
         chars, _ = _text_chars(body)
         return int(chars / CHARS_PER_TOKEN)
     chars, images = _text_chars(body.get("system"))
     messages = body.get("messages")
     messages = messages if isinstance(messages, list) else []
+    contents = body.get("contents")  # Gemini: systemInstruction and contents, parts inside
+    if isinstance(contents, list) and not messages:
+        c, i = _text_chars([body.get("systemInstruction"), contents])
+        chars += c
+        images += i
+        messages = contents
     for message in messages:
         if not isinstance(message, dict):
             continue

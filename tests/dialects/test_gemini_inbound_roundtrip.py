@@ -20,6 +20,7 @@ from bifrost_py.dialects.gemini_request import anthropic_request_to_gemini
 from bifrost_py.dialects.gemini_response import gemini_response_to_anthropic
 from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
 from bifrost_py.dialects.synthesize import message_events
+from bifrost_py.dialects.tokens import estimate_input_tokens
 from bifrost_py.dialects.translate_errors import MalformedAnswer, TranslationError
 
 NAMES = ["read_file", "run_shell", "search"]
@@ -280,3 +281,13 @@ def test_any_event_sequence_translates_or_is_malformed(events: list[tuple[str, A
     except MalformedAnswer:
         return
     orjson.dumps(chunks)
+
+
+@settings(max_examples=100, deadline=None)
+@given(conversations())
+def test_a_gemini_request_is_estimated_as_its_anthropic_form(request: dict[str, Any]) -> None:
+    """Budgets reserve and routing decides on this estimate: a Gemini body must not look smaller
+    than the same conversation as Anthropic Messages (JSON framing of calls may count a little more)."""
+    anthropic, _ = gemini_request_to_anthropic(request, model="m")
+    gemini_estimate, anthropic_estimate = estimate_input_tokens(request), estimate_input_tokens(anthropic)
+    assert anthropic_estimate <= gemini_estimate <= anthropic_estimate * 1.5 + 20
