@@ -44,6 +44,7 @@ MIN_THINKING_BUDGET = 1024          # Anthropic's minimum budget_tokens
 THINKING_LEVELS = {"MINIMAL": 1024, "LOW": 2048, "MEDIUM": 4096, "HIGH": 8192}
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+_CAMEL = re.compile(r"_([a-z])")
 _HANDLED = frozenset({"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model"})
 _SILENT = frozenset({"safetySettings", "labels", "cachedContent", "sessionId"})
 _GENERATION_HANDLED = frozenset({
@@ -56,6 +57,10 @@ def field(obj: Mapping[str, Any], name: str) -> Any:
     """`obj[name]` in camelCase, else in snake_case (Google accepts both spellings)."""
     value = obj.get(name)
     return obj.get(_SNAKE.sub("_", name).lower()) if value is None else value
+
+
+def _camel(key: str) -> str:
+    return _CAMEL.sub(lambda match: match.group(1).upper(), key)
 
 
 def _object(obj: Mapping[str, Any], name: str, where: str) -> JSON | None:
@@ -88,8 +93,7 @@ def gemini_request_to_anthropic(body: Mapping[str, Any], *, model: str) -> tuple
             out["tool_choice"] = choice
     _generation(generation, out, notes)
     for key, value in body.items():
-        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
-        if camel not in _HANDLED and camel not in _SILENT and value is not None:
+        if _camel(key) not in _HANDLED and _camel(key) not in _SILENT and value is not None:
             note(notes, f"dropped unsupported field {key!r}")
     return out, notes
 
@@ -326,8 +330,7 @@ def _generation(generation: JSON, out: JSON, notes: list[str]) -> None:
         note(notes, "candidateCount above 1 is not supported: one candidate answered")
     _thinking(_object(generation, "thinkingConfig", where) or {}, out, notes)
     for key, value in generation.items():
-        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
-        if camel not in _GENERATION_HANDLED and value is not None:
+        if _camel(key) not in _GENERATION_HANDLED and value is not None:
             note(notes, f"dropped generationConfig.{key}")
 
 
