@@ -226,7 +226,7 @@ async def test_a_request_that_failed_over_once_is_one_request_span_over_two_atte
 def single_config(upstream: RunningServer, receiver: Receiver, *extra: str) -> dict[str, Any]:
     return {
         "providers": {"main": {"type": "anthropic", "base_url": upstream.url, "keys": [{"value": "sk-main"}]},
-                      "gpt": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["gpt-*"],
+                      "gpt": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["gpt-*", "text-embedding-*"],
                               "keys": [{"value": "sk-gpt"}]}},
         "plugins": {"load": ["bifrost_otel", *extra]},
         "otel": otel(receiver),
@@ -387,3 +387,20 @@ async def test_a_request_that_failed_upstream_is_an_error_span() -> None:
     assert whole["http.response.status_code"] == 529 and whole["error.type"] == "overloaded_error"
     assert request.status.code == attempt.status.code == Status.STATUS_CODE_ERROR
     assert whole["bifrost.cost.usd"] == 0.0
+
+
+async def test_an_embeddings_request_is_an_embeddings_operation() -> None:
+    async with otlp_receiver() as receiver, running_mock_upstream() as upstream:
+        async with running_gateway(single_config(upstream, receiver), builtins=False) as gw:
+            client = openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key="sk-client", max_retries=0)
+            embedding = await client.embeddings.create(model="text-embedding-3-small", input="hello")
+            await client.close()
+        spans = receiver.spans()
+
+    [request] = by_name(spans, Span.SPAN_KIND_SERVER)
+    [attempt] = by_name(spans, Span.SPAN_KIND_CLIENT)
+    assert request.name == attempt.name == "embeddings text-embedding-3-small"
+    answered = attributes(attempt.attributes)
+    assert answered["gen_ai.operation.name"] == "embeddings"
+    assert answered["gen_ai.provider.name"] == "openai"
+    assert answered["gen_ai.usage.input_tokens"] == embedding.usage.prompt_tokens
