@@ -314,4 +314,5 @@ class ModelInfo:
     id: str
     provider: str
     display_name: str = ""
-    created: int = 0
+    created: int = 0                 # Unix time of release; 0 when unknown
+    context_window: int = 0          # tokens in and out; 0 when unknown

@@ -103,12 +103,20 @@ def body_problem(body: Any, endpoint: str) -> str | None:
 
 def gemini_model_list(models: list[ModelInfo]) -> dict[str, Any]:
     """`GET /v1beta/models` as Google answers it (one page)."""
-    return {"models": [
-        {"name": f"models/{m.id}", "baseModelId": m.id, "version": "001", "displayName": m.display_name or m.id,
-         "description": f"{m.id} served by {m.provider} through bifrost-py",
-         "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"]}
-        for m in models
-    ]}
+    return {"models": [_gemini_model(m) for m in models]}
+
+
+def _gemini_model(m: ModelInfo) -> dict[str, Any]:
+    """One Model as Google describes it. `inputTokenLimit` where the price catalogue knows the
+    context window; `outputTokenLimit` is left out: the catalogue does not know it, and a client
+    taking the window for it would ask for more output than the model allows."""
+    entry: dict[str, Any] = {
+        "name": f"models/{m.id}", "baseModelId": m.id, "version": "001", "displayName": m.display_name or m.id,
+        "description": f"{m.id} served by {m.provider} through bifrost-py",
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"]}
+    if m.context_window:
+        entry["inputTokenLimit"] = m.context_window
+    return entry
 
 
 async def count_gemini_tokens(gateway: Gateway, call: Call, responder: Responder, target: Target) -> web.StreamResponse:

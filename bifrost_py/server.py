@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +28,7 @@ from .errors import GatewayError, error_body
 from .gateway import Gateway
 from .gemini_calls import gemini_endpoint, gemini_model_list
 from .inbound import new_call, read_call
+from .modellist import created_at, served_models
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 log = logging.getLogger("bifrost_py.server")
@@ -103,7 +103,7 @@ class Api:
             call = new_call(request, shape, MODELS)
             try:
                 await self.gateway.dispatcher.request_start(call)
-                models = [ModelInfo(id=m, provider=p) for m, p in self.gateway.known_models()]
+                models = served_models(self.gateway)
                 models = await self.gateway.dispatcher.list_models(call, models)
             except GatewayError as error:
                 return _error(error, shape)
@@ -123,14 +123,11 @@ def _error(error: GatewayError, dialect: str) -> web.Response:
 def _model_list(models: list[ModelInfo], shape: str) -> dict[str, Any]:
     if shape == GEMINI:
         return gemini_model_list(models)
-    created = int(time.time())
     if shape == ANTHROPIC:
-        data = [
-            {"type": "model", "id": m.id, "display_name": m.display_name or m.id, "created_at": "2025-01-01T00:00:00Z"}
-            for m in models
-        ]
+        data = [{"type": "model", "id": m.id, "display_name": m.display_name or m.id, "created_at": created_at(m)}
+                for m in models]
         return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None}
     return {"object": "list", "data": [
-        {"id": m.id, "object": "model", "created": m.created or created, "owned_by": m.provider} for m in models
+        {"id": m.id, "object": "model", "created": m.created, "owned_by": m.provider} for m in models
     ]}
