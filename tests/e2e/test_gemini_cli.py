@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import bifrost_governance
 import orjson
 import pytest
 
@@ -85,3 +86,17 @@ async def test_gemini_cli_completes_a_tool_round_trip(gw: Any, tmp_path: Path) -
         assert calls[0]["thinking"]["type"] == "enabled"
         turn = next(m for m in calls[1]["messages"] if m["role"] == "assistant")
         assert turn["content"][0]["type"] == "thinking" and turn["content"][0]["signature"]
+
+
+async def test_gemini_cli_stops_at_once_on_a_spent_budget(start_gateway: Any, mock_upstream: Any, tmp_path: Path) -> None:
+    """With the key's budget gone, the CLI shows the gateway's 402 and exits, without retrying."""
+    provider = {"type": "gemini", "base_url": mock_upstream.url, "keys": [{"value": "upstream-key"}], "models": ["gemini-*"]}
+    gw = await start_gateway({"providers": {"gemini": provider}, "storage": {"logs": f"sqlite:///{tmp_path}/logs.db"},
+                              "governance": {"virtual_keys": {"cli": {"key": "vk-gemini-cli",
+                                                                      "budget": {"limit": 0.0001, "reset": "monthly"}}}}},
+                             plugins=[bifrost_governance], builtins=False)
+    gw.cli_model = "gemini-2.5-pro"
+    code, output = await gemini_cli(gw, tmp_path, "Say hello")
+    assert code != 0
+    assert '"code":402' in output and "budget exhausted for virtual key 'cli'" in output and "RESOURCE_EXHAUSTED" in output
+    assert orjson.loads((await mock_upstream.get("/_mock/requests"))[2]) == []
