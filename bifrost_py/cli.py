@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="cost report from the log store")
     report.add_argument("-c", "--config", required=True)
     report.add_argument("--since", default="7d")
-    report.add_argument("--by", default="team", choices=("team", "key", "customer", "model", "provider", "day", "hour", "session"))
+    report.add_argument("--by", default="team", choices=("team", "key", "customer", "model", "provider", "day", "hour", "session", "client"))
     report.add_argument("--format", default="table", choices=("table", "csv", "json"))
     report.set_defaults(run=_report)
 

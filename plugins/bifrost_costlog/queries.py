@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bifrost_py.clients import client_sql
+
 from . import rollup
 from .columns import BODIES, NAMES, TABLE
 from .filters import Filters
@@ -36,6 +38,7 @@ GROUP_COLUMNS = {
     "model": "model",
     "provider": "provider",
     "session": "session_id",
+    "client": client_sql("client_app"),  # the app (codex, gemini-cli, claude-code...), not its release
     "none": "substr(request_id, 1, 0)",  # '' for every row; PostgreSQL refuses a constant here
 }
 TIME_GROUPS = {"day": ("%Y-%m-%d", "YYYY-MM-DD"), "hour": ("%Y-%m-%d %H:00", "YYYY-MM-DD HH24:00")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 
+from bifrost_py.clients import client_name
 from bifrost_py.context import Call
 
 from .facts import RequestFacts
@@ -29,6 +30,8 @@ def matches(when: Condition, call: Call, names: tuple[str, ...], facts: RequestF
     if when.models and not any(_any_glob(name, when.models) for name in names):
         return False
     if not _caller_matches(when, call):
+        return False
+    if when.clients and not _client_matches(when.clients, call.client_app):
         return False
     for name, pattern in when.headers:
         value = call.headers.get(name)
@@ -63,6 +66,12 @@ def _caller_matches(when: Condition, call: Call) -> bool:
     if when.teams and not (caller.team and _any_glob(caller.team, when.teams)):
         return False
     return not (when.customers and not (caller.customer and _any_glob(caller.customer, when.customers)))
+
+
+def _client_matches(patterns: tuple[str, ...], client_app: str | None) -> bool:
+    """`client: codex` names the app (`codex_exec/0.171.0` is codex); a glob may also match the
+    user agent's first word itself (`client: "codex_exec/*"`). No user agent matches nothing."""
+    return bool(client_app) and (_any_glob(client_name(client_app), patterns) or _any_glob(client_app or "", patterns))
 
 
 def _any_glob(value: str, patterns: tuple[str, ...]) -> bool:

@@ -64,6 +64,7 @@ class Condition:
     keys: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
     customers: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()     # the client app (bifrost_py.clients.client_name) or its user agent word
 
     @property
     def needs_tokens(self) -> bool:
@@ -253,6 +254,7 @@ def _read_condition(section: Section | None) -> Condition:
         keys=_globs(section, "key"),
         teams=_globs(section, "team"),
         customers=_globs(section, "customer"),
+        clients=_globs(section, "client"),
     )
     lo, hi = condition.min_input_tokens, condition.max_input_tokens
     if lo is not None and hi is not None and lo > hi:
