@@ -14,11 +14,13 @@ from typing import Any
 
 import orjson
 
-from bifrost_py.context import ANTHROPIC
+from bifrost_py.context import ANTHROPIC, RESPONSES
 from bifrost_py.dialects.anthropic_openai import TranslationError, openai_response_to_anthropic
 from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_errors import GeminiError
 from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
+
+from .responses_answer import ResponsesStreamAnswer
 
 _TEXT_FIELDS = {"text_delta": "text", "thinking_delta": "thinking"}
 
@@ -142,9 +144,10 @@ class _OpenAIAnswer:
 class StreamAnswer:
     """A stream observer (see hookspecs): keeps what it needs to rebuild the final message."""
 
-    __slots__ = ("_anthropic", "_gemini", "_openai", "broken")
+    __slots__ = ("_anthropic", "_gemini", "_openai", "_responses", "broken")
 
     def __init__(self) -> None:
+        self._responses: ResponsesStreamAnswer | None = None
         self._anthropic: _AnthropicAnswer | None = None
         self._openai: _OpenAIAnswer | None = None
         self._gemini: GeminiStreamToAnthropic | None = None
@@ -157,6 +160,9 @@ class StreamAnswer:
             if dialect == ANTHROPIC:
                 self._anthropic = self._anthropic or _AnthropicAnswer()
                 self._anthropic.on(event, data)
+            elif dialect == RESPONSES:  # passed through: the final event carries the whole response
+                self._responses = self._responses or ResponsesStreamAnswer()
+                self._responses.on(event, data)
             elif dialect == GEMINI:
                 self._gemini = self._gemini or GeminiStreamToAnthropic(model="")
                 self._anthropic = self._anthropic or _AnthropicAnswer()
@@ -176,6 +182,8 @@ class StreamAnswer:
             if self._gemini is not None and self._anthropic is not None:
                 for name, translated in self._gemini.finish():  # Gemini's stream has no end event
                     self._anthropic.on(name, translated)
+            if self._responses is not None:
+                return self._responses.message()
             if self._anthropic is not None:
                 return self._anthropic.message()
             if self._openai is not None:

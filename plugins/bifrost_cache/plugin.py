@@ -20,8 +20,10 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from bifrost_py import hookimpl
-from bifrost_py.context import OPENAI, Attempt, Reply, StashKey, Usage
+from bifrost_py.context import OPENAI, RESPONSES, Attempt, Reply, StashKey, Usage
 from bifrost_py.dialects.anthropic_openai import TranslationError, openai_response_to_anthropic
 from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_response import gemini_response_to_anthropic
@@ -32,6 +34,7 @@ from .cache import Cache, Hit
 from .embedders import make_embedder
 from .metrics import CacheMetrics
 from .policy import Plan, plan_for
+from .responses_answer import responses_answer_to_anthropic
 from .settings import CacheSettings, read_settings
 from .stores import make_store
 
@@ -221,6 +224,11 @@ class CachePlugin:
             try:
                 return openai_response_to_anthropic(outcome.body)
             except TranslationError:
+                return None
+        if outcome.response_dialect == RESPONSES:
+            try:
+                return responses_answer_to_anthropic(outcome.body)
+            except (orjson.JSONDecodeError, TypeError, AttributeError):
                 return None
         if outcome.response_dialect == GEMINI:
             try:

@@ -1,7 +1,7 @@
-"""What a request is, for the cache: one canonical form for both dialects, and the keys over it.
+"""What a request is, for the cache: one canonical form for every dialect, and the keys over it.
 
 The same request sent as Anthropic Messages or as OpenAI Chat Completions must land on the same
-entry, so OpenAI (and Gemini) bodies are translated to the Anthropic shape first, then all are
+entry, so OpenAI (Chat and Responses) and Gemini bodies are translated to the Anthropic shape first, then all are
 normalised:
 string content becomes text blocks, `cache_control` goes (it changes the bill, not the answer),
 whole-number floats become ints (`temperature: 0.0` is `0`). Fields that do not change the answer
@@ -24,14 +24,18 @@ from typing import Any
 
 import orjson
 
-from bifrost_py.context import ANTHROPIC
+from bifrost_py.context import ANTHROPIC, RESPONSES
 from bifrost_py.dialects.anthropic_openai import TranslationError, openai_request_to_anthropic
 from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_inbound_request import gemini_request_to_anthropic
+from bifrost_py.dialects.responses_request import responses_request_to_anthropic
 
 # Fields that never change the answer: how it is delivered, who asked, billing hints.
 NEUTRAL_ANTHROPIC = frozenset({"model", "stream", "metadata", "service_tier"})
 NEUTRAL_OPENAI = frozenset({"model", "stream", "stream_options", "user", "store", "metadata", "service_tier"})
+# Responses API fields that never change the answer: delivery, storage, who asked, Codex's session.
+NEUTRAL_RESPONSES = frozenset({"model", "stream", "stream_options", "user", "safety_identifier", "store", "metadata",
+                               "service_tier", "prompt_cache_key", "client_metadata", "include"})
 # OpenAI asks whose answer a stored Anthropic-shaped message cannot reproduce.
 _UNREPLAYABLE = ("logprobs", "top_logprobs", "audio", "prediction")
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
@@ -59,6 +63,8 @@ def canonical_request(body: dict[str, Any], dialect: str, model: str, betas: str
         canonical = {key: value for key, value in body.items() if key not in NEUTRAL_ANTHROPIC}
     elif dialect == GEMINI:
         canonical = _from_gemini(body)
+    elif dialect == RESPONSES:
+        canonical = _from_responses(body)
     else:
         canonical = _from_openai(body)
     canonical = _normalise(canonical)
@@ -111,6 +117,28 @@ def _from_gemini(body: dict[str, Any]) -> dict[str, Any]:
     if notes:
         translated["gemini_only"] = body
     return translated
+
+
+def _from_responses(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API request (Codex CLI) in the Anthropic shape; what has no Anthropic
+    equivalent (server tools, reasoning's encrypted content...) keeps the raw body in the key."""
+    if body.get("previous_response_id"):
+        raise Uncacheable("previous_response_id refers to a conversation the cache cannot see")
+    plain = {key: value for key, value in body.items() if key not in NEUTRAL_RESPONSES}
+    try:
+        translated, notes = responses_request_to_anthropic({**plain, "model": "m"})
+    except TranslationError as exc:
+        raise Uncacheable(f"request not understood: {exc}") from exc
+    if "max_output_tokens" not in body:
+        translated["max_tokens"] = None  # the translator's default is not the client's
+    if notes or _has_reasoning(plain.get("input")):
+        translated["responses_only"] = plain
+    return translated
+
+
+def _has_reasoning(items: Any) -> bool:
+    """Reasoning items carry encrypted content the Anthropic form drops: keep them in the key."""
+    return isinstance(items, list) and any(isinstance(i, dict) and i.get("type") == "reasoning" for i in items)
 
 
 def _normalise(value: Any) -> Any:
