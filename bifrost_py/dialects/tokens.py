@@ -93,6 +93,19 @@ def _block_chars(block: dict[str, Any]) -> tuple[float, int, Any]:
         return 0, 0, block.get("content")
     if kind in ("thinking", "redacted_thinking"):
         return _text_of(block.get("thinking") or block.get("data")), 0, None
+    return _responses_item_chars(kind, block)
+
+
+def _responses_item_chars(kind: str, block: dict[str, Any]) -> tuple[float, int, Any]:
+    """A Responses API input item or content part (Codex CLI); anything else by its JSON size."""
+    if kind == "message":
+        return 0, 0, block.get("content")
+    if kind in ("input_text", "output_text"):
+        return _text_of(block.get("text")), 0, None
+    if kind == "function_call":
+        return _text_of(block.get("name")) + _text_of(block.get("arguments")), 0, None
+    if kind == "function_call_output":
+        return 0, 0, block.get("output")
     return json_size(block), 0, None
 
 
@@ -120,8 +133,8 @@ def _text_chars(value: Any) -> tuple[float, int]:
 
 
 def estimate_input_tokens(body: Any) -> int:
-    """Estimated prompt tokens of an Anthropic Messages, OpenAI Chat or Gemini request body; any
-    JSON value is accepted (a body that is not an object counts by its size)."""
+    """Estimated prompt tokens of an Anthropic Messages, OpenAI Chat, OpenAI Responses or Gemini
+    request body; any JSON value is accepted (a body that is not an object counts by its size)."""
     if not isinstance(body, dict):
         chars, _ = _text_chars(body)
         return int(chars / CHARS_PER_TOKEN)
@@ -148,7 +161,14 @@ def estimate_input_tokens(body: Any) -> int:
     if tools:
         chars += json_size(tools)
         overhead = TOOLS_OVERHEAD_TOKENS
-    if body.get("input") is not None:  # embeddings
-        c, _ = _text_chars(body.get("input"))
+    items = 0
+    if body.get("input") is not None:  # embeddings; Responses: `instructions` and `input` items
+        c, i = _text_chars([body.get("instructions"), body.get("input")])
         chars += c
-    return int(chars / CHARS_PER_TOKEN) + images * IMAGE_TOKENS + PER_MESSAGE_TOKENS * len(messages) + overhead
+        images += i
+        if isinstance(body["input"], list):
+            items = sum(1 for item in body["input"] if isinstance(item, dict))
+    elif isinstance(body.get("instructions"), str):
+        chars += _weighted_len(body["instructions"])
+    turns = len(messages) + items
+    return int(chars / CHARS_PER_TOKEN) + images * IMAGE_TOKENS + PER_MESSAGE_TOKENS * turns + overhead

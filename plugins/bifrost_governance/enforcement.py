@@ -316,11 +316,13 @@ class Governor:
 
 
 def max_output(body: dict[str, Any], endpoint: str, default: int) -> int:
-    """max_tokens of the request (Anthropic's, or OpenAI's max_completion_tokens/max_tokens)."""
+    """The request's output limit: Anthropic's max_tokens, OpenAI Chat's max_completion_tokens /
+    max_tokens, the Responses API's max_output_tokens, Gemini's generationConfig.maxOutputTokens."""
     if endpoint == EMBEDDINGS:
         return 0
-    for name in ("max_tokens", "max_completion_tokens"):
-        value = body.get(name)
+    generation = body.get("generationConfig")
+    gemini = generation.get("maxOutputTokens") if isinstance(generation, dict) else None
+    for value in (*(body.get(n) for n in ("max_tokens", "max_completion_tokens", "max_output_tokens")), gemini):
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return default
