@@ -277,7 +277,14 @@ class StreamBody:
     def on_event(self, dialect: str, name: str | None, data: Any) -> None:
         if self.size >= self.limit or not isinstance(data, dict):
             return
-        piece = _anthropic_piece(name, data) if dialect == "anthropic" else _openai_piece(data)
+        if dialect == "anthropic":
+            piece = _anthropic_piece(name, data)
+        elif dialect == "responses":
+            piece = _responses_piece(name, data)
+        elif dialect == "gemini":
+            piece = _gemini_piece(data)
+        else:
+            piece = _openai_piece(data)
         if piece:
             self.parts.append(piece)
             self.size += len(piece)
@@ -304,4 +311,27 @@ def _openai_piece(data: dict[str, Any]) -> str:
             arguments = (call.get("function") or {}).get("arguments")
             if arguments:
                 pieces.append(str(arguments))
+    return "".join(pieces)
+
+
+_RESPONSES_DELTAS = frozenset({"response.output_text.delta", "response.function_call_arguments.delta",
+                               "response.reasoning_summary_text.delta"})
+
+
+def _responses_piece(name: str | None, data: dict[str, Any]) -> str:
+    """A passed-through Responses API stream (Codex against an `openai` provider)."""
+    if (name or data.get("type")) not in _RESPONSES_DELTAS:
+        return ""
+    return str(data.get("delta") or "")
+
+
+def _gemini_piece(data: dict[str, Any]) -> str:
+    """A passed-through Gemini stream chunk: its parts' text and function calls' arguments."""
+    pieces = []
+    for candidate in data.get("candidates") or ():
+        for part in ((candidate.get("content") or {}).get("parts") or ()):
+            if part.get("text"):
+                pieces.append(str(part["text"]))
+            elif isinstance(part.get("functionCall"), dict):
+                pieces.append(_json(part["functionCall"].get("args") or {}).decode())
     return "".join(pieces)
