@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bifrost_py.admin.params import BadParameter, number
+from bifrost_py.clients import client_name, client_sql
 from bifrost_py.configschema import parse_duration
 
 from .rows import Row
@@ -42,6 +43,7 @@ PARAMETERS = {
     "streamed": "true or false",
     "fallback": "true: attempts after the first",
     "session": "client session id (Claude Code's X-Claude-Code-Session-Id)",
+    "client": "client app: claude-code, codex, gemini-cli, openai-sdk... (bifrost_py/clients.py)",
     "endpoint": "messages, count_tokens or embeddings",
     "since": "start: ISO 8601, epoch seconds, or a duration back from now (24h, 7d)",
     "until": "end (exclusive): ISO 8601 or epoch seconds",
@@ -58,6 +60,7 @@ class Filters:
     request_id: str | None = None
     endpoint: str | None = None
     model: str | None = None
+    client: str | None = None
     status: str | None = None
     cache_hit: bool | None = None
     final: bool | None = None
@@ -79,6 +82,9 @@ class Filters:
         if self.model is not None:
             parts.append("(model = ? OR requested_model = ? OR answered_model = ?)")
             params += [self.model] * 3
+        if self.client is not None:
+            parts.append(f"{client_sql('client_app')} = ?")
+            params.append(self.client)
         for flag in FLAGS:
             value = getattr(self, flag)
             if value is not None:
@@ -107,6 +113,8 @@ class Filters:
             row.get("requested_model"),
             row.get("answered_model"),
         ):
+            return False
+        if self.client is not None and client_name(row.get("client_app")) != self.client:
             return False
         for flag in FLAGS:
             value = getattr(self, flag)
@@ -140,7 +148,7 @@ def status_range(text: str) -> tuple[int, int]:
 def parse_filters(query: Mapping[str, str], *, now: float | None = None) -> Filters:
     """Filters from query parameters; ValueError names the parameter that is wrong."""
     filters = Filters()
-    for name in ("key", "team", "customer", "provider", "session", "request_id", "endpoint", "model"):
+    for name in ("key", "team", "customer", "provider", "session", "request_id", "endpoint", "model", "client"):
         value = query.get(name)
         if value:
             setattr(filters, name, text_parameter(name, value))

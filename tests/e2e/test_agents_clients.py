@@ -77,6 +77,11 @@ async def test_a_rule_on_the_client_and_a_report_by_client(start_gateway: Any, m
     rows = await logged(gw, 6)
     assert {row["client_app"] for row in rows} >= {"codex_exec/0.171.0", "claude-cli/2.1.3"}
 
+    status, _, body = await gw.get("/api/logs", headers=ADMIN, params={"client": "codex"})
+    assert status == 200 and {row["client_app"] for row in json.loads(body)["rows"]} == {"codex_exec/0.171.0"}
+    status, _, body = await gw.get("/api/usage", headers=ADMIN, params={"by": "client"})
+    assert status == 200 and {g["group"] for g in json.loads(body)["groups"]} >= {"codex", "gemini-cli", "claude-code"}
+
     path = tmp_path / "bifrost.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
     report = await asyncio.to_thread(

@@ -68,7 +68,7 @@ async function load(slots, windowName) {
   // them on screen before the heavier aggregates are computed.
   const first = await usageSummary({ since });
   const overTime = usageRows(byTime, { since });
-  const rankings = ["team", "key", "model"].map((by) => usageRows(by, { since }));
+  const rankings = ["team", "key", "model", "client"].map((by) => usageRows(by, { since }));
   fill(slots.spend, spendCards(first));
   const filled = [budgets.then((b) => fill(slots.budgets, b.section))];
   if (!first.requests && !first.spend.month.cost_usd) {
@@ -80,8 +80,9 @@ async function load(slots, windowName) {
   } else {
     fill(slots.health, healthCards(first, windowText));
     filled.push(overTime.then((rows) => fill(slots.chart, chartSection(rows, byTime, windowName, windowText, first.timezone))));
-    filled.push(Promise.all(rankings).then(([teams, keys, models]) => fill(slots.rankings, h("div", { class: "grid two" },
-      ranking("By team", teams, "team"), ranking("By virtual key", keys, "key"), ranking("By model", models, "model")))));
+    filled.push(Promise.all(rankings).then(([teams, keys, models, clients]) => fill(slots.rankings, h("div", { class: "grid two" },
+      ranking("By team", teams, "team"), ranking("By virtual key", keys, "key"), ranking("By model", models, "model"),
+      ranking("By client app", clients, "client")))));
   }
   await Promise.all([...filled, overTime, ...rankings]);
 }
