@@ -137,7 +137,7 @@ class Caller:
                 else tuple([str(name) for name in allowed])
         weights = get("provider_weights")
         if weights and not self.provider_weights and isinstance(weights, (list, tuple)):
-            self.provider_weights = tuple([ProviderWeight(str(w.get("provider")), _weight(w.get("weight")))
+            self.provider_weights = tuple([ProviderWeight(str(w.get("provider")), _weight(w.get("weight", 1.0)))
                                            for w in weights if type(w) is dict])
         fallbacks = get("fallbacks")
         if fallbacks and not self.fallbacks and isinstance(fallbacks, (list, tuple)):

@@ -1,7 +1,7 @@
 """Per request: may the cache answer it, may it keep the answer, for whom, for how long.
 
     enabled     cache.enabled, overridden by the virtual key's own setting (governance puts it
-                in caller.attrs["cache"])
+                in caller.cache)
     x-bf-cache  no-cache: do not look up, still store;  no-store: neither
     ttl         x-bf-cache-ttl header, else the key's cache_ttl, else cache.ttl. The header also
                 caps the age of an answer this request accepts.
@@ -58,7 +58,7 @@ def scope_of(call: Call, settings: CacheSettings) -> str:
 def enabled_for(call: Call, settings: CacheSettings) -> bool:
     if call.endpoint != MESSAGES or call.body is None:
         return False
-    wanted = call.caller.attrs.get("cache") if call.caller is not None else None
+    wanted = call.caller.cache if call.caller is not None else None
     return settings.enabled if wanted is None else bool(wanted)
 
 
@@ -72,7 +72,7 @@ def _ttl(call: Call, settings: CacheSettings) -> tuple[float, float | None]:
         if seconds <= 0:
             raise InvalidRequest("x-bf-cache-ttl: must be longer than 0s")
         return seconds, seconds
-    key_ttl = call.caller.attrs.get("cache_ttl") if call.caller is not None else None
+    key_ttl = call.caller.cache_ttl if call.caller is not None else None
     return (float(key_ttl) if key_ttl else settings.ttl), None
 
 

@@ -80,10 +80,9 @@ def chain_for(call: Call, primary: Target, table: ChainTable,
     header = call.headers.get(HEADER) if allow_header else None
     if header is not None:
         return SOURCE_HEADER, tuple(parse_header(header))
-    attrs = call.caller.attrs if call.caller is not None else {}
-    fallbacks = attrs.get("fallbacks")
+    fallbacks = call.caller.fallbacks if call.caller is not None else ()
     if fallbacks:
-        return SOURCE_KEY, tuple(str(entry) for entry in fallbacks)
+        return SOURCE_KEY, fallbacks
     found = table.lookup(primary.model, call.model)
     return (SOURCE_CHAIN, found) if found is not None else None
 

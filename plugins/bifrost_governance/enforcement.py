@@ -29,6 +29,7 @@ from bifrost_py.context import (
     Attempt,
     Call,
     Caller,
+    ProviderWeight,
     StashKey,
     Target,
 )
@@ -329,16 +330,14 @@ def max_output(body: dict[str, Any], endpoint: str, default: int) -> int:
 
 
 def caller_of(plan: KeyPlan) -> Caller:
-    """The Caller other plugins see, with the key's settings under the names documented on
-    `bifrost_py.context.Caller`."""
+    """The Caller other plugins see, with the key's settings in the typed fields documented on
+    `bifrost_py.context.Caller` (routing, failover and the cache read them)."""
     key = plan.key
-    attrs: dict[str, Any] = {"allowed_providers": [e.provider for e in key.providers] or None}
-    if key.providers:
-        attrs["provider_weights"] = [{"provider": e.provider, "weight": e.weight} for e in key.providers]
-    if key.fallbacks:
-        attrs["fallbacks"] = list(key.fallbacks)
-    if key.cache is not None:
-        attrs["cache"] = key.cache
-    if key.cache_ttl is not None:
-        attrs["cache_ttl"] = key.cache_ttl
-    return Caller(key_id=key.name, key_name=key.name, team=plan.team, customer=plan.customer, attrs=attrs)
+    providers = key.providers
+    return Caller(
+        key_id=key.name, key_name=key.name, team=plan.team, customer=plan.customer,
+        allowed_providers=tuple([e.provider for e in providers]) if providers else None,
+        provider_weights=tuple([ProviderWeight(e.provider, float(e.weight)) for e in providers]),
+        fallbacks=tuple(key.fallbacks), cache=key.cache,
+        cache_ttl=None if key.cache_ttl is None else float(key.cache_ttl),
+    )

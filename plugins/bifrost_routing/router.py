@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bifrost_py.context import COUNT_TOKENS, MESSAGES, Call, Target
+from bifrost_py.context import COUNT_TOKENS, MESSAGES, Call, ProviderWeight, Target
 from bifrost_py.gateway import FAMILIES
 
 from . import draw
@@ -152,10 +152,8 @@ class Router:
             return ()
         out = []
         for entry in weights:
-            if not isinstance(entry, dict):
-                continue
-            provider = self.providers.get(str(entry.get("provider")))
-            weight = _number(entry.get("weight", 1.0))
+            provider = self.providers.get(entry.provider)
+            weight = entry.weight
             if provider is not None and weight > 0 and serves(provider, model):
                 out.append(Candidate(Target(provider.name, model), weight))
         return tuple(out)
@@ -298,31 +296,21 @@ def session_key(session_id: str | None, call: Call | None = None, key_id: str | 
     return f"{key_id}\x1f{session_id}" if key_id else session_id
 
 
-def _number(value: Any) -> float:
-    """A weight from the caller's attrs; anything that is not a number counts as 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0.0
-    return float(value)
-
-
 def _explicit(model: str, providers: dict[str, Any]) -> bool:
     provider, slash, _ = model.partition("/")
     return bool(slash) and provider in providers
 
 
-def _provider_weights(call: Call) -> list[Any] | None:
+def _provider_weights(call: Call) -> tuple[ProviderWeight, ...]:
     caller = call.caller
-    if caller is None:
-        return None
-    weights = caller.attrs.get("provider_weights")
-    return weights if isinstance(weights, list) and weights else None
+    return () if caller is None else caller.provider_weights
 
 
 def _allowed(call: Call, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
     """Leave out providers the caller's key may not use; if that leaves nothing, keep them all
     and let governance refuse with its own message."""
     caller = call.caller
-    allowed = caller.attrs.get("allowed_providers") if caller is not None else None
+    allowed = caller.allowed_providers if caller is not None else None
     if not allowed or not candidates:
         return candidates
     kept = tuple(c for c in candidates if c.target.provider in allowed)

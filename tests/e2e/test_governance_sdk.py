@@ -35,7 +35,7 @@ class FallbackStandIn:
 
     @hookimpl
     async def bifrost_route(self, call: Any, targets: list[Target]) -> list[Target] | None:
-        fallbacks = call.caller.attrs.get("fallbacks", []) if call.caller else []
+        fallbacks = call.caller.fallbacks if call.caller else ()
         return targets + [Target(*f.split("/", 1), rule="fallback") for f in fallbacks]
 
     @hookimpl

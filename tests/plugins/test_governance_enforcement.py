@@ -16,7 +16,17 @@ from bifrost_governance.plan import MONEY, NANO, REQUESTS, TOKENS
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bifrost_py.config import config_from_dict
-from bifrost_py.context import ANTHROPIC, EMBEDDINGS, MESSAGES, Attempt, Call, Reply, Target, Usage
+from bifrost_py.context import (
+    ANTHROPIC,
+    EMBEDDINGS,
+    MESSAGES,
+    Attempt,
+    Call,
+    ProviderWeight,
+    Reply,
+    Target,
+    Usage,
+)
 from bifrost_py.errors import GatewayError, RateLimited
 from bifrost_py.gateway import Gateway
 
@@ -63,10 +73,11 @@ def test_the_caller_carries_the_keys_settings_for_other_plugins() -> None:
     gov.authenticate(c)
     assert c.caller is not None
     assert (c.caller.key_id, c.caller.key_name, c.caller.team, c.caller.customer) == ("k", "k", "web", "acme")
-    assert c.caller.attrs == {
-        "allowed_providers": ["anthropic", "openai"], "fallbacks": ["openai/gpt-4o"], "cache": True, "cache_ttl": 300,
-        "provider_weights": [{"provider": "anthropic", "weight": 1.0}, {"provider": "openai", "weight": 0.0}],
-    }
+    caller = c.caller
+    assert (caller.allowed_providers, caller.fallbacks, caller.cache, caller.cache_ttl) == (
+        ("anthropic", "openai"), ("openai/gpt-4o",), True, 300.0)
+    assert caller.provider_weights == (ProviderWeight("anthropic", 1.0), ProviderWeight("openai", 0.0))
+    assert caller.attrs == {}, "the deprecated dict is no longer written"
 
 
 async def test_an_attempt_claims_from_every_tier_and_settles_what_was_used() -> None:
