@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from bifrost_py import hookimpl
 from bifrost_py.context import Advice, Attempt, Call, StashKey, Target
+from bifrost_py.health import Circuit, TargetHealth
 
 from . import admin, chains
 from .admission import admit, when_nothing_admitted
@@ -168,10 +169,14 @@ class FailoverPlugin:
             self.metrics.skipped.labels(target.provider, target.model, why).inc()
 
     def _publish(self, key: Key) -> None:
-        """Show the target's circuit in `provider.state` (the core's /api/providers)."""
+        """Publish the target's circuit as the provider's health: routing reads it, the core's
+        /api/providers shows it. No `reopens_at`: the board keeps its own clock, and
+        `_publish_later` publishes again when a cooldown ends."""
         provider = self.gateway.providers.get(key[0])
         if provider is not None:
-            provider.state.setdefault("circuit", {})[key[1]] = self.board.snapshot(key)
+            details = self.board.snapshot(key)
+            circuit = Circuit(details.pop("state"))
+            provider.health.publish(key[1], TargetHealth(circuit, details=details))
 
     def _publish_later(self, key: Key, seconds: float) -> None:
         """Refresh the published state when the cooldown ends (open -> half-open by time)."""

@@ -7,7 +7,7 @@
                                                                     default_model if none)
 
 Choosing among candidates skips unhealthy ones (no usable API key, or a circuit the failover
-plugin shows as open in `provider.state`), then: a session stays where it was last served
+plugin publishes as open in `provider.health`), then: a session stays where it was last served
 while that target is healthy; a new session is placed by a hash of its id (draw.py); a request
 without a session is drawn by chance. For a session the API key is pinned the same way, so
 Anthropic's prompt cache (per organisation, per model) keeps being read.
@@ -233,12 +233,7 @@ class Router:
             return False
         if len(provider.keys) and not provider.keys.usable():
             return False
-        circuits = provider.state.get("circuit")
-        if isinstance(circuits, dict):
-            circuit = circuits.get(target.model)
-            if isinstance(circuit, dict) and circuit.get("state") == "open":
-                return False
-        return True
+        return not provider.health.is_open(target.model)
 
     # ------------------------------------------------------------------ what happened
 

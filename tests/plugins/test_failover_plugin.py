@@ -63,7 +63,7 @@ async def test_a_success_already_under_way_does_not_close_an_open_circuit(plugin
     assert plugin.board.state(KEY) == "open"
     await end(plugin, slow, 200)
     assert plugin.board.state(KEY) == "open", "it started before the circuit opened"
-    assert plugin.gateway.providers["primary"].state["circuit"][MODEL]["state"] == "open"
+    assert plugin.gateway.providers["primary"].health.circuit(MODEL) == "open"
 
 
 async def test_the_probe_success_closes_and_publishes(plugin: FailoverPlugin) -> None:
@@ -78,7 +78,7 @@ async def test_the_probe_success_closes_and_publishes(plugin: FailoverPlugin) ->
     assert [t.provider for t in other or []] == ["fallback"], "one probe at a time"
     await end(plugin, probe, 200)
     assert plugin.board.state(KEY) == "closed"
-    assert plugin.gateway.providers["primary"].state["circuit"][MODEL]["state"] == "closed"
+    assert plugin.gateway.providers["primary"].health.circuit(MODEL) == "closed"
 
 
 async def test_an_unused_probe_is_given_back_at_request_end(plugin: FailoverPlugin) -> None:

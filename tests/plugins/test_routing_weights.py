@@ -18,6 +18,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from bifrost_py.config import config_from_dict
 from bifrost_py.context import ANTHROPIC, MESSAGES, Call, Caller, Target
 from bifrost_py.gateway import Gateway
+from bifrost_py.health import Circuit, TargetHealth
 
 PROVIDERS = {
     "anthropic": {"type": "anthropic", "base_url": "http://127.0.0.1:9",
@@ -148,9 +149,9 @@ def test_unhealthy_targets_are_skipped_while_a_healthy_one_is_left() -> None:
     bedrock.keys.put_aside("key-1", 60, "rate limited")
     assert {decide(gw, plugin, make_call(session=f"s{i}")).provider for i in range(200)} == {"anthropic"}
     bedrock.keys.restore("key-1")
-    gw.providers["anthropic"].state["circuit"] = {SONNET: {"state": "open"}}
+    gw.providers["anthropic"].health.publish(SONNET, TargetHealth(Circuit.OPEN))
     assert {decide(gw, plugin, make_call()).provider for _ in range(200)} == {"bedrock"}
-    gw.providers["bedrock"].state["circuit"] = {SONNET: {"state": "open"}}
+    gw.providers["bedrock"].health.publish(SONNET, TargetHealth(Circuit.OPEN))
     assert {decide(gw, plugin, make_call()).provider for _ in range(200)} == {"anthropic", "bedrock"}, \
         "when every target is unhealthy, all stay candidates (failover decides what to do)"
 
