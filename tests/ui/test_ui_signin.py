@@ -64,4 +64,4 @@ def test_a_token_that_stops_working_returns_to_the_sign_in(signed_in: Any) -> No
     page.get_by_label("Admin token").fill(ADMIN_TOKEN)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Providers")).to_be_visible()
-    assert all("401" in error for error in page.errors)
+    assert all("401" in error for error in page.errors), page.errors

@@ -64,6 +64,9 @@ async function load(slots, windowName) {
   const byTime = windowName === "24h" ? "hour" : "day";
   const windowText = WINDOWS.find(([w]) => w === windowName)[1].toLowerCase();
   const budgets = budgetOverview();
+  // Awaited below; if the summary is refused first (a token that stopped working), its error is
+  // the one shown, and this one must not surface as an unhandled rejection.
+  budgets.catch(() => {});
   // The log store answers one query at a time: asking for the spend figures alone first puts
   // them on screen before the heavier aggregates are computed.
   const first = await usageSummary({ since });
