@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -18,9 +17,9 @@ from .answers import Responder, call_headers
 from .context import ANTHROPIC, RESPONSES, Call, Target
 from .dialects.gemini import GEMINI
 from .dialects.tokens import estimate_input_tokens
-from .errors import GatewayError
 from .gemini_calls import count_gemini_tokens
 from .limits import request_json
+from .provider_count import provider_count
 from .providers.base import UpstreamRequest
 from .translation import translate_request
 
@@ -46,21 +45,9 @@ async def count_tokens(gateway: Gateway, call: Call, responder: Responder, targe
             endpoint=call.endpoint, dialect=ANTHROPIC, body=request_json(body), json=body, stream=False,
             model=model, query_string=call.query_string if call.dialect == ANTHROPIC else "",
         ), call.headers)
-        key = provider.keys.get(target.key_name) if target.key_name else provider.keys.pick()
-        try:
-            async with await provider.send(request, key) as upstream:
-                status, answer = upstream.status, await upstream.read()
-                if status < 300 and _is_count(answer):
-                    return await responder.whole(answer, headers)
-                if 400 <= status < 500 and status not in (401, 403, 429):
-                    raise provider.error_for(status, upstream.headers, answer)
-                log.info("count_tokens at %s answered %s; answering with the local estimate", provider.name, status)
-        except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-            log.info("count_tokens at %s failed (%s); answering with the local estimate", provider.name, exc)
-        except GatewayError as exc:
-            if 400 <= exc.status < 500:
-                raise  # the provider says the request is wrong: the client must hear it
-            log.info("count_tokens at %s failed (%s); answering with the local estimate", provider.name, exc)
+        answer = await provider_count(provider, request, target, _is_count, "count_tokens")
+        if answer is not None:
+            return await responder.whole(answer, headers)
     estimate = estimate_input_tokens(call.body or {})
     return await responder.whole(orjson.dumps({"input_tokens": estimate}), {**headers, "x-bf-estimate": "true"})
 

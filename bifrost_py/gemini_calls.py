@@ -14,7 +14,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -24,9 +23,10 @@ from .dialects.gemini import GEMINI
 from .dialects.gemini_inbound_request import gemini_request_to_anthropic
 from .dialects.tokens import estimate_input_tokens
 from .dialects.translate_errors import TranslationError
-from .errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
+from .errors import InvalidRequest, NotFound, RequestTooLarge
 from .inbound import new_call, session_id
 from .limits import kept, model_problem
+from .provider_count import provider_count
 from .providers.base import UpstreamRequest
 
 if TYPE_CHECKING:
@@ -129,21 +129,9 @@ async def count_gemini_tokens(gateway: Gateway, call: Call, responder: Responder
         model = provider.upstream_model(target.model)
         request = UpstreamRequest(endpoint=COUNT_TOKENS, dialect=GEMINI, body=call.raw_body, json=body,
                                   stream=False, model=model)
-        key = provider.keys.get(target.key_name) if target.key_name else provider.keys.pick()
-        try:
-            async with await provider.send(request, key) as upstream:
-                status, answer = upstream.status, await upstream.read()
-                if status < 300 and _is_count(answer):
-                    return await responder.whole(answer, headers)
-                if 400 <= status < 500 and status not in (401, 403, 429):
-                    raise provider.error_for(status, upstream.headers, answer)
-                log.info("countTokens at %s answered %s; answering with the local estimate", provider.name, status)
-        except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-            log.info("countTokens at %s failed (%s); answering with the local estimate", provider.name, exc)
-        except GatewayError as exc:
-            if 400 <= exc.status < 500:
-                raise
-            log.info("countTokens at %s failed (%s); answering with the local estimate", provider.name, exc)
+        answer = await provider_count(provider, request, target, _is_count, "countTokens")
+        if answer is not None:
+            return await responder.whole(answer, headers)
     inner = body.get("generateContentRequest")
     inner = inner if isinstance(inner, dict) else body
     try:
