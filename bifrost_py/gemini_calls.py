@@ -103,10 +103,10 @@ def body_problem(body: Any, endpoint: str) -> str | None:
 
 def gemini_model_list(models: list[ModelInfo]) -> dict[str, Any]:
     """`GET /v1beta/models` as Google answers it (one page)."""
-    return {"models": [_gemini_model(m) for m in models]}
+    return {"models": [gemini_model(m) for m in models]}
 
 
-def _gemini_model(m: ModelInfo) -> dict[str, Any]:
+def gemini_model(m: ModelInfo) -> dict[str, Any]:
     """One Model as Google describes it. `inputTokenLimit` where the price catalogue knows the
     context window; `outputTokenLimit` is left out: the catalogue does not know it, and a client
     taking the window for it would ask for more output than the model allows."""

@@ -24,9 +24,9 @@ from .context import (
     ModelInfo,
 )
 from .dialects.gemini import GEMINI
-from .errors import GatewayError, error_body
+from .errors import GatewayError, NotFound, error_body
 from .gateway import Gateway
-from .gemini_calls import gemini_endpoint, gemini_model_list
+from .gemini_calls import gemini_endpoint, gemini_model, gemini_model_list
 from .inbound import new_call, read_call
 from .modellist import created_at, served_models
 
@@ -48,11 +48,11 @@ def build_app(gateway: Gateway) -> web.Application:
         app.router.add_post(prefix + "/v1/embeddings", api.endpoint(OPENAI, EMBEDDINGS))
         app.router.add_post(prefix + "/v1/responses", api.endpoint(RESPONSES, MESSAGES))
         app.router.add_post(prefix + "/v1/responses/input_tokens", api.endpoint(RESPONSES, COUNT_TOKENS))
-    app.router.add_get("/v1/models", api.models(None))
-    app.router.add_get("/anthropic/v1/models", api.models(ANTHROPIC))
-    app.router.add_get("/openai/v1/models", api.models(OPENAI))
-    for version in ("v1beta", "v1"):  # Google serves both; the SDKs pick one
-        app.router.add_get(f"/gemini/{version}/models", api.models(GEMINI))
+    for path, shape in (("/v1", None), ("/anthropic/v1", ANTHROPIC), ("/openai/v1", OPENAI),
+                        ("/gemini/v1beta", GEMINI), ("/gemini/v1", GEMINI)):  # Google serves both versions
+        app.router.add_get(path + "/models", api.models(shape))
+        app.router.add_get(path + "/models/{model:.+}", api.model(shape))
+    for version in ("v1beta", "v1"):
         app.router.add_post(f"/gemini/{version}/models/{{target}}", gemini_endpoint(gateway))  # model:method
     for path in ("/anthropic", "/anthropic/", "/openai", "/openai/", "/v1"):
         app.router.add_get(path, probe_ok)
@@ -98,21 +98,48 @@ class Api:
         return handler
 
     def models(self, dialect: str | None) -> Any:
+        """`GET .../models`: what this caller may use, in the dialect's list shape."""
         async def handler(request: web.Request) -> web.StreamResponse:
-            shape = dialect or (ANTHROPIC if "anthropic-version" in request.headers else OPENAI)
-            call = new_call(request, shape, MODELS)
-            try:
-                await self.gateway.dispatcher.request_start(call)
-                models = served_models(self.gateway)
-                models = await self.gateway.dispatcher.list_models(call, models)
-            except GatewayError as error:
-                return _error(error, shape)
-            except Exception as exc:
-                log.exception("listing models failed inside the gateway")
-                return _error(GatewayError(f"internal gateway error ({type(exc).__name__})"), shape)
-            return web.Response(body=orjson.dumps(_model_list(models, shape)), content_type="application/json")
+            shape = _list_shape(request, dialect)
+            listed = await self._listed(request, shape)
+            if isinstance(listed, web.Response):
+                return listed
+            return web.Response(body=orjson.dumps(_model_list(listed, shape)), content_type="application/json")
 
         return handler
+
+    def model(self, dialect: str | None) -> Any:
+        """`GET .../models/{model}`: one model of that list (SDKs' `models.retrieve`/`get`), or
+        a 404 in the dialect's shape when this caller cannot use it."""
+        async def handler(request: web.Request) -> web.StreamResponse:
+            shape = _list_shape(request, dialect)
+            wanted = request.match_info["model"].removeprefix("models/")
+            listed = await self._listed(request, shape)
+            if isinstance(listed, web.Response):
+                return listed
+            for model in listed:
+                if model.id == wanted:
+                    return web.Response(body=orjson.dumps(_one_model(model, shape)), content_type="application/json")
+            return _error(NotFound(f"model {wanted!r} is not served to this key"), shape)
+
+        return handler
+
+    async def _listed(self, request: web.Request, shape: str) -> list[ModelInfo] | web.Response:
+        """The models this caller may use (the list_models hooks applied), or the error answer."""
+        call = new_call(request, shape, MODELS)
+        try:
+            await self.gateway.dispatcher.request_start(call)
+            return await self.gateway.dispatcher.list_models(call, served_models(self.gateway))
+        except GatewayError as error:
+            return _error(error, shape)
+        except Exception as exc:
+            log.exception("listing models failed inside the gateway")
+            return _error(GatewayError(f"internal gateway error ({type(exc).__name__})"), shape)
+
+
+def _list_shape(request: web.Request, dialect: str | None) -> str:
+    """`/v1/models` is shared by Anthropic and OpenAI clients: Anthropic's send anthropic-version."""
+    return dialect or (ANTHROPIC if "anthropic-version" in request.headers else OPENAI)
 
 
 def _error(error: GatewayError, dialect: str) -> web.Response:
@@ -123,11 +150,16 @@ def _error(error: GatewayError, dialect: str) -> web.Response:
 def _model_list(models: list[ModelInfo], shape: str) -> dict[str, Any]:
     if shape == GEMINI:
         return gemini_model_list(models)
+    data = [_one_model(m, shape) for m in models]
     if shape == ANTHROPIC:
-        data = [{"type": "model", "id": m.id, "display_name": m.display_name or m.id, "created_at": created_at(m)}
-                for m in models]
         return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None}
-    return {"object": "list", "data": [
-        {"id": m.id, "object": "model", "created": m.created, "owned_by": m.provider} for m in models
-    ]}
+    return {"object": "list", "data": data}
+
+
+def _one_model(m: ModelInfo, shape: str) -> dict[str, Any]:
+    if shape == GEMINI:
+        return gemini_model(m)
+    if shape == ANTHROPIC:
+        return {"type": "model", "id": m.id, "display_name": m.display_name or m.id, "created_at": created_at(m)}
+    return {"id": m.id, "object": "model", "created": m.created, "owned_by": m.provider}

@@ -90,3 +90,27 @@ def test_release_dates_come_from_dated_names() -> None:
     assert created_from_name("claude-sonnet-4-20250514") == 1747180800
     assert created_from_name("gpt-4o") == 0
     assert created_from_name("model-99999999") == 0     # not a date
+
+
+async def test_one_model_is_retrieved_in_every_dialect_and_others_are_404(gw: Any) -> None:
+    one = await claude(gw, "vk-sonnets-secret").models.retrieve("claude-sonnet-4-5")
+    assert (one.id, one.display_name, one.type) == ("claude-sonnet-4-5", "Claude Sonnet 4.5", "model")
+    with pytest.raises(anthropic.NotFoundError) as refused:
+        await claude(gw, "vk-sonnets-secret").models.retrieve("claude-opus-4-1")   # not this key's
+    assert refused.value.body["error"]["type"] == "not_found_error"               # type: ignore[index]
+
+    got = await gpt(gw, "vk-all-secret").models.retrieve("gpt-4o")
+    assert (got.id, got.object, got.owned_by) == ("gpt-4o", "model", "openai")
+    with pytest.raises(openai.NotFoundError):
+        await gpt(gw, "vk-all-secret").models.retrieve("gpt-4.1")                 # gpt-4o* only
+
+    flash = await gemini(gw, "vk-sonnets-secret").aio.models.get(model="gemini-2.5-flash")
+    assert (flash.name, flash.display_name) == ("models/gemini-2.5-flash", "Gemini 2.5 Flash")
+    with pytest.raises(genai.errors.ClientError) as missing:
+        await gemini(gw, "vk-sonnets-secret").aio.models.get(model="gemini-1.5-pro")
+    assert missing.value.code == 404
+
+
+async def test_retrieving_a_model_needs_a_valid_key(gw: Any) -> None:
+    with pytest.raises(anthropic.AuthenticationError):
+        await claude(gw, "vk-wrong").models.retrieve("claude-sonnet-4-5")
