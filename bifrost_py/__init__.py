@@ -3,6 +3,7 @@
 The public API for plugin authors: `hookimpl`, the context objects, the errors, `Gateway`.
 """
 
+from .budgets import BudgetUsage
 from .context import (
     Advice,
     Attempt,
@@ -19,6 +20,6 @@ from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
 __all__ = [
-    "Advice", "Attempt", "Call", "Caller", "ModelInfo", "Outcome", "Reply", "StashKey", "Target", "Usage",
+    "Advice", "Attempt", "BudgetUsage", "Call", "Caller", "ModelInfo", "Outcome", "Reply", "StashKey", "Target", "Usage",
     "hookimpl",
 ]

@@ -44,6 +44,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .admin import AdminRoute
+    from .budgets import BudgetUsage
     from .context import Advice, Attempt, Call, ModelInfo, Reply, Target
     from .gateway import Gateway
 
@@ -110,6 +111,20 @@ def bifrost_admin_routes(gateway: Gateway) -> list[AdminRoute]:
 async def bifrost_report(gateway: Gateway, since: float, by: str, fmt: str) -> str | None:
     """``bifrost-py report``: return the report text (table, csv or json) grouped `by` over the
     last `since` seconds, or None if this plugin does not keep the data. First non-None wins.
+    """
+
+
+@hookspec
+async def bifrost_budget_update(gateway: Gateway, usages: list[BudgetUsage]) -> None:
+    """The budgets one request was charged to, after the charge (``bifrost_py.budgets``).
+
+    Called by the plugin that enforces budgets (the built-in governance) once it recorded a
+    request's spend, off the client's path (the answer is already on its way), with one
+    ``BudgetUsage`` per budget charged: customer, team, key, provider config, session. Every
+    plugin is awaited in order; a plugin's error is logged and the others still run. Keep it
+    quick: start slow work (deliveries) in a task your plugin owns. The built-in alerts plugin
+    uses it for budget thresholds. To call it from your own budget plugin:
+    ``await gateway.plugins.budget_update(gateway, usages)`` (free when no plugin listens).
     """
 
 

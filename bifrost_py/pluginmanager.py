@@ -39,6 +39,7 @@ from .pluginload import (
 
 if TYPE_CHECKING:
     from .admin import AdminRoute
+    from .budgets import BudgetUsage
     from .gateway import Gateway
 
 __all__ = ["ENTRY_POINT_GROUP", "Dispatcher", "PluginInfo", "PluginManager", "Progress"]
@@ -55,6 +56,7 @@ class PluginManager:
         self.infos: list[PluginInfo] = []  # in configured order once `load` returns
         self._rank: dict[str, int] = {}
         self._origins: dict[str, object] = {}  # what each name was loaded from (module, class, object)
+        self._budget_calls: list[HookCall] | None = None  # built at the first budget_update
 
     # ------------------------------------------------------------------ loading
 
@@ -83,6 +85,7 @@ class PluginManager:
         if problems:
             raise ConfigError(problems)
         self._rank = {info.name: position for position, info in enumerate(self.infos)}
+        self._budget_calls = None
 
     def _register(self, item: Found) -> list[str]:
         loaded = next((info for info in self.infos if info.name == item.name), None)
@@ -163,6 +166,19 @@ class PluginManager:
             if text is not None:
                 return str(text)
         return None
+
+    async def budget_update(self, gateway: Gateway, usages: list[BudgetUsage]) -> None:
+        """Tell every plugin the budgets a request was charged to (`bifrost_budget_update`).
+        Free with no listener; one plugin's failure is logged and the others still hear it."""
+        if not usages:
+            return
+        if self._budget_calls is None:
+            self._budget_calls = self.calls("bifrost_budget_update")
+        for found in self._budget_calls:
+            try:
+                await found.call(gateway=gateway, usages=usages)
+            except Exception:
+                log.exception("bifrost_budget_update of plugin %s failed", found.plugin_name)
 
     # ------------------------------------------------------------------ per request, and listing
 
