@@ -104,55 +104,18 @@ class Caller:
     - `cache`: the cache on or off for it; None: the cache's own `enabled`
     - `cache_ttl`: seconds its answers are cached; None: the cache's own `ttl`
 
-    `attrs` (the string-keyed dict these used to travel in) is deprecated and goes away in the
-    next release. A plugin that still writes it keeps working meanwhile: given at construction,
-    its known names fill the typed fields. Reading it is over: the typed fields are never copied
-    into it (that would cost every request), so readers use the fields. Facts of your own
-    plugin belong on `call.stash` under a StashKey.
+    Facts of your own plugin belong on `call.stash` under a StashKey.
     """
 
     key_id: str
     key_name: str
     team: str | None = None
     customer: str | None = None
-    attrs: dict[str, Any] = field(default_factory=dict)
     allowed_providers: tuple[str, ...] | None = field(default=None, kw_only=True)
     provider_weights: tuple[ProviderWeight, ...] = field(default=(), kw_only=True)
     fallbacks: tuple[str, ...] = field(default=(), kw_only=True)
     cache: bool | None = field(default=None, kw_only=True)
     cache_ttl: float | None = field(default=None, kw_only=True)
-
-    def __post_init__(self) -> None:
-        if self.attrs:
-            self._from_attrs(self.attrs)
-
-    def _from_attrs(self, attrs: dict[str, Any]) -> None:
-        """The deprecated names, read leniently as their readers did (a weight that is not a
-        number counts as 0, a falsy TTL as none). Runs per request for a plugin that still
-        writes attrs: only the names present cost anything."""
-        get = attrs.get
-        allowed = get("allowed_providers")
-        if allowed and self.allowed_providers is None and isinstance(allowed, (list, tuple)):
-            self.allowed_providers = tuple(allowed) if all(type(name) is str for name in allowed) \
-                else tuple([str(name) for name in allowed])
-        weights = get("provider_weights")
-        if weights and not self.provider_weights and isinstance(weights, (list, tuple)):
-            self.provider_weights = tuple([ProviderWeight(str(w.get("provider")), _weight(w.get("weight", 1.0)))
-                                           for w in weights if type(w) is dict])
-        fallbacks = get("fallbacks")
-        if fallbacks and not self.fallbacks and isinstance(fallbacks, (list, tuple)):
-            self.fallbacks = tuple([str(entry) for entry in fallbacks])
-        cache = get("cache")
-        if cache is not None and self.cache is None:
-            self.cache = bool(cache)
-        ttl = get("cache_ttl")
-        if ttl and self.cache_ttl is None and type(ttl) in (int, float):
-            self.cache_ttl = float(ttl)
-
-
-def _weight(value: Any) -> float:
-    kind = type(value)
-    return value if kind is float else float(value) if kind is int else 0.0
 
 
 @dataclass(slots=True, frozen=True)

@@ -114,9 +114,6 @@ class Provider:
         # What plugins publish about this provider's targets (failover: circuits; routing
         # reads it): typed, bifrost_py/health.py. The admin API shows it as `state`.
         self.health = ProviderHealth()
-        # Deprecated (goes away next release): the untyped dict plugins wrote before `health`;
-        # still shown in the admin API under `state`, merged with `health`.
-        self.state: dict[str, Any] = {}
         self._session: aiohttp.ClientSession | None = None
 
     def prepare(self, request: UpstreamRequest, client_headers: Mapping[str, str]) -> UpstreamRequest:
@@ -201,7 +198,7 @@ class Provider:
             "base_url": self.config.base_url,
             "models": self.config.models,
             "keys": self.keys.describe(),
-            "state": {**self.state, **self.health.describe()} if self.health else self.state,
+            "state": self.health.describe(),
         }
 
 

@@ -44,7 +44,7 @@ class Callers:
     async def bifrost_request_start(self, call: Any) -> None:
         spec = self.callers.get(call.credential or "")
         if spec is not None:
-            call.caller = Caller(**{**spec, "attrs": dict(spec.get("attrs") or {})})
+            call.caller = Caller(**spec)
 
 
 class Fallback:
@@ -263,7 +263,7 @@ async def test_provider_embedder_through_the_provider_layer(start_gateway: Any, 
 
 
 async def test_ttl_expiry_per_config_per_key_and_per_request(start_gateway: Any, mock_upstream: Any, tmp_path: Path) -> None:
-    callers = Callers({"vk-short": {"key_id": "short", "key_name": "short", "attrs": {"cache_ttl": 60}}})
+    callers = Callers({"vk-short": {"key_id": "short", "key_name": "short", "cache_ttl": 60.0}})
     gw = await start(start_gateway, config(mock_upstream, tmp_path, ttl="1h"), callers)
     cache = gw.cache.cache
     real = cache.clock
@@ -323,8 +323,8 @@ async def test_scopes_between_keys_teams_and_shared(start_gateway: Any, mock_ups
 
 
 async def test_enabled_per_virtual_key(start_gateway: Any, mock_upstream: Any, tmp_path: Path) -> None:
-    callers = Callers({"vk-on": {"key_id": "on", "key_name": "on", "attrs": {"cache": True}},
-                       "vk-off": {"key_id": "off", "key_name": "off", "attrs": {"cache": False}}})
+    callers = Callers({"vk-on": {"key_id": "on", "key_name": "on", "cache": True},
+                       "vk-off": {"key_id": "off", "key_name": "off", "cache": False}})
     off = await start(start_gateway, config(mock_upstream, tmp_path, enabled=False), callers)
     for _ in range(2):
         headers, _ = await ask(off, "What is TLS?", key="vk-plain")

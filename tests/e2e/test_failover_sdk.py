@@ -177,7 +177,7 @@ async def test_chain_from_the_virtual_key_and_from_the_request_header() -> None:
 
         @hookimpl
         async def bifrost_request_start(self, call: Call) -> None:
-            call.caller = Caller("k1", "dev", attrs={"fallbacks": ["gpt/gpt-4o"]})
+            call.caller = Caller("k1", "dev", fallbacks=("gpt/gpt-4o",))
 
     async with setup({"chains": {}}, plugins=[KeyWithFallbacks()]) as (gw, primary, _backup):
         await script(primary, {"status": 529}, {"status": 529})

@@ -30,7 +30,7 @@ def call(headers: dict[str, str] | None = None, fallbacks: list[str] | None = No
     c = Call(request_id="r", dialect="anthropic", endpoint="messages",
              headers=CIMultiDictProxy(CIMultiDict(headers or {})), model=model)
     if fallbacks is not None:
-        c.caller = Caller("k", "key", attrs={"fallbacks": fallbacks})
+        c.caller = Caller("k", "key", fallbacks=tuple(fallbacks))
     return c
 
 

@@ -77,7 +77,6 @@ def test_the_caller_carries_the_keys_settings_for_other_plugins() -> None:
     assert (caller.allowed_providers, caller.fallbacks, caller.cache, caller.cache_ttl) == (
         ("anthropic", "openai"), ("openai/gpt-4o",), True, 300.0)
     assert caller.provider_weights == (ProviderWeight("anthropic", 1.0), ProviderWeight("openai", 0.0))
-    assert caller.attrs == {}, "the deprecated dict is no longer written"
 
 
 async def test_an_attempt_claims_from_every_tier_and_settles_what_was_used() -> None:

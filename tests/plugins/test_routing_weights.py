@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bifrost_py.config import config_from_dict
-from bifrost_py.context import ANTHROPIC, MESSAGES, Call, Caller, Target
+from bifrost_py.context import ANTHROPIC, MESSAGES, Call, Caller, ProviderWeight, Target
 from bifrost_py.gateway import Gateway
 from bifrost_py.health import Circuit, TargetHealth
 
@@ -117,29 +117,28 @@ def test_glob_splits_keep_the_requested_model() -> None:
 def test_the_keys_own_provider_weights_win_over_the_global_split() -> None:
     gw, plugin = gateway(SPLIT)
     plugin.router.rng = random.Random(5)
-    caller = Caller(key_id="k", key_name="dev", attrs={"provider_weights": [
-        {"provider": "anthropic", "weight": 1}, {"provider": "bedrock", "weight": 0},
-        {"provider": "openai", "weight": 5}]})
+    caller = Caller(key_id="k", key_name="dev", provider_weights=(
+        ProviderWeight("anthropic", 1.0), ProviderWeight("bedrock", 0.0), ProviderWeight("openai", 5.0)))
     calls = [make_call(caller=caller) for _ in range(200)]
     decisions = [plugin.router.decide(c, gw.resolve(c.model)) for c in calls]
     assert {str(d.target) for d in decisions} == {f"anthropic/{SONNET}"}, "weight 0 and non-serving providers are out"
     assert decisions[0].rule == "key-weights"
-    both = Caller(key_id="k", key_name="dev", attrs={"provider_weights": [
-        {"provider": "anthropic", "weight": 1}, {"provider": "bedrock", "weight": 1}]})
+    both = Caller(key_id="k", key_name="dev", provider_weights=(
+        ProviderWeight("anthropic", 1.0), ProviderWeight("bedrock", 1.0)))
     counts = Counter(decide(gw, plugin, make_call(caller=both)).provider for _ in range(4000))
     assert abs(share(counts, "anthropic") - 0.5) < 0.04, counts
 
 
 def test_key_weights_that_serve_nothing_fall_back_to_the_global_split() -> None:
     gw, plugin = gateway(SPLIT)
-    caller = Caller(key_id="k", key_name="dev", attrs={"provider_weights": [{"provider": "openai", "weight": 1}]})
+    caller = Caller(key_id="k", key_name="dev", provider_weights=(ProviderWeight("openai", 1.0),))
     decision = plugin.router.decide(make_call(caller=caller), gw.resolve(SONNET))
     assert decision.rule == "weights"
 
 
 def test_allowed_providers_narrow_the_candidates() -> None:
     gw, plugin = gateway(SPLIT)
-    caller = Caller(key_id="k", key_name="dev", attrs={"allowed_providers": ["anthropic"]})
+    caller = Caller(key_id="k", key_name="dev", allowed_providers=("anthropic",))
     assert {decide(gw, plugin, make_call(caller=caller)).provider for _ in range(100)} == {"anthropic"}
 
 
