@@ -34,7 +34,13 @@ from .notes import note, note_unhandled
 from .responses_reasoning import thinking_block
 from .translate_errors import TranslationError
 from .translate_messages_to_anthropic import _o2a_image
-from .translate_shared import anthropic_tool_id, parse_arguments, target_model, type_of
+from .translate_shared import (
+    anthropic_tool_id,
+    parse_arguments,
+    set_anthropic_tools,
+    target_model,
+    type_of,
+)
 
 JSON = dict[str, Any]
 
@@ -217,16 +223,8 @@ def _tools(body: JSON, out: JSON, notes: list[str]) -> None:
     tools: list[JSON] = []
     for i, tool in enumerate(F.opt_objects(body, "tools")):
         tools.extend(_tool(tool, f"tools[{i}]", notes))
-    if not tools:
-        return
-    out["tools"] = tools
-    choice = _tool_choice(body.get("tool_choice"), notes)
-    if F.opt_bool(body, "parallel_tool_calls") is False:
-        choice = choice or {"type": "auto"}
-        if choice["type"] != "none":
-            choice["disable_parallel_tool_use"] = True
-    if choice is not None:
-        out["tool_choice"] = choice
+    if tools:
+        set_anthropic_tools(out, tools, _tool_choice(body.get("tool_choice"), notes), F.opt_bool(body, "parallel_tool_calls"))
 
 
 def _tool(tool: JSON, where: str, notes: list[str], prefix: str = "") -> list[JSON]:

@@ -20,7 +20,7 @@ from .fields import path
 from .notes import note, note_unhandled
 from .translate_errors import TranslationError
 from .translate_messages_to_anthropic import openai_messages_to_anthropic
-from .translate_shared import target_model, type_of
+from .translate_shared import set_anthropic_tools, target_model, type_of
 
 JSON = dict[str, Any]
 
@@ -102,16 +102,8 @@ def _o2a_tools(body: JSON, out: JSON, notes: list[str]) -> None:
     tools = [
         t for i, tool in enumerate(F.opt_objects(body, "tools")) if (t := _o2a_tool(tool, f"tools[{i}]", notes))
     ]
-    if not tools:
-        return
-    out["tools"] = tools
-    choice = _o2a_tool_choice(body.get("tool_choice"), notes)
-    if F.opt_bool(body, "parallel_tool_calls") is False:
-        choice = choice or {"type": "auto"}
-        if choice["type"] != "none":
-            choice["disable_parallel_tool_use"] = True
-    if choice is not None:
-        out["tool_choice"] = choice
+    if tools:
+        set_anthropic_tools(out, tools, _o2a_tool_choice(body.get("tool_choice"), notes), F.opt_bool(body, "parallel_tool_calls"))
 
 
 def _o2a_tool(tool: JSON, where: str, notes: list[str]) -> JSON | None:

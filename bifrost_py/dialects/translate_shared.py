@@ -1,5 +1,6 @@
-"""What the Anthropic ⇄ OpenAI translators share: the target model, the `type` of a block, and
-the two conversions from an OpenAI tool call to an Anthropic tool_use (its id, its input).
+"""What the Anthropic ⇄ OpenAI translators share: the target model, the `type` of a block, the
+tools of an OpenAI-family request set on an Anthropic one, and the two conversions from an OpenAI
+tool call to an Anthropic tool_use (its id, its input).
 
 Both request directions read the model and block types the same way; the id and input
 conversions are made by the OpenAI -> Anthropic request, response and stream translators alike,
@@ -34,6 +35,21 @@ def target_model(body: JSON, model: str | None) -> str:
 def type_of(block: JSON, where: str) -> str | None:
     """The `type` of a content block, part or tool."""
     return F.opt_str(block, "type", where)
+
+
+def set_anthropic_tools(out: JSON, tools: list[JSON], choice: JSON | None, parallel: bool | None) -> None:
+    """`tools` and the translated `choice` on the Anthropic request `out` (nothing when no tool
+    survived translation); OpenAI's `parallel_tool_calls: false` is Anthropic's
+    `disable_parallel_tool_use` on the choice (an explicit "auto" when there was none)."""
+    if not tools:
+        return
+    out["tools"] = tools
+    if parallel is False:
+        choice = choice or {"type": "auto"}
+        if choice["type"] != "none":
+            choice["disable_parallel_tool_use"] = True
+    if choice is not None:
+        out["tool_choice"] = choice
 
 
 def anthropic_tool_id(raw: object, where: str) -> str:
