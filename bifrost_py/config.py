@@ -72,6 +72,7 @@ class ProviderKey:
     value: str
     weight: float = 1.0
     name: str = ""
+    enabled: bool = True                                     # false: kept, but never chosen
 
     @property
     def masked(self) -> str:
@@ -252,6 +253,7 @@ def _read_provider(name: str, section: Section) -> ProviderConfig:
             value=key_section.str("value", ""),
             weight=key_section.number("weight", 1.0, minimum=0),
             name=key_section.str("name", f"key-{i + 1}"),
+            enabled=key_section.bool("enabled", True),
         )
         key_section.done()
         provider.keys.append(key)
@@ -278,6 +280,16 @@ def _read_provider(name: str, section: Section) -> ProviderConfig:
         }
         mock.done()
     section.done()
+    return provider
+
+
+def provider_from_dict(name: str, data: object) -> ProviderConfig:
+    """One provider's settings as `providers.NAME` holds them in the file (no `${VAR}`
+    interpolation): the admin API's providers are validated by the very reader of the YAML.
+    Raises ConfigError listing every problem, each with its path."""
+    problems = Problems()
+    provider = _read_provider(name, Section(data, f"providers.{name}", problems))
+    problems.raise_if_any()
     return provider
 
 

@@ -16,6 +16,7 @@ from .context import Target
 from .periodic import Interval, Periodic, Periodics, Round
 from .pluginmanager import PluginManager
 from .pricing import PriceBook
+from .providerregistry import ProviderRegistry
 from .providers import make_provider
 from .providers.base import Provider
 from .settling import finish
@@ -46,6 +47,8 @@ class Gateway:
         self.problems = Problems()
         self._claimed: set[str] = set()
         self.providers: dict[str, Provider] = {name: make_provider(pc) for name, pc in config.providers.items()}
+        # The admin API's providers join these at start and on every change (providerregistry.py).
+        self.registry = ProviderRegistry(self)
         self._resolved: dict[str, list[Target]] = {}  # resolve() memo; plugins resolve in configure
         self._resolved_chars = 0  # of the names in the memo: it is bounded in size, not only count
         self.prices = PriceBook(config.pricing)
@@ -111,6 +114,15 @@ class Gateway:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
+    def replace_providers(self, table: dict[str, Provider]) -> None:
+        """Serve `table` from the next attempt on. The dict is updated in place in one step
+        (plugins hold it), and Provider objects are never changed: an attempt keeps the one it
+        started with. Answers remembered by resolve() are forgotten."""
+        self.providers.clear()
+        self.providers.update(table)
+        self._resolved.clear()
+        self._resolved_chars = 0
+
     # ------------------------------------------------------------------ routing defaults
 
     def resolve(self, model: str) -> list[Target]:
@@ -156,6 +168,7 @@ class Gateway:
     async def start(self) -> None:
         # The price catalogue takes a moment to load: do it now, not inside the first request.
         self.prices.warm()
+        await self.registry.start()  # stored providers serve from the first request on
         await self.plugins.startup(self)
 
     async def stop(self) -> None:
@@ -169,3 +182,4 @@ class Gateway:
         await self.storage.close()  # after every plugin's shutdown: they may write there last
         for provider in self.providers.values():
             await provider.close()
+        await self.registry.stop()

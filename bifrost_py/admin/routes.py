@@ -10,6 +10,7 @@ from aiohttp import web
 from . import AdminRoute
 from .guard import Handler, guarded
 from .openapi import openapi_document
+from .providers import provider_routes
 
 if TYPE_CHECKING:
     from ..gateway import Gateway
@@ -32,17 +33,10 @@ def add_admin_routes(app: web.Application, gateway: Gateway) -> None:
 
 def core_routes(gateway: Gateway) -> list[AdminRoute]:
     return [
-        AdminRoute("GET", "/providers", providers_handler(gateway), "Configured providers, keys (masked) and health"),
+        *provider_routes(gateway),
         AdminRoute("GET", "/plugins", plugins_handler(gateway), "Loaded plugins and the hooks each implements"),
         AdminRoute("GET", "/settings", settings_handler(gateway), "Currency and other settings the UI needs"),
     ]
-
-
-def providers_handler(gateway: Gateway) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"providers": [p.describe() for p in gateway.providers.values()]})
-
-    return handler
 
 
 def plugins_handler(gateway: Gateway) -> Handler:

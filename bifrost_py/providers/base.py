@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -76,27 +76,35 @@ class UpstreamResponse:
 
 
 class HTTPUpstreamResponse(UpstreamResponse):
-    __slots__ = ("_response", "headers", "status")
+    __slots__ = ("_done", "_response", "headers", "status")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, done: Callable[[], None] | None = None) -> None:
         self._response = response
         self.status = response.status
         self.headers = response.headers
+        self._done = done  # told once, when the response is released or closed
 
     async def read(self) -> bytes:
         try:
             return await self._response.read()
         finally:
-            self._response.release()
+            self.release()
 
     def chunks(self) -> AsyncIterator[bytes]:
         return self._response.content.iter_any()
 
     def close(self) -> None:
         self._response.close()
+        self._finished()
 
     def release(self) -> None:
         self._response.release()
+        self._finished()
+
+    def _finished(self) -> None:
+        done, self._done = self._done, None
+        if done is not None:
+            done()
 
 
 class Provider:
@@ -115,6 +123,10 @@ class Provider:
         # reads it): typed, bifrost_py/health.py. The admin API shows it as `state`.
         self.health = ProviderHealth()
         self._session: aiohttp.ClientSession | None = None
+        # Responses not yet released or closed: a provider replaced at run time (an edit in the
+        # admin API) closes its session only once the streams it serves have ended.
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
 
     def prepare(self, request: UpstreamRequest, client_headers: Mapping[str, str]) -> UpstreamRequest:
         """Shape a request already in this provider's dialect: client headers worth forwarding,
@@ -167,6 +179,20 @@ class Provider:
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
+    async def retire(self) -> None:
+        """Close once every response it handed out has ended (a replaced provider: the
+        streams that started on it finish on it)."""
+        while self._in_flight:
+            self._idle = self._idle or asyncio.Event()
+            await self._idle.wait()
+            self._idle = None
+        await self.close()
+
+    def _response_done(self) -> None:
+        self._in_flight -= 1
+        if not self._in_flight and self._idle is not None:
+            self._idle.set()
+
     async def send(self, request: UpstreamRequest, key: ProviderKey | None) -> UpstreamResponse:
         """Send `request`; returns once the status and headers arrived. Raises
         UpstreamUnavailable when the provider cannot be reached or does not answer in time."""
@@ -188,7 +214,8 @@ class Provider:
             ) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(f"provider '{self.name}' could not be reached: {exc}") from exc
-        return HTTPUpstreamResponse(response)
+        self._in_flight += 1
+        return HTTPUpstreamResponse(response, self._response_done)
 
     def describe(self) -> dict[str, Any]:
         """For the admin API: what is configured (secrets masked) and what plugins published."""

@@ -34,7 +34,8 @@ class KeyPool:
 
     def usable(self, exclude: frozenset[str] | set[str] = frozenset()) -> list[ProviderKey]:
         now = time.monotonic()
-        return [s.key for s in self.states if s.aside_until <= now and s.key.name not in exclude]
+        return [s.key for s in self.states
+                if s.key.enabled and s.aside_until <= now and s.key.name not in exclude]
 
     def pick(self, exclude: frozenset[str] | set[str] = frozenset()) -> ProviderKey | None:
         """A usable key drawn by weight (zero weights only when nothing else is left)."""
@@ -68,7 +69,8 @@ class KeyPool:
                 "name": s.key.name,
                 "key": s.key.masked,
                 "weight": s.key.weight,
-                "usable": s.aside_until <= now,
+                "enabled": s.key.enabled,
+                "usable": s.key.enabled and s.aside_until <= now,
                 "aside_for_seconds": max(0.0, round(s.aside_until - now, 1)),
                 "reason": s.reason if s.aside_until > now else "",
             }

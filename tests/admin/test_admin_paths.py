@@ -80,7 +80,7 @@ async def test_admin_paths_answer_in_the_admin_shape(gw: RunningGateway) -> None
     status, _, body = await request(gw, "GET", "/api/nope")
     assert status == 404 and "/api/openapi.json" in admin_error(body, "not_found")
     status, headers, body = await request(gw, "DELETE", "/api/providers", headers={"authorization": "Bearer admin-secret"})
-    assert status == 405 and headers["Allow"] == "GET"
+    assert status == 405 and headers["Allow"] == "GET, POST"
     admin_error(body, "method_not_allowed")
     status, headers, body = await request(gw, "POST", "/metrics")
     assert status == 405 and headers["Allow"] == "GET, HEAD"

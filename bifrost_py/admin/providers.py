@@ -1,0 +1,131 @@
+"""`/api/providers`: providers listed, created, changed, disabled, deleted and tested at run time.
+
+Providers from the config file are listed (`source: "config"`, `read_only: true`) and can be
+tested, not changed. Key values and AWS secrets are never in an answer: keys show as `sk-a…wxyz`
+(`keys[].key`), the stored settings (`settings`) without their secrets. A change is in service
+for the next request when the answer comes back (providerregistry.py says how streams in flight
+are kept on the provider they started with).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..providerprobe import probe
+from ..providerregistry import ProviderChangeError, ProviderRegistry
+from . import AdminRoute
+from .guard import Handler
+from .helpers import AdminError, body_field, json_body, json_response
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+
+PROVIDER_BODY = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"}, "type": {"enum": ["anthropic", "openai", "azure", "bedrock", "gemini", "mock"]},
+        "base_url": {"type": "string"}, "models": {"type": ["array", "object"]},
+        "keys": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "value": {"type": "string"}, "weight": {"type": "number"},
+            "enabled": {"type": "boolean"}}}},
+        "enabled": {"type": "boolean"}, "region": {"type": "string"}, "access_key_id": {"type": "string"},
+        "secret_access_key": {"type": "string"}, "session_token": {"type": "string"},
+        "api_version": {"type": "string"}, "headers": {"type": "object"}, "timeouts": {"type": "object"},
+    },
+}
+HINT = '{"name": "anthropic", "type": "anthropic", "keys": [{"value": "sk-ant-..."}]}'
+
+
+def provider_routes(gateway: Gateway) -> list[AdminRoute]:
+    registry = gateway.registry
+    return [
+        AdminRoute("GET", "/providers", listed(registry),
+                   "Providers (config file and admin API), keys masked, health and warnings", tag="providers"),
+        AdminRoute("POST", "/providers", created(registry), "Create a provider; in service for the next request",
+                   body=PROVIDER_BODY, tag="providers"),
+        AdminRoute("GET", "/providers/{name}", shown(registry), "One provider", tag="providers"),
+        AdminRoute("PATCH", "/providers/{name}", changed(registry),
+                   "Change a provider: fields given replace the stored ones; a key without `value` keeps "
+                   "its stored value; `enabled: false` takes it out of service", body=PROVIDER_BODY, tag="providers"),
+        AdminRoute("DELETE", "/providers/{name}", deleted(registry), "Delete a provider created here", tag="providers"),
+        AdminRoute("POST", "/providers/{name}/test", tested(registry),
+                   "Send one minimal request to the provider; its answer or error",
+                   body={"type": "object", "properties": {"model": {"type": "string"}, "key": {"type": "string"}}},
+                   tag="providers"),
+    ]
+
+
+def _refused(exc: ProviderChangeError) -> AdminError:
+    extra: dict[str, Any] = {"problems": exc.problems} if exc.problems else {}
+    return AdminError(exc.status, str(exc), **extra)
+
+
+def listed(registry: ProviderRegistry) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        providers = registry.describe_all()
+        warnings = [text for p in providers for text in p.get("warnings", [])]
+        return json_response({"providers": providers, "warnings": warnings, "editable": registry.store is not None})
+
+    return handler
+
+
+def created(registry: ProviderRegistry) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request, hint=HINT)
+        try:
+            return json_response(await registry.create(body), status=201)
+        except ProviderChangeError as exc:
+            raise _refused(exc) from None
+
+    return handler
+
+
+def shown(registry: ProviderRegistry) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            return json_response(registry.describe(request.match_info["name"]))
+        except ProviderChangeError as exc:
+            raise _refused(exc) from None
+
+    return handler
+
+
+def changed(registry: ProviderRegistry) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request, hint='{"enabled": false} or {"keys": [{"name": "key-1", "weight": 2}]}')
+        try:
+            return json_response(await registry.update(request.match_info["name"], body))
+        except ProviderChangeError as exc:
+            raise _refused(exc) from None
+
+    return handler
+
+
+def deleted(registry: ProviderRegistry) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        try:
+            await registry.delete(name)
+        except ProviderChangeError as exc:
+            raise _refused(exc) from None
+        return json_response({"deleted": name})
+
+    return handler
+
+
+def tested(registry: ProviderRegistry) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request) if request.can_read_body else {}
+        model = body_field(body, "model", str)
+        key = body_field(body, "key", str)
+        try:
+            provider = registry.provider(request.match_info["name"])
+        except ProviderChangeError as exc:
+            raise _refused(exc) from None
+        if key is not None and provider.keys.get(key) is None:
+            raise AdminError(400, f"key: provider {provider.name!r} has no key named {key!r}")
+        return json_response(await probe(provider, model, key))
+
+    return handler
