@@ -17,9 +17,10 @@ from .context import (
     Usage,
 )
 from .hookspecs import hookimpl
+from .settings import load_settings
 
 __version__ = "0.1.0"
 __all__ = [
     "Advice", "Attempt", "BudgetUsage", "Call", "Caller", "ModelInfo", "Outcome", "Reply", "StashKey", "Target", "Usage",
-    "hookimpl",
+    "hookimpl", "load_settings",
 ]

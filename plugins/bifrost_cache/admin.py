@@ -16,8 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bifrost_py.admin import AdminRoute, admin_error
-from bifrost_py.admin.params import whole_number
+from bifrost_py.admin import (
+    AdminError,
+    AdminRoute,
+    json_response,
+    require_started,
+    text,
+    whole_number,
+)
 
 from .catalog import Meta
 from .settings import describe
@@ -37,10 +43,10 @@ def _entry(meta: Meta, now: float) -> dict[str, Any]:
     }
 
 
-def _store_down(exc: StoreError) -> web.Response:
+def _store_down(exc: StoreError) -> AdminError:
     """This instance forgot the entries at once; the shared store did not: say so, ask to retry."""
-    return admin_error(503, f"the cache store could not delete ({exc}); this instance no longer serves "
-                            "those entries, but others sharing the store may until the delete is repeated")
+    return AdminError(503, f"the cache store could not delete ({exc}); this instance no longer serves "
+                           "those entries, but others sharing the store may until the delete is repeated")
 
 
 def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
@@ -51,35 +57,32 @@ def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
             body["stats"]["saved"] = plugin.gateway.format_money(cache.metrics.saved_usd)
             body["backend"] = cache.store.name
             body["embedder"] = cache.embedder.id
-        return web.json_response(body)
+        return json_response(body)
 
     async def entries(request: web.Request) -> web.Response:
-        if plugin.cache is None:
-            return admin_error(503, "the cache has not started")
+        cache = require_started(plugin.cache, "the cache")
         limit = whole_number(request.query, "limit", default=100, minimum=1, maximum=_MAX_LIST) or 100
         now = time.time()
-        found = plugin.cache.catalog.newest(limit, request.query.get("scope") or None)
-        return web.json_response({"entries": [_entry(meta, now) for meta in found]})
+        found = cache.catalog.newest(limit, text(request.query, "scope"))
+        return json_response({"entries": [_entry(meta, now) for meta in found]})
 
     async def clear(request: web.Request) -> web.Response:
-        if plugin.cache is None:
-            return admin_error(503, "the cache has not started")
+        cache = require_started(plugin.cache, "the cache")
         try:
-            deleted = await plugin.cache.clear(request.query.get("scope") or None)
+            deleted = await cache.clear(text(request.query, "scope"))
         except StoreError as exc:
-            return _store_down(exc)
-        return web.json_response({"deleted": deleted})
+            raise _store_down(exc) from exc
+        return json_response({"deleted": deleted})
 
     async def drop(request: web.Request) -> web.Response:
-        if plugin.cache is None:
-            return admin_error(503, "the cache has not started")
+        cache = require_started(plugin.cache, "the cache")
         key = request.match_info["key"]
-        known = plugin.cache.catalog.get(key) is not None
+        known = cache.catalog.get(key) is not None
         try:
-            await plugin.cache.forget([key], "cleared")
+            await cache.forget([key], "cleared")
         except StoreError as exc:
-            return _store_down(exc)
-        return web.json_response({"deleted": 1 if known else 0})
+            raise _store_down(exc) from exc
+        return json_response({"deleted": 1 if known else 0})
 
     return [
         AdminRoute("GET", "/cache", stats, "Cache settings and counters (hits, misses, hit rate, saved cost)", tag="cache"),

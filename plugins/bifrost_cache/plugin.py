@@ -28,6 +28,7 @@ from bifrost_py.dialects.anthropic_openai import TranslationError, openai_respon
 from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_response import gemini_response_to_anthropic
 from bifrost_py.dialects.translate_errors import MalformedAnswer
+from bifrost_py.settings import load_settings
 
 from .assemble import StreamAnswer
 from .cache import Cache, Hit
@@ -35,7 +36,7 @@ from .embedders import make_embedder
 from .metrics import CacheMetrics
 from .policy import Plan, plan_for
 from .responses_answer import responses_answer_to_anthropic
-from .settings import CacheSettings, read_settings
+from .settings import SECTION, CacheSettings, read_settings
 from .stores import make_store
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class CachePlugin:
 
     @hookimpl
     def bifrost_configure(self, gateway: Gateway) -> None:
-        self.settings = read_settings(gateway)
+        self.settings = load_settings(gateway, SECTION, read_settings)
 
     @hookimpl
     async def bifrost_startup(self, gateway: Gateway) -> None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bifrost_py.configschema import Section
+from bifrost_py.settings import Section, config_path, resolve_path
 
 if TYPE_CHECKING:
     from bifrost_py.gateway import Gateway
 
+SECTION = "cache"
 MODES = ("exact", "semantic")
 SCOPES = ("key", "team", "customer")
 BACKENDS = ("auto", "sqlite", "redis", "memory")
@@ -52,7 +52,7 @@ class CacheSettings:
     tool_use: bool = False
     max_entries: int = 10_000
     backend: str = "auto"
-    sqlite_path: str = ""
+    sqlite_path: str = ""                 # a path or sqlite:/// URL, as gateway.storage takes it
     redis_url: str = ""
     redis_prefix: str = "bifrost:cache:"
 
@@ -61,9 +61,9 @@ class CacheSettings:
         return self.mode == "semantic"
 
 
-def read_settings(gateway: Gateway) -> CacheSettings:
-    """Read `cache:`; problems are recorded on the gateway (start-up and `check` list them)."""
-    section = gateway.plugin_section("cache")
+def read_settings(section: Section, gateway: Gateway) -> CacheSettings:
+    """Read `cache:` (through `load_settings`); problems are recorded on the section with their
+    path (start-up and `check` list them)."""
     settings = CacheSettings()
     settings.enabled = section.bool("enabled", False)
     settings.mode = section.str("mode", "semantic", choices=MODES)
@@ -82,7 +82,6 @@ def read_settings(gateway: Gateway) -> CacheSettings:
     settings.max_entries = section.int("max_entries", 10_000, minimum=1)
     settings.redis_prefix = section.str("redis_prefix", "bifrost:cache:")
     _read_backend(section, gateway, settings)
-    section.done()
     return settings
 
 
@@ -130,18 +129,15 @@ def _read_backend(section: Section, gateway: Gateway, settings: CacheSettings) -
     if settings.backend == "redis" and not redis_url:
         section.error("backend", "redis needs storage.redis (redis://host:port/db)")
     settings.redis_url = redis_url
-    sqlite = section.str("sqlite", "")  # relative to the config file's folder, like every path
-    settings.sqlite_path = str(gateway.config.resolve(sqlite)) if sqlite else sqlite_path(
-        gateway.config.logs_url, gateway.config.base_dir)
+    settings.sqlite_path = str(config_path(section, "sqlite", gateway) or default_sqlite(gateway))
 
 
-def sqlite_path(logs_url: str, base_dir: Path) -> str:
-    """The SQLite file of `storage.logs` (`sqlite:///bifrost.db`), or a file of our own beside
-    the config when the logs live in PostgreSQL."""
-    if logs_url.startswith("sqlite://"):
-        rest = logs_url[len("sqlite://"):]
-        return rest.removeprefix("/")  # sqlite:///rel.db, sqlite:////abs.db
-    return str(base_dir / "bifrost-cache.db")
+def default_sqlite(gateway: Gateway) -> str:
+    """The database of `storage.logs` when it is SQLite (kept as its URL: `gateway.storage`
+    resolves it and shares the one connection with the cost log), else a file of our own
+    beside the config."""
+    logs_url = gateway.config.logs_url
+    return logs_url if logs_url.startswith("sqlite://") else str(resolve_path(gateway, "bifrost-cache.db"))
 
 
 def describe(settings: CacheSettings) -> dict[str, Any]:

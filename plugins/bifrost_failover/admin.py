@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bifrost_py.admin import AdminRoute
+from bifrost_py.admin import AdminRoute, json_response
 
 if TYPE_CHECKING:
     from .plugin import FailoverPlugin
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def failover_route(plugin: FailoverPlugin) -> AdminRoute:
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response(state(plugin))
+        return json_response(state(plugin))
 
     return AdminRoute("GET", "/failover", handler, "Failover: circuit of each target, provider keys, settings",
                       tag="failover")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from bifrost_py import hookimpl
 from bifrost_py.context import Advice, Attempt, Call, StashKey, Target
 from bifrost_py.health import Circuit, TargetHealth
+from bifrost_py.settings import load_settings
 
 from . import admin, chains
 from .admission import admit, when_nothing_admitted
@@ -58,7 +59,7 @@ class FailoverPlugin:
 
     @hookimpl
     def bifrost_configure(self, gateway: Gateway) -> None:
-        self.settings = read_settings(gateway.plugin_section(SECTION), gateway)
+        self.settings = load_settings(gateway, SECTION, read_settings)
         self.board = BreakerBoard(self.settings.circuit)
         self.decider = Decider(self.settings, gateway)
         self.chains = chains.ChainTable(self.settings.chains)

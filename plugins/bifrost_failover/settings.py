@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bifrost_py.configschema import Section
+from bifrost_py.settings import Section
 
 if TYPE_CHECKING:
     from bifrost_py.gateway import Gateway
@@ -63,7 +63,8 @@ class FailoverSettings:
 
 
 def read_settings(section: Section, gateway: Gateway) -> FailoverSettings:
-    """Read and check the section; problems are recorded on it (with their paths), not raised."""
+    """Read and check the section (through `load_settings`, which reports the keys left unread);
+    problems are recorded on it with their paths, not raised."""
     settings = FailoverSettings(
         chains=_read_chains(section, "chains", gateway),
         on_status=frozenset(_read_statuses(section)),
@@ -78,7 +79,6 @@ def read_settings(section: Section, gateway: Gateway) -> FailoverSettings:
     )
     if settings.timeout is not None and settings.timeout <= 0:
         section.error("timeout", "must be a positive duration")
-    section.done()
     return settings
 
 

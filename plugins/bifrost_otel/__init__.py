@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bifrost_py import load_settings
+
 from .dormant import DormantOtel
 from .host import Host
 from .settings import SECTION, OtelSettings, read_settings
@@ -30,7 +32,7 @@ def bifrost_plugin(gateway: Host) -> OtelPlugin | DormantOtel:
     """Read the `otel:` section now and register hooks only when tracing is on: a plugin with no
     per-request hooks is not dispatched at all. Problems in the section are reported with their
     path by `bifrost-py check` and at start-up, like any plugin's."""
-    settings = read_settings(gateway.plugin_section(SECTION))
+    settings = load_settings(gateway, SECTION, read_settings)  # type: ignore[arg-type]
     if not settings.enabled:
         return DormantOtel(settings)
     from .plugin import OtelPlugin  # the SDK is imported only by a gateway that traces

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .host import ConfigSection
+from .host import ConfigSection, Host
 
 SECTION = "otel"
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -37,13 +37,17 @@ class OtelSettings:
         return base if base.endswith(TRACES_PATH) else base + TRACES_PATH
 
 
-def read_settings(section: ConfigSection, environ: Mapping[str, str] = os.environ) -> OtelSettings:
-    """Every key is checked, also while `enabled` is false, so `bifrost-py check` reports a
-    mistake before the day tracing is switched on."""
+def read_settings(section: ConfigSection, gateway: Host | None = None,
+                  environ: Mapping[str, str] | None = None) -> OtelSettings:
+    """The reader `load_settings(gateway, SECTION, read_settings)` calls. Every key is checked,
+    also while `enabled` is false, so `bifrost-py check` reports a mistake before the day
+    tracing is switched on. The endpoint's default is read from the environment (`environ`,
+    os.environ unless a test gives another) here, when the config is read."""
+    if environ is None:
+        environ = os.environ
     enabled = section.bool("enabled", False)
     endpoint = section.str("endpoint", environ.get(ENDPOINT_VARIABLE) or DEFAULT_ENDPOINT)
     service_name = section.str("service_name", DEFAULT_SERVICE_NAME)
-    section.done()
     if endpoint is not None and not _is_http_url(endpoint):
         section.error("endpoint", f"must be an http:// or https:// URL of an OTLP collector; got {endpoint!r}")
         endpoint = DEFAULT_ENDPOINT

@@ -17,7 +17,15 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from bifrost_py.admin import AdminRoute, BadParameter, admin_error
+from bifrost_py.admin import (
+    AdminError,
+    AdminRoute,
+    BadParameter,
+    body_field,
+    json_body,
+    json_response,
+    text,
+)
 from bifrost_py.context import COUNT_TOKENS, MESSAGES, Call, Caller
 
 from .facts import RequestFacts
@@ -43,6 +51,7 @@ EXPLAIN_BODY = {
 }
 
 
+EXPLAIN_HINT = '{"body": {...request...}, "headers": {...}}'
 SESSION_PARAMS = {"key": "the virtual key id the session belongs to (sessions are kept per key)"}
 
 
@@ -84,26 +93,22 @@ def _condition(when: dict[str, Any]) -> dict[str, Any]:
 
 def _settings(plugin: RoutingPlugin) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response(settings_view(plugin))
+        return json_response(settings_view(plugin))
 
     return handler
 
 
 def _explain(plugin: RoutingPlugin) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            return admin_error(400, "body must be JSON: {\"body\": {...request...}, \"headers\": {...}}")
-        call = explain_call(data)
+        call = explain_call(await json_body(request, hint=EXPLAIN_HINT))
         decision = plugin.router.decide(call, plugin.gateway.resolve(call.model))
         facts = RequestFacts(call.body).as_dict()
         if decision is None:
             found = plugin.gateway.resolve(call.model)
-            return web.json_response({"rule": None, "target": str(found[0]) if found else None,
+            return json_response({"rule": None, "target": str(found[0]) if found else None,
                                       "candidates": [], "session": call.session_id, "placement": None,
                                       "facts": facts})
-        return web.json_response({
+        return json_response({
             "rule": decision.rule,
             "target": str(decision.target),
             "key": decision.target.key_name,
@@ -117,11 +122,11 @@ def _explain(plugin: RoutingPlugin) -> Any:
     return handler
 
 
-def explain_call(data: Any) -> Call:
+def explain_call(data: dict[str, Any]) -> Call:
     """A Call built from an explain request, as the server would have built it; a field of the
     wrong type raises BadParameter naming it (a 400)."""
     body = _explain_body(data)
-    given = _field(data, "headers", dict) or {}
+    given = body_field(data, "headers", dict) or {}
     for name, value in given.items():
         if not isinstance(value, str):
             raise BadParameter(f"headers.{name}: must be a string")
@@ -130,34 +135,24 @@ def explain_call(data: Any) -> Call:
     headers = CIMultiDictProxy(CIMultiDict(given))
     call = Call(request_id="explain_" + os.urandom(6).hex(), dialect=dialect, endpoint=endpoint,
                 headers=headers, body=body, raw_body=orjson.dumps(body), model=body["model"])
-    session = _field(data, "session_id", str) or headers.get("x-claude-code-session-id") or headers.get("x-bf-session-id")
+    session = body_field(data, "session_id", str) or headers.get("x-claude-code-session-id") or headers.get("x-bf-session-id")
     call.session_id = session or None
-    key, team, customer = (_field(data, name, str) for name in ("key", "team", "customer"))
+    key, team, customer = (body_field(data, name, str) for name in ("key", "team", "customer"))
     if key or team or customer:
         call.caller = Caller(key_id=key or "", key_name=key or "", team=team or None, customer=customer or None)
     return call
 
 
-def _explain_body(data: Any) -> dict[str, Any]:
+def _explain_body(data: dict[str, Any]) -> dict[str, Any]:
     """`body`: the request to explain, with the fields the router reads of the right type."""
-    if not isinstance(data, dict):
-        raise BadParameter("the request body: must be a JSON object, {\"body\": {...request...}}")
-    body = data.get("body")
-    if not isinstance(body, dict):
-        raise BadParameter("body: required, a Messages or Chat Completions request object")
+    body: dict[str, Any] = body_field(data, "body", dict, required=True,
+                                      what="a Messages or Chat Completions request object")
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise BadParameter("body.model: required, a non-empty string")
-    for name, kind, text in (("messages", list, "a list"), ("tools", list, "a list"), ("system", (str, list), "a string or a list")):
+    for name, kind, wanted in (("messages", list, "a list"), ("tools", list, "a list"), ("system", (str, list), "a string or a list")):
         if body.get(name) is not None and not isinstance(body[name], kind):
-            raise BadParameter(f"body.{name}: must be {text}")
+            raise BadParameter(f"body.{name}: must be {wanted}")
     return body
-
-
-def _field(data: dict[str, Any], name: str, kind: type) -> Any:
-    value = data.get(name)
-    if value is not None and not isinstance(value, kind):
-        raise BadParameter(f"{name}: must be {'an object' if kind is dict else 'a string'}")
-    return value
 
 
 def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str | None:
@@ -170,7 +165,11 @@ def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str | 
 def _remembered_as(request: web.Request) -> tuple[str, str]:
     """(session id as given, the key it is remembered under)."""
     session = request.match_info["session_id"]
-    return session, str(session_key(session, key_id=request.query.get("key") or None))
+    return session, str(session_key(session, key_id=text(request.query, "key")))
+
+
+def _not_remembered(session: str) -> AdminError:
+    return AdminError(404, f"no placement remembered for session '{session}' (per key: add ?key=)")
 
 
 def _session(plugin: RoutingPlugin) -> Any:
@@ -178,8 +177,8 @@ def _session(plugin: RoutingPlugin) -> Any:
         session, remembered = _remembered_as(request)
         found = plugin.router.sessions.snapshot(remembered)
         if found is None:
-            return admin_error(404, f"no placement remembered for session '{session}' (per key: add ?key=)")
-        return web.json_response({"session": session, "key": request.query.get("key"), **found})
+            raise _not_remembered(session)
+        return json_response({"session": session, "key": text(request.query, "key"), **found})
 
     return handler
 
@@ -188,7 +187,7 @@ def _forget(plugin: RoutingPlugin) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         session, remembered = _remembered_as(request)
         if not plugin.router.sessions.forget(remembered):
-            return admin_error(404, f"no placement remembered for session '{session}' (per key: add ?key=)")
-        return web.json_response({"session": session, "key": request.query.get("key"), "forgotten": True})
+            raise _not_remembered(session)
+        return json_response({"session": session, "key": text(request.query, "key"), "forgotten": True})
 
     return handler

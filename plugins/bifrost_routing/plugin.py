@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bifrost_py import hookimpl
 from bifrost_py.context import MESSAGES, Attempt, Call, StashKey, Target
+from bifrost_py.settings import load_settings
 
 from . import admin
 from .metrics import RoutingMetrics
@@ -40,7 +41,7 @@ class RoutingPlugin:
 
     @hookimpl
     def bifrost_configure(self, gateway: Gateway) -> None:
-        self.settings = read_settings(gateway.plugin_section(SECTION), gateway)
+        self.settings = load_settings(gateway, SECTION, read_settings)
         self.router = Router(self.settings, gateway)
         self.metrics = RoutingMetrics(gateway.metrics, lambda: len(self.router.sessions))
 

@@ -17,7 +17,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bifrost_py.configschema import Section
+from bifrost_py.settings import Section
 
 if TYPE_CHECKING:
     from bifrost_py.gateway import Gateway
@@ -116,7 +116,8 @@ class RoutingSettings:
 
 
 def read_settings(section: Section, gateway: Gateway) -> RoutingSettings:
-    """Read and check the section; problems are recorded on it (with their paths), not raised."""
+    """Read and check the section (through `load_settings`, which reports the keys left unread);
+    problems are recorded on it with their paths, not raised."""
     reader = _Reader(gateway)
     aliases = reader.aliases(section.section("aliases"))
     weights = reader.weights(section.section("weights"))
@@ -128,7 +129,6 @@ def read_settings(section: Section, gateway: Gateway) -> RoutingSettings:
         stickiness=_read_stickiness(section.section("stickiness")),
     )
     reader.check_routable(settings, section)
-    section.done()
     return settings
 
 

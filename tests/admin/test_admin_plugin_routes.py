@@ -76,7 +76,7 @@ REQUEST = {"model": "claude-sonnet-4-20250514", "max_tokens": 5, "messages": [{"
 
 
 @pytest.mark.parametrize(("explain", "field"), [
-    ([1, 2], "the request body"),
+    ([1, 2], "the request body must be a JSON object"),
     ({}, "body"),
     ({"body": "text"}, "body"),
     ({"body": {"model": 3}}, "body.model"),
@@ -95,7 +95,7 @@ async def test_routing_explain_names_the_wrong_field(start_gateway: Any, tmp_pat
                                                      field: str) -> None:
     gw = await start_gateway(config(tmp_path), plugins=[bifrost_routing], builtins=False)
     status, body = await call(gw, "POST", "/api/routing/explain", json=explain, headers=AUTH)
-    assert status == 400 and error_of(body).startswith(field + ":"), body
+    assert status == 400 and error_of(body).startswith((field + ":", field + ", got")), body
 
 
 async def test_routing_explain_still_explains(start_gateway: Any, tmp_path: Path) -> None:
