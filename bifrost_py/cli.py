@@ -1,4 +1,5 @@
-"""`bifrost-py`: serve, demo, check, report, plugins, new-plugin, mock-upstream (CONTRACT.md).
+"""`bifrost-py`: serve, demo, check, report, rotate-secret-key, plugins, new-plugin, mock-upstream
+(CONTRACT.md).
 
 Every problem with the config or a plugin (a ConfigError) is printed one per line, exit code 2.
 """
@@ -36,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bifrost-py", description="An LLM gateway for Anthropic- and OpenAI-speaking tools.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the gateway from a YAML config")
-    serve.add_argument("-c", "--config", required=True)
+    serve = sub.add_parser("serve", help="run the gateway (from a YAML config, or with none: data in a folder)")
+    serve.add_argument("-c", "--config", help="YAML config; without it: SQLite and keys in BIFROST_DATA_DIR "
+                                              "(default ~/.local/share/bifrost-py), set up in the web UI")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
@@ -60,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--by", default="team", choices=("team", "key", "customer", "model", "provider", "day", "hour", "session", "client"))
     report.add_argument("--format", default="table", choices=("table", "csv", "json"))
     report.set_defaults(run=_report)
+
+    rotate = sub.add_parser("rotate-secret-key", help="re-encrypt the stored provider secrets under a new master key")
+    rotate.add_argument("-c", "--config", help="the gateway's config (default: the no-file data folder)")
+    rotate.set_defaults(run=_rotate_secret_key)
 
     plugins = sub.add_parser("plugins", help="list loaded plugins and their hooks")
     plugins.add_argument("-c", "--config")
@@ -95,14 +101,23 @@ def _gateway(config: Any) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    from .firststart import first_start_banner, first_start_config
+
+    config = _load(args.config) if args.config else first_start_config()
     if args.host:
         config.host = args.host
     if args.port is not None:
         config.port = args.port
     if args.workers:
         config.workers = args.workers
-    run_server(config)
+    run_server(config, banner="" if args.config else first_start_banner(config))
+    return 0
+
+
+def _rotate_secret_key(args: argparse.Namespace) -> int:
+    from .firststart import first_start_config, rotate_secret_key
+
+    print(rotate_secret_key(_load(args.config) if args.config else first_start_config()))
     return 0
 
 
@@ -187,6 +202,10 @@ def _check(args: argparse.Namespace) -> int:
     config = _load(args.config)
     gateway = _gateway(config)
     print(f"{args.config}: ok ({len(gateway.providers)} providers, plugins: {', '.join(gateway.dispatcher.names) or 'none'})")
+    from .shadowing import shadow_warnings
+
+    for _, warning in shadow_warnings(config.providers):
+        print(f"warning: {warning}")
     for name, owner in gateway.ignored_sections.items():
         print(f"{name}: ignored (plugin {owner!r} is disabled)")
     return 0

@@ -94,7 +94,7 @@ class ProviderRegistry:
         if not self.wanted():
             return
         db = await self.gateway.storage.sql(self.gateway.config.logs_url)
-        store = ProviderStore(db, master_box(data_dir(self.gateway.config)))
+        store = ProviderStore(db, lambda: master_box(data_dir(self.gateway.config)))
         await store.create_tables()
         self.store = store
         try:
@@ -123,7 +123,7 @@ class ProviderRegistry:
                 version, rows = await store.load()
             except SecretError:
                 # Another process ran `bifrost-py rotate-secret-key`: read the key file again.
-                store.box = master_box(data_dir(self.gateway.config))
+                store.box = None
                 version, rows = await store.load()
             self._apply(version, rows)
 

@@ -42,13 +42,13 @@ class StoredProvider:
     updated_at: float
 
 
-def sealed(data: dict[str, Any], box: SecretBox, name: str) -> dict[str, Any]:
+def sealed(data: dict[str, Any], box: Callable[[], SecretBox], name: str) -> dict[str, Any]:
     """`data` with every secret sealed: key values, AWS credentials, header values."""
-    return _each_secret(data, lambda value: value if is_sealed(value) else box.seal(value, f"provider:{name}"))
+    return _each_secret(data, lambda value: value if is_sealed(value) else box().seal(value, f"provider:{name}"))
 
 
-def opened(data: dict[str, Any], box: SecretBox, name: str) -> dict[str, Any]:
-    return _each_secret(data, lambda value: box.open(value, f"provider:{name}") if is_sealed(value) else value)
+def opened(data: dict[str, Any], box: Callable[[], SecretBox], name: str) -> dict[str, Any]:
+    return _each_secret(data, lambda value: box().open(value, f"provider:{name}") if is_sealed(value) else value)
 
 
 def _each_secret(data: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
@@ -65,11 +65,26 @@ def _each_secret(data: dict[str, Any], change: Callable[[str], str]) -> dict[str
 
 
 class ProviderStore:
-    """The `bf_providers` table; values go in sealed and come out opened."""
+    """The `bf_providers` table; values go in sealed and come out opened. The master key is
+    read (and its file created) only when a secret is first sealed or opened."""
 
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Database, master_key: Callable[[], SecretBox]) -> None:
         self.db = db
-        self.box = box
+        self._master_key = master_key
+        self._box: SecretBox | None = None
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            self._box = self._master_key()
+        return self._box
+
+    @box.setter
+    def box(self, box: SecretBox | None) -> None:
+        self._box = box
+
+    def _current(self) -> SecretBox:
+        return self.box
 
     async def create_tables(self) -> None:
         for statement in SCHEMA:
@@ -84,12 +99,12 @@ class ProviderStore:
         rows = await self.db.fetch("SELECT name, data, enabled, created_at, updated_at FROM bf_providers "
                                    "ORDER BY created_at, name")
         version = await self.version()
-        return version, [StoredProvider(row["name"], opened(orjson.loads(row["data"]), self.box, row["name"]),
+        return version, [StoredProvider(row["name"], opened(orjson.loads(row["data"]), self._current, row["name"]),
                                         bool(row["enabled"]), float(row["created_at"]), float(row["updated_at"]))
                          for row in rows]
 
     async def put(self, name: str, data: dict[str, Any], enabled: bool) -> None:
-        raw = orjson.dumps(sealed(data, self.box, name)).decode()
+        raw = orjson.dumps(sealed(data, self._current, name)).decode()
         now = time.time()
 
         async def write(tx: Transaction) -> None:
@@ -113,7 +128,7 @@ class ProviderStore:
         """Every stored secret opened with this store's key and sealed under `new_box`, in one
         transaction (all rows or none); the number of providers re-encrypted."""
         rows = await self.db.fetch("SELECT name, data FROM bf_providers")
-        changed = [(orjson.dumps(sealed(opened(orjson.loads(row["data"]), self.box, row["name"]),
+        changed = [(orjson.dumps(sealed(opened(orjson.loads(row["data"]), self._current, row["name"]),
                                         new_box, row["name"])).decode(), row["name"]) for row in rows]
 
         async def write(tx: Transaction) -> None:
