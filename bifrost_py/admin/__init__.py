@@ -17,19 +17,23 @@ for all of them (guard.py), so no handler can forget to, and answers every failu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
+from ..accounts.roles import Principal
 from .errors import admin_error
-from .guard import Handler, guarded, token_ok
+from .guard import Handler, guarded, principal, token_ok
 from .helpers import AdminError, NotStarted, body_field, json_body, json_response, require_started
 from .openapi import openapi_document
 from .params import BadParameter, choice, flag, number, text, whole_number
 
 __all__ = [
-    "AdminError", "AdminRoute", "BadParameter", "Handler", "NotStarted", "admin_error", "body_field", "choice", "flag",
-    "guarded", "json_body", "json_response", "number", "openapi_document", "require_started", "text", "token_ok",
-    "whole_number",
+    "AdminError", "AdminRoute", "BadParameter", "Handler", "NotStarted", "Principal", "admin_error", "body_field",
+    "choice", "flag", "guarded", "json_body", "json_response", "number", "openapi_document", "principal",
+    "require_started", "text", "token_ok", "whole_number",
 ]
 
 
@@ -37,7 +41,13 @@ __all__ = [
 class AdminRoute:
     """One admin endpoint. `path` is below /api (e.g. "/keys/{name}"); `summary`, `params` and
     `body` describe it in /api/openapi.json. `query_token` marks an EventSource route: browsers
-    cannot send headers there, so it alone also accepts the token as `?token=`."""
+    cannot send headers there, so it alone also accepts the token as `?token=`.
+
+    `access` is what the caller's role must hold (bifrost_py/accounts/roles.py): "read",
+    "export", "audit", "team", "self", "bodies", "secrets", "write" or "public"; unsaid, a GET
+    is a read and anything else an admin-only write. `snapshot(request)`, when given, returns
+    the resource the request names as it is (secrets may be left in: the audit log masks
+    them); the audit log records it before and after each change."""
 
     method: str
     path: str
@@ -47,3 +57,5 @@ class AdminRoute:
     body: dict[str, Any] | None = None                         # JSON schema of the request body
     tag: str = "admin"
     query_token: bool = False
+    access: str = ""
+    snapshot: Callable[[web.Request], Awaitable[Any]] | None = None

@@ -1,4 +1,13 @@
-"""The admin token check and the wrapper every admin handler runs inside.
+"""The one place every admin request passes: who is asking, may they, what they changed, and
+the wrapper every admin handler runs inside.
+
+`protected(route, accounts)` is what the gateway registers for every route: it authenticates
+the request (the admin token, a user's API token or a signed-in session: accounts/service.py),
+checks the session's CSRF token on writes, checks that the principal's role holds the access
+class the route declares (`AdminRoute.access`; unsaid: reads for GET, admin-only writes for the
+rest), hands the principal to the handler (`principal(request)`), and records every request
+that is not a read in the audit log, with the route's snapshot of the resource before and after
+when it has one. `guarded(handler, token)` is the token-only form (tests, embedding).
 
 The token comes from `Authorization: Bearer <token>`. Only routes marked `query_token` (the
 live log's EventSource, which cannot send headers) also take `?token=`: a token in a URL ends up
@@ -15,18 +24,38 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiohttp import web
 
+from ..accounts.audit import AuditEntry
+from ..accounts.roles import PUBLIC, Principal, default_access
+from ..accounts.service import SAFE_METHODS, Accounts, client_address
 from ..storage.errors import StorageUnavailable
 from .errors import admin_error, from_http_exception
 from .helpers import AdminError
 from .params import BadParameter
 
+if TYPE_CHECKING:
+    from . import AdminRoute
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = logging.getLogger("bifrost_py.admin")
 CHALLENGE = {"www-authenticate": 'Bearer realm="bifrost-py admin"'}
+PRINCIPAL = web.RequestKey("bifrost_principal", Principal)
+ANONYMOUS = Principal("anonymous", "", "none")
+WHAT = {"read": "read this", "export": "export data", "audit": "read the audit log",
+        "team": "change team resources", "users": "manage people's accounts", "self": "do this", "bodies": "read request bodies",
+        "secrets": "see or change secrets", "write": "make changes"}
+
+
+def principal(request: web.Request) -> Principal:
+    """Who made this admin request (the guard sets it before any handler runs). A handler that
+    scopes what it shows or changes asks this: `principal(request).manages(team)`,
+    `principal(request).may("bodies")`."""
+    return request.get(PRINCIPAL, ANONYMOUS)
 
 
 def bearer(request: web.Request) -> str | None:
@@ -65,6 +94,95 @@ def guarded(handler: Handler, token: str, *, query_token: bool = False) -> Handl
         return await answered(handler, request)
 
     return check
+
+
+def protected(route: AdminRoute, accounts: Accounts) -> Handler:
+    """`route`'s handler behind authentication, its role check, CSRF and the audit log."""
+    access = route.access or default_access(route.method)
+    handler = route.handler
+
+    async def check(request: web.Request) -> web.StreamResponse:
+        try:
+            who = await accounts.authenticate(request, query_token=route.query_token)
+            if who is None and access != PUBLIC:
+                return await refused(accounts)
+        except StorageUnavailable as exc:
+            return admin_error(503, f"storage unavailable ({exc}); try again shortly", headers={"retry-after": "1"})
+        if who is not None:
+            if not accounts.csrf_ok(request, who):
+                return admin_error(403, "missing or wrong CSRF token: a signed-in browser sends X-CSRF-Token "
+                                        "with every change (reload the page)")
+            if not who.may(access):
+                return admin_error(403, f"your role ({who.role}) may not {WHAT.get(access, access)} "
+                                        f"({route.method} /api{route.path})")
+            request[PRINCIPAL] = who
+        if request.method in SAFE_METHODS:
+            return await answered(handler, request)
+        return await audited(route, accounts, request)
+
+    return check
+
+
+async def refused(accounts: Accounts) -> web.Response:
+    if not await accounts.enabled():
+        return admin_error(403, "the admin API is disabled: set admin.token in the config, "
+                                "or create the first account through the set-up link")
+    return admin_error(401, "sign in, or send a token (Authorization: Bearer <admin token or API token>)",
+                       headers=CHALLENGE)
+
+
+async def audited(route: AdminRoute, accounts: Accounts, request: web.Request) -> web.StreamResponse:
+    """Run a change and record it: who, what, the body (secrets masked), before and after."""
+    before = await snapshot(route, request)
+    response = await answered(route.handler, request)
+    after = await snapshot(route, request) if route.snapshot and response.status < 400 else None
+    if after is None and response.status < 400:
+        after = json_of(response)
+    who = principal(request)
+    entry = AuditEntry(
+        actor=who.name, role=who.role, via=who.via, method=request.method, path=request.path,
+        action=f"{route.method} {route.path}", resource="/".join(request.match_info.values()),
+        status=response.status, address=client_address(request), request=await body_of(request),
+        before=before, after=after)
+    try:
+        await (await accounts.audit()).record(entry)
+    except Exception:  # the change is made; a log that cannot be written must not hide that
+        log.exception("could not write the audit log entry of %s %s by %s", request.method, request.path, who.name)
+    return response
+
+
+async def snapshot(route: AdminRoute, request: web.Request) -> Any:
+    if route.snapshot is None:
+        return None
+    try:
+        return await route.snapshot(request)
+    except Exception:
+        log.warning("snapshot of %s %s failed", request.method, request.path, exc_info=True)
+        return None
+
+
+async def body_of(request: web.Request) -> Any:
+    """The request body as JSON (aiohttp keeps what the handler read), or its size."""
+    if not request.body_exists:
+        return None
+    try:
+        raw = await request.read()
+    except (web.HTTPException, web.RequestPayloadError, ConnectionError):
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"bytes": len(raw)}
+
+
+def json_of(response: web.StreamResponse) -> Any:
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes) or not response.content_type.endswith("json"):
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
 
 
 async def answered(handler: Handler, request: web.Request) -> web.StreamResponse:

@@ -1,5 +1,6 @@
-"""Registering the admin API: the core's own routes and every plugin's, each behind the token,
-and the OpenAPI document that describes them."""
+"""Registering the admin API: the core's own routes, the accounts' and every plugin's, each
+behind the guard (who is asking, may they, the audit log), and the OpenAPI document that
+describes them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..accounts.api import account_routes
+from ..accounts.service import Accounts
 from . import AdminRoute
-from .guard import Handler, guarded
+from .guard import Handler, protected
 from .openapi import openapi_document
 from .providers import provider_routes
 
@@ -16,14 +19,18 @@ if TYPE_CHECKING:
     from ..gateway import Gateway
 
 
+ACCOUNTS = web.AppKey("accounts", Accounts)
+
+
 def add_admin_routes(app: web.Application, gateway: Gateway) -> None:
-    token = gateway.config.admin_token
+    accounts = Accounts(gateway)
+    app[ACCOUNTS] = accounts
     routes = core_routes(gateway)
+    routes.extend(account_routes(accounts))
     routes.extend(gateway.plugins.admin_routes(gateway))
     document = openapi_document(routes)
     for route in routes:
-        app.router.add_route(route.method, "/api" + route.path,
-                             guarded(route.handler, token, query_token=route.query_token))
+        app.router.add_route(route.method, "/api" + route.path, protected(route, accounts))
 
     async def openapi(request: web.Request) -> web.StreamResponse:
         return web.json_response(document)
