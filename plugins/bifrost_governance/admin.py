@@ -9,22 +9,24 @@ Bodies are checked field by field by the same readers as the YAML file: a wrong 
 or absurd number (`"limit": 1e400`, a date past 9999) is a 400 whose message names the field.
 No route takes numeric query parameters; should one, it reads them with
 `bifrost_py.admin.params.number` / `whole_number` (a bad value is a 400 naming it).
+
+Bodies, answers, "not started" and refusals go through the core's admin helpers
+(`bifrost_py.admin`): handlers raise AdminError / NotStarted and `guarded()` answers them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
-import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bifrost_py.admin import AdminRoute, admin_error
+from bifrost_py.admin import AdminError, AdminRoute, json_body, json_response, require_started
+from bifrost_py.storage import StorageUnavailable
 
 from .entities import CONFIG, CUSTOMER, KEY, KINDS, TEAM
 from .journal import EntityStore
@@ -59,7 +61,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The counter store cannot answer: Redis down, or rebuilding its counters (a 503, not a bug).
-UNAVAILABLE = (CountersRebuilding, RedisError, OSError)
+UNAVAILABLE = (CountersRebuilding, StorageUnavailable, RedisError, OSError)
 
 
 class GovernanceAdmin:
@@ -103,54 +105,47 @@ class GovernanceAdmin:
     def _list(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             items = [self.describe(e) for e in self.registry.all(kind)]
-            return _json({PATHS[kind]: items})
+            return json_response({PATHS[kind]: items})
 
         return handler
 
     def _get(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            entity = self.registry.find(kind, request.match_info["name"])
-            if entity is None:
-                return _missing(kind, request.match_info["name"])
-            return _json(self.describe(entity))
+            return json_response(self.describe(_found(self.registry, kind, request.match_info["name"])))
 
         return handler
 
     def _usage(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            name = request.match_info["name"]
-            if self.registry.find(kind, name) is None:
-                return _missing(kind, name)
-            assert self.usage is not None
+            name = _found(self.registry, kind, request.match_info["name"]).name
+            usage = require_started(self.usage, "governance")
             try:
-                return _json(await self.usage.of(kind, name))
+                return json_response(await usage.of(kind, name))
             except UNAVAILABLE as exc:
-                return _unavailable(exc)
+                _unavailable(exc)
 
         return handler
 
     async def all_usage(self, request: web.Request) -> web.StreamResponse:
-        assert self.usage is not None
+        usage = require_started(self.usage, "governance")
         result: dict[str, Any] = {}
         try:
             for kind in KINDS:
-                result[PATHS[kind]] = [await self.usage.of(kind, e.name) for e in self.registry.all(kind)]
+                result[PATHS[kind]] = [await usage.of(kind, e.name) for e in self.registry.all(kind)]
         except UNAVAILABLE as exc:
-            return _unavailable(exc)
-        return _json(result)
+            _unavailable(exc)
+        return json_response(result)
 
     # ------------------------------------------------------------------ changing
 
     def _create(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            body = await _body(request)
-            if isinstance(body, web.Response):
-                return body
+            body = await json_body(request)
             name = body.pop("name", None)
             if not isinstance(name, str) or not _NAME.match(name):
-                return admin_error(400, "name: required; letters, digits and . _ @ - (at most 128)")
+                raise AdminError(400, "name: required; letters, digits and . _ @ - (at most 128)")
             if self.registry.find(kind, name) is not None:
-                return admin_error(409, f"{NOUNS[kind]} '{name}' already exists")
+                raise AdminError(409, f"{NOUNS[kind]} '{name}' already exists")
             secret = None
             if kind == KEY and "key" not in body and "key_sha256" not in body:
                 secret = body["key"] = new_secret()
@@ -161,16 +156,10 @@ class GovernanceAdmin:
     def _patch(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             name = request.match_info["name"]
-            current = self.registry.find(kind, name)
-            refused = _unchangeable(kind, name, current)
-            if refused is not None:
-                return refused
-            assert current is not None
-            body = await _body(request)
-            if isinstance(body, web.Response):
-                return body
+            current = _changeable(self.registry, kind, name)
+            body = await json_body(request)
             if "name" in body and body.pop("name") != name:
-                return admin_error(400, "name: cannot be changed (create a new one and delete this)")
+                raise AdminError(400, "name: cannot be changed (create a new one and delete this)")
             merged = entity_dict(current)
             for field_name, value in body.items():
                 if field_name in ("budget", "budgets"):
@@ -189,12 +178,7 @@ class GovernanceAdmin:
 
     async def _rotate(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        current = self.registry.find(KEY, name)
-        refused = _unchangeable(KEY, name, current)
-        if refused is not None:
-            return refused
-        assert current is not None
-        data = entity_dict(current)
+        data = entity_dict(_changeable(self.registry, KEY, name))
         data.pop("key_sha256", None)
         secret = data["key"] = new_secret()
         return await self._save(KEY, name, data, secret, status=200)
@@ -202,18 +186,16 @@ class GovernanceAdmin:
     def _delete(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             name = request.match_info["name"]
-            refused = _unchangeable(kind, name, self.registry.find(kind, name))
-            if refused is not None:
-                return refused
+            _changeable(self.registry, kind, name)
             users = self.registry.users_of(kind, name)
             if users:
-                return admin_error(409, f"{NOUNS[kind]} '{name}' is still used by {', '.join(users)}")
-            assert self.store is not None
+                raise AdminError(409, f"{NOUNS[kind]} '{name}' is still used by {', '.join(users)}")
+            store = require_started(self.store, "governance")
             async with self.lock:
-                await self.store.delete(kind, name)
+                await store.delete(kind, name)
                 self.registry.remove(kind, name)
                 self.registry.rebuild()
-            return _json({"deleted": name})
+            return json_response({"deleted": name})
 
         return handler
 
@@ -221,21 +203,21 @@ class GovernanceAdmin:
                     status: int) -> web.StreamResponse:
         entity, problems = read_entity(kind, name, data)
         if entity is None:
-            return admin_error(400, "; ".join(problems), problems=problems)
+            raise AdminError(400, "; ".join(problems), problems=problems)
         if kind == KEY and not getattr(entity, "key_sha256", ""):
-            return admin_error(400, "key_sha256: required")
+            raise AdminError(400, "key_sha256: required")
         problems = self.registry.problems_with(kind, entity)
         if problems:
-            return admin_error(400, "; ".join(problems), problems=problems)
-        assert self.store is not None
+            raise AdminError(400, "; ".join(problems), problems=problems)
+        store = require_started(self.store, "governance")
         async with self.lock:
-            await self.store.save(kind, entity)
+            await store.save(kind, entity)
             self.registry.put(kind, entity)
             self.registry.rebuild()
         result = self.describe(entity)
         if secret is not None:
             result["key"] = secret
-        return _json(result, status)
+        return json_response(result, status=status)
 
 
 def new_secret() -> str:
@@ -243,53 +225,25 @@ def new_secret() -> str:
     return "vk-" + secrets.token_urlsafe(32)
 
 
-def _unchangeable(kind: str, name: str, entity: Entity | None) -> web.Response | None:
+def _found(registry: Registry, kind: str, name: str) -> Entity:
+    entity = registry.find(kind, name)
     if entity is None:
-        return _missing(kind, name)
+        raise AdminError(404, f"no {NOUNS[kind]} named '{name}'")
+    return entity
+
+
+def _changeable(registry: Registry, kind: str, name: str) -> Entity:
+    """The entity, if it exists and was made through the API (404, 409 otherwise)."""
+    entity = _found(registry, kind, name)
     if entity.source == CONFIG:
-        return admin_error(409, f"{NOUNS[kind]} '{name}' is defined in the config file and is read-only "
-                                "here; change it in the file")
-    return None
+        raise AdminError(409, f"{NOUNS[kind]} '{name}' is defined in the config file and is read-only "
+                              "here; change it in the file")
+    return entity
 
 
-def _unavailable(exc: Exception) -> web.Response:
+def _unavailable(exc: Exception) -> NoReturn:
+    """The counter store cannot answer: a 503 saying why (rebuilding) or what failed."""
+    cause = exc.__cause__ if isinstance(exc, StorageUnavailable) and exc.__cause__ is not None else exc
     message = str(exc) if isinstance(exc, CountersRebuilding) else \
-        f"governance counters are unavailable ({type(exc).__name__}); try again shortly"
-    return admin_error(503, message, headers={"retry-after": "1"})
-
-
-def _missing(kind: str, name: str) -> web.Response:
-    return admin_error(404, f"no {NOUNS[kind]} named '{name}'")
-
-
-async def _body(request: web.Request) -> dict[str, Any] | web.Response:
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        body = _lenient(raw)
-        if body is None:
-            return admin_error(400, f"body is not valid JSON: {exc}")
-    if not isinstance(body, dict):
-        return admin_error(400, "body must be a JSON object")
-    return body
-
-
-def _lenient(raw: bytes) -> Any:
-    """`raw` read by the standard library, which takes numbers beyond a double (`1e400`) as
-    infinity where orjson refuses the whole body: the field's own check then names it. None if
-    this fails too, or if the result holds text that is not valid UTF-8 (lone surrogates)."""
-    try:
-        body = json.loads(raw, parse_constant=_no_constant)
-        json.dumps(body, ensure_ascii=False).encode()     # raises on a lone surrogate
-    except (ValueError, TypeError, RecursionError):
-        return None
-    return body
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+        f"governance counters are unavailable ({type(cause).__name__}); try again shortly"
+    raise AdminError(503, message, headers={"retry-after": "1"}) from exc

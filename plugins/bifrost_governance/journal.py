@@ -15,6 +15,9 @@ What a restart charges depends on how the process ended:
                                   its holds, so a restart charges nothing that was not spent.
 
 A crash loses at most the last interval's changes (what settled in it is charged at its hold).
+
+The plugin runs `flush` every `flush_interval` (`gateway.every`, without the periodic task's own
+final round) and `close()` in its shutdown hook, after the settlements under way have finished.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ import time
 
 import orjson
 
+from bifrost_py.storage import Database
+
 from .counters import FOREVER, GRACE, MemoryCounters
-from .database import Database
 from .entities import KINDS
-from .repeater import Repeater
 from .settings import Entity, entity_dict, read_entity
 
 log = logging.getLogger("bifrost_governance")
@@ -50,11 +53,9 @@ _BUMP_VERSION = (
 class CounterJournal:
     """Write-behind persistence of `MemoryCounters` to the `gov_counters` table."""
 
-    def __init__(self, db: Database, counters: MemoryCounters, interval: float) -> None:
+    def __init__(self, db: Database, counters: MemoryCounters) -> None:
         self.db = db
         self.counters = counters
-        self.interval = interval
-        self._repeater: Repeater | None = None
 
     async def load(self) -> int:
         now = self.counters.clock()
@@ -77,15 +78,9 @@ class CounterJournal:
         self.counters.restore_windows(windows)
         return len(live) + len(windows)
 
-    def start(self) -> None:
-        self._repeater = Repeater(self.interval, self.flush, "writing counters")
-        self._repeater.start()
-
-    async def stop(self) -> None:
-        """Let a flush in progress finish (never cut one off), then write what is left, without
-        any holds: on a clean shutdown no request is running any more (see above)."""
-        if self._repeater is not None:
-            await self._repeater.stop()
+    async def close(self) -> None:
+        """The last flush, once the periodic flushes have stopped: what is left, without any
+        holds (on a clean shutdown no request is running any more, see above)."""
         self.counters.mark_held()
         await self.flush(settled_only=True)
 

@@ -15,10 +15,11 @@ from typing import Any
 from bifrost_py import hookimpl
 from bifrost_py.admin import AdminRoute
 from bifrost_py.context import Attempt, Call, ModelInfo
+from bifrost_py.settings import load_settings
+from bifrost_py.storage import Database
 
 from .admin import GovernanceAdmin
 from .counters import CounterStore, MemoryCounters
-from .database import Database, connect
 from .enforcement import CALL_STATE, Governor
 from .entities import KINDS
 from .journal import CounterJournal, EntityStore
@@ -27,7 +28,7 @@ from .models import visible_models
 from .periods import zone
 from .redis_counters import RedisCounters
 from .registry import Registry
-from .repeater import Repeater
+from .schema import open_database
 from .settings import Settings, check_references, read_settings
 from .spend import SpendLog
 from .usage import UsageView
@@ -51,16 +52,13 @@ class GovernancePlugin:
         self.entities: EntityStore | None = None
         self.spend: SpendLog | None = None
         self.version = 0
-        self._sync: Repeater | None = None
-        self._sweeper: Repeater | None = None
 
     # ------------------------------------------------------------------ start-up
 
     @hookimpl
     def bifrost_configure(self, gateway: Any) -> None:
         config = gateway.config
-        section = gateway.plugin_section(SECTION)
-        self.settings = settings = read_settings(section)
+        self.settings = settings = load_settings(gateway, SECTION, read_settings)
         try:
             tz = zone(config.currency_timezone)
         except ValueError as exc:
@@ -81,9 +79,11 @@ class GovernancePlugin:
 
     @hookimpl
     async def bifrost_startup(self, gateway: Any) -> None:
+        """Background rounds run as `gateway.every` tasks without a final round of their own:
+        the shutdown hook writes the last state itself, after the settlements under way."""
         assert self.registry is not None and self.admin is not None and self.metrics is not None
         config = gateway.config
-        self.db = await connect(config.logs_url)
+        self.db = await open_database(gateway.storage, config.logs_url)
         self.entities = EntityStore(self.db)
         await self._reload()
         self.store = await self._open_store(config.redis_url)
@@ -91,28 +91,30 @@ class GovernancePlugin:
         self.admin.store = self.entities
         self.admin.usage = UsageView(self.registry, self.store, gateway.format_money,
                                      config.currency_per_usd, config.currency_code)
-        self._sync = Repeater(self.settings.sync_interval, self._sync_once, "reloading entities")
-        self._sync.start()
+        gateway.every(self.settings.sync_interval, self._sync_once, name="governance: reloading entities", final=False)
 
     async def _open_store(self, redis_url: str | None) -> CounterStore:
         """Counters in Redis (budget spend also written to the database, to rebuild a Redis that
         lost its data), or in memory (journaled to the database)."""
         assert self.db is not None and self.metrics is not None
-        settings = self.settings
+        settings, gateway = self.settings, self.gateway
         if redis_url:
-            self.spend = SpendLog(self.db, settings.flush_interval)
-            self.spend.start()
-            store = RedisCounters(redis_url, lease=settings.lease, max_age=settings.hold_max_age, spend=self.spend,
+            self.spend = SpendLog(self.db)
+            gateway.every(settings.flush_interval, self.spend.flush, name="governance: writing spend to the database",
+                          final=False)
+            store = RedisCounters(await gateway.storage.redis(redis_url), lease=settings.lease,
+                                  max_age=settings.hold_max_age, spend=self.spend,
                                   rebuild_wait=2 * settings.flush_interval + 0.1,
                                   on_expired=self.metrics.expired, on_rebuilt=self.metrics.rebuilt)
             await store.open()
+            gateway.every(settings.lease / 4, store.maintain, name="governance: renewing leases in Redis", final=False)
             return store
         counters = MemoryCounters(max_age=settings.hold_max_age)
-        self.journal = CounterJournal(self.db, counters, settings.flush_interval)
+        self.journal = CounterJournal(self.db, counters)
         await self.journal.load()
-        self.journal.start()
-        self._sweeper = Repeater(settings.lease / 4, self._sweep, "expiring holds that outlived their attempt")
-        self._sweeper.start()
+        gateway.every(settings.flush_interval, self.journal.flush, name="governance: writing counters", final=False)
+        gateway.every(settings.lease / 4, self._sweep, name="governance: expiring holds that outlived their attempt",
+                      final=False)
         return counters
 
     async def _sweep(self) -> None:
@@ -123,21 +125,18 @@ class GovernancePlugin:
 
     @hookimpl
     async def bifrost_shutdown(self, gateway: Any) -> None:
-        """In this order: nothing new is reloaded or swept; settlements under way finish; the
-        counters are written (without the holds of requests no longer running) and closed."""
-        for repeater in (self._sync, self._sweeper):
-            if repeater is not None:
-                await repeater.stop()
+        """The gateway has stopped the periodic rounds (none is cut half-way). Then, in this
+        order: settlements under way finish; the counters are written (without the holds of
+        requests no longer running); the last spend is written. The gateway closes the
+        database and Redis afterwards."""
         if self.governor is not None:
             await self.governor.drain()
         if self.journal is not None:
-            await self.journal.stop()
+            await self.journal.close()
         if self.store is not None:
             await self.store.close()
         if self.spend is not None:
-            await self.spend.stop()
-        if self.db is not None:
-            await self.db.close()
+            await self.spend.flush()
 
     @hookimpl
     def bifrost_admin_routes(self, gateway: Any) -> list[AdminRoute]:

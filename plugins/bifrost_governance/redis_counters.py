@@ -30,9 +30,10 @@ attempt) ends the same way.
 What settles on budgets is also written to the database (spend.py), so that a Redis that lost
 its data gets it back before admitting again (redis_rebuild.py).
 
-No command here is ever cancelled half-way: with redis-py 8, cancelling a command in flight and
-then closing the client can hang forever. Admission and settlement run shielded (enforcement.py),
-reads are shielded here, and the background rounds stop between commands (repeater.py).
+The Redis client is the gateway's (`gateway.storage.redis`, shared with the cache, closed by
+the gateway). No command here is ever cancelled half-way: admission and settlement run in tasks
+of their own (enforcement.py) and await the client directly, reads go through the client's
+`run()`, and `maintain` runs as a periodic task (`gateway.every`), which shutdown never cuts.
 """
 
 from __future__ import annotations
@@ -43,15 +44,18 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
+from redis.exceptions import NoScriptError, RedisError
+
+from bifrost_py.storage import RedisClient, StorageError
 
 from .counters import FOREVER, GRACE, Admission, Claim
 from .liveness import Owner, over
 from .redis_rebuild import GEN, PREFIX, READY_KEY, RETRY, CountersRebuilding, Rebuild
 from .redis_scripts import ADMIT, READ, SCRIPTS, SETTLE
-from .repeater import Repeater
 from .spend import SpendLog
 
 log = logging.getLogger("bifrost_governance")
@@ -75,7 +79,7 @@ class OpenTicket:
 class RedisCounters:
     """The CounterStore on a Redis server (`storage.redis`)."""
 
-    def __init__(self, url: str, *, lease: float = 120.0, clock: Callable[[], float] | None = None,
+    def __init__(self, kv: RedisClient, *, lease: float = 120.0, clock: Callable[[], float] | None = None,
                  max_age: float = 3600.0, spend: SpendLog | None = None, rebuild_wait: float = 0.3,
                  on_expired: Callable[[int], None] | None = None,
                  on_rebuilt: Callable[[], None] | None = None) -> None:
@@ -83,7 +87,7 @@ class RedisCounters:
         clock, the same for every instance. Tests pass their own. `spend`: the durable record of
         budget spend (None: nothing to rebuild from). `rebuild_wait`: how long a rebuild waits for
         every instance's write-behind (two of its intervals)."""
-        self.url = url
+        self.kv = kv
         self.lease = lease
         self.clock = clock
         self.max_age = max_age
@@ -96,43 +100,33 @@ class RedisCounters:
         self.gen: str | None = None
         self.open_tickets: dict[str, OpenTicket] = {}
         self._shas: dict[str, str] = {}
-        self._renewer: Repeater | None = None
         self._rebuild: Rebuild | None = None
         self._rebuilding: asyncio.Task[None] | None = None
         self._ids = 0
 
     async def open(self) -> None:
-        """Connect and find the ready generation (rebuilding it first if Redis has none)."""
-        import redis.asyncio as aioredis
-
-        self.redis = aioredis.from_url(self.url, decode_responses=False)
-        await self.redis.ping()
+        """Load the scripts and find the ready generation (rebuilding it first if Redis has
+        none). The owner then runs `maintain` every `lease / 4` seconds."""
+        self.redis = self.kv.client
         for script in SCRIPTS:
-            self._shas[script] = await self.redis.script_load(script)
+            self._shas[script] = await self.kv.run(partial(_load, script), what="setup")
         self._rebuild = Rebuild(self.redis, self._run, self.spend, self.rebuild_wait, self.instance)
         await self._find_generation()
-        self._renewer = Repeater(self.lease / 4, self.maintain, "renewing leases in Redis")
-        self._renewer.start()
 
     async def close(self) -> None:
-        """Stop the background work; give back what is still held. On a clean shutdown no
-        attempt is running any more, so these are holds that leaked: not spend."""
-        if self._renewer is not None:
-            await self._renewer.stop()
+        """Give back what is still held (once `maintain` no longer runs). On a clean shutdown no
+        attempt is running any more, so these are holds that leaked: not spend. The client
+        stays open: the gateway closes it."""
         if self._rebuild is not None:
             self._rebuild.stopping.set()
         if self._rebuilding is not None:
             await self._rebuilding
-        from redis.exceptions import RedisError
-
         for ticket, entry in list(self.open_tickets.items()):
             try:
                 await self.settle(ticket, [0] * len(entry.items))
-            except (RedisError, OSError):   # Redis is gone: the lease runs out instead
+            except (RedisError, StorageError, OSError):   # Redis is gone: the lease runs out instead
                 log.warning("governance: could not release ticket %s on shutdown", ticket)
                 break
-        if self.redis is not None:
-            await self.redis.aclose()
 
     # ------------------------------------------------------------------ the generation
 
@@ -226,8 +220,6 @@ class RedisCounters:
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA, loading the script again if Redis forgot it (a restart, SCRIPT FLUSH).
         Called directly rather than through redis-py's Script helper: a third cheaper."""
-        from redis.exceptions import NoScriptError
-
         try:
             return await self.redis.evalsha(self._shas[script], len(keys), *keys, *args)
         except NoScriptError:
@@ -238,9 +230,8 @@ class RedisCounters:
         return [(used, held) for used, held, _ in await self.read_windows(meters)]
 
     async def read_windows(self, meters: Sequence[str]) -> list[tuple[int, int, float | None]]:
-        # Shielded: redis-py can hang on close after a command was cancelled half-way (an
-        # admin client hanging up must not do that to the gateway's connection pool).
-        return await asyncio.shield(self._read(meters))
+        # Through run(): an admin client hanging up must not cut a command half-way.
+        return await self.kv.run(lambda _: self._read(meters), what="governance usage read")
 
     async def _read(self, meters: Sequence[str]) -> list[tuple[int, int, float | None]]:
         if not meters:
@@ -303,6 +294,11 @@ class RedisCounters:
             for raw in entries:
                 meter, amount, gen, expire = orjson.loads(raw)
                 self.spend.add(meter, gen, int(amount), None if expire == "0" else float(expire))
+
+
+async def _load(script: str, client: Any) -> str:
+    sha: str = await client.script_load(script)
+    return sha
 
 
 def _expire_at(claim: Claim) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrost_py.configschema import Problems, Section, parse_duration
 
@@ -27,6 +27,9 @@ from .bounds import (
 )
 from .entities import API, CONFIG, Budget, Customer, ProviderEntry, RateLimit, Team, VirtualKey
 from .periods import check_reset, iso
+
+if TYPE_CHECKING:
+    from bifrost_py.gateway import Gateway
 
 MODES = ("strict", "soft")
 UNPRICED = ("refuse", "allow")
@@ -63,7 +66,9 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def read_settings(section: Section) -> Settings:
+def read_settings(section: Section, gateway: Gateway) -> Settings:
+    """The `governance:` section (through `bifrost_py.settings.load_settings`, which reports
+    the keys not read here)."""
     settings = Settings(
         require_key=section.bool("require_key", True),
         mode=section.str("mode", "strict", choices=MODES),
@@ -85,7 +90,6 @@ def read_settings(section: Section) -> Settings:
         settings.teams[name] = read_team(name, sub, CONFIG)
     for name, sub in section.sections("virtual_keys"):
         settings.keys[name] = read_key(name, sub, CONFIG, secret_required=True)
-    section.done()
     return settings
 
 

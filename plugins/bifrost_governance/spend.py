@@ -11,6 +11,9 @@ Redis had no data set at all). A rebuild for a new generation G gives each meter
 rows of every generation but G, which is exactly what G's counters did not count themselves
 (redis_rebuild.py). Additions are not idempotent: a flush whose commit went through but whose
 answer was lost is added again next time. That errs on the side of spend (never on overshoot).
+
+The plugin runs `flush` every `flush_interval` (`gateway.every`) and once more in its shutdown
+hook, after the Redis store gave back its last tickets.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from .database import Database
-from .repeater import Repeater
+from bifrost_py.storage import Database
 
 log = logging.getLogger("bifrost_governance")
 
@@ -39,13 +41,11 @@ FORGET_EVERY = 600    # flushes between deletions of rows whose meters expired (
 class SpendLog:
     """Write-behind of settled budget amounts, per (meter, generation)."""
 
-    def __init__(self, db: Database, interval: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
-        self.interval = interval
         self.clock = clock
         self.pending: dict[tuple[str, str], int] = {}      # (meter, generation) -> amount
         self.expires: dict[str, float | None] = {}         # meter -> when its key expires
-        self._repeater: Repeater | None = None
         self._flushes = 0
 
     def add(self, meter: str, gen: str, amount: int, expires: float | None) -> None:
@@ -54,16 +54,6 @@ class SpendLog:
         key = (meter, gen)
         self.pending[key] = self.pending.get(key, 0) + amount
         self.expires[meter] = expires
-
-    def start(self) -> None:
-        self._repeater = Repeater(self.interval, self.flush, "writing spend to the database")
-        self._repeater.start()
-
-    async def stop(self) -> None:
-        """Let a flush in progress finish, then write what is left."""
-        if self._repeater is not None:
-            await self._repeater.stop()
-        await self.flush()
 
     async def flush(self) -> None:
         batch, self.pending = self.pending, {}

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 from bifrost_governance.counters import Claim, CounterStore, MemoryCounters
-from bifrost_governance.database import connect
 from bifrost_governance.journal import CounterJournal
-from bifrost_governance.redis_counters import RedisCounters
+from governance_testing import OwnRedisCounters, connect
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,7 +105,7 @@ async def test_memory_counters_soft_checks_spend_only(ops: list[tuple[Any, ...]]
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=operations())
 async def test_redis_counters_strict(redis_url: str, ops: list[tuple[Any, ...]]) -> None:
-    store = RedisCounters(redis_url)
+    store = OwnRedisCounters(redis_url)
     await store.open()
     try:
         await run(store, ops, os.urandom(6).hex())
@@ -116,7 +115,7 @@ async def test_redis_counters_strict(redis_url: str, ops: list[tuple[Any, ...]])
 
 async def test_two_redis_instances_racing_never_overshoot(redis_url: str) -> None:
     """Two gateway instances, 200 concurrent admissions: exactly limit // amount get in."""
-    stores = [RedisCounters(redis_url), RedisCounters(redis_url)]
+    stores = [OwnRedisCounters(redis_url), OwnRedisCounters(redis_url)]
     for store in stores:
         await store.open()
     meter = "race:" + os.urandom(6).hex()
@@ -134,8 +133,8 @@ async def test_two_redis_instances_racing_never_overshoot(redis_url: str) -> Non
 
 
 async def test_redis_lease_of_a_vanished_instance_is_charged_and_slots_freed(redis_url: str) -> None:
-    dead = RedisCounters(redis_url, lease=0.2)
-    alive = RedisCounters(redis_url)
+    dead = OwnRedisCounters(redis_url, lease=0.2)
+    alive = OwnRedisCounters(redis_url)
     await dead.open()
     await alive.open()
     spend, slots = "lease:usd:" + os.urandom(4).hex(), "lease:slots:" + os.urandom(4).hex()
@@ -153,7 +152,7 @@ async def test_redis_lease_of_a_vanished_instance_is_charged_and_slots_freed(red
 
 
 async def test_redis_leases_are_renewed_while_a_request_runs(redis_url: str) -> None:
-    store = RedisCounters(redis_url, lease=0.4)
+    store = OwnRedisCounters(redis_url, lease=0.4)
     await store.open()
     meter = "renew:" + os.urandom(4).hex()
     try:
@@ -171,7 +170,7 @@ async def test_redis_leases_are_renewed_while_a_request_runs(redis_url: str) -> 
 async def test_journal_persists_spend_and_charges_orphaned_holds(tmp_path: Any) -> None:
     db = await connect(f"sqlite:///{tmp_path}/gov.db")
     counters = MemoryCounters()
-    journal = CounterJournal(db, counters, interval=60)
+    journal = CounterJournal(db, counters)
     done = counters.admit_now([Claim("b:key:a:monthly:1", 100, 40, expires=time.time() + 86400)])
     counters.settle_now(done.ticket, [25])
     counters.admit_now([Claim("b:key:a:monthly:1", 100, 10, expires=time.time() + 86400)])   # never settled
@@ -182,7 +181,7 @@ async def test_journal_persists_spend_and_charges_orphaned_holds(tmp_path: Any) 
 
     db = await connect(f"sqlite:///{tmp_path}/gov.db")
     restored = MemoryCounters()
-    await CounterJournal(db, restored, interval=60).load()
+    await CounterJournal(db, restored).load()
     await db.close()
     assert await restored.read(["b:key:a:monthly:1"]) == [(35, 0)], "the crash's hold is charged, not lost"
     assert await restored.read(["key:a:in_flight"]) == [(0, 0)], "in-flight slots are not persisted"
@@ -192,16 +191,15 @@ async def test_journal_persists_spend_and_charges_orphaned_holds(tmp_path: Any) 
 async def test_journal_stop_flushes_and_forgets_expired_counters(tmp_path: Any) -> None:
     db = await connect(f"sqlite:///{tmp_path}/gov.db")
     counters = MemoryCounters()
-    journal = CounterJournal(db, counters, interval=60)
-    journal.start()
+    journal = CounterJournal(db, counters)
     old = counters.admit_now([Claim("old", 10, 1, expires=time.time() - 7200)])
     counters.settle_now(old.ticket, [1])
     counters.admit_now([Claim("new", 10, 0, expires=time.time() + 60)])
-    await journal.stop()
+    await journal.close()
     assert "old" not in counters.meters
     rows = await db.fetch("SELECT meter FROM gov_counters ORDER BY meter")
     await db.close()
-    assert rows == [("new",)]
+    assert [tuple(row) for row in rows] == [("new",)]
 
 
 @pytest.mark.parametrize("url", ["sqlite", "postgres"])
@@ -212,8 +210,8 @@ async def test_journal_round_trips_on_both_databases(url: str, tmp_path: Any, re
     meter = "pg:" + os.urandom(4).hex()
     ticket = counters.admit_now([Claim(meter, 10**15, 10**14, expires=time.time() + 60)]).ticket
     counters.settle_now(ticket, [123_456_789_012])
-    await CounterJournal(db, counters, 60).flush()
+    await CounterJournal(db, counters).flush()
     again = MemoryCounters()
-    await CounterJournal(db, again, 60).load()
+    await CounterJournal(db, again).load()
     await db.close()
     assert await again.read([meter]) == [(123_456_789_012, 0)]

@@ -9,8 +9,10 @@ import asyncio
 from pathlib import Path
 
 from bifrost_governance.counters import Claim, MemoryCounters
-from bifrost_governance.database import Database, connect
 from bifrost_governance.journal import CounterJournal
+from governance_testing import connect
+
+from bifrost_py.storage import Database
 
 BUDGET = "key:a:usd:monthly:0"
 WINDOW = "key:a:tok:60s"
@@ -26,7 +28,7 @@ class Clock:
 
 async def start(db: Database, clock: Clock) -> tuple[MemoryCounters, CounterJournal]:
     counters = MemoryCounters(clock, max_age=3600.0)
-    journal = CounterJournal(db, counters, 3600.0)    # flushed by hand: no timer in these tests
+    journal = CounterJournal(db, counters)    # flushed by hand: no timer in these tests
     await journal.load()
     return counters, journal
 
@@ -56,11 +58,11 @@ async def test_a_clean_stop_charges_nothing_extra_not_even_a_leaked_hold(tmp_pat
         leaked = counters.admit_now([Claim(BUDGET, 1000, 300), Claim(WINDOW, 1000, 300, window=60.0)])
         assert leaked.ok                             # ...and this one is never settled (a bug)
         await journal.flush()
-        await journal.stop()                         # SIGTERM: requests are over, this is a leak
+        await journal.close()                         # SIGTERM: requests are over, this is a leak
         assert await state(db, clock) == ((40, 0), (40, 0, 1000.0))
         # and again: restarting twice changes nothing
         _, journal = await start(db, clock)
-        await journal.stop()
+        await journal.close()
         assert await state(db, clock) == ((40, 0), (40, 0, 1000.0))
     finally:
         await db.close()
@@ -83,7 +85,7 @@ async def test_after_a_crash_the_holds_in_flight_are_charged_once(tmp_path: Path
         assert await state(db, clock) == ((340, 0), (340, 0, 1000.0))
         counters, journal = await start(db, clock)
         await spend(counters, clock, 10, 10)
-        await journal.stop()
+        await journal.close()
         assert await state(db, clock) == ((350, 0), (350, 0, 1000.0))
     finally:
         await db.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 from bifrost_governance.counters import Claim
 from bifrost_governance.redis_counters import LEASES, RedisCounters
+from governance_testing import OwnRedisCounters
 
 LEASE = 0.5
 
@@ -36,7 +37,7 @@ def meter() -> str:
 
 async def test_a_ticket_whose_task_ended_is_not_renewed_and_is_charged_when_its_lease_runs_out(redis_url: str) -> None:
     expired: list[int] = []
-    store = RedisCounters(redis_url, lease=LEASE, on_expired=expired.append)
+    store = OwnRedisCounters(redis_url, lease=LEASE, on_expired=expired.append)
     await store.open()
     budget, other = meter(), meter()
     try:
@@ -84,7 +85,7 @@ async def _expired_and_reaped(store: RedisCounters, ticket: str) -> bool:
 
 
 async def test_no_ticket_is_renewed_past_hold_max_age(redis_url: str) -> None:
-    store = RedisCounters(redis_url, lease=LEASE, max_age=0.2)
+    store = OwnRedisCounters(redis_url, lease=LEASE, max_age=0.2)
     await store.open()
     budget = meter()
     try:
@@ -100,12 +101,12 @@ async def test_no_ticket_is_renewed_past_hold_max_age(redis_url: str) -> None:
 
 async def test_a_clean_close_gives_leaked_holds_back_instead_of_charging_them(redis_url: str) -> None:
     budget = meter()
-    store = RedisCounters(redis_url, lease=60.0)
+    store = OwnRedisCounters(redis_url, lease=60.0)
     await store.open()
     admission = await store.admit([Claim(budget, 1000, 300)])
     assert admission.ticket is not None
     await store.close()
-    other = RedisCounters(redis_url)
+    other = OwnRedisCounters(redis_url)
     await other.open()
     try:
         assert await other.read([budget]) == [(0, 0)]
@@ -116,7 +117,7 @@ async def test_a_clean_close_gives_leaked_holds_back_instead_of_charging_them(re
 
 async def test_renewal_of_many_tickets_keeps_all_of_them(redis_url: str) -> None:
     """Renewals go out in chunks: every ticket in flight is renewed, whatever their number."""
-    store = RedisCounters(redis_url, lease=60.0)
+    store = OwnRedisCounters(redis_url, lease=60.0)
     await store.open()
     budget = meter()
     try:

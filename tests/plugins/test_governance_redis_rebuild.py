@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 from bifrost_governance.counters import Claim
-from bifrost_governance.database import Database, connect
 from bifrost_governance.redis_counters import RedisCounters
 from bifrost_governance.redis_rebuild import GEN, READY_KEY, CountersRebuilding
 from bifrost_governance.spend import SpendLog
+from governance_testing import OwnRedisCounters, connect
 from redis.exceptions import RedisError
 
+from bifrost_py.periodic import Periodic
+from bifrost_py.storage import Database
 from bifrost_py.testing import RedisServer
 
 CAP = 1000
@@ -42,16 +44,19 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 async def instance(url: str, db: Database, interval: float | None = 0.05) -> AsyncIterator[tuple[RedisCounters, SpendLog]]:
     """One gateway instance's store: Redis counters and their write-behind every `interval`
     (None: only by hand and by the rebuild), which a rebuild waits for as the plugin does."""
-    spend = SpendLog(db, interval or 3600.0)
-    if interval is not None:
-        spend.start()
-    store = RedisCounters(url, spend=spend, rebuild_wait=2 * (interval or 0.05) + 0.1)
+    spend = SpendLog(db)
+    writer = Periodic(interval, spend.flush, name="writing spend", final=False) if interval is not None else None
+    if writer is not None:
+        writer.start()
+    store = OwnRedisCounters(url, spend=spend, rebuild_wait=2 * (interval or 0.05) + 0.1)
     await store.open()
     try:
         yield store, spend
     finally:
+        if writer is not None:
+            await writer.stop()
         await store.close()
-        await spend.stop()
+        await spend.flush()
 
 
 async def charge(store: RedisCounters, amount: int, actual: int) -> None:
@@ -80,7 +85,7 @@ async def test_settlements_are_written_behind_per_generation(redis_server: Redis
         assert spend.pending == {(BUDGET.meter, store.gen): 120}, "only budget spend, nothing per request I/O"
         await spend.flush()
         rows = await db.fetch("SELECT meter, gen, used, expires FROM gov_spend")
-        assert rows == [(BUDGET.meter, store.gen, 120, FAR + 3600.0)]
+        assert [tuple(row) for row in rows] == [(BUDGET.meter, store.gen, 120, FAR + 3600.0)]
 
 
 async def test_after_flushall_admission_fails_closed_then_refuses_at_the_cap(redis_server: RedisServer,
@@ -200,14 +205,14 @@ async def test_spend_rows_of_ended_windows_are_not_restored(redis_server: RedisS
 async def test_a_reaped_hold_of_a_dead_instance_reaches_the_durable_record(redis_server: RedisServer,
                                                                            db: Database) -> None:
     async with instance(redis_server.url, db, interval=None) as (alive, spend):
-        dead = RedisCounters(redis_server.url, lease=0.05)
+        dead = OwnRedisCounters(redis_server.url, lease=0.05)
         await dead.open()
         held = await dead.admit([budget(300)])
         assert held.ticket is not None
         dead.open_tickets.clear()          # it died: nobody renews or settles
-        assert dead._renewer is not None
-        await dead._renewer.stop()
-        await dead.redis.aclose()
+        assert dead.renewer is not None
+        await dead.renewer.stop()
+        await dead.storage.close()
         await asyncio.sleep(0.1)           # its lease runs out (time passing is the point)
         await charge(alive, 10, 10)        # this admission reaps it
         await alive.maintain()             # moves the reaped charge to the write-behind

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 from bifrost_governance.counters import Claim, CounterStore, MemoryCounters
-from bifrost_governance.database import connect
 from bifrost_governance.journal import CounterJournal
-from bifrost_governance.redis_counters import RedisCounters
+from governance_testing import OwnRedisCounters, connect
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -222,7 +221,7 @@ async def test_memory_sliding_windows(ops: list[tuple[Any, ...]]) -> None:
 @given(ops=operations())
 async def test_redis_sliding_windows_two_instances(redis_url: str, ops: list[tuple[Any, ...]]) -> None:
     clock = Clock()
-    stores = [RedisCounters(redis_url, clock=clock), RedisCounters(redis_url, clock=clock)]
+    stores = [OwnRedisCounters(redis_url, clock=clock), OwnRedisCounters(redis_url, clock=clock)]
     for store in stores:
         await store.open()
     try:
@@ -261,7 +260,7 @@ async def test_boundary_burst_in_memory() -> None:
 
 async def test_boundary_burst_in_redis(redis_url: str) -> None:
     clock = Clock()
-    store = RedisCounters(redis_url, clock=clock)
+    store = OwnRedisCounters(redis_url, clock=clock)
     await store.open()
     try:
         await boundary_burst(store, clock, "burst:" + os.urandom(6).hex())
@@ -306,7 +305,7 @@ async def test_a_hold_older_than_the_window_stops_counting_and_settles_once() ->
 async def test_redis_windows_use_redis_time_and_expire_with_the_window(redis_url: str) -> None:
     """Without a clock of its own, the store measures windows with Redis' TIME; the keys of a
     window expire one window after its last admission."""
-    store = RedisCounters(redis_url)
+    store = OwnRedisCounters(redis_url)
     await store.open()
     meter = "ttl:" + os.urandom(6).hex()
     try:
@@ -329,8 +328,8 @@ async def test_redis_windows_use_redis_time_and_expire_with_the_window(redis_url
 
 async def test_redis_lease_of_a_vanished_instance_charges_its_window_entries(redis_url: str) -> None:
     clock = Clock(5000.0)
-    dead = RedisCounters(redis_url, lease=0.2, clock=clock)
-    alive = RedisCounters(redis_url, clock=clock)
+    dead = OwnRedisCounters(redis_url, lease=0.2, clock=clock)
+    alive = OwnRedisCounters(redis_url, clock=clock)
     await dead.open()
     await alive.open()
     meter = "lease:tok:" + os.urandom(4).hex()
@@ -364,17 +363,17 @@ async def test_journal_keeps_sliding_windows_across_a_restart(tmp_path: Any) -> 
     counters.admit_now([claim])                     # in flight when the process dies
     released = counters.admit_now([claim])
     counters.settle_now(released.ticket, [0])       # failed: counts nothing
-    await CounterJournal(db, counters, 60).flush()
+    await CounterJournal(db, counters).flush()
     await db.close()
 
     db = await connect(f"sqlite:///{tmp_path}/gov.db")
     restored = MemoryCounters(clock)
-    await CounterJournal(db, restored, 60).load()
+    await CounterJournal(db, restored).load()
     assert await restored.read_windows(["key:a:req:60s"]) == [(2, 0, start)], "the crash's hold is charged"
     refused = restored.admit_now([claim._replace(amount=2)])
     assert not refused.ok and refused.retry_after == pytest.approx(30.0), "the entry of `start` slides out first"
     clock.now = start + 60
-    journal = CounterJournal(db, restored, 60)
+    journal = CounterJournal(db, restored)
     await journal.flush()
     assert await restored.read_windows(["key:a:req:60s"]) == [(1, 0, start + 30)]
     clock.now = start + 90
