@@ -129,7 +129,7 @@ class ProviderStore:
         transaction (all rows or none); the number of providers re-encrypted."""
         rows = await self.db.fetch("SELECT name, data FROM bf_providers")
         changed = [(orjson.dumps(sealed(opened(orjson.loads(row["data"]), self._current, row["name"]),
-                                        new_box, row["name"])).decode(), row["name"]) for row in rows]
+                                        lambda: new_box, row["name"])).decode(), row["name"]) for row in rows]
 
         async def write(tx: Transaction) -> None:
             for data, name in changed:
