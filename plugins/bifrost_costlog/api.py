@@ -16,18 +16,25 @@ import asyncio
 import csv
 import io
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
-from bifrost_py.admin import AdminRoute, admin_error
-from bifrost_py.admin.params import whole_number
+from bifrost_py.admin import (
+    AdminError,
+    AdminRoute,
+    choice,
+    flag,
+    json_response,
+    require_started,
+    text,
+    whole_number,
+)
 
 from .columns import BODIES, INT64, NAMES
-from .filters import PARAMETERS, parse_bool, parse_filters, parse_time, text_parameter
+from .filters import PARAMETERS, parse_filters, parse_time
 from .live import LiveHub
 from .present import Presenter, iso
 from .queries import GROUPS, MAX_PAGE, LogQueries
@@ -39,11 +46,6 @@ DEFAULT_PAGE = 50
 KEEPALIVE = 15.0
 SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
 CSV_COLUMNS = ("id", "timestamp", *[n for n in NAMES if n not in BODIES], "cost", "currency")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
 
 
 class LogApi:
@@ -52,10 +54,7 @@ class LogApi:
 
     @property
     def queries(self) -> LogQueries:
-        queries = self.plugin.queries
-        if queries is None:
-            raise web.HTTPServiceUnavailable(text="the request log is not open")
-        return queries
+        return require_started(self.plugin.queries, "the request log")
 
     @property
     def present(self) -> Presenter:
@@ -78,7 +77,7 @@ class LogApi:
             AdminRoute(
                 "GET",
                 "/logs",
-                self._guard(self.logs),
+                self.logs,
                 "Request log rows (one per attempt), newest first",
                 paging,
                 tag="logs",
@@ -86,7 +85,7 @@ class LogApi:
             AdminRoute(
                 "GET",
                 "/logs/export",
-                self._guard(self.export),
+                self.export,
                 "Request log rows as CSV",
                 PARAMETERS,
                 tag="logs",
@@ -94,7 +93,7 @@ class LogApi:
             AdminRoute(
                 "GET",
                 "/logs/stream",
-                self._guard(self.stream),
+                self.stream,
                 "New request log rows as server-sent events",
                 {**PARAMETERS, "after": "replay rows after this id first (or Last-Event-ID)"},
                 tag="logs",
@@ -103,14 +102,14 @@ class LogApi:
             AdminRoute(
                 "GET",
                 "/logs/{request_id}",
-                self._guard(self.request),
+                self.request,
                 "Every attempt of one request",
                 tag="logs",
             ),
             AdminRoute(
                 "GET",
                 "/usage",
-                self._guard(self.usage),
+                self.usage,
                 "Requests, tokens, cost and latency percentiles by group",
                 {**PARAMETERS, "by": by},
                 tag="usage",
@@ -118,23 +117,12 @@ class LogApi:
             AdminRoute(
                 "GET",
                 "/usage/summary",
-                self._guard(self.summary),
+                self.summary,
                 "Spend today/this week/this month and the dashboard's figures",
                 {**PARAMETERS, "since": "window of the figures (default 24h)"},
                 tag="usage",
             ),
         ]
-
-    def _guard(self, handler: Handler) -> Handler:
-        """Bad query parameters are 400s that name the parameter."""
-
-        async def run(request: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(request)
-            except ValueError as exc:
-                return admin_error(400, str(exc))
-
-        return run
 
     # ------------------------------------------------------------------ rows
 
@@ -143,10 +131,10 @@ class LogApi:
         filters = parse_filters(query)
         limit = whole_number(query, "limit", default=DEFAULT_PAGE, minimum=1, maximum=MAX_PAGE) or DEFAULT_PAGE
         cursor = whole_number(query, "cursor", default=None, minimum=1, maximum=INT64[1])
-        bodies = parse_bool("bodies", query["bodies"]) if query.get("bodies") else False
+        bodies = flag(query, "bodies", default=False)
         rows = await self.queries.page(filters, cursor=cursor, limit=limit, bodies=bodies)
         next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
-        return _json(
+        return json_response(
             {
                 "rows": [self.present.row(r) for r in rows],
                 "next_cursor": next_cursor,
@@ -155,16 +143,14 @@ class LogApi:
         )
 
     async def request(self, request: web.Request) -> web.StreamResponse:
-        request_id = text_parameter("request_id", request.match_info["request_id"])
+        request_id = text(request.match_info, "request_id") or ""
         rows = await self.queries.request(request_id)
         if not rows:
-            return admin_error(
-                404, f"no log rows for request {request_id!r} (not written yet, pruned, or unknown)"
-            )
+            raise AdminError(404, f"no log rows for request {request_id!r} (not written yet, pruned, or unknown)")
         shown = [self.present.row(r) for r in rows]
         final = next((r for r in shown if r["final"]), shown[-1])
         total = sum((r["cost_usd"] or 0.0) for r in shown)
-        return _json(
+        return json_response(
             {
                 "request_id": request_id,
                 "attempts": shown,
@@ -207,15 +193,16 @@ class LogApi:
         response = web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
         subscriber = self.hub.subscribe(filters.accepts)
+        stopping = self.plugin.gateway.stopping  # streams end as the server starts to shut down
         try:
             await response.write(b"retry: 2000\n: connected\n\n")
             if last_id is not None:
                 replayed = await self.queries.after(filters, last_id)
                 await self._send_rows(response, replayed)
                 last_id = replayed[-1]["id"] if replayed else last_id
-            while not self.hub.closed.is_set():
+            while not self.hub.closed.is_set() and not stopping.is_set():
                 try:
-                    await _wait(subscriber.ready, KEEPALIVE)
+                    await _wait(subscriber.ready, stopping, KEEPALIVE)
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
@@ -246,9 +233,9 @@ class LogApi:
 
     async def usage(self, request: web.Request) -> web.StreamResponse:
         filters = parse_filters(request.query)
-        by = request.query.get("by") or "model"
+        by = choice(request.query, "by", GROUPS, default="model") or "model"
         groups, totals = await self.queries.usage_and_totals(filters, by)
-        return _json(
+        return json_response(
             {
                 "by": by,
                 "groups": [self.present.aggregate(g) for g in groups],
@@ -265,7 +252,7 @@ class LogApi:
         spend = await self.queries.spend(filters, now)
         figures = self.present.aggregate(await self.queries.totals(filters))
         starts = self.queries.period_starts(now)
-        return _json(
+        return json_response(
             {
                 "currency": self.present.currency(),
                 "timezone": str(self.queries.zone),
@@ -308,9 +295,17 @@ class LogApi:
         )
 
 
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    async with asyncio.timeout(timeout):
-        await event.wait()
+async def _wait(event: asyncio.Event, stopping: asyncio.Event, timeout: float) -> None:
+    """Until `event` or `stopping` is set; TimeoutError after `timeout` seconds."""
+    waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stopping.wait())]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    if not done:
+        raise TimeoutError
 
 
 def _csv_value(value: Any) -> Any:

@@ -35,6 +35,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("requested_model", TEXT),
     ("model", TEXT),  # the model this attempt targeted (gateway name)
     ("answered_model", TEXT),  # the model named in the answer
+    ("served_model", TEXT),  # the provider's own id the attempt was sent as (and priced at)
     ("status", INT),
     ("error_type", TEXT),
     ("error_message", TEXT),
@@ -47,6 +48,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("price_unknown", BOOL),
     ("saved_usd", REAL),  # cache hit: what the cached answer cost when it was made
     ("requested_cost_usd", REAL),  # routed to another model: this usage on the requested one
+    ("savings_unpriced", BOOL),  # the requested (or cached) model has no price: no saving counted
     ("latency_ms", REAL),
     ("ttft_ms", REAL),  # streams: time to the first event
     ("upstream_ms", REAL),
@@ -79,6 +81,7 @@ CLIENT_TEXT: tuple[tuple[str, int], ...] = (
     ("requested_model", 256),
     ("model", 256),
     ("answered_model", 256),
+    ("served_model", 256),
     ("session_id", 128),
     ("client_app", 128),
     ("key_id", 128),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bifrost_py.admin.params import BadParameter, number
+from bifrost_py.admin import params
 from bifrost_py.clients import client_name, client_sql
 from bifrost_py.configschema import parse_duration
 
@@ -142,45 +142,27 @@ def status_range(text: str) -> tuple[int, int]:
         return low, low + 100
     if text.isascii() and text.isdigit() and len(text) <= 3:
         return int(text), int(text) + 1
-    raise ValueError(f"status: expected a status like 200, 4xx, ok or error, got {text!r}")
+    raise params.BadParameter(f"status: expected a status like 200, 4xx, ok or error, got {text[:40]!r}")
 
 
 def parse_filters(query: Mapping[str, str], *, now: float | None = None) -> Filters:
-    """Filters from query parameters; ValueError names the parameter that is wrong."""
+    """Filters from query parameters (the admin API's typed readers, `bifrost_py.admin.params`);
+    BadParameter, a ValueError answered with a 400, names the parameter that is wrong."""
     filters = Filters()
     for name in ("key", "team", "customer", "provider", "session", "request_id", "endpoint", "model", "client"):
-        value = query.get(name)
-        if value:
-            setattr(filters, name, text_parameter(name, value))
-    if query.get("status"):
-        status_range(query["status"])
-        filters.status = query["status"]
-    for flag in FLAGS:
-        if flag in query and query[flag] != "":
-            setattr(filters, flag, parse_bool(flag, query[flag]))
+        setattr(filters, name, params.text(query, name))
+    status = params.text(query, "status")
+    if status is not None:
+        status_range(status)
+        filters.status = status
+    for name in FLAGS:
+        setattr(filters, name, params.flag(query, name, default=None))  # type: ignore[arg-type]
     current = time.time() if now is None else now
     if query.get("since"):
         filters.since = parse_time("since", query["since"], current)
     if query.get("until"):
         filters.until = parse_time("until", query["until"], current)
     return filters
-
-
-def parse_bool(name: str, text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name}: expected true or false, got {text!r}")
-
-
-def text_parameter(name: str, value: str) -> str:
-    """A text filter as a store can compare it: PostgreSQL refuses NUL in text (stored rows
-    never hold one: `text.bounded` escapes it)."""
-    if "\x00" in value:
-        raise BadParameter(f"{name}: must not contain NUL characters")
-    return value
 
 
 def parse_time(name: str, text: str, now: float) -> float:
@@ -193,7 +175,7 @@ def parse_time(name: str, text: str, now: float) -> float:
     except ValueError:
         pass
     else:
-        epoch = number({name: text}, name, default=low, minimum=low, maximum=high)
+        epoch = params.number({name: text}, name, default=low, minimum=low, maximum=high)
         return low if epoch is None else epoch
     try:
         moment = now - parse_duration(text)
@@ -201,12 +183,12 @@ def parse_time(name: str, text: str, now: float) -> float:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(
+            raise params.BadParameter(
                 f"{name}: expected ISO 8601 (2026-01-31T00:00:00Z), epoch seconds or a duration like 24h, got {text!r}"
             ) from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         moment = parsed.timestamp()
     if not low <= moment <= high:  # also NaN
-        raise BadParameter(f"{name}: must be a time after 1970 and before the year 10000, got {text[:40]!r}")
+        raise params.BadParameter(f"{name}: must be a time after 1970 and before the year 10000, got {text[:40]!r}")
     return moment

@@ -12,14 +12,15 @@ Successful count_tokens calls are not logged (free, answered without a model); r
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bifrost_py import hookimpl
 from bifrost_py.admin import AdminRoute
 from bifrost_py.context import COUNT_TOKENS, Attempt, Call
+from bifrost_py.periodic import DONE, Periodic
+from bifrost_py.settings import load_settings
 
 from .api import LogApi
 from .filters import Filters
@@ -29,7 +30,7 @@ from .present import Presenter
 from .queries import GROUPS, LogQueries
 from .report import render
 from .rows import ROWS, STREAM_BODY, RowBuilder, StreamBody
-from .settings import Settings, read_settings
+from .settings import SECTION, Settings, read_settings
 from .stores import Store, open_store
 from .writer import BatchWriter
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bifrost_py.costlog")
 
 ROLLUP_BUILD_PAUSE = 0.02  # seconds between two chunks of the rollup build (writes go in between)
+ROLLUP_RETRY = 60.0  # seconds before building the rollup again after a failed chunk
 
 
 class CostLog:
@@ -54,13 +56,16 @@ class CostLog:
         self.store: Store | None = None
         self.writer: BatchWriter | None = None
         self.queries: LogQueries | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._periodic: list[Periodic] = []
+        self._rollup_failed = False
+        self._rollup_started = 0.0
+        self._rollup_announced = False
 
     # ------------------------------------------------------------------ start-up
 
     @hookimpl
     def bifrost_configure(self, gateway: Gateway) -> None:
-        self.settings = settings = read_settings(gateway)
+        self.settings = settings = load_settings(gateway, SECTION, read_settings)
         self.builder = RowBuilder(gateway.prices, settings, frozenset(gateway.providers))
         self.metrics = Metrics(gateway.metrics, settings.max_label_values)
         self.presenter = Presenter(settings.currency_code, settings.currency_per_usd, gateway.format_money)
@@ -69,27 +74,28 @@ class CostLog:
     @hookimpl
     async def bifrost_startup(self, gateway: Gateway) -> None:
         assert self.metrics is not None
-        store = open_store(self.settings.logs_url, self.settings.timezone)
+        store = open_store(self.settings.logs_url, self.settings.timezone, gateway.storage)
         await store.open()
         self.store = store
         self.queries = LogQueries(store, self.settings.timezone)
         self.writer = BatchWriter(store, self.settings, self.metrics, self.hub.publish)
         self.writer.start()
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._prune_forever(), name="costlog-retention"),
-            loop.create_task(self._build_rollup(store), name="costlog-rollup-build"),
-            loop.create_task(self._end_streams_on_stop(gateway), name="costlog-stop-watch"),
+        self._rollup_started = time.monotonic()
+        self._periodic = [
+            gateway.every(self.settings.prune_interval, self._prune, name="costlog: retention", now=True, final=False),
+            gateway.every(self._rollup_pause, self._build_rollup_step, name="costlog: building the usage rollup",
+                          now=True, final=False),
         ]
 
     @hookimpl
     async def bifrost_shutdown(self, gateway: Gateway) -> None:
-        """Runs after every other plugin's (the cost log is first in order): all rows are in."""
+        """Runs after every other plugin's (the cost log is first in order): all rows are in.
+        The gateway stopped the periodic rounds before (none is cut half-way); the writer
+        writes everything still queued; the database is the gateway's to close."""
         self.hub.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        for periodic in self._periodic:
+            await periodic.stop()  # already stopped by the gateway: returns at once
+        self._periodic = []
         if self.writer is not None:
             await self.writer.close()
             writer = self.writer
@@ -103,46 +109,44 @@ class CostLog:
             self.store = None
             self.queries = None
 
-    async def _prune_forever(self) -> None:
+    async def _prune(self) -> None:
         """logging.retention: delete old rows at start-up, then every prune_interval."""
-        while True:
-            store = self.store
-            if store is not None:
-                try:
-                    deleted = await store.delete_before(time.time() - self.settings.retention)
-                    if deleted:
-                        log.info("request log: pruned %d row(s) older than the retention period", deleted)
-                except Exception as exc:  # noqa: BLE001 - retention must not stop for good
-                    log.warning("request log: pruning old rows failed: %s", exc)
-            await asyncio.sleep(self.settings.prune_interval)
+        store = self.store
+        if store is None:
+            return
+        try:
+            deleted = await store.delete_before(time.time() - self.settings.retention)
+        except Exception as exc:  # noqa: BLE001 - retention tries again next round
+            log.warning("request log: pruning old rows failed: %s", exc)
+            return
+        if deleted:
+            log.info("request log: pruned %d row(s) older than the retention period", deleted)
 
-    async def _build_rollup(self, store: Store) -> None:
+    def _rollup_pause(self) -> float:
+        return ROLLUP_RETRY if self._rollup_failed else ROLLUP_BUILD_PAUSE
+
+    async def _build_rollup_step(self) -> object:
         """A database written by an older version gets its usage rollup built from the rows
-        already there: a chunk per transaction, with pauses, so that writes and queries go on
+        already there: a chunk per round, with pauses, so that writes and queries go on
         meanwhile (aggregates are read from the rows until it is done)."""
-        started = time.monotonic()
-        announced = False
-        while True:
-            try:
-                left = await store.build_rollup_step()
-            except Exception as exc:  # noqa: BLE001 - try again later; queries use the rows meanwhile
-                log.warning("request log: building the usage rollup failed (%s); retrying in a minute", exc)
-                await asyncio.sleep(60)
-                continue
-            if left is None:
-                if announced:
-                    log.info("request log: usage rollup built in %.0f s", time.monotonic() - started)
-                return
-            if not announced:
-                log.info("request log: building the usage rollup from the rows already logged (~%d)", left)
-                announced = True
-            await asyncio.sleep(ROLLUP_BUILD_PAUSE)
-
-    async def _end_streams_on_stop(self, gateway: Gateway) -> None:
-        """Live streams never end by themselves; close them as soon as the server starts to
-        shut down, so they do not hold up the wait for in-flight requests."""
-        await gateway.stopping.wait()
-        self.hub.close()
+        store = self.store
+        if store is None:
+            return DONE
+        try:
+            left = await store.build_rollup_step()
+        except Exception as exc:  # noqa: BLE001 - try again later; queries use the rows meanwhile
+            self._rollup_failed = True
+            log.warning("request log: building the usage rollup failed (%s); retrying in a minute", exc)
+            return None
+        self._rollup_failed = False
+        if left is None:
+            if self._rollup_announced:
+                log.info("request log: usage rollup built in %.0f s", time.monotonic() - self._rollup_started)
+            return DONE
+        if not self._rollup_announced:
+            log.info("request log: building the usage rollup from the rows already logged (~%d)", left)
+            self._rollup_announced = True
+        return None
 
     # ------------------------------------------------------------------ per request
 

@@ -180,12 +180,13 @@ SELECT grp,
   SUM(CASE WHEN requested_cost_usd IS NOT NULL THEN requested_cost_usd - COALESCE(cost_usd, 0) ELSE 0 END)
     AS saved_by_routing_usd,
   SUM(fallback) AS fallbacks,
+  SUM(savings_unpriced) AS savings_unpriced,
   MIN(CASE WHEN final = 1 AND rn >= 0.50 * n THEN request_ms END) AS p50_ms,
   MIN(CASE WHEN final = 1 AND rn >= 0.95 * n THEN request_ms END) AS p95_ms
 FROM (
   SELECT {group} AS grp, final, status, input_tokens, output_tokens, cache_read_tokens,
     cache_write_tokens, cost_usd, price_unknown, cache_hit, saved_usd, requested_cost_usd, fallback,
-    request_ms,
+    savings_unpriced, request_ms,
     ROW_NUMBER() OVER (PARTITION BY {group}, final ORDER BY request_ms) AS rn,
     COUNT(*) OVER (PARTITION BY {group}, final) AS n
   FROM {TABLE} WHERE {where}
@@ -283,7 +284,7 @@ ORDER BY {order}"""
         group = self._rollup_group(by)
         sums = ", ".join(f"SUM({name}) AS {name}" for name in rollup.SUMS)
         postgres = self.store.dialect == "postgres"
-        hist = "" if postgres else ", hist_sum(hist) AS hist"
+        hist = "" if postgres else ", costlog_hist_sum(hist) AS hist"
         sql = f"SELECT {group} AS grp, {sums}{hist} FROM {rollup.ROLLUP} WHERE {plan.where} GROUP BY grp"
         cells: dict[Any, Cell] = {}
         for row in await self.store.fetch(sql, plan.params):

@@ -32,9 +32,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .columns import NAMES, TABLE
+
+if TYPE_CHECKING:
+    from bifrost_py.storage import SQLiteDatabase
 
 ROLLUP = f"{TABLE}_rollup"
 STATE = f"{TABLE}_rollup_state"
@@ -71,6 +74,7 @@ INTS = (
     "unpriced",
     "cache_hits",
     "fallbacks",
+    "savings_unpriced",
 )
 FLOATS = ("cost_usd", "saved_by_cache_usd", "saved_by_routing_usd")
 SUMS = (*INTS, *FLOATS)
@@ -89,6 +93,7 @@ SOURCE = (
     "saved_usd",
     "requested_cost_usd",
     "fallback",
+    "savings_unpriced",
     "request_ms",
     *DIM_NAMES,
 )
@@ -198,14 +203,12 @@ class HistSum:
         return int_to_blob(self.value)
 
 
-class RollupConnection(sqlite3.Connection):
-    """A SQLite connection that knows the rollup's functions (aiosqlite's `factory=`)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.create_function("hist_add", 2, hist_add, deterministic=True)
-        self.create_function("hist_sub", 2, hist_sub, deterministic=True)
-        self.create_aggregate("hist_sum", 1, HistSum)  # type: ignore[arg-type]  # typeshed: step(int) only
+async def register_functions(db: SQLiteDatabase) -> None:
+    """The rollup's SQL functions on every connection of the log's SQLite file (the storage
+    service applies them to connections opened later too)."""
+    await db.create_function("costlog_hist_add", 2, hist_add)
+    await db.create_function("costlog_hist_sub", 2, hist_sub)
+    await db.create_aggregate("costlog_hist_sum", 1, HistSum)
 
 
 # --------------------------------------------------------------------------- folding rows
@@ -268,8 +271,9 @@ def fold(rows: Iterable[Sequence[Any]], grain: int = GRAIN) -> dict[tuple[Any, .
     """Rows (tuples in SOURCE order) summed per key (bucket, nulls, names with '' for NULL)."""
     cells: dict[tuple[Any, ...], Cell] = {}
     for row in rows:
-        (ts, final, status, tin, tout, tread, twrite, cost, unknown, hit, saved, requested, fallback, ms) = row[:14]
-        names = row[14:]
+        (ts, final, status, tin, tout, tread, twrite, cost, unknown, hit, saved, requested, fallback, unpriced,
+         ms) = row[:15]
+        names = row[15:]
         nulls = 0
         dims = []
         for (_, bit), value in zip(DIMS, names):
@@ -298,6 +302,7 @@ def fold(rows: Iterable[Sequence[Any]], grain: int = GRAIN) -> dict[tuple[Any, .
         ints[7] += unknown or 0
         ints[8] += hit or 0
         ints[9] += fallback or 0
+        ints[10] += unpriced or 0
         floats = cell.floats
         floats[0] += cost or 0.0
         floats[1] += saved or 0.0
@@ -351,7 +356,7 @@ def schema(dialect: str, grain: int = GRAIN) -> list[str]:
 
 def upsert(dialect: str, subtract: bool = False) -> str:
     """Adds a cell to its row (or subtracts it: the values passed are then negated, and for
-    SQLite the histogram is taken away by hist_sub)."""
+    SQLite the histogram is taken away by costlog_hist_sub)."""
     if dialect == "postgres":
         columns = (*KEY, *SUMS, "hist_lo", "hist")
         values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
@@ -368,7 +373,7 @@ def upsert(dialect: str, subtract: bool = False) -> str:
     else:
         columns = (*KEY, *SUMS, "hist")
         values = ", ".join("?" * len(columns))
-        hist = f"hist = {'hist_sub' if subtract else 'hist_add'}(hist, excluded.hist)"
+        hist = f"hist = {'costlog_hist_sub' if subtract else 'costlog_hist_add'}(hist, excluded.hist)"
         sums = ", ".join(f"{name} = {name} + excluded.{name}" for name in SUMS)
         target = ROLLUP
     return (
@@ -403,14 +408,16 @@ def dim_expression(name: str) -> str:
     return f"CASE WHEN (nulls & {DIM_BITS[name]}) = 0 THEN {name} END"
 
 
-class RollupReadiness:
-    """For a store: whether the rollup covers every row yet (an older database has it built in
-    the background). Remembered once true; the build step sets `_rollup_ready` itself."""
+# Columns a rollup made by an older version lacks (its rows hold none of them: 0).
+_ADDED_INTS = ("savings_unpriced",)
+UPGRADE_POSTGRES = tuple(
+    f"ALTER TABLE {ROLLUP} ADD COLUMN IF NOT EXISTS {name} BIGINT NOT NULL DEFAULT 0" for name in _ADDED_INTS
+)
 
-    _rollup_ready = False
 
-    async def rollup_ready(self) -> bool:
-        if not self._rollup_ready:
-            rows = await self.fetch(f"SELECT built_to, boundary FROM {STATE} WHERE id = 1")  # type: ignore[attr-defined]
-            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
-        return self._rollup_ready
+def upgrade_sqlite(conn: sqlite3.Connection) -> None:
+    """Add the columns an older rollup lacks (inside the schema's transaction)."""
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({ROLLUP})").fetchall()}
+    for name in _ADDED_INTS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE {ROLLUP} ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")

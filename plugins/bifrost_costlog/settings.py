@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bifrost_py.gateway import Gateway
+    from bifrost_py.settings import Section
 
 SECTION = "costlog"
 LOGGING = "logging"
@@ -33,10 +34,11 @@ class Settings:
 DEFAULTS = Settings()
 
 
-def read_settings(gateway: Gateway) -> Settings:
-    """Settings from the gateway's config; problems are recorded with their path, not raised."""
+def read_settings(section: Section, gateway: Gateway) -> Settings:
+    """Settings from the `costlog:` section (the one `load_settings` hands over, which reports
+    its unread keys), the `logging:` section (read and closed here) and the core's storage and
+    currency; problems are recorded with their path, not raised."""
     config = gateway.config
-    section = gateway.plugin_section(SECTION)
     logging = gateway.plugin_section(LOGGING)
     settings = Settings(
         logs_url=config.logs_url,
@@ -53,7 +55,6 @@ def read_settings(gateway: Gateway) -> Settings:
         currency_per_usd=config.currency_per_usd,
         timezone=config.currency_timezone,
     )
-    section.done()
     logging.done()
     if settings.flush_interval < 0:
         section.error("flush_interval", "must not be negative")

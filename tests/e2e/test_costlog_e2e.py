@@ -20,11 +20,11 @@ import aiohttp
 import anthropic
 import asyncpg
 import bifrost_costlog
-import bifrost_costlog.stores.sqlite as sqlite_store
 import openai
 import orjson
 import pytest
 
+import bifrost_py.storage.sqlite as sqlite_storage
 from bifrost_py import hookimpl
 from bifrost_py.context import Advice, Attempt, Call, Caller, Reply, Target
 from bifrost_py.errors import AuthenticationFailed
@@ -428,7 +428,7 @@ async def hold_store(logs_url: str) -> Any:
 async def test_a_stalled_store_does_not_stall_requests(
     start_gateway: Any, upstreams: Any, logs_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 100)  # SQLite gives up (and the writer retries) sooner
+    monkeypatch.setattr(sqlite_storage, "BUSY_TIMEOUT_MS", 100)  # SQLite gives up (and the writer retries) sooner
     primary, backup = upstreams
     gw = await start(start_gateway, config(primary, backup, logs_url, queue_size=5, batch_size=2, flush_interval="1ms"))
     prompt = [{"role": "user", "content": "stall"}]

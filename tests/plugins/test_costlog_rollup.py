@@ -47,6 +47,7 @@ def random_rows(count: int, seed: int) -> list[dict[str, Any]]:
             "cache_read_tokens": rng.randint(0, 50_000), "cache_write_tokens": rng.choice([None, rng.randint(0, 9000)]),
             "cost_usd": cost, "price_unknown": unknown, "saved_usd": rng.choice([None, rng.uniform(0, 0.1)]),
             "requested_cost_usd": rng.choice([None, rng.uniform(0, 1)]),
+            "savings_unpriced": rng.random() < 0.1,
             "request_ms": rng.choice([0.0, 0.4, rng.lognormvariate(7, 1.5), rng.uniform(1, 200_000)]),
             "cache_hit": rng.random() < 0.1, "fallback": rng.random() < 0.1, "session_id": "s",
         })
@@ -61,13 +62,8 @@ async def insert(store: Store, rows: list[dict[str, Any]], batch: int = 37) -> N
 async def drop(store: Store, log: bool) -> None:
     """Drop the rollup (and empty the log) through the store's own connections."""
     statements = [f"DROP TABLE {rollup.ROLLUP}", f"DROP TABLE {rollup.STATE}", *([f"DELETE FROM {TABLE}"] if log else [])]
-    if store.dialect == "postgres":
-        async with store._pool.acquire() as connection:  # type: ignore[attr-defined]
-            for statement in statements:
-                await connection.execute(statement)
-    else:
-        for statement in statements:
-            await store._writer.execute(statement)  # type: ignore[attr-defined]
+    for statement in statements:
+        await store.db.execute(statement)  # type: ignore[attr-defined]
 
 
 async def fresh(url: str, zone: str) -> Store:
@@ -84,7 +80,7 @@ async def fresh(url: str, zone: str) -> Store:
 def assert_same(fast: dict[str, Any], exact: dict[str, Any], where: Any) -> None:
     """Counts and tokens equal, money equal to rounding, percentiles within the bound."""
     for name in ("attempts", "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-                 "cache_write_tokens", "unpriced", "cache_hits", "fallbacks"):
+                 "cache_write_tokens", "unpriced", "cache_hits", "fallbacks", "savings_unpriced"):
         assert fast[name] == exact[name], (where, name)
     for name in ("cost_usd", "saved_by_cache_usd", "saved_by_routing_usd"):
         assert fast[name] == pytest.approx(exact[name], rel=1e-9, abs=1e-9), (where, name)
@@ -234,12 +230,8 @@ async def test_an_older_database_gets_its_rollup_built_while_rows_keep_coming(
     await store.open()
     try:
         await insert(store, old)  # then make it look like a database from before the rollup
-        if store.dialect == "postgres":
-            async with store._pool.acquire() as connection:  # type: ignore[attr-defined]
-                await connection.execute(f"DROP TABLE {rollup.ROLLUP}, {rollup.STATE}")
-        else:
-            await store._writer.execute(f"DROP TABLE {rollup.ROLLUP}")  # type: ignore[attr-defined]
-            await store._writer.execute(f"DROP TABLE {rollup.STATE}")  # type: ignore[attr-defined]
+        await store.db.execute(f"DROP TABLE {rollup.ROLLUP}")  # type: ignore[attr-defined]
+        await store.db.execute(f"DROP TABLE {rollup.STATE}")  # type: ignore[attr-defined]
     finally:
         await store.close()
     store = open_store(logs_url)

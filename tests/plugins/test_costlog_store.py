@@ -20,7 +20,7 @@ from bifrost_costlog.filters import Filters
 from bifrost_costlog.queries import LogQueries
 from bifrost_costlog.rollup import ERROR_BOUND
 from bifrost_costlog.stores import Store, open_store, sqlite_path
-from bifrost_costlog.stores.postgres import numbered
+from bifrost_py.storage import numbered
 from conftest import fresh_postgres
 
 NOW = 1_780_000_000.0   # a fixed "now" (2026-05-28), so periods are deterministic
@@ -69,7 +69,7 @@ def make_rows(count: int, seed: int = 1) -> list[dict[str, Any]]:
                 "customer": "acme" if key else None, "endpoint": "messages", "dialect": "anthropic",
                 "provider": rng.choice(["anthropic", "bedrock"]), "provider_type": "anthropic",
                 "provider_key": "key-1", "requested_model": rng.choice(MODELS), "model": rng.choice(MODELS),
-                "answered_model": None, "status": status,
+                "answered_model": None, "served_model": MODELS[request % 3] if request % 4 else None, "status": status,
                 "error_type": None if status == 200 else "overloaded_error",
                 "error_message": None if status == 200 else "overloaded",
                 "refused_by": "governance" if status == 402 else None,
@@ -78,6 +78,7 @@ def make_rows(count: int, seed: int = 1) -> list[dict[str, Any]]:
                 "cost_usd": cost, "price_unknown": unknown,
                 "saved_usd": rng.uniform(0, 0.01) if cache_hit else None,
                 "requested_cost_usd": (cost or 0) * 2 if routed else None,
+                "savings_unpriced": routed and request % 7 == 0,
                 "latency_ms": request_ms / attempts, "ttft_ms": None, "upstream_ms": request_ms / attempts - 1,
                 "overhead_ms": 1.0, "request_ms": request_ms, "streamed": rng.random() < 0.5, "completed": status == 200,
                 "client_disconnected": False, "cache_hit": cache_hit, "fallback": number > 1, "translated": False,

@@ -2,12 +2,23 @@
 
 Both speak the same small interface, and every query is written once with `?` placeholders in
 SQL both understand; the PostgreSQL store renumbers them. `open_store` picks by URL.
+
+The connections are not the cost log's: a store asks the gateway's storage service
+(`gateway.storage`, bifrost_py/storage) for the database its URL names, shared with every other
+plugin on that URL and closed by the gateway. The stores keep only the log's schema and row
+logic. Without a gateway (a script, a test) a store opens a private `Storage` and closes it with
+itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ..rollup import GRAIN
+
+if TYPE_CHECKING:
+    from bifrost_py.storage import Storage
 
 # Why a write failed, as `Store.fault` tells the writer:
 #   "row"      the store refused a value of some row (encoding, range, type, constraint): the
@@ -67,19 +78,21 @@ def python_fault(error: Exception) -> Fault | None:
     return None
 
 
-def open_store(url: str, timezone: str = "UTC") -> Store:
-    """A store for `storage.logs` (not opened yet). The time zone chooses the length of the
-    usage rollup's buckets when it is created (`rollup.grain_for`)."""
+def open_store(url: str, timezone: str = "UTC", storage: Storage | None = None) -> Store:
+    """A store for `storage.logs` (not opened yet), on `storage` (the gateway's) or, when None,
+    on a private one it closes itself. The time zone chooses the length of the usage rollup's
+    buckets when it is created (`rollup.grain_for`)."""
     from ..rollup import grain_for
 
     grain = grain_for(timezone)
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore(url, grain)
+        return PostgresStore(url, grain, storage)
+    sqlite_path(url)  # a malformed URL is refused before anything opens
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(sqlite_path(url), grain)
+    return SQLiteStore(url, grain, storage)
 
 
 def sqlite_path(url: str) -> str:
@@ -87,6 +100,55 @@ def sqlite_path(url: str) -> str:
     if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
         raise ValueError(f"storage.logs: expected sqlite:///PATH, got {url!r}")
     return url[len("sqlite:///") :]
+
+
+class SharedStore:
+    """What both stores share: the database comes from a `Storage`, which the store closes only
+    when it opened that storage itself; whether the rollup covers every row yet (an older
+    database has it built in the background; remembered once true)."""
+
+    dialect: str
+    db: Any  # SQLiteDatabase or PostgresDatabase, once open
+
+    def __init__(self, url: str, grain: int = GRAIN, storage: Storage | None = None) -> None:
+        self.url = url
+        self.grain = grain
+        self._storage = storage
+        self._own: Storage | None = None
+        self._rollup_ready = False
+
+    async def open(self) -> None:
+        storage = self._storage
+        if storage is None:
+            from bifrost_py.storage import Storage
+
+            storage = self._own = Storage()
+        try:
+            await self._open(storage)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _open(self, storage: Storage) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Closes the database only if this store opened its own storage (else the gateway
+        closes it, after every plugin's shutdown)."""
+        own, self._own = self._own, None
+        if own is not None:
+            await own.close()
+
+    async def rollup_ready(self) -> bool:
+        if not self._rollup_ready:
+            from ..rollup import STATE
+
+            rows = await self.fetch(f"SELECT built_to, boundary FROM {STATE} WHERE id = 1")
+            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
+        return self._rollup_ready
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
 
 PRUNE_CHUNK = 5000

@@ -1,5 +1,7 @@
 """The PostgreSQL log store, for several gateway instances writing one log.
 
+The pool is the gateway's (`gateway.storage.postgres`, shared with every plugin on the URL);
+each write is one `PostgresDatabase.write` transaction, which a cancelled caller never cuts.
 Rows go in with COPY (the fastest path asyncpg has); their ids are drawn from the table's
 sequence first, so the writer knows them (the live stream sends them) and they stay unique and
 increasing per batch across instances. The same transaction adds the batch to the usage rollup
@@ -8,22 +10,22 @@ increasing per batch across instances. The same transaction adds the batch to th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
 
+from bifrost_py.storage import PostgresDatabase, PostgresTransaction, Storage, StorageUnavailable
+
 from .. import rollup
 from ..columns import COLUMNS, INDEXES, NAMES, POSTGRES_TYPES, TABLE
-from . import PRUNE_CHUNK, ROW, STORE, UNKNOWN, Fault, python_fault
+from . import PRUNE_CHUNK, ROW, STORE, UNKNOWN, Fault, SharedStore, python_fault
 
 _SCHEMA_LOCK = 0x6263_6C6F  # pg_advisory_xact_lock key: instances starting together create once
 _ROLLUP_LOCK = 0x6263_6C70  # building the rollup and pruning it never interleave
 _ADD = rollup.upsert("postgres")
 _SOURCE = ", ".join(rollup.SOURCE)
-_PLACEHOLDER = re.compile(r"\?")
 # The server refused a value: data exceptions (class 22: NUL in text, out of range), integrity
 # violations (23), an index entry too large (54); asyncpg's own DataError: a value it cannot encode.
 _ROW_ERRORS = (
@@ -45,58 +47,26 @@ _STORE_ERRORS = (
 )
 
 
-def numbered(sql: str) -> str:
-    """`?` placeholders as PostgreSQL's `$1, $2, ...` (our SQL has no `?` inside literals)."""
-    counter = iter(range(1, 10_000))
-    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
-
-
-class PostgresStore(rollup.RollupReadiness):
+class PostgresStore(SharedStore):
     dialect = "postgres"
+    db: PostgresDatabase
 
-    def __init__(self, url: str, grain: int = rollup.GRAIN) -> None:
-        self.url = url
-        self.grain = grain
-        self._pool: asyncpg.Pool | None = None
-        self._sql: dict[str, str] = {}
-        self._rollup_ready = False
+    async def _open(self, storage: Storage) -> None:
+        db = await storage.postgres(self.url)
 
-    async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=4)
-        async with self._pool.acquire() as connection, connection.transaction():
+        async def create(tx: PostgresTransaction) -> int:
+            connection = tx.connection
             await connection.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-            await self._create_schema(connection)
+            return await _create_schema(connection, self.grain)
 
-    async def _create_schema(self, connection: asyncpg.Connection) -> None:
-        columns = ", ".join(f"{name} {POSTGRES_TYPES[kind]}" for name, kind in COLUMNS)
-        await connection.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id BIGSERIAL PRIMARY KEY, {columns})")
-        present = {
-            r["column_name"]
-            for r in await connection.fetch(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()",
-                TABLE,
-            )
-        }
-        for name, kind in COLUMNS:
-            if name not in present:
-                await connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {POSTGRES_TYPES[kind]}")
-        for index in INDEXES:
-            await connection.execute(
-                f"CREATE INDEX IF NOT EXISTS {TABLE}_{'_'.join(index)} ON {TABLE} ({', '.join(index)})"
-            )
-        for statement in rollup.schema("postgres", self.grain):  # under the lock, in the same transaction
-            await connection.execute(statement)
-        self.grain = int(await connection.fetchval(f"SELECT grain FROM {rollup.STATE} WHERE id = 1"))
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        self.grain = await db.write(create)
+        self.db = db
 
     async def insert(self, records: list[tuple[Any, ...]]) -> list[int]:
-        assert self._pool is not None, "store not open"
         cells = rollup.params(rollup.fold_records(records, self.grain), "postgres")
-        async with self._pool.acquire() as connection, connection.transaction():
+
+        async def write(tx: PostgresTransaction) -> list[int]:
+            connection = tx.connection
             found = await connection.fetch(
                 f"SELECT nextval(pg_get_serial_sequence('{TABLE}', 'id')) AS id FROM generate_series(1, $1)",
                 len(records),
@@ -106,14 +76,18 @@ class PostgresStore(rollup.RollupReadiness):
                 TABLE, records=[(i, *record) for i, record in zip(ids, records)], columns=("id", *NAMES)
             )
             await connection.executemany(_ADD, cells)
-        return ids
+            return ids
+
+        return await self.db.write(write)
 
     def fault(self, error: Exception) -> Fault:
-        """See _ROW_ERRORS and _STORE_ERRORS; asyncpg raises Python's UnicodeEncodeError for a
-        surrogate and OverflowError beyond 64 bits while encoding a row for COPY."""
+        """The storage service raises StorageUnavailable for a server that is down, starting,
+        full or read-only and a transaction that lost a race; see _ROW_ERRORS. asyncpg raises
+        Python's UnicodeEncodeError for a surrogate and OverflowError beyond 64 bits while
+        encoding a row for COPY."""
         if isinstance(error, _ROW_ERRORS):  # before InterfaceError: asyncpg's DataError is one
             return ROW
-        if isinstance(error, _STORE_ERRORS):
+        if isinstance(error, (StorageUnavailable, *_STORE_ERRORS)):
             return STORE
         found = python_fault(error)
         if found is not None:
@@ -121,70 +95,63 @@ class PostgresStore(rollup.RollupReadiness):
         return ROW if isinstance(error, ValueError) else UNKNOWN
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        assert self._pool is not None, "store not open"
-        query = self._sql.get(sql)
-        if query is None:
-            query = self._sql[sql] = numbered(sql)
-        async with self._pool.acquire() as connection:
-            return [dict(r) for r in await connection.fetch(query, *params)]
+        return [dict(r) for r in await self.db.fetch(sql, *params)]
 
     async def delete_before(self, ts: float) -> int:
         """Rows before `ts` go; the rollup loses the buckets before the cut, and the rows of
         the bucket the cut falls in are subtracted from it."""
-        assert self._pool is not None, "store not open"
+        db = self.db
         cut = rollup.bucket_of(ts, self.grain)
         total = 0
-        async with self._pool.acquire() as connection:
-            while True:
-                status = await connection.execute(
-                    f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts < $1 LIMIT {PRUNE_CHUNK})",
-                    float(cut),
-                )
-                deleted = int(status.split()[-1])
-                total += deleted
-                if deleted < PRUNE_CHUNK:
-                    break
-            async with connection.transaction():
-                await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
-                await connection.execute(
-                    f"DELETE FROM {rollup.ROLLUP} WHERE bucket < $1 AND bucket <> $2", cut, rollup.NO_TS
-                )
-            while ts > cut:
-                async with connection.transaction():
-                    await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
-                    built_to, boundary = await self._state(connection)
-                    rows = await connection.fetch(
-                        f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts >= $1 AND ts < $2 "
-                        f"LIMIT {PRUNE_CHUNK}) RETURNING id, {_SOURCE}",
-                        float(cut),
-                        float(ts),
-                    )
-                    # Rows the rollup has not been built from yet are not in it.
-                    counted = [tuple(r)[1:] for r in rows if not built_to < r["id"] <= boundary]
-                    await connection.executemany(_ADD, rollup.params(rollup.fold(counted, self.grain), "postgres", subtract=True))
-                    await connection.execute(
-                        f"DELETE FROM {rollup.ROLLUP} WHERE bucket = $1 AND attempts = 0", cut
-                    )
-                total += len(rows)
-                if len(rows) < PRUNE_CHUNK:
-                    break
-        return total
+        while True:
+            deleted = await db.execute(
+                f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts < ? LIMIT {PRUNE_CHUNK})",
+                float(cut),
+            )
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                break
 
-    async def _state(self, connection: asyncpg.Connection) -> tuple[int, int]:
-        row = await connection.fetchrow(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
-        return (0, 0) if row is None else (int(row["built_to"]), int(row["boundary"]))
+        async def whole_buckets(tx: PostgresTransaction) -> None:
+            await tx.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
+            await tx.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket < ? AND bucket <> ?", cut, rollup.NO_TS)
+
+        await db.write(whole_buckets)
+
+        async def subtract(tx: PostgresTransaction) -> int:
+            connection = tx.connection
+            await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
+            built_to, boundary = await _state(connection)
+            rows = await connection.fetch(
+                f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts >= $1 AND ts < $2 "
+                f"LIMIT {PRUNE_CHUNK}) RETURNING id, {_SOURCE}",
+                float(cut),
+                float(ts),
+            )
+            # Rows the rollup has not been built from yet are not in it.
+            counted = [tuple(r)[1:] for r in rows if not built_to < r["id"] <= boundary]
+            await connection.executemany(_ADD, rollup.params(rollup.fold(counted, self.grain), "postgres", subtract=True))
+            await connection.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket = $1 AND attempts = 0", cut)
+            return len(rows)
+
+        while ts > cut:
+            deleted = await db.write(subtract)
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                break
+        return total
 
     # ------------------------------------------------------------------ rollup
 
     async def build_rollup_step(self) -> int | None:
         """Fold the next chunk of older rows into the rollup, in one transaction (instances
         take turns); about how many rows are left (0: done), None when there was nothing to do."""
-        assert self._pool is not None, "store not open"
-        async with self._pool.acquire() as connection, connection.transaction():
+
+        async def step(tx: PostgresTransaction) -> tuple[int, int] | None:
+            connection = tx.connection
             await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
-            built_to, boundary = await self._state(connection)
+            built_to, boundary = await _state(connection)
             if built_to >= boundary:
-                self._rollup_ready = True
                 return None
             rows = await connection.fetch(
                 f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
@@ -194,5 +161,41 @@ class PostgresStore(rollup.RollupReadiness):
             await connection.executemany(_ADD, rollup.params(rollup.fold((tuple(r)[1:] for r in rows), self.grain), "postgres"))
             done = rows[-1]["id"] if len(rows) == rollup.BUILD_CHUNK else boundary
             await connection.execute(f"UPDATE {rollup.STATE} SET built_to = $1 WHERE id = 1", done)
+            return done, boundary
+
+        progress = await self.db.write(step)
+        if progress is None:
+            self._rollup_ready = True
+            return None
+        done, boundary = progress
         self._rollup_ready = done >= boundary
         return boundary - done
+
+
+async def _create_schema(connection: asyncpg.Connection, grain: int) -> int:
+    """The table, columns a database made by an older version lacks, the indexes and the
+    rollup (under the schema lock, in one transaction); the rollup's grain, as first created."""
+    columns = ", ".join(f"{name} {POSTGRES_TYPES[kind]}" for name, kind in COLUMNS)
+    await connection.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id BIGSERIAL PRIMARY KEY, {columns})")
+    present = {
+        r["column_name"]
+        for r in await connection.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()",
+            TABLE,
+        )
+    }
+    for name, kind in COLUMNS:
+        if name not in present:
+            await connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {POSTGRES_TYPES[kind]}")
+    for index in INDEXES:
+        await connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_{'_'.join(index)} ON {TABLE} ({', '.join(index)})")
+    for statement in rollup.schema("postgres", grain):
+        await connection.execute(statement)
+    for statement in rollup.UPGRADE_POSTGRES:
+        await connection.execute(statement)
+    return int(await connection.fetchval(f"SELECT grain FROM {rollup.STATE} WHERE id = 1"))
+
+
+async def _state(connection: asyncpg.Connection) -> tuple[int, int]:
+    row = await connection.fetchrow(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
+    return (0, 0) if row is None else (int(row["built_to"]), int(row["boundary"]))
