@@ -1,0 +1,61 @@
+"""Deliveries off the request path: one task per message and channel, owned here, drained at
+shutdown. Each result is recorded; a store that cannot take it is logged, never raised."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from bifrost_py.storage import StorageUnavailable
+
+if TYPE_CHECKING:
+    from .channels import Channel, Delivery
+    from .message import Message
+    from .store import AlertStore
+
+log = logging.getLogger("bifrost_py.alerts")
+
+
+class Outbox:
+    def __init__(self, store: AlertStore, channels: dict[str, Channel]) -> None:
+        self.store = store
+        self.channels = channels
+        self.tasks: set[asyncio.Task[list[Delivery]]] = set()
+
+    def post(self, message: Message, send_to: tuple[str, ...]) -> asyncio.Task[list[Delivery]]:
+        """Record and send `message` in a task of the outbox's; the caller does not wait."""
+        task = asyncio.get_running_loop().create_task(self.send(message, send_to))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def send(self, message: Message, send_to: tuple[str, ...]) -> list[Delivery]:
+        """Record `message`, deliver it to every named channel at once, record each delivery."""
+        await self._keep(self.store.record(message), f"alert {message.id}")
+        targets = [self.channels[name] for name in send_to if name in self.channels]
+        deliveries = list(await asyncio.gather(*(channel.send(message) for channel in targets)))
+        for delivery in deliveries:
+            if not delivery.ok:
+                log.warning("alerts: %s to %s failed after %d attempt(s): %s", message.kind, delivery.channel,
+                            delivery.attempts, delivery.error)
+            await self._keep(self.store.delivered(delivery), f"delivery of {message.id}")
+        return deliveries
+
+    async def drain(self, seconds: float) -> None:
+        """Wait for what is in flight (retries included) up to `seconds`, then cancel the rest."""
+        if not self.tasks:
+            return
+        _done, pending = await asyncio.wait(set(self.tasks), timeout=seconds)
+        for task in pending:
+            task.cancel()
+            log.warning("alerts: a delivery still retrying at shutdown was abandoned")
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    @staticmethod
+    async def _keep(work: object, what: str) -> None:
+        try:
+            await work  # type: ignore[misc]
+        except StorageUnavailable:
+            log.warning("alerts: could not record %s (storage unavailable)", what)

@@ -1,0 +1,202 @@
+"""The alerts plugin's hooks: budget thresholds, guards, scheduled reports, admin routes.
+
+Three shapes, chosen when the plugin is built (`bifrost_plugin`), so that what is off costs
+nothing: `AlertsBase` (nothing to send to: only checks its config and answers its admin
+routes), `AlertsPlugin` (channels or reports: budget thresholds, reports, deliveries) and
+`GuardedAlertsPlugin` (also the per-request guards).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from bifrost_py import hookimpl
+from bifrost_py.context import MESSAGES
+from bifrost_py.errors import RateLimited
+from bifrost_py.settings import load_settings
+from bifrost_py.storage import StorageUnavailable
+
+from .admin import admin_routes
+from .budgets import Thresholds
+from .channels import Channel, Delivery, make_channel
+from .guards import LoopDetector, SpendRateGuard
+from .message import Message
+from .outbox import Outbox
+from .reports import ScheduledReport
+from .settings import REPORTS, SECTION, AlertSettings, read_reports, read_settings
+from .store import AlertStore
+
+if TYPE_CHECKING:
+    from bifrost_py.admin import AdminRoute
+    from bifrost_py.budgets import BudgetUsage
+    from bifrost_py.context import Call
+    from bifrost_py.gateway import Gateway
+
+log = logging.getLogger("bifrost_py.alerts")
+DRAIN_SECONDS = 30.0
+
+
+class AlertsBase:
+    """No channel and no report configured: the plugin checks its sections (so `bifrost-py
+    check` finds mistakes) and answers its admin routes, and has no other hook: it creates no
+    table, and no request or budget update reaches it."""
+
+    active = False
+
+    def __init__(self) -> None:
+        self.settings = AlertSettings()
+        self.gateway: Gateway | None = None
+        self.store: AlertStore | None = None
+        self.outbox: Outbox | None = None
+        self.thresholds: Thresholds | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.reports: list[ScheduledReport] = []
+        self.rate: SpendRateGuard | None = None
+        self.loops: LoopDetector | None = None
+
+    @hookimpl
+    def bifrost_configure(self, gateway: Gateway) -> None:
+        settings = load_settings(gateway, SECTION, read_settings)
+        reports = read_reports(gateway.plugin_section(REPORTS), settings.channels)
+        self.settings = replace(settings, reports=reports)
+        self.gateway = gateway
+        self.rate = SpendRateGuard(self.settings.spend_rate) if self.settings.spend_rate.on else None
+        self.loops = LoopDetector(self.settings.loop) if self.settings.loop.repeats else None
+
+    @hookimpl
+    def bifrost_admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
+        return admin_routes(self)
+
+    async def send_test(self, channel: str | None) -> tuple[Message, list[Delivery]]:
+        assert self.outbox is not None
+        names = (channel,) if channel else tuple(self.settings.channels)
+        message = Message("test", "Test alert from bifrost-py",
+                          ("If you can read this, alerts reach this channel.",), {"channels": list(names)})
+        return message, await self.outbox.send(message, names)
+
+    def status(self) -> dict[str, Any]:
+        return {**self.settings.shown(), "active": self.active,
+                "next_reports": {r.settings.name: r.next_fire() for r in self.reports},
+                "shared_marks": "redis" if self.store is not None and self.store.redis is not None else "sql",
+                "in_flight": len(self.outbox.tasks) if self.outbox is not None else 0}
+
+
+class AlertsPlugin(AlertsBase):
+    """Channels or reports are configured: budget thresholds, reports, deliveries."""
+
+    active = True
+
+    @hookimpl
+    async def bifrost_startup(self, gateway: Gateway) -> None:
+        config = gateway.config
+        db = await gateway.storage.sql(self.settings.database or config.logs_url)
+        redis = await gateway.storage.redis(config.redis_url) if config.redis_url else None
+        self.store = AlertStore(db, redis)
+        await self.store.open()
+        self.session = aiohttp.ClientSession()
+        channels: dict[str, Channel] = {n: make_channel(c, self.session) for n, c in self.settings.channels.items()}
+        self.outbox = Outbox(self.store, channels)
+        self.thresholds = Thresholds(gateway, self.settings, self.store)
+        for report in self.settings.reports:
+            scheduled = ScheduledReport(gateway, report, self.store, self.outbox)
+            gateway.every(scheduled.until_next, scheduled.run, name=f"alerts: report {report.name}", final=False)
+            self.reports.append(scheduled)
+        gateway.every(3600.0, self.store.prune, name="alerts: forgetting expired marks", final=False)
+
+    @hookimpl
+    async def bifrost_shutdown(self, gateway: Gateway) -> None:
+        if self.outbox is not None:
+            await self.outbox.drain(DRAIN_SECONDS)
+        if self.session is not None:
+            await self.session.close()
+
+    @hookimpl
+    async def bifrost_budget_update(self, gateway: Gateway, usages: list[BudgetUsage]) -> None:
+        if self.thresholds is None or self.outbox is None:
+            return
+        for message in await self.thresholds.check(usages):
+            self.outbox.post(message, self.settings.send_to)
+
+    async def _alert(self, message: Message, mark: str, lasts: float) -> None:
+        """Send `message` unless another instance (or this one) already sent it under `mark`."""
+        if self.store is None or self.outbox is None:
+            return
+        try:
+            if not await self.store.claim(mark, time.time() + lasts):
+                return
+        except StorageUnavailable:
+            log.warning("alerts: %s not marked (storage unavailable); sending it anyway", mark)
+        self.outbox.post(message, self.settings.send_to)
+
+
+class GuardedAlertsPlugin(AlertsPlugin):
+    """The plugin with its guards: registered when `alerts.loop` or `alerts.spend_rate` is set."""
+
+    @hookimpl
+    async def bifrost_request_start(self, call: Call) -> None:
+        if self.loops is None or not call.session_id or call.endpoint != MESSAGES or not isinstance(call.body, dict):
+            return
+        guard = self.settings.loop
+        count = self.loops.add(call.session_id, call.body)
+        if count <= guard.repeats:
+            return
+        who = call.caller.key_name if call.caller is not None else "-"
+        if count == guard.repeats + 1:
+            title = (f"Loop suspected: session {call.session_id} (key '{who}') sent the same request "
+                     f"{count} times in {_minutes(guard.within)}")
+            lines = (f"Model: {call.model}", f"Client: {call.client_app or '-'}",
+                     "Refusing its repeats with 429." if guard.refuse else "Not refused (loop.refuse is off).")
+            details = {"session": call.session_id, "key": who, "team": call.caller.team if call.caller else None,
+                       "model": call.model, "repeats": count, "within_seconds": guard.within}
+            await self._alert(Message("loop", title, lines, details),
+                              f"loop:{call.session_id}:{int(time.time() // guard.within)}", guard.within)
+        if guard.refuse:
+            raise RateLimited(
+                f"loop detected: session {call.session_id} sent the same request {count} times in "
+                f"{_minutes(guard.within)}; the gateway refuses its repeats (alerts.loop). Change the request "
+                "or start a new session.", retry_after=guard.within)
+
+    @hookimpl
+    async def bifrost_request_end(self, call: Call) -> None:
+        if self.rate is None or call.caller is None or self.gateway is None:
+            return
+        spent = self._spent(call)
+        if spent <= 0:
+            return
+        found = self.rate.add(call.caller.key_name, spent)
+        if found is None:
+            return
+        last_hour, usual = found
+        key = call.caller.key_name
+        money = self.gateway.format_money
+        per_usd = self.gateway.config.currency_per_usd
+        title = f"Spend rate: virtual key '{key}' spent {money(last_hour / per_usd)} in the last hour"
+        limit = self.settings.spend_rate
+        lines = [f"Usual hourly spend: {money(usual / per_usd)}."]
+        if limit.max_per_hour is not None:
+            lines.append(f"Alarm above {money(limit.max_per_hour / per_usd)} per hour.")
+        if limit.multiple is not None:
+            lines.append(f"Alarm above {limit.multiple:g}× the usual hourly spend.")
+        details = {"key": key, "team": call.caller.team, "last_hour": round(last_hour, 4), "usual_hourly": round(usual, 4),
+                   "currency": self.gateway.config.currency_code}
+        hour = int(time.time() // 3600)
+        await self._alert(Message("spend_rate", title, tuple(lines), details), f"rate:{key}:{hour}", 3600.0)
+
+    def _spent(self, call: Call) -> float:
+        """What the call cost, in the configured currency (cache hits and refusals: nothing)."""
+        assert self.gateway is not None
+        usd = 0.0
+        for attempt in call.attempts:
+            if attempt.outcome.reply is not None or attempt.upstream_dialect is None:
+                continue
+            usd += self.gateway.prices.served_cost(attempt, attempt.outcome.usage) or 0.0
+        return usd * self.gateway.config.currency_per_usd
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
