@@ -1,5 +1,9 @@
 """The cache itself: lookups (exact, then semantic) and stores over the catalog, the vector index,
 an embedder and a store. Knows nothing of HTTP or hooks; plugin.py connects it to requests.
+
+Its work on a timer (dropping expired entries, following other instances' entries, the SQLite
+writer) runs as periodic tasks of `every` (the gateway's `gateway.every`; a private
+`Periodics` when none is given, for tools and tests that use the cache on its own).
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ from typing import Any
 import numpy as np
 import orjson
 
+from bifrost_py.periodic import Periodic, Periodics
+
 from .catalog import Catalog, Meta
 from .embedders import Embedder, EmbedderError
 from .index import Match, VectorIndex
 from .metrics import CacheMetrics
 from .policy import Plan
 from .settings import CacheSettings
-from .stores import Entry, Known, Store, StoreError
+from .stores import Entry, Every, Known, Store, StoreError
 
 log = logging.getLogger("bifrost_py.cache")
 SWEEP_SECONDS = 30.0
@@ -33,14 +39,20 @@ class Hit:
 
 
 class Cache:
-    def __init__(self, settings: CacheSettings, store: Store, embedder: Embedder, metrics: CacheMetrics) -> None:
+    def __init__(self, settings: CacheSettings, store: Store, embedder: Embedder, metrics: CacheMetrics,
+                 every: Every | None = None) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.metrics = metrics
         self.catalog = Catalog(settings.max_entries)
         self.index = VectorIndex()
-        self._background: list[asyncio.Task[None]] = []
+        self._own: Periodics | None = None
+        if every is None:
+            self._own = Periodics()
+            every = self._own.every
+        self.every: Every = every
+        self._background: list[Periodic] = []
         self._writes: set[asyncio.Task[None]] = set()
         # Redis bounds the shared cache itself; elsewhere this process's bound is the store's.
         self._evict_from_store = store.name != "redis"
@@ -52,21 +64,31 @@ class Cache:
         await self.store.open()
         await self.embedder.start()
         self.learn(await self.store.load(self.clock()))
-        loop = asyncio.get_running_loop()
-        self._background = [loop.create_task(self.store.follow(self.learn)), loop.create_task(self._sweep())]
+        self._background = [self.every(self._sweep_interval, self._sweep, name="cache: dropping expired entries",
+                                       final=False)]
+        follower = self.store.follow(self.learn, self.every)
+        if follower is not None:
+            self._background.append(follower)
 
     async def stop(self) -> None:
+        """End the periodic tasks (a round in progress finishes; the gateway has usually
+        stopped them already), commit what is queued, close the store and the embedder."""
+        for periodic in self._background:
+            await periodic.stop()
         await self.settle()
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
         await self.store.close()
+        if self._own is not None:
+            await self._own.stop()
         await self.embedder.close()
 
+    def _sweep_interval(self) -> float:
+        return min(SWEEP_SECONDS, max(1.0, self.settings.ttl / 2))
+
     async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(min(SWEEP_SECONDS, max(1.0, self.settings.ttl / 2)))
+        try:
             await self.expire(self.clock())
+        except StoreError as exc:  # the store logged it; the catalog dropped them regardless
+            log.warning("cache: deleting expired entries from the store failed (%s); next sweep retries", exc)
 
     async def expire(self, now: float) -> int:
         gone = self.catalog.expired(now)

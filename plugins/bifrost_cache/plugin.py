@@ -92,9 +92,9 @@ class CachePlugin:
     async def bifrost_startup(self, gateway: Gateway) -> None:
         embedder = make_embedder(self.settings.embedder, gateway)
         self._embedder_id = embedder.id
-        store = make_store(self.settings, gateway.storage, workers=gateway.config.workers)
+        store = make_store(self.settings, gateway.storage, gateway.every, workers=gateway.config.workers)
         metrics = CacheMetrics(gateway.metrics)
-        self.cache = Cache(self.settings, store, embedder, metrics)
+        self.cache = Cache(self.settings, store, embedder, metrics, gateway.every)
         metrics.watch(lambda: len(self.cache.catalog) if self.cache else 0,
                       lambda: self.cache.index.nbytes if self.cache else 0)
         await self.cache.start()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .catalog import Meta
-from .stores import Apply, Entry, Known
+from .stores import Apply, Entry, Every, Known
+
+if TYPE_CHECKING:
+    from bifrost_py.periodic import Periodic
 
 
 class MemoryStore:
@@ -42,8 +47,9 @@ class MemoryStore:
         await self.delete(doomed)
         return len(doomed)
 
-    async def follow(self, apply: Apply) -> None:
+    def follow(self, apply: Apply, every: Every) -> Periodic | None:
         """Nobody else writes here."""
+        return None
 
     async def flush(self) -> None:
         """Writes are immediate."""

@@ -6,8 +6,8 @@
 
 Exact lookups read the hash directly, so an answer stored by one instance is a hit on every
 other one at once. Semantic lookups run on each instance's in-memory index, which is rebuilt from
-`lru` on start and then follows `feed` (blocking XREAD), so other instances' entries become
-semantic hits within moments. Eviction is atomic in Redis (a script pops the least recently used
+`lru` on start and then follows `feed` (a `gateway.every` task whose round is one blocking
+XREAD), so other instances' entries become semantic hits within moments. Eviction is atomic in Redis (a script pops the least recently used
 keys beyond max_entries and deletes them), so several instances never overfill it together.
 
 Robustness comes from the gateway's Redis client (`gateway.storage.redis`, bifrost_py/storage/
@@ -15,7 +15,7 @@ redis.py), shared with the other plugins on the same URL: no command is ever can
 (each runs in a task of its own; a cancelled caller leaves at once), timeouts are short, and
 the gateway closes the client after every plugin's shutdown. Here, every failure (Redis down,
 restarted, too slow, or a command it refused) is a StoreError: the cache answers a miss, skips
-the store, and the next command reconnects. `close()` stops following the feed and gives the
+the store, and the next command reconnects. `close()` ends following the feed and gives the
 commands this store started a few seconds at most.
 """
 
@@ -31,10 +31,11 @@ from typing import Any, TypeVar
 import orjson
 import redis.asyncio as redis
 
+from bifrost_py.periodic import DONE, Periodic
 from bifrost_py.storage import RedisClient, Storage, StorageUnavailable
 
 from .catalog import Meta
-from .stores import Apply, Entry, Known, StoreError, vector_bytes, vector_from
+from .stores import Apply, Entry, Every, Known, StoreError, vector_bytes, vector_from
 
 log = logging.getLogger("bifrost_py.cache")
 T = TypeVar("T")
@@ -85,6 +86,7 @@ class RedisStore:
         self._feed_id = "0-0"
         self._tasks: set[asyncio.Task[Any]] = set()   # commands running, waited for by flush/close
         self._reading: asyncio.Task[Any] | None = None  # the feed's blocking read, if one runs
+        self._feed_pause = 0.0  # before the next feed read: 0, or FEED_RETRY while Redis is away
         self._closing = asyncio.Event()
 
     def _entry(self, key: str) -> str:
@@ -178,17 +180,26 @@ class RedisStore:
         entry = _meta_from(key, meta)
         return (entry, bytes(body)) if entry.expires > now else None
 
-    async def follow(self, apply: Apply) -> None:
-        """Learn the entries other instances store, until close() (or cancelled: each read
-        runs to its end on its own, so cancelling this loop is safe)."""
-        while not self._closing.is_set():
+    def follow(self, apply: Apply, every: Every) -> Periodic | None:
+        """Learn the entries other instances store, until close(): each round is one blocking
+        read of the feed (at most _FOLLOW_BLOCK_MS), the next one follows at once, or after
+        FEED_RETRY while Redis is away."""
+
+        async def read() -> object:
+            if self._closing.is_set():
+                return DONE
             try:
                 self._reading = self._start(self._read_feed, "feed read")
                 answer = await _store_errors(asyncio.shield(self._reading), "feed read")
             except StoreError:
-                await self._pause(FEED_RETRY)
-                continue
+                self._feed_pause = FEED_RETRY
+                return None
+            self._feed_pause = 0.0
             self._learn(answer, apply)
+            return None
+
+        return every(lambda: self._feed_pause, read, name="cache: following the shared Redis feed",
+                     now=True, final=False)
 
     async def _read_feed(self, client: redis.Redis) -> Any:
         return await client.xread({self._feed: self._feed_id}, block=_FOLLOW_BLOCK_MS, count=500)
@@ -204,10 +215,6 @@ class RedisStore:
                 if entry.expires > now:
                     known.append(Known(entry, vector_from(fields.get(b"vector"))))
             apply(known)
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
 
     # ------------------------------------------------------------------ writes
 

@@ -2,12 +2,15 @@
 through `gateway.storage` (WAL, one writer shared with the other plugins using the file, reads
 on reader connections that never wait behind a write).
 
-Writes go through one background writer that commits in batches, off the request path, each
-batch one all-or-nothing transaction; a body that is not committed yet is served from
-`_pending`, so an answer can be hit the moment it is stored. The in-memory index is rebuilt from the table on start (`load`). With several workers
-(`server.workers`), each worker polls for the rows the others added (`follow`) and asks the
-table on a local miss, so exact hits work across workers at once and semantic ones within
-`SYNC_SECONDS`.
+Writes are queued and committed in batches off the request path by a `gateway.every` task
+(woken by each write, so a batch follows at once; a round is never cut half-way and the last
+one runs at shutdown), each batch one all-or-nothing transaction; a body that is not
+committed yet is served from `_pending`, so an answer can be hit the moment it is stored.
+`flush()` commits what is queued itself, so it never depends on that task still running.
+The in-memory index is rebuilt from the table on start (`load`). With several workers
+(`server.workers`), each worker polls for the rows the others added (`follow`, another
+periodic task) and asks the table on a local miss, so exact hits work across workers at once
+and semantic ones within `SYNC_SECONDS`.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import time
 from itertools import groupby
 from typing import Any
 
+from bifrost_py.periodic import Periodic
 from bifrost_py.storage import SQLiteDatabase, Storage, StorageUnavailable
 
 from .catalog import Meta
-from .stores import Apply, Entry, Known, StoreError, vector_bytes, vector_from
+from .stores import Apply, Entry, Every, Known, StoreError, vector_bytes, vector_from
 
 log = logging.getLogger("bifrost_py.cache")
 SYNC_SECONDS = 2.0
+WRITE_SECONDS = 1.0  # the writer's round when nothing woke it (a write wakes it at once)
 PURGE_SECONDS = 60.0
 _COLUMNS = "key, scope, partition, created, expires, model, provider, size, hits"
 SCHEMA = (
@@ -57,17 +62,16 @@ def _meta(row: Any) -> Meta:
 class SQLiteStore:
     name = "sqlite"
 
-    def __init__(self, storage: Storage, path: str, *, shared: bool = False) -> None:
+    def __init__(self, storage: Storage, path: str, every: Every, *, shared: bool = False) -> None:
         self.storage = storage
         self.path = path
+        self.every = every
         self.shared = shared
         self.db: SQLiteDatabase | None = None
         self._ops: list[tuple[str, Any]] = []
         self._pending: dict[str, tuple[Meta, bytes]] = {}
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._writer: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()  # one batch at a time: the writer's round or a flush
+        self._writer: Periodic | None = None
         self._seq = 0
         self._purged = time.time()
 
@@ -75,14 +79,14 @@ class SQLiteStore:
         db = await self.storage.sqlite(self.path)
         await db.write_in_thread(lambda conn: [conn.execute(statement) for statement in SCHEMA])
         self.db = db
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self._writer = self.every(WRITE_SECONDS, self.flush, name=f"cache: writing entries to {self.path}")
 
     async def close(self) -> None:
-        """Commit what is queued; the database itself is the gateway's to close."""
-        await self.flush()
+        """Stop the writer (its round in progress ends, its final one commits what is queued),
+        commit anything queued since; the database itself is the gateway's to close."""
         if self._writer is not None:
-            self._writer.cancel()  # it waits for work between batches: nothing is cut
-            await asyncio.gather(self._writer, return_exceptions=True)
+            await self._writer.stop()
+        await self.flush()
         self.db = None
 
     # ------------------------------------------------------------------ reads
@@ -107,16 +111,15 @@ class SQLiteStore:
             raise StoreError(str(exc)) from exc
         return None if row is None else (_meta(row), bytes(row[9]))
 
-    async def follow(self, apply: Apply) -> None:
-        """With several workers: learn the entries the others stored (runs until cancelled)."""
+    def follow(self, apply: Apply, every: Every) -> Periodic | None:
+        """With several workers: learn the entries the others stored, every SYNC_SECONDS."""
         if not self.shared:
-            return
-        while True:
-            await asyncio.sleep(SYNC_SECONDS)
-            try:
-                apply(await self._since(time.time()))
-            except Exception:
-                log.exception("cache: reading other workers' entries failed")
+            return None
+
+        async def poll() -> None:
+            apply(await self._since(time.time()))
+
+        return every(SYNC_SECONDS, poll, name="cache: learning other workers' entries", final=False)
 
     async def _since(self, now: float) -> list[Known]:
         assert self.db is not None
@@ -153,32 +156,28 @@ class SQLiteStore:
             raise StoreError(f"the SQLite cache store could not delete: {exc}") from exc
 
     async def flush(self) -> None:
-        """Wait until every queued write is committed."""
-        while self._ops or not self._idle.is_set():
-            self._wake.set()
-            await self._idle.wait()
-            if self._ops:
-                await asyncio.sleep(0)
+        """Commit every queued write (the writer's round; tests and shutdown call it too)."""
+        while self._ops:
+            async with self._writing:
+                ops, self._ops = self._ops, []
+                if ops:
+                    await self._commit(ops)
+        async with self._writing:  # a batch another caller took is committed too
+            pass
 
     def _queue(self, kind: str, item: Any) -> None:
         self._ops.append((kind, item))
-        self._idle.clear()
-        self._wake.set()
+        if self._writer is not None:
+            self._writer.wake()
 
-    async def _write_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            ops, self._ops = self._ops, []
-            try:
-                await self._write(ops)
-            except Exception:  # the batch was rolled back whole: these entries are not cached
-                log.exception("cache: writing %d change(s) to %s failed", len(ops), self.path)
-            for kind, item in ops:
-                if kind == "put" and self._pending.get(item.meta.key, (None,))[0] is item.meta:
-                    del self._pending[item.meta.key]
-            if not self._ops:
-                self._idle.set()
+    async def _commit(self, ops: list[tuple[str, Any]]) -> None:
+        try:
+            await self._write(ops)
+        except Exception:  # the batch was rolled back whole: these entries are not cached
+            log.exception("cache: writing %d change(s) to %s failed", len(ops), self.path)
+        for kind, item in ops:
+            if kind == "put" and self._pending.get(item.meta.key, (None,))[0] is item.meta:
+                del self._pending[item.meta.key]
 
     async def _write(self, ops: list[tuple[str, Any]]) -> None:
         """Apply `ops` in order (a delete and a re-put of one key must not swap), runs of one

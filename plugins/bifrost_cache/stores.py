@@ -6,7 +6,9 @@
     redis    several instances: entries, their LRU order and a feed of new entries in Redis
 
 Every backend stores the answer body (an Anthropic message as JSON), the entry's metadata and
-its vector (float32 bytes; None for entries that only match exactly).
+its vector (float32 bytes; None for entries that only match exactly). Work on a timer (the
+SQLite writer, following other instances' entries) runs as `gateway.every` tasks: never cut
+half-way, stopped before the plugins' shutdown.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from .catalog import Meta
 
 if TYPE_CHECKING:
+    from bifrost_py.periodic import Periodic
     from bifrost_py.storage import Storage
 
     from .settings import CacheSettings
@@ -41,6 +44,7 @@ class Known:
 
 
 Apply = Callable[[list[Known]], None]
+Every = Callable[..., "Periodic"]  # gateway.every (or bifrost_py.periodic.Periodics().every)
 
 
 class StoreError(Exception):
@@ -68,7 +72,9 @@ class Store(Protocol):
 
     async def clear(self, scope: str | None) -> int: ...
 
-    async def follow(self, apply: Apply) -> None: ...
+    def follow(self, apply: Apply, every: Every) -> Periodic | None:
+        """Hand the entries other processes store to `apply` from now on, as a periodic task
+        made with `every`; None when nobody else writes here."""
 
     async def flush(self) -> None: ...
 
@@ -81,9 +87,9 @@ def vector_from(raw: bytes | None) -> np.ndarray | None:
     return None if not raw else np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
-def make_store(settings: CacheSettings, storage: Storage, *, workers: int = 1) -> Store:
+def make_store(settings: CacheSettings, storage: Storage, every: Every, *, workers: int = 1) -> Store:
     """The configured backend; SQLite and Redis through `storage` (the gateway's: shared with the
-    other plugins, closed by the gateway)."""
+    other plugins, closed by the gateway), timers through `every` (the gateway's)."""
     if settings.backend == "redis":
         from .store_redis import RedisStore
 
@@ -94,6 +100,6 @@ def make_store(settings: CacheSettings, storage: Storage, *, workers: int = 1) -
         return MemoryStore()
     from .store_sqlite import SQLiteStore
 
-    return SQLiteStore(storage, settings.sqlite_path, shared=workers > 1)
+    return SQLiteStore(storage, settings.sqlite_path, every, shared=workers > 1)
 
 

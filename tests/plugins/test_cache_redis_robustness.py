@@ -31,6 +31,7 @@ from bifrost_cache.catalog import Meta
 from bifrost_cache.store_redis import RedisStore
 from bifrost_cache.stores import Entry, Known, StoreError
 
+from bifrost_py.periodic import Periodics
 from bifrost_py.storage import Storage, StorageClosed
 from bifrost_py.testing import free_port, provider_config, running_gateway, wait_for_port
 
@@ -120,15 +121,16 @@ async def closed(store: RedisStore) -> None:
 # ---------------------------------------------------------------- the store: cancellation
 
 
-async def test_a_cancelled_feed_loop_stops_whatever_step_it_was_at(redis_url: str) -> None:
+async def test_a_stopped_feed_loop_ends_whatever_step_it_was_at(redis_url: str) -> None:
     store = await opened(redis_url)
     try:
         for k in range(30):
-            follower = asyncio.create_task(store.follow(lambda known: None))
+            follower = store.follow(lambda known: None, Periodics().every)
+            assert follower is not None
             await steps(k)
-            follower.cancel()
-            done, _ = await asyncio.wait({follower}, timeout=HANG)
-            assert done, f"cancelled {k} steps in, the feed loop went on reading"
+            await asyncio.wait_for(follower.stop(), HANG)
+            assert not follower.running, f"stopped {k} steps in, the feed loop went on reading"
+            assert follower.failures == 0
     finally:
         await closed(store)
 
@@ -176,7 +178,8 @@ async def test_store_fails_fast_while_redis_is_down_and_works_once_it_is_back(
         own_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
     store = await opened(own_redis.url)
     learned: list[Known] = []
-    follower = asyncio.create_task(store.follow(learned.extend))
+    follower = store.follow(learned.extend, Periodics().every)
+    assert follower is not None
     try:
         await store.put(entry("before"))
         own_redis.kill()
@@ -191,7 +194,7 @@ async def test_store_fails_fast_while_redis_is_down_and_works_once_it_is_back(
         assert found is not None and found[1] == b'{"k":"after"}'
         await asyncio.wait_for(until(lambda: "after" in {k.meta.key for k in learned}), HANG)
     finally:
-        follower.cancel()
+        await asyncio.wait_for(follower.stop(), HANG)
         await closed(store)
 
 
