@@ -4,15 +4,17 @@ under 50 concurrent charges, across two gateways sharing Redis, and after a rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 import bifrost_alerts
+import pytest
 from bifrost_alerts.testing import running_smtp_server, running_webhook_receiver
+
 from bifrost_py import BudgetUsage
 from bifrost_py.testing import running_gateway
 
@@ -49,6 +51,15 @@ async def charge_concurrently(gateway: Any, amounts: list[float], window: tuple[
     await asyncio.gather(*(gateway.plugins.budget_update(gateway, [usage(a, window)]) for a in amounts))
 
 
+@contextlib.asynccontextmanager
+async def alerting(tmp_path: Any, *, fail_first: int = 0, fail_status: int = 503,
+                   **alerts: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """A webhook receiver and a gateway whose alerts go to it: (receiver, gateway)."""
+    async with running_webhook_receiver(fail_first=fail_first, fail_status=fail_status) as hook, \
+            running_gateway(config(tmp_path, hook.url, **alerts), plugins=[bifrost_alerts], builtins=False) as gw:
+        yield hook, gw
+
+
 async def drained(gateway: Any) -> None:
     plugin = next(info.plugin for info in gateway.plugins.ordered() if info.name == "alerts")
     while plugin.outbox.tasks:
@@ -56,8 +67,7 @@ async def drained(gateway: Any) -> None:
 
 
 async def test_each_threshold_fires_once_under_50_concurrent_charges_and_again_next_window(tmp_path: Any) -> None:
-    async with running_webhook_receiver() as hook:
-        async with running_gateway(config(tmp_path, hook.url), plugins=[bifrost_alerts], builtins=False) as gw:
+    async with alerting(tmp_path) as (hook, gw):
             amounts = [i * 10_000 / 45 for i in range(50)]  # 0 % .. 109 %: crosses 50, 80 and 100
             await charge_concurrently(gw.gateway, amounts)
             await drained(gw.gateway)
@@ -109,8 +119,7 @@ async def test_per_entity_thresholds_replace_the_global_ones(tmp_path: Any) -> N
 
 
 async def test_a_failing_receiver_is_retried_and_every_delivery_recorded(tmp_path: Any) -> None:
-    async with running_webhook_receiver(fail_first=2) as hook:
-        async with running_gateway(config(tmp_path, hook.url), plugins=[bifrost_alerts], builtins=False) as gw:
+    async with alerting(tmp_path, fail_first=2) as (hook, gw):
             await gw.gateway.plugins.budget_update(gw.gateway, [usage(5_000.0)])
             await drained(gw.gateway)
             assert hook.refused == 2 and len(hook.received) == 1
@@ -165,8 +174,7 @@ async def test_slack_and_email_channels_get_their_own_shapes(tmp_path: Any) -> N
 async def test_the_test_action_answers_with_each_delivery(tmp_path: Any) -> None:
     import orjson
 
-    async with running_webhook_receiver() as hook:
-        async with running_gateway(config(tmp_path, hook.url), plugins=[bifrost_alerts], builtins=False) as gw:
+    async with alerting(tmp_path) as (hook, gw):
             status, _, body = await gw.post("/api/alerts/test", json={"channel": "hook"}, headers=AUTH)
             assert status == 200
             [delivery] = orjson.loads(body)["deliveries"]
