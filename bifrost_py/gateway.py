@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from .config import Config
 from .configschema import Problems, Section
 from .context import Target
+from .looplag import LoopLag, stall_threshold
 from .periodic import Interval, Periodic, Periodics, Round
 from .pluginmanager import PluginManager
 from .pricing import PriceBook
@@ -53,6 +54,8 @@ class Gateway:
         self._resolved_chars = 0  # of the names in the memo: it is bounded in size, not only count
         self.prices = PriceBook(config.pricing)
         self.metrics = CollectorRegistry(auto_describe=True)
+        # bifrost_event_loop_lag_seconds; BIFROST_LOOP_STALL_MS=20 also logs stalls (looplag.py)
+        self.loop_lag = LoopLag(self.metrics, stall_after=stall_threshold())
         # Services for plugins (docs/plugins.md, "Services"); built before any plugin configures.
         self.storage = Storage(config.base_dir)
         self.periodic = Periodics()
@@ -168,6 +171,7 @@ class Gateway:
     async def start(self) -> None:
         # The price catalogue takes a moment to load: do it now, not inside the first request.
         self.prices.warm()
+        self.loop_lag.start()
         await self.registry.start()  # stored providers serve from the first request on
         await self.plugins.startup(self)
 
@@ -183,3 +187,4 @@ class Gateway:
         for provider in self.providers.values():
             await provider.close()
         await self.registry.stop()
+        self.loop_lag.stop()
