@@ -110,8 +110,12 @@ class AccountApi:
         return response
 
     async def auth(self, request: web.Request) -> web.StreamResponse:
+        """Public: whether set-up is open, single sign-on offered, and who this browser's
+        session (if any) is, so the UI learns it without a refused call."""
         oidc = self.accounts.settings.oidc
-        return json_response({"setup_open": await self.accounts.setup_open(),
+        who = request.get(PRINCIPAL)
+        me = {**who.describe(), "csrf": who.csrf or None} if who is not None and who.via in ("session", "sso") else None
+        return json_response({"setup_open": await self.accounts.setup_open(), "me": me,
                               "sso": {"label": oidc.label, "url": "/api/oidc/login"} if oidc else None})
 
     async def me(self, request: web.Request) -> web.StreamResponse:

@@ -41,6 +41,7 @@ def add_web_ui(app: web.Application) -> None:
         return web.FileResponse(path, headers=REVALIDATE)
 
     app.router.add_get("/", serve_index)
+    app.router.add_get("/ui/setup", serve_index)  # the one-time set-up link: the UI's account creation
     app.router.add_get(r"/ui/{path:[\s\S]+}", serve_file)  # every name reaches ui_file, %0A included
 
 

@@ -24,7 +24,10 @@ async def test_sign_in_sets_an_http_only_strict_cookie_and_sign_out_ends_it(gw: 
     status, me = await ana.call("GET", "/me")
     assert status == 200 and me["username"] == "ana" and me["csrf"] == body["csrf"]
     assert (await ana.call("GET", "/settings"))[0] == 200
+    status, auth = await ana.call("GET", "/auth")
+    assert auth["me"]["username"] == "ana" and auth["me"]["csrf"] == body["csrf"]
     assert (await ana.call("POST", "/logout"))[0] == 204
+    assert (await ana.call("GET", "/auth"))[1]["me"] is None
     assert (await ana.call("GET", "/me"))[0] == 401
 
 
@@ -112,7 +115,7 @@ async def test_no_credentials_is_a_401_naming_both_ways_in(gw: Any, people: Any)
     status, body = await nobody.call("GET", "/settings")
     assert status == 401 and body["error"]["type"] == "authentication"
     status, body = await nobody.call("GET", "/auth")
-    assert status == 200 and body == {"setup_open": False, "sso": None}
+    assert status == 200 and body == {"setup_open": False, "sso": None, "me": None}
     assert ADMIN  # the admin token header is what automation keeps sending
 
 

@@ -1,5 +1,7 @@
-// The admin API client. The token lives in sessionStorage only: it is gone when the tab closes,
-// and no other site or later session can read it.
+// The admin API client. Two ways in: a token (the admin token or a person's API token), kept in
+// sessionStorage only, so it is gone when the tab closes and no other site can read it; or a
+// person's sign-in, an HTTP-only cookie this page cannot read, whose CSRF token the page keeps in
+// memory and sends with every change.
 
 const TOKEN = "bifrost.adminToken";
 
@@ -14,6 +16,14 @@ export const token = {
   get: () => sessionStorage.getItem(TOKEN) || "",
   set: (value) => sessionStorage.setItem(TOKEN, value),
   clear: () => sessionStorage.removeItem(TOKEN),
+};
+
+/** The signed-in person (from /api/auth or /api/login): `me` and the session's CSRF token. */
+export const session = {
+  me: null,
+  csrf: "",
+  set(me, csrf) { this.me = me; this.csrf = csrf || ""; },
+  clear() { this.me = null; this.csrf = ""; },
 };
 
 // Views subscribe to learn that the token stopped working (401): main.js shows the sign-in.
@@ -39,7 +49,10 @@ export async function api(method, path, { params, body, tokenOverride } = {}) {
 
 async function send(method, path, { params, body, tokenOverride } = {}) {
   const sentWith = tokenOverride ?? token.get();
-  const headers = { Authorization: `Bearer ${sentWith}` };
+  const sentSession = sentWith ? "" : session.csrf;
+  const headers = {};
+  if (sentWith) headers.Authorization = `Bearer ${sentWith}`;
+  else if (sentSession && method !== "GET") headers["X-CSRF-Token"] = sentSession;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -55,7 +68,8 @@ async function send(method, path, { params, body, tokenOverride } = {}) {
     // and is refused after the user signed in again must not sign them out, and a call sent
     // with no token at all (a page still loading after the sign-out) must not show the sign-in
     // again over what the user is typing.
-    const current = tokenOverride === undefined && sentWith !== "" && sentWith === token.get();
+    const current = tokenOverride === undefined
+      && (sentWith !== "" ? sentWith === token.get() : sentSession !== "" && sentSession === session.csrf);
     if (response.status === 401 && current) unauthorised.forEach((fn) => fn(message));
     throw new ApiError(response.status, message);
   }
@@ -89,7 +103,8 @@ export async function download(path, params, filename) {
  * the query string: the core accepts ?token= on routes marked as EventSource routes (the live
  * log) and nowhere else; every other call sends the Authorization header. */
 export function events(path, params = {}) {
-  return new EventSource(`/api${path}${query({ ...params, token: token.get() })}`);
+  // A signed-in browser's cookie goes along by itself; a token must be in the URL.
+  return new EventSource(`/api${path}${query({ ...params, token: token.get() || undefined })}`);
 }
 
 /** Which admin routes exist (the union of the core's and the plugins'), from /api/openapi.json.
