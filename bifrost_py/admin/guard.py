@@ -113,8 +113,11 @@ def protected(route: AdminRoute, accounts: Accounts) -> Handler:
                 return admin_error(403, "missing or wrong CSRF token: a signed-in browser sends X-CSRF-Token "
                                         "with every change (reload the page)")
             if not who.may(access):
-                return admin_error(403, f"your role ({who.role}) may not {WHAT.get(access, access)} "
-                                        f"({route.method} /api{route.path})")
+                refusal = admin_error(403, f"your role ({who.role}) may not {WHAT.get(access, access)} "
+                                           f"({route.method} /api{route.path})")
+                if request.method not in SAFE_METHODS:  # a refused change is worth knowing about too
+                    await record(accounts, route, request, who, refusal)
+                return refusal
             request[PRINCIPAL] = who
         if request.method in SAFE_METHODS:
             return await answered(handler, request)
@@ -138,7 +141,12 @@ async def audited(route: AdminRoute, accounts: Accounts, request: web.Request) -
     after = await snapshot(route, request) if route.snapshot and response.status < 400 else None
     if after is None and response.status < 400:
         after = json_of(response)
-    who = principal(request)
+    await record(accounts, route, request, principal(request), response, before, after)
+    return response
+
+
+async def record(accounts: Accounts, route: AdminRoute, request: web.Request, who: Principal,
+                 response: web.StreamResponse, before: Any = None, after: Any = None) -> None:
     entry = AuditEntry(
         actor=who.name, role=who.role, via=who.via, method=request.method, path=request.path,
         action=f"{route.method} {route.path}", resource="/".join(request.match_info.values()),
@@ -148,7 +156,6 @@ async def audited(route: AdminRoute, accounts: Accounts, request: web.Request) -
         await (await accounts.audit()).record(entry)
     except Exception:  # the change is made; a log that cannot be written must not hide that
         log.exception("could not write the audit log entry of %s %s by %s", request.method, request.path, who.name)
-    return response
 
 
 async def snapshot(route: AdminRoute, request: web.Request) -> Any:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..accounts.roles import PUBLIC, ROLES, default_access
+
 if TYPE_CHECKING:
     from . import AdminRoute
 
@@ -20,7 +22,8 @@ ERROR_SCHEMA = {
 }
 _ERROR = {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _RESPONSES = {"400": "a query parameter or the body is wrong (the message names it)",
-              "401": "wrong or missing admin token", "403": "the admin API is disabled (no admin.token)"}
+              "401": "not signed in, or a wrong token",
+              "403": "your role may not do this (or the admin API is disabled: no admin.token and no account)"}
 
 
 def openapi_document(routes: list[AdminRoute]) -> dict[str, Any]:
@@ -32,7 +35,10 @@ def openapi_document(routes: list[AdminRoute]) -> dict[str, Any]:
         "info": {"title": "bifrost-py admin API", "version": "1"},
         "components": {
             "securitySchemes": {
-                "adminToken": {"type": "http", "scheme": "bearer"},
+                "adminToken": {"type": "http", "scheme": "bearer",
+                               "description": "the admin token, or a person's API token (acts with their role)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "bifrost_session",
+                            "description": "a signed-in browser; writes also send X-CSRF-Token"},
                 "adminTokenQuery": {"type": "apiKey", "in": "query", "name": "token",
                                     "description": "only on EventSource routes, which cannot send headers"},
             },
@@ -43,13 +49,17 @@ def openapi_document(routes: list[AdminRoute]) -> dict[str, Any]:
 
 
 def _operation(route: AdminRoute) -> dict[str, Any]:
-    security: list[dict[str, list[str]]] = [{"adminToken": []}]
+    access = route.access or default_access(route.method)
+    security: list[dict[str, list[str]]] = [] if access == PUBLIC else [{"adminToken": []}, {"session": []}]
     if route.query_token:
         security.append({"adminTokenQuery": []})
     operation: dict[str, Any] = {
         "summary": route.summary,
         "tags": [route.tag],
         "security": security,
+        # What the caller's role must hold, and which roles hold it (docs/security.md).
+        "x-bifrost-access": access,
+        "x-bifrost-roles": [role for role, held in ROLES.items() if access in held],
         "responses": {"200": {"description": "OK"},
                       **{status: {**_ERROR, "description": text} for status, text in _RESPONSES.items()}},
         "parameters": [
