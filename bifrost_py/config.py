@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .accounts.settings import AccountSettings, read_account_settings
 from .configschema import ConfigError, Problems, Section
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -30,7 +31,7 @@ DEFAULT_BASE_URLS = {
     "gemini": "https://generativelanguage.googleapis.com",
     "mock": "",
 }
-CORE_SECTIONS = ("server", "admin", "metrics", "storage", "currency", "providers", "pricing", "plugins")
+CORE_SECTIONS = ("server", "admin", "metrics", "storage", "currency", "providers", "pricing", "plugins", "accounts")
 SQLITE_PREFIX = "sqlite:///"
 
 
@@ -104,6 +105,7 @@ class Config:
     workers: int = 1
     max_body_mb: float = 32.0
     admin_token: str = ""
+    accounts: AccountSettings = field(default_factory=AccountSettings)  # sessions, lock-out, single sign-on
     metrics_token: str = ""                                  # empty: /metrics is open
     logs_url: str = "sqlite:///bifrost.db"
     redis_url: str | None = None
@@ -160,6 +162,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<memory>", base_dir
     if admin:
         config.admin_token = admin.str("token", "")
         admin.done()
+    config.accounts = read_account_settings(root.section("accounts"))
     metrics = root.section("metrics")
     if metrics:
         config.metrics_token = metrics.str("token", "")

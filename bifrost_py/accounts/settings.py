@@ -78,7 +78,7 @@ def _read_oidc(section: Section) -> OidcSettings:
     if "openid" not in scopes:
         section.error("scopes", "must include openid")
     return OidcSettings(
-        issuer=section.str("issuer").rstrip("/"), client_id=section.str("client_id"),
+        issuer=(section.str("issuer") or "").rstrip("/"), client_id=section.str("client_id") or "",
         client_secret=section.str("client_secret", ""), scopes=tuple(scopes),
         username_claim=section.str("username_claim", "email"), role_claim=section.str("role_claim", "groups"),
         roles=roles, default_role=section.str("default_role", "none", choices=(*ROLE_NAMES, "none")),
