@@ -1,19 +1,27 @@
-"""`make bench`: the gateway's own cost, measured against the mock upstream on loopback.
+"""`make bench`: the gateway's own cost, measured against the floor on loopback, in one run.
 
-One run measures, for non-streaming and streaming requests at concurrency 1 and 64:
-  direct      wrk -> mock upstream
-  gateway     wrk -> bifrost-py (no plugins) -> mock upstream
-  gateway+all wrk -> bifrost-py (all built-in plugins) -> mock upstream
-and prints throughput, p50/p99 latency, the latency the gateway adds (gateway minus direct, at
-p50) and the gateway's peak RSS; then the per-request cost of the plugin dispatcher alone.
+The floor is a bare aiohttp + uvloop relay with no logic (bench/floor.py), run next to the
+gateway with the same client-session settings; every figure is given for it, for the gateway
+with no plugins and with every built-in plugin doing its per-request work, and as a ratio to
+the floor:
 
-The load generator is wrk (C, event-driven), so the client is never the bottleneck; the mock
-upstream, the gateway and wrk share this machine's cores, so compare ratios within one run.
+  throughput  JSON and streamed requests at c=1 and c=64 (wrk): req/s, p50/p99, and the
+              process's own CPU time per request (also against `direct`: wrk -> mock)
+  streams     N concurrent long streams (N=100 and 500, events paced by the mock): CPU per
+              relayed event, p50/p99 time to first byte, p99 worst gap between two events,
+              RSS per open stream
+
+then the per-request cost of the plugin dispatcher alone and of relaying one streamed event.
+`--smoke` is the seconds-long version CI runs (a bounded asyncio client instead of wrk, a few
+short streams); `--json PATH` also writes every figure as JSON. docs/benchmark.md explains
+each figure. The LiteLLM comparison is `make bench-rivals`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import os
 import re
 import shutil
@@ -21,16 +29,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from bench import floorbench
 from bifrost_py.testing import free_port
 from bifrost_py.testing import wait_for_port as wait_port
 
 HERE = Path(__file__).parent
-PROMPT = "Summarise the design of an LLM gateway in one paragraph. [[long:40]]"
+PROMPT = "Summarise the design of an LLM gateway in one paragraph. [[long:{words}]]"
 
 
 
@@ -42,6 +52,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
 
 
 def wrk(url: str, body: bytes, headers: dict[str, str], concurrency: int, seconds: int) -> Result:
@@ -66,8 +77,8 @@ def wrk(url: str, body: bytes, headers: dict[str, str], concurrency: int, second
     match = re.search(r"RESULT ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)", out)
     if not match:
         raise RuntimeError(f"wrk printed no result:\n{out}")
-    rps, p50, p99, errors, _ = match.groups()
-    return Result("", float(rps), float(p50), float(p99), int(errors))
+    rps, p50, p99, errors, requests = match.groups()
+    return Result("", float(rps), float(p50), float(p99), int(errors), int(requests))
 
 
 def _lua_string(text: str) -> str:
@@ -82,8 +93,13 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def start(args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "bifrost_py", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    return start_module("bifrost_py", args, port, env)
+
+
+def start_module(module: str, args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`python -m module args` from the checkout's root, once it listens on `port`."""
+    process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}, cwd=HERE.parent)
     wait_port(port)
     return process
 
@@ -132,9 +148,9 @@ PLUGIN_CONFIG = {
 }
 
 
-def bodies(stream: bool) -> tuple[str, bytes, dict[str, str]]:
+def bodies(stream: bool, words: int = 40) -> tuple[str, bytes, dict[str, str]]:
     body = {"model": "claude-sonnet-4-20250514", "max_tokens": 256, "stream": stream,
-            "messages": [{"role": "user", "content": PROMPT}]}
+            "messages": [{"role": "user", "content": PROMPT.format(words=words)}]}
     headers = {"content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "vk-bench",
                "x-bf-cache": "no-cache"}
     return "/v1/messages", orjson.dumps(body), headers
@@ -142,37 +158,26 @@ def bodies(stream: bool) -> tuple[str, bytes, dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5, help="per throughput cell (wrk)")
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 64])
+    parser.add_argument("--streams", type=int, nargs="*", default=[100, 500], help="concurrent streams per scenario")
+    parser.add_argument("--events", type=int, default=40, help="deltas per stream")
+    parser.add_argument("--pace", type=float, default=0.05, help="seconds between two deltas (the mock's pacing)")
+    parser.add_argument("--smoke", action="store_true", help="a run of seconds (CI): no wrk, few short streams")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk")
-    workdir = Path(tempfile.mkdtemp(prefix="bifrost-bench-"))
-    upstream_port = free_port()
-    upstream = start(["mock-upstream", "--port", str(upstream_port)], upstream_port)
-    gateways = {}
-    try:
-        for name, plugins in (("gateway", False), ("gateway+all", True)):
-            port = free_port()
-            config = gateway_config(workdir, upstream_port, port, plugins)
-            gateways[name] = (port, start(["serve", "-c", str(config)], port))
-        rows = []
-        for stream in (False, True):
-            path, body, headers = bodies(stream)
-            for concurrency in args.concurrency:
-                direct = wrk(f"http://127.0.0.1:{upstream_port}{path}", body, headers, concurrency, args.seconds)
-                rows.append(("stream" if stream else "json", concurrency, "direct", direct, None))
-                for name, (port, _) in gateways.items():
-                    result = wrk(f"http://127.0.0.1:{port}{path}", body, headers, concurrency, args.seconds)
-                    rows.append(("stream" if stream else "json", concurrency, name, result, direct))
-        print(table(rows))
-        for name, (_, process) in gateways.items():
-            print(f"peak RSS {name}: {peak_rss_mb(process.pid):.0f} MB")
-    finally:
-        for _, process in gateways.values():
-            stop(process)
-        stop(upstream)
-        shutil.rmtree(workdir, ignore_errors=True)
+    if args.smoke:
+        args.concurrency, args.streams, args.events, args.pace = [1, 4], [5], 5, 0.01
+    elif shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk (or run with --smoke)")
+    report = run(args)
+    print(throughput_table(report["throughput"]))
+    print()
+    print(streams_table(report["streams"]))
+    if args.json:
+        args.json.write_text(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    if args.smoke:
+        return
     from bench.plugin_chain import report as chain_report
     from bench.translation import report as translation_report
 
@@ -181,14 +186,120 @@ def main() -> None:
     print(translation_report())
 
 
-def table(rows: list[tuple[str, int, str, Result, Result | None]]) -> str:
-    head = f"{'mode':<7}{'conc':>5}  {'target':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'rps ratio':>10}{'errors':>8}"
+TARGETS = ("floor", "gateway", "gateway+all")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Both phases; the figures as plain data (see throughput_table and streams_table)."""
+    workdir = Path(tempfile.mkdtemp(prefix="bifrost-bench-"))
+    mock_port, paced_port = free_port(), free_port()
+    mock = start(["mock-upstream", "--port", str(mock_port)], mock_port)
+    paced = start(["mock-upstream", "--port", str(paced_port), "--tokens-per-second", f"{1 / args.pace:g}"], paced_port)
+    try:
+        return {"throughput": _throughput(args, workdir, mock_port), "streams": _streams(args, workdir, paced_port)}
+    finally:
+        stop(mock)
+        stop(paced)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_targets(workdir: Path, upstream: int) -> dict[str, tuple[int, subprocess.Popen[bytes]]]:
+    """The floor and the two gateways, all relaying to the mock on port `upstream`."""
+    targets = {}
+    port = free_port()
+    targets["floor"] = (port, start_module("bench.floor", ["--port", str(port), "--upstream",
+                                                           f"http://127.0.0.1:{upstream}"], port))
+    for name, plugins in (("gateway", False), ("gateway+all", True)):
+        port = free_port()
+        config = gateway_config(workdir, upstream, port, plugins)
+        targets[name] = (port, start(["serve", "-c", str(config)], port))
+    return targets
+
+
+def _throughput(args: argparse.Namespace, workdir: Path, mock_port: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    targets = start_targets(workdir, mock_port)
+    try:
+        for stream in (False, True):
+            path, body, headers = bodies(stream)
+            for concurrency in args.concurrency:
+                cells = [("direct", mock_port, None)] + [(name, port, p.pid) for name, (port, p) in targets.items()]
+                for name, port, pid in cells:
+                    url = f"http://127.0.0.1:{port}{path}"
+                    load = floorbench.measured(pid, functools.partial(_load, args, url, body, headers, concurrency))
+                    rows.append({"mode": "stream" if stream else "json", "concurrency": concurrency, "target": name,
+                                 **asdict(load)})
+        for name, (_, process) in targets.items():
+            rows.append({"mode": "rss", "target": name, "peak_rss_mb": peak_rss_mb(process.pid)})
+    finally:
+        for _, process in targets.values():
+            stop(process)
+    return rows
+
+
+SMOKE_REQUESTS = 30  # per throughput cell of the smoke run
+
+
+def _load(args: argparse.Namespace, url: str, body: bytes, headers: dict[str, str], concurrency: int) -> floorbench.Load:
+    if args.smoke:
+        return asyncio.run(floorbench.pyload(url, body, headers, concurrency, SMOKE_REQUESTS))
+    result = wrk(url, body, headers, concurrency, args.seconds)
+    return floorbench.Load(result.rps, result.p50_ms, result.p99_ms, result.errors, result.requests)
+
+
+def _streams(args: argparse.Namespace, workdir: Path, paced_port: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    path, body, headers = bodies(True, words=args.events)
+    for count in args.streams:
+        targets = start_targets(workdir, paced_port)  # fresh processes: a clean RSS baseline each
+        try:
+            for name, (port, process) in targets.items():
+                url = f"http://127.0.0.1:{port}{path}"
+                asyncio.run(floorbench.streams(url, body, headers, min(count, 5), None))  # warm the pools
+                found = asyncio.run(floorbench.streams(url, body, headers, count, process.pid))
+                rows.append({"streams": count, "target": name, "events": found.events, "errors": found.errors,
+                             "cpu_us_per_event": found.cpu_us_per_event, "ttfb_p50_ms": found.ttfb_p50,
+                             "ttfb_p99_ms": found.ttfb_p99, "worst_gap_p99_ms": found.gap_p99,
+                             "rss_kb_per_stream": found.rss_kb_per_stream})
+        finally:
+            for _, process in targets.values():
+                stop(process)
+    return rows
+
+
+def throughput_table(rows: list[dict[str, Any]]) -> str:
+    head = (f"{'mode':<7}{'conc':>5}  {'target':<12}{'req/s':>8}{'x floor':>8}{'p50 ms':>8}{'p99 ms':>8}"
+            f"{'CPU us/req':>11}{'x floor':>8}{'x direct':>9}{'errors':>7}")
     lines = [head, "-" * len(head)]
-    for mode, concurrency, name, result, direct in rows:
-        added = f"{(result.p50_ms - direct.p50_ms) * 1000:.0f} µs" if direct else ""
-        ratio = f"{result.rps / direct.rps:.2f}" if direct else ""
-        lines.append(f"{mode:<7}{concurrency:>5}  {name:<12}{result.rps:>9.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
-                     f"{added:>11}{ratio:>10}{result.errors:>8}")
+    cells = {(r["mode"], r.get("concurrency"), r["target"]): r for r in rows}
+    for row in rows:
+        if row["mode"] == "rss":
+            continue
+        floor = cells[(row["mode"], row["concurrency"], "floor")]
+        direct = cells[(row["mode"], row["concurrency"], "direct")]
+        cpu = f"{row['cpu_us']:.0f}" if row["target"] != "direct" else ""
+        cpu_ratio = floorbench.ratio(row["cpu_us"], floor["cpu_us"]) if row["target"] != "direct" else ""
+        lines.append(f"{row['mode']:<7}{row['concurrency']:>5}  {row['target']:<12}{row['rps']:>8.0f}"
+                     f"{floorbench.ratio(row['rps'], floor['rps']):>8}{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}"
+                     f"{cpu:>11}{cpu_ratio:>8}{floorbench.ratio(row['rps'], direct['rps']):>9}{row['errors']:>7}")
+    lines += [f"peak RSS {r['target']}: {r['peak_rss_mb']:.0f} MB" for r in rows if r["mode"] == "rss"]
+    return "\n".join(lines)
+
+
+def streams_table(rows: list[dict[str, Any]]) -> str:
+    figures = (("CPU us/event", "cpu_us_per_event", ".1f"), ("TTFB p50 ms", "ttfb_p50_ms", ".1f"),
+               ("TTFB p99 ms", "ttfb_p99_ms", ".1f"), ("gap p99 ms", "worst_gap_p99_ms", ".1f"),
+               ("RSS KB/stream", "rss_kb_per_stream", ".1f"))
+    head = f"{'streams':>7}  {'target':<12}" + "".join(f"{title:>14}{'x floor':>8}" for title, _, _ in figures)
+    head += f"{'events':>8}{'errors':>7}"
+    lines = [head, "-" * len(head)]
+    floors = {r["streams"]: r for r in rows if r["target"] == "floor"}
+    for row in rows:
+        floor = floors[row["streams"]]
+        line = f"{row['streams']:>7}  {row['target']:<12}"
+        for _, key, spec in figures:
+            line += f"{row[key]:>14{spec}}{floorbench.ratio(row[key], floor[key]):>8}"
+        lines.append(line + f"{row['events']:>8}{row['errors']:>7}")
     return "\n".join(lines)
 
 
