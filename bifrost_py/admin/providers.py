@@ -9,6 +9,7 @@ are kept on the provider they started with).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -40,6 +41,7 @@ HINT = '{"name": "anthropic", "type": "anthropic", "keys": [{"value": "sk-ant-..
 
 def provider_routes(gateway: Gateway) -> list[AdminRoute]:
     registry = gateway.registry
+    before = snapshot(registry)
     return [
         AdminRoute("GET", "/providers", listed(registry),
                    "Providers (config file and admin API), keys masked, health and warnings", tag="providers"),
@@ -48,13 +50,24 @@ def provider_routes(gateway: Gateway) -> list[AdminRoute]:
         AdminRoute("GET", "/providers/{name}", shown(registry), "One provider", tag="providers"),
         AdminRoute("PATCH", "/providers/{name}", changed(registry),
                    "Change a provider: fields given replace the stored ones; a key without `value` keeps "
-                   "its stored value; `enabled: false` takes it out of service", body=PROVIDER_BODY, tag="providers"),
-        AdminRoute("DELETE", "/providers/{name}", deleted(registry), "Delete a provider created here", tag="providers"),
+                   "its stored value; `enabled: false` takes it out of service", body=PROVIDER_BODY, tag="providers",
+                   snapshot=before),
+        AdminRoute("DELETE", "/providers/{name}", deleted(registry), "Delete a provider created here", tag="providers",
+                   snapshot=before),
         AdminRoute("POST", "/providers/{name}/test", tested(registry),
                    "Send one minimal request to the provider; its answer or error",
                    body={"type": "object", "properties": {"model": {"type": "string"}, "key": {"type": "string"}}},
                    tag="providers"),
     ]
+
+
+def snapshot(registry: ProviderRegistry) -> Callable[[web.Request], Awaitable[Any]]:
+    """The provider a request names, as GET shows it (secrets masked), for the audit log."""
+    async def taken(request: web.Request) -> Any:
+        name = request.match_info.get("name", "")
+        return registry.describe(name) if name in registry.names() else None
+
+    return taken
 
 
 def _refused(exc: ProviderChangeError) -> AdminError:
