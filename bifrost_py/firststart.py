@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .config import Config
+from .configschema import ConfigError
 from .providerregistry import DATA_DIR_ENV, data_dir
 from .providerstore import ProviderStore
 from .secrets import (
@@ -48,11 +49,16 @@ def first_start_config(environ: Mapping[str, str] | None = None) -> Config:
     """The config of a gateway started with no file: SQLite and keys in the data folder."""
     env = os.environ if environ is None else environ
     folder = default_data_dir(env)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     config = Config(source=f"no config file (data in {folder})", base_dir=folder)
     config.logs_url = f"sqlite:///{folder / 'bifrost.db'}"
-    config.admin_token = env.get(ADMIN_TOKEN_ENV) or _private_token(folder / ADMIN_TOKEN_FILE)
-    master_box(folder, dict(env))  # the key file exists from the first start on
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config.admin_token = env.get(ADMIN_TOKEN_ENV) or _private_token(folder / ADMIN_TOKEN_FILE)
+        master_box(folder, dict(env))  # the key file exists from the first start on
+    except OSError as exc:
+        problem = (f"{folder}: cannot use it as the data folder ({exc.strerror}); "
+                   f"set {DATA_DIR_ENV} to a folder this user can write, or start with -c FILE")
+        raise ConfigError([problem]) from exc
     return config
 
 
