@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from bifrost_py.storage import StorageUnavailable
@@ -31,10 +32,13 @@ class Outbox:
         return task
 
     async def send(self, message: Message, send_to: tuple[str, ...]) -> list[Delivery]:
-        """Record `message`, deliver it to every named channel at once, record each delivery."""
-        await self._keep(self.store.record(message), f"alert {message.id}")
+        """Record `message` and deliver it to every named channel at once; record each delivery."""
         targets = [self.channels[name] for name in send_to if name in self.channels]
+        # The history row is written while the channels are called: a slow store never delays
+        # an alert (and it is in the history before its deliveries are).
+        recorded = asyncio.ensure_future(self._keep(self.store.record(message), f"alert {message.id}"))
         deliveries = list(await asyncio.gather(*(channel.send(message) for channel in targets)))
+        await recorded
         for delivery in deliveries:
             if not delivery.ok:
                 log.warning("alerts: %s to %s failed after %d attempt(s): %s", message.kind, delivery.channel,
@@ -54,8 +58,8 @@ class Outbox:
             await asyncio.gather(*pending, return_exceptions=True)
 
     @staticmethod
-    async def _keep(work: object, what: str) -> None:
+    async def _keep(work: Awaitable[None], what: str) -> None:
         try:
-            await work  # type: ignore[misc]
+            await work
         except StorageUnavailable:
             log.warning("alerts: could not record %s (storage unavailable)", what)
