@@ -8,6 +8,7 @@
     audit.py      the audit log: who changed what, when, before and after, secrets masked
     settings.py   the `accounts:` config section
     api.py        the admin routes: /api/login, /logout, /me, /setup, /users, /tokens, /audit
+    oidc.py       single sign-on with any OpenID Connect provider (/api/oidc/login, /callback)
 
 The admin guard (bifrost_py/admin/guard.py) is where every admin request meets these.
 """

@@ -9,6 +9,7 @@
     GET    /api/users, POST /api/users, PATCH/DELETE /api/users/{username}
     GET    /api/tokens, POST /api/tokens {name}, DELETE /api/tokens/{id}
     GET    /api/audit, GET /api/audit/export?format=csv|json
+    GET    /api/oidc/login, /api/oidc/callback   single sign-on (oidc.py), when configured
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..admin import AdminError, AdminRoute, body_field, json_body, json_response
 from ..admin.guard import PRINCIPAL
 from ..admin.params import choice, flag, number, text, whole_number
 from .audit import AuditQuery, as_csv
+from .oidc import OidcLogin
 from .passwords import password_problem
 from .roles import ADMIN, AUDIT, PUBLIC, ROLE_NAMES, SELF, TEAM_MANAGER, USERS, Principal
 from .service import Accounts, client_address, same
@@ -42,7 +44,9 @@ AUDIT_FILTERS = {"actor": "who made the change", "action": "part of the route, e
 def account_routes(accounts: Accounts) -> list[AdminRoute]:
     api = AccountApi(accounts)
     tag = "accounts"
-    return [
+    oidc = accounts.settings.oidc
+    sso = [] if oidc is None else sso_routes(OidcLogin(oidc, accounts))
+    return sso + [
         AdminRoute("POST", "/login", api.login, "Sign in: sets the session cookie, answers the CSRF token",
                    body={"type": "object", "properties": {"username": {"type": "string"},
                                                           "password": {"type": "string"}}},
@@ -72,6 +76,15 @@ def account_routes(accounts: Accounts) -> list[AdminRoute]:
                    AUDIT_FILTERS, tag="audit", access=AUDIT),
         AdminRoute("GET", "/audit/export", api.audit_export, "The audit log as CSV or JSON",
                    {**AUDIT_FILTERS, "format": "csv (default) or json"}, tag="audit", access=AUDIT),
+    ]
+
+
+def sso_routes(login: OidcLogin) -> list[AdminRoute]:
+    return [
+        AdminRoute("GET", "/oidc/login", login.start, "Single sign-on: go to the OpenID Connect provider",
+                   tag="accounts", access=PUBLIC),
+        AdminRoute("GET", "/oidc/callback", login.finish, "Single sign-on: where the provider sends the browser back",
+                   {"code": "authorization code", "state": "the state sent"}, tag="accounts", access=PUBLIC),
     ]
 
 

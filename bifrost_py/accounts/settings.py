@@ -14,6 +14,8 @@ accounts:
     roles: {gateway-admins: admin, finance: finance, leads: team_manager}
     default_role: viewer              # or "none": people without a mapped claim may not sign in
     teams_claim: teams                # optional: a team manager's teams
+    label: Okta                       # the sign-in button says "Continue with Okta"
+    redirect_url: https://gw.example.com/api/oidc/callback   # only behind a proxy that hides it
 ```
 """
 
@@ -37,6 +39,7 @@ class OidcSettings:
     default_role: str = "none"
     teams_claim: str = ""
     label: str = "Single sign-on"
+    redirect_url: str = ""   # behind a proxy: https://gateway.example.com/api/oidc/callback
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,4 +85,5 @@ def _read_oidc(section: Section) -> OidcSettings:
         client_secret=section.str("client_secret", ""), scopes=tuple(scopes),
         username_claim=section.str("username_claim", "email"), role_claim=section.str("role_claim", "groups"),
         roles=roles, default_role=section.str("default_role", "none", choices=(*ROLE_NAMES, "none")),
-        teams_claim=section.str("teams_claim", ""), label=section.str("label", "Single sign-on"))
+        teams_claim=section.str("teams_claim", ""), label=section.str("label", "Single sign-on"),
+        redirect_url=section.str("redirect_url", ""))
