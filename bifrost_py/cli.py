@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--since", default="7d")
     report.add_argument("--by", default="team", choices=("team", "key", "customer", "model", "provider", "day", "hour", "session", "client"))
     report.add_argument("--format", default="table", choices=("table", "csv", "json"))
+    report.add_argument("--top", type=_positive, metavar="N", help="the N groups that cost most; the rest as one line")
     report.set_defaults(run=_report)
 
     rotate = sub.add_parser("rotate-secret-key", help="re-encrypt the stored provider secrets under a new master key")
@@ -211,17 +212,30 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def _report(args: argparse.Namespace) -> int:
+    if "BIFROST_LOG_LEVEL" not in os.environ:
+        logging.getLogger().setLevel(logging.WARNING)  # the report is the output: no INFO lines around it
     config = _load(args.config)
     gateway = _gateway(config)
     since = parse_duration(args.since)
 
     async def produce() -> str | None:
-        await gateway.start()
+        # A report starts nothing it does not need: no plugin's startup (no writer, Redis,
+        # periodic task); the plugin opens what it reads on gateway.storage, closed here.
         try:
-            return await gateway.plugins.report(gateway, since, args.by, args.format)  # type: ignore[no-any-return]
+            return await gateway.plugins.report(gateway, since, args.by, args.format, args.top)  # type: ignore[no-any-return]
         finally:
-            await gateway.stop()
+            await gateway.storage.close()
 
     text = asyncio.run(produce())
     if text is None:

@@ -108,9 +108,15 @@ def bifrost_admin_routes(gateway: Gateway) -> list[AdminRoute]:
 
 
 @hookspec
-async def bifrost_report(gateway: Gateway, since: float, by: str, fmt: str) -> str | None:
-    """``bifrost-py report``: return the report text (table, csv or json) grouped `by` over the
-    last `since` seconds, or None if this plugin does not keep the data. First non-None wins.
+async def bifrost_report(gateway: Gateway, since: float, by: str, fmt: str, top: int | None) -> str | None:
+    """``bifrost-py report`` and scheduled reports: return the report text (table, csv or json)
+    grouped `by` over the last `since` seconds, spend and savings, or None if this plugin does
+    not keep the data. First non-None wins. `top` (None: all) keeps the groups that cost most
+    and sums the rest into one line; an implementation may leave the argument out.
+
+    ``bifrost-py report`` calls this on a gateway that is configured but NOT started (a report
+    should start nothing it does not need): open what the report reads on ``gateway.storage``
+    (the CLI closes it). In a running gateway the plugin's startup has run.
     """
 
 

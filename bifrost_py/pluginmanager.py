@@ -159,10 +159,10 @@ class PluginManager:
             routes.extend(found.call(gateway=gateway) or [])
         return routes
 
-    async def report(self, gateway: Gateway, since: float, by: str, fmt: str) -> str | None:
-        """The first plugin's report that is not None (`bifrost-py report`)."""
+    async def report(self, gateway: Gateway, since: float, by: str, fmt: str, top: int | None = None) -> str | None:
+        """The first plugin's report that is not None (`bifrost-py report`, scheduled reports)."""
         for found in self.calls("bifrost_report"):
-            text = await found.call(gateway=gateway, since=since, by=by, fmt=fmt)
+            text = await found.call(gateway=gateway, since=since, by=by, fmt=fmt, top=top)
             if text is not None:
                 return str(text)
         return None

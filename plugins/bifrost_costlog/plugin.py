@@ -193,16 +193,29 @@ class CostLog:
         return LogApi(self).routes()
 
     @hookimpl
-    async def bifrost_report(self, gateway: Gateway, since: float, by: str, fmt: str) -> str | None:
-        if self.queries is None:
-            return None
+    async def bifrost_report(
+        self, gateway: Gateway, since: float, by: str, fmt: str, top: int | None
+    ) -> str | None:
+        """The report over the last `since` seconds. In a running gateway (scheduled reports)
+        it reads the open log; in `bifrost-py report`, where the gateway is configured but not
+        started, it opens the log on `gateway.storage` for this one read (no writer, no
+        retention, no rollup build: the caller closes the storage)."""
         if by not in GROUPS:
             raise ValueError(f"--by: expected one of {', '.join(GROUPS)}")
         until = time.time()
         filters = Filters(since=until - since)
-        groups, totals = await self.queries.usage_and_totals(filters, by)
+        queries = self.queries
+        if queries is not None:
+            groups, totals = await queries.usage_and_totals(filters, by)
+        else:
+            store = open_store(self.settings.logs_url, self.settings.timezone, gateway.storage)
+            await store.open()
+            try:
+                groups, totals = await LogQueries(store, self.settings.timezone).usage_and_totals(filters, by)
+            finally:
+                await store.close()
         return render(
-            groups, totals, by=by, since=until - since, until=until, fmt=fmt, presenter=self.presenter
+            groups, totals, by=by, since=until - since, until=until, fmt=fmt, presenter=self.presenter, top=top
         )
 
 

@@ -15,6 +15,8 @@ AGGREGATE_MONEY = (
     ("cost_usd", "cost"),
     ("saved_by_cache_usd", "saved_by_cache"),
     ("saved_by_routing_usd", "saved_by_routing"),
+    ("saved_total_usd", "saved_total"),
+    ("without_gateway_usd", "without_gateway"),
 )
 
 
@@ -62,7 +64,14 @@ class Presenter:
         return row
 
     def aggregate(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A usage group as shown: money also in the configured currency, the rates, and the
+        savings together: saved in all, what it would have cost without the gateway (spend plus
+        savings) and the share saved (0 when nothing was spent or saved)."""
         out = dict(raw)
+        saved = out["saved_by_cache_usd"] + out["saved_by_routing_usd"]
+        out["saved_total_usd"] = saved
+        out["without_gateway_usd"] = without = out["cost_usd"] + saved
+        out["savings_rate"] = saved / without if without > 0 else 0.0
         for usd, local in AGGREGATE_MONEY:
             out[local] = self.amount(out[usd])
         requests = out["requests"]

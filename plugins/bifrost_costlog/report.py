@@ -1,5 +1,13 @@
 """`bifrost-py report`: the usage aggregates as a table for people, CSV for spreadsheets or
-JSON for scripts. Money is shown in the configured currency; unknown prices are called out."""
+JSON for scripts, with the savings next to the spend. Money is shown in the configured
+currency; unknown prices are called out, never guessed.
+
+Savings are sums of the log rows (`rows.py` prices each one): "saved by the cache" is what the
+cached answers would have cost at the price of what would have been served, "saved by
+routing" what the requested models would have cost minus what was paid. "Without the gateway"
+is spend plus both, and the savings rate their share of it. `top` keeps the groups that cost
+most and sums the rest into one "others" line, so the totals are those of every row.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from typing import Any
 import orjson
 
 from .present import Presenter, iso
+from .rollup import FLOATS, INTS
 
 HEADERS = (
     "requests",
@@ -38,11 +47,32 @@ CSV_HEADERS = (
     "cache_hits",
     "saved_by_cache_usd",
     "saved_by_routing_usd",
+    "saved_total_usd",
+    "without_gateway_usd",
+    "savings_rate",
+    "savings_unpriced",
     "fallbacks",
     "p50_ms",
     "p95_ms",
 )
+SAVINGS_HEADERS = ("requests", "cache hits", "spent", "saved by cache", "saved by routing", "without gateway", "saved")
 NO_GROUP = "(none)"
+
+
+def limited(groups: list[dict[str, Any]], top: int | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The `top` groups that cost most (then most requests), in their order, and the rest summed
+    as one group (None when nothing was left out). Percentiles of the rest are not known."""
+    if top is None or len(groups) <= top:
+        return groups, None
+    ranked = sorted(range(len(groups)), key=lambda i: (-groups[i]["cost_usd"], -groups[i]["requests"], i))
+    keep = set(ranked[:top])
+    rest = [g for i, g in enumerate(groups) if i not in keep]
+    others: dict[str, Any] = {"group": f"({len(rest)} others)", "p50_ms": None, "p95_ms": None}
+    for name in INTS:
+        others[name] = sum(g[name] for g in rest)
+    for name in FLOATS:
+        others[name] = sum(g[name] for g in rest)
+    return [g for i, g in enumerate(groups) if i in keep], others
 
 
 def render(
@@ -54,18 +84,23 @@ def render(
     until: float,
     fmt: str,
     presenter: Presenter,
+    top: int | None = None,
 ) -> str:
+    if top is not None and top < 1:
+        raise ValueError(f"--top: expected a whole number of at least 1, got {top}")
+    shown, others = limited(groups, top)
     if fmt == "json":
-        return _json(groups, totals, by, since, until, presenter)
+        return _json(shown, others, totals, by, since, until, presenter)
     if fmt == "csv":
-        return _csv(groups, totals, by, presenter)
+        return _csv([*shown, *([others] if others else [])], totals, by, presenter)
     if fmt == "table":
-        return _table(groups, totals, by, since, until, presenter)
+        return _table([*shown, *([others] if others else [])], totals, by, since, until, presenter)
     raise ValueError(f"format: expected table, csv or json, got {fmt!r}")
 
 
 def _json(
     groups: list[dict[str, Any]],
+    others: dict[str, Any] | None,
     totals: dict[str, Any],
     by: str,
     since: float,
@@ -78,6 +113,7 @@ def _json(
         "until": iso(until),
         "currency": presenter.currency(),
         "groups": [presenter.aggregate(g) for g in groups],
+        "others": None if others is None else presenter.aggregate(others),
         "totals": presenter.aggregate(totals),
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
@@ -108,22 +144,50 @@ def _table(
     lines = [title]
     body = [_cells(g, presenter) for g in groups]
     total = _cells({**totals, "group": "TOTAL"}, presenter)
-    header = (by, *HEADERS)
+    lines += _grid((by, *HEADERS), body, total)
+    if not groups:
+        lines.append("(no requests in this period)")
+    else:
+        lines += ["", f"Savings by {by} ({presenter.code})", *_grid(
+            (by, *SAVINGS_HEADERS),
+            [_savings(presenter.aggregate(g), presenter) for g in groups],
+            _savings(presenter.aggregate({**totals, "group": "TOTAL"}), presenter),
+        )]
+    if totals["unpriced"]:
+        lines.append(
+            f"note: {totals['unpriced']} attempt(s) used tokens of a model with no known price; their cost is NOT "
+            "in these totals. Add the model under `pricing:` in the config."
+        )
+    if totals.get("savings_unpriced"):
+        lines.append(
+            f"note: {totals['savings_unpriced']} answer(s) were routed or cached for a model with no known price; "
+            "their savings are NOT in these totals."
+        )
+    return "\n".join(lines)
+
+
+def _grid(header: tuple[str, ...], body: list[tuple[str, ...]], total: tuple[str, ...]) -> list[str]:
+    """Aligned lines: the header, a rule, the body, a rule, the total."""
     widths = [max(len(str(row[i])) for row in [header, *body, total]) for i in range(len(header))]
     rule = "  ".join("-" * w for w in widths)
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    lines += [line(header), rule, *(line(row) for row in body), rule, line(total)]
-    if not groups:
-        lines.append("(no requests in this period)")
-    if totals["unpriced"]:
-        lines.append(
-            f"note: {totals['unpriced']} attempt(s) used tokens of a model with no known price; their cost is NOT "
-            "in these totals. Add the model under `pricing:` in the config."
-        )
-    return "\n".join(lines)
+    return [line(header), rule, *(line(row) for row in body), rule, line(total)]
+
+
+def _savings(group: dict[str, Any], presenter: Presenter) -> tuple[str, ...]:
+    return (
+        _label(group["group"]),
+        f"{group['requests']:,}",
+        f"{group['cache_hits']:,}",
+        presenter.format_money(group["cost_usd"]),
+        presenter.format_money(group["saved_by_cache_usd"]),
+        presenter.format_money(group["saved_by_routing_usd"]),
+        presenter.format_money(group["without_gateway_usd"]),
+        f"{group['savings_rate']:.1%}" if group["without_gateway_usd"] > 0 else "",
+    )
 
 
 def _cells(group: dict[str, Any], presenter: Presenter) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ STREAM_BODY = StashKey["StreamBody"]("costlog.stream_body")
 NOTHING_CONSUMED: dict[str, Any] = {
     "input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0,
     "cost_usd": 0.0, "price_unknown": False, "saved_usd": None, "requested_cost_usd": None,
+    "savings_unpriced": False,
 }
 
 
@@ -67,6 +68,7 @@ class RowBuilder:
             requested_model=call.model or None,
             model=target.model,
             answered_model=outcome.model,
+            served_model=attempt.upstream_model,
             status=outcome.status or (error.status if error is not None else 0),
             error_type=error.type if error is not None else None,
             error_message=error.message if error is not None else None,
@@ -93,6 +95,11 @@ class RowBuilder:
         return row
 
     def _price_usage(self, row: Row, attempt: Attempt, usage: Usage) -> None:
+        """What was paid: the usage at the price of what the provider served (its own id, a
+        Bedrock or Azure mapping resolved: `PriceBook.served`). When the client asked for
+        another model (a routing rule, a fallback, a mapping to another model), also what the
+        same usage would have cost on that one: "saved by routing" is the difference. A price
+        that is not known is never replaced by another model's: the row is marked instead."""
         row.update(
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
@@ -100,6 +107,7 @@ class RowBuilder:
             cache_write_tokens=usage.cache_write_tokens,
             saved_usd=None,
             requested_cost_usd=None,
+            savings_unpriced=False,
         )
         if usage.total == 0:
             row["cost_usd"], row["price_unknown"] = 0.0, False
@@ -107,34 +115,43 @@ class RowBuilder:
         cost = self.prices.served_cost(attempt, usage)
         row["cost_usd"], row["price_unknown"] = cost, cost is None
         requested = self._requested_model(attempt)
-        if requested is not None and attempt.outcome.ok:
-            row["requested_cost_usd"] = self._cost(requested, None, attempt.provider_type, usage)
+        if requested is None or not attempt.outcome.ok:
+            return
+        requested_cost = self.prices.cost(requested, attempt.provider_type or None, usage)
+        if cost is None or requested_cost is None:
+            row["savings_unpriced"] = True  # no saving can be told: none is counted
+        else:
+            row["requested_cost_usd"] = requested_cost
 
     def _price_reply(self, row: Row, attempt: Attempt, message: dict[str, Any], cached: bool) -> None:
         """A plugin answered: nothing was consumed from a provider, so tokens and cost are 0;
-        a cache hit records what the original answer cost as `saved_usd`."""
+        a cache hit records as `saved_usd` what the cached answer's usage costs at the price of
+        what the provider would have served (the id the target maps to, else the model the
+        cached answer names); unknown: `savings_unpriced`."""
         row.update(NOTHING_CONSUMED)
         if cached:
             usage = usage_of_message(message)
             if usage.total:
-                model = message.get("model") if isinstance(message.get("model"), str) else None
-                row["saved_usd"] = self._cost(attempt.target.model, model, attempt.provider_type, usage)
-
-    def _cost(self, model: str, answered: str | None, provider_type: str, usage: Usage) -> float | None:
-        """Price by the targeted model's name, then by the name in the answer (a Bedrock or Azure
-        id, a dated snapshot); None when neither is known."""
-        cost = self.prices.cost(model, provider_type or None, usage)
-        if cost is None and answered and answered != model:
-            cost = self.prices.cost(answered, provider_type or None, usage)
-        return cost
+                price = self.prices.served(attempt)
+                named = message.get("model")
+                if price is None and isinstance(named, str) and named:
+                    price = self.prices.price(named, attempt.provider_type or None)
+                if price is None:
+                    row["savings_unpriced"] = True
+                else:
+                    row["saved_usd"] = price.cost(usage)
 
     def _requested_model(self, attempt: Attempt) -> str | None:
-        """The model the client asked for, when routing sent the request to another one."""
+        """The model the client asked for, when what was served is another one: routing or a
+        fallback targeted another model, or the provider maps the name to another id."""
         requested = attempt.call.model
         prefix, slash, rest = requested.partition("/")
         if slash and prefix in self.providers:
             requested = rest
-        if not requested or requested == attempt.target.model:
+        if not requested:
+            return None
+        served = attempt.upstream_model
+        if requested == attempt.target.model and (served is None or served == requested):
             return None
         return requested
 

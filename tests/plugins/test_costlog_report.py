@@ -18,7 +18,7 @@ def group(name: str | None, requests: int, cost: float, unpriced: int = 0) -> di
     return {
         "group": name, "attempts": requests + 1, "requests": requests, "errors": 1, "input_tokens": 12_345,
         "output_tokens": 678, "cache_read_tokens": 9, "cache_write_tokens": 0, "unpriced": unpriced, "cache_hits": 2,
-        "fallbacks": 1, "cost_usd": cost, "saved_by_cache_usd": 0.5, "saved_by_routing_usd": 0.25,
+        "fallbacks": 1, "cost_usd": cost, "saved_by_cache_usd": 0.5, "saved_by_routing_usd": 0.25, "savings_unpriced": 0,
         "p50_ms": 812.4, "p95_ms": 2301.0,
     }
 
@@ -75,3 +75,40 @@ def test_a_fraction_of_a_cent_keeps_its_digits(presenter: Presenter) -> None:
     assert presenter.display(0.0000412) == "₹0.003461"
     assert presenter.display(0.5) == "₹42.00"
     assert presenter.display(0.0) == "₹0.00"
+
+
+def test_the_savings_section_sits_next_to_the_spend(presenter: Presenter) -> None:
+    text = render(GROUPS, TOTALS, by="team", since=SINCE, until=UNTIL, fmt="table", presenter=presenter)
+    savings = text.split("Savings by team (INR)", 1)[1].splitlines()
+    assert savings[1].split()[:4] == ["team", "requests", "cache", "hits"]
+    backend = next(line for line in savings if line.startswith("backend"))
+    # spent ₹1,050, saved ₹42 by the cache and ₹21 by routing: ₹1,113 without the gateway, 5.7% saved
+    assert "₹42.00" in backend and "₹21.00" in backend and "₹1,113.00" in backend and "5.7%" in backend
+    total = next(line for line in savings if line.startswith("TOTAL"))
+    assert "₹1,071.00" in total and "₹1,134.00" in total  # the fixture's totals save ₹42 + ₹21 too
+
+
+def test_savings_that_could_not_be_priced_are_called_out(presenter: Presenter) -> None:
+    totals = {**TOTALS, "savings_unpriced": 3}
+    text = render(GROUPS, totals, by="team", since=SINCE, until=UNTIL, fmt="table", presenter=presenter)
+    assert "3 answer(s) were routed or cached for a model with no known price" in text
+
+
+def test_top_keeps_the_dearest_groups_and_sums_the_rest(presenter: Presenter) -> None:
+    groups = [group("a", 5, 1.0), group("b", 7, 3.0), group("c", 2, 2.0), group("d", 1, 0.5)]
+    totals = group("", 15, 6.5)
+    document = json.loads(render(groups, totals, by="key", since=SINCE, until=UNTIL, fmt="json",
+                                 presenter=presenter, top=2))
+    assert [g["group"] for g in document["groups"]] == ["b", "c"]  # in the order given
+    others = document["others"]
+    assert others["group"] == "(2 others)" and others["cost_usd"] == 1.5 and others["requests"] == 6
+    assert others["p50_ms"] is None
+    assert document["totals"]["cost_usd"] == 6.5
+    parsed = list(csv.DictReader(io.StringIO(render(groups, totals, by="key", since=SINCE, until=UNTIL, fmt="csv",
+                                                    presenter=presenter, top=2))))
+    assert [r["key"] for r in parsed] == ["b", "c", "(2 others)", "TOTAL"]
+    text = render(groups, totals, by="key", since=SINCE, until=UNTIL, fmt="table", presenter=presenter, top=3)
+    assert "(1 others)" in text
+    assert render(groups, totals, by="key", since=SINCE, until=UNTIL, fmt="json", presenter=presenter, top=9)
+    with pytest.raises(ValueError):
+        render(groups, totals, by="key", since=SINCE, until=UNTIL, fmt="json", presenter=presenter, top=0)

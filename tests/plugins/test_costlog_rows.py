@@ -236,3 +236,58 @@ def test_logged_bodies_hold_no_nul_or_surrogate() -> None:
     (row,) = kept.finish(call, [kept.attempt_row(attempt)])
     assert row["request_body"] == '{"model":"x","messages":[{"content":"a\\x00b\ufffd"}]}'
     assert row["response_body"] == '{"content": [{"text": "\\udcff"}]}'  # a plugin's body orjson refuses
+
+
+OPUS = "claude-opus-4-1-20250805"
+BEDROCK_SONNET = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+
+
+def test_a_bedrock_mapping_to_another_model_is_priced_at_the_served_model() -> None:
+    """Issue 15: `claude-*` mapped to a Sonnet id on Bedrock; the client asked for Opus."""
+    call = make_call(model=OPUS)
+    attempt = make_attempt(call, provider="bedrock", model=OPUS, provider_type="bedrock", number=2,
+                           outcome=Outcome(status=200, usage=Usage(1000, 100), model=BEDROCK_SONNET))
+    attempt.upstream_model = BEDROCK_SONNET
+    row = builder().attempt_row(attempt)
+    assert row["served_model"] == BEDROCK_SONNET
+    assert row["cost_usd"] == pytest.approx((1000 * 3 + 100 * 15) / 1e6)  # Sonnet, not Opus
+    assert row["requested_cost_usd"] == pytest.approx((1000 * 15 + 100 * 75) / 1e6)  # what Opus would have cost
+    assert row["savings_unpriced"] is False
+
+
+def test_a_routed_request_whose_requested_model_has_no_price_saves_nothing_but_says_so() -> None:
+    call = make_call(model="my-private-model")
+    attempt = make_attempt(call, model=HAIKU, outcome=Outcome(status=200, usage=Usage(1000, 100), model=HAIKU))
+    row = builder().attempt_row(attempt)
+    assert row["cost_usd"] == pytest.approx((1000 * 1 + 100 * 5) / 1e6)
+    assert row["requested_cost_usd"] is None and row["savings_unpriced"] is True
+
+
+def test_an_unpriced_served_model_is_never_priced_as_the_requested_one() -> None:
+    call = make_call(model=SONNET)
+    attempt = make_attempt(call, provider="openai", model="my-private-model", provider_type="openai",
+                           outcome=Outcome(status=200, usage=Usage(1000, 100), model="my-private-model"))
+    attempt.upstream_model = "my-private-model"
+    row = builder().attempt_row(attempt)
+    assert row["cost_usd"] is None and row["price_unknown"] is True
+    assert row["requested_cost_usd"] is None and row["savings_unpriced"] is True
+
+
+def test_a_cache_hit_saves_the_price_of_what_would_have_been_served() -> None:
+    call = make_call(model=OPUS)
+    message = {"model": OPUS, "usage": {"input_tokens": 1000, "output_tokens": 100}}
+    attempt = make_attempt(call, provider="bedrock", model=OPUS, provider_type="bedrock",
+                           outcome=Outcome(status=200, reply=Reply(message, source="cache")))
+    attempt.upstream_model = BEDROCK_SONNET
+    row = builder().attempt_row(attempt)
+    assert row["cache_hit"] is True and row["cost_usd"] == 0.0
+    assert row["saved_usd"] == pytest.approx((1000 * 3 + 100 * 15) / 1e6)
+
+
+def test_a_cache_hit_of_an_unpriced_model_is_counted_not_priced() -> None:
+    call = make_call(model="my-private-model")
+    message = {"model": "my-private-model", "usage": {"input_tokens": 1000, "output_tokens": 100}}
+    attempt = make_attempt(call, model="my-private-model",
+                           outcome=Outcome(status=200, reply=Reply(message, source="cache")))
+    row = builder().attempt_row(attempt)
+    assert row["saved_usd"] is None and row["savings_unpriced"] is True

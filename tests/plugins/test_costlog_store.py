@@ -20,8 +20,9 @@ from bifrost_costlog.filters import Filters
 from bifrost_costlog.queries import LogQueries
 from bifrost_costlog.rollup import ERROR_BOUND
 from bifrost_costlog.stores import Store, open_store, sqlite_path
-from bifrost_py.storage import numbered
 from conftest import fresh_postgres
+
+from bifrost_py.storage import numbered
 
 NOW = 1_780_000_000.0   # a fixed "now" (2026-05-28), so periods are deterministic
 KEYS = ["alice", "bob", None]

@@ -124,10 +124,14 @@ function healthCards(summary, windowText) {
       stat("Latency p50", ms(summary.p50_ms), "whole request"),
       stat("Latency p95", ms(summary.p95_ms), "whole request"),
       stat("Cache hit rate", percent(summary.cache_hit_rate), `${count(summary.cache_hits)} answered from cache`),
-      stat("Saved by the cache", money(summary.saved_by_cache), "what the cached answers cost"),
-      stat("Saved by routing", money(summary.saved_by_routing), "vs. the models asked for"),
+      stat("Saved by the cache", money(summary.saved_by_cache), "what the cached answers would have cost"),
+      stat("Saved by routing", money(summary.saved_by_routing), "vs. the models asked for, at the served price"),
+      summary.without_gateway !== undefined
+        ? stat("Saved in all", percent(summary.savings_rate || 0), `of ${money(summary.without_gateway)} it would have cost`)
+        : null,
       stat("Fallbacks", count(summary.fallbacks), "attempts after the first"),
-      summary.unpriced ? stat("Unpriced rows", count(summary.unpriced), "models with no known price: add them under pricing:") : null));
+      summary.unpriced ? stat("Unpriced rows", count(summary.unpriced), "models with no known price: add them under pricing:") : null,
+      summary.savings_unpriced ? stat("Savings not priced", count(summary.savings_unpriced), "routed or cached for a model with no known price: not in the savings") : null));
 }
 
 function ranking(title, rows, by) {

@@ -1,0 +1,115 @@
+"""How long `bifrost-py report` takes, end to end, on a log of a given size.
+
+    python -m bench.costlog_report                      # 1,000 and 1,000,000 rows
+    python -m bench.costlog_report --rows 1000 --rows 50000
+
+For each size: rows of a realistic mix (keys of four teams, three models, routed, cached and
+failed-over requests, a few unpriced) spread over the last 30 days are written into a temporary
+SQLite log through the cost log's own store (so the usage rollup is kept as in production),
+then `bifrost-py report -c CONFIG` runs as a subprocess, as a person would run it: wall time of
+the whole process (Python start-up, imports, config, the query, printing), best and median of
+a few runs, for `--by team`, `--by model --top 3` and `--by day`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+MODELS = ("claude-sonnet-4-20250514", "claude-haiku-4-5-20251001", "claude-opus-4-1-20250805")
+TEAMS = ("backend", "data", "mobile", "platform")
+BATCH = 5000
+RUNS = 5
+QUESTIONS = (("--by", "team"), ("--by", "model", "--top", "3"), ("--by", "day"))
+
+
+def rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    now = time.time()
+    out: list[dict[str, Any]] = []
+    request = 0
+    while len(out) < count:
+        request += 1
+        team = rng.choice(TEAMS)
+        key = f"{team}-dev{rng.randint(1, 12)}"
+        start = now - rng.uniform(0, 30 * 86400)
+        requested = rng.choice(MODELS)
+        attempts = 2 if rng.random() < 0.05 else 1
+        for number in range(1, attempts + 1):
+            final = number == attempts
+            cached = final and rng.random() < 0.1
+            model = MODELS[1] if final and rng.random() < 0.2 else requested
+            used = (rng.randint(100, 20000), rng.randint(10, 2000)) if final else (0, 0)
+            tokens = (0, 0) if cached else used
+            cost = (used[0] * 3 + used[1] * 15) / 1e6
+            out.append({
+                "request_id": f"req_{request}", "attempt": number, "final": final, "ts": start + number,
+                "key_id": key, "key_name": key, "team": team, "customer": "acme", "endpoint": "messages",
+                "dialect": "anthropic", "provider": "anthropic", "provider_type": "anthropic",
+                "requested_model": requested, "model": model, "answered_model": model, "served_model": model,
+                "status": 200 if final else 529, "input_tokens": tokens[0], "output_tokens": tokens[1],
+                "cache_read_tokens": 0, "cache_write_tokens": 0, "cost_usd": 0.0 if cached else cost,
+                "price_unknown": False, "saved_usd": cost if cached else None,
+                "requested_cost_usd": cost * 3 if model != requested and not cached else None,
+                "savings_unpriced": False, "latency_ms": 900.0, "upstream_ms": 880.0, "overhead_ms": 20.0,
+                "request_ms": rng.uniform(200, 20000), "streamed": True, "completed": final, "cache_hit": cached,
+                "fallback": number > 1, "client_app": "claude-cli/2.1.3", "session_id": f"s{request % 500}",
+            })
+    return out[:count]
+
+
+async def fill(url: str, count: int) -> None:
+    from bifrost_costlog.columns import record
+    from bifrost_costlog.stores import open_store
+
+    store = open_store(url)
+    await store.open()
+    try:
+        made = rows(count)
+        for i in range(0, count, BATCH):
+            await store.insert([record(r) for r in made[i:i + BATCH]])
+    finally:
+        await store.close()
+
+
+def timed(config: str, question: tuple[str, ...]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bifrost_py", "report", "-c", config, "--since", "30d", *question],
+                          capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, done.stdout + done.stderr
+
+
+def main(args: argparse.Namespace) -> None:
+    for count in args.rows or [1000, 1_000_000]:
+        directory = tempfile.mkdtemp(prefix="bench-report-")
+        try:
+            config = os.path.join(directory, "gateway.yaml")
+            with open(config, "w") as f:
+                f.write("storage:\n  logs: sqlite:///logs.db\n")
+            started = time.perf_counter()
+            asyncio.run(fill(f"sqlite:///{directory}/logs.db", count))
+            print(f"{count:,} rows written in {time.perf_counter() - started:.1f} s")
+            for question in QUESTIONS:
+                times = []
+                for _ in range(RUNS):
+                    seconds, output = timed(config, question)
+                    times.append(seconds)
+                print(f"  report {' '.join(question)}: best {min(times):.2f} s, median {statistics.median(times):.2f} s"
+                      f" ({len(output.splitlines())} lines)")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, action="append", help="log size (repeatable; default 1,000 and 1,000,000)")
+    main(parser.parse_args())
