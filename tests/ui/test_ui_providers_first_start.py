@@ -1,7 +1,7 @@
 """The seed's four steps in a real Chromium, from a gateway started with no config file:
 
 1. `bifrost-py serve` (no -c): it prints the URL and a one-time set-up link;
-2. sign in, add an Anthropic-type provider (pointing at the mock upstream) with its API key, and
+2. the set-up link creates the admin account; add an Anthropic-type provider (pointing at the mock upstream) with its API key, and
    "Test" it;
 3. create a virtual key;
 4. a request with that key, as Claude Code sends it, succeeds — without a restart.
@@ -105,14 +105,15 @@ def test_first_start_to_a_served_request_then_a_key_rotation(page: Any, gateway:
     assert link, printed
     assert (data_folder(gateway) / "secret.key").stat().st_mode & 0o777 == 0o600
 
-    # Sign in (the admin token from the data folder; the set-up link's account page is F's).
-    page.goto("/")
-    page.get_by_label("Admin token").fill((data_folder(gateway) / "admin-token").read_text().strip())
-    page.get_by_role("button", name="Sign in").click()
+    # Step 1: the set-up link creates the admin account and leads to the Providers page.
+    page.goto(link.group(1))
+    page.get_by_label("Password", exact=True).fill("first-start-password")
+    page.get_by_label("Password again").fill("first-start-password")
+    screenshot(page, "first-start-setup")
+    page.get_by_role("button", name="Create the admin account").click()
     page.locator("#nav").wait_for(state="visible")
 
     # Step 2: add the provider and its key, then test it.
-    page.goto("/#/providers")
     expect(page.get_by_text("No providers are configured.")).to_be_visible()
     screenshot(page, "first-start-empty-providers")
     page.get_by_role("button", name="Add provider").click()
