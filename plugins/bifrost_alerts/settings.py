@@ -6,7 +6,7 @@
         team-slack: {type: slack, url: "${SLACK_WEBHOOK_URL}"}
         finance-mail: {type: email, smtp: "smtp://mail.example.com:587", starttls: true,
                        username: gateway, password: "${SMTP_PASSWORD}", from: gateway@example.com,
-                       to: [finance@example.com]}
+                       to: [finance@example.com], ca_file: ./private-ca.pem}
         archive: {type: folder, path: ./reports}
       send_to: [finance-hook]
       budget_thresholds: [50, 80, 100]          # percent of every cap
@@ -57,6 +57,7 @@ class ChannelSettings:
     password: str = ""
     sender: str = ""
     to: tuple[str, ...] = ()
+    ca_file: Path | None = None                # PEM bundle for a server certificate of a private CA
     folder: Path | None = None
 
     def shown(self) -> dict[str, object]:
@@ -201,7 +202,8 @@ def _channel(name: str, section: Section, gateway: Gateway) -> ChannelSettings:
         settings = ChannelSettings(smtp_host=host, smtp_port=port, smtp_tls=tls,
                                    starttls=section.bool("starttls", port == 587),
                                    username=section.str("username", ""), password=section.str("password", ""),
-                                   sender=sender or "", to=to, **common)
+                                   sender=sender or "", to=to, ca_file=config_path(section, "ca_file", gateway),
+                                   **common)
         section.done()
         return settings
     if kind == "folder":

@@ -5,6 +5,7 @@
         received = await hook.wait_for(1)                          # [Received(headers, body, at)]
 
     with running_smtp_server() as smtp:                            # aiosmtpd on a free port
+                                                                   # (starttls=ssl_context: TLS required)
         ... {type: email, smtp: f"smtp://127.0.0.1:{smtp.port}", ...} ...
         mail = await smtp.wait_for(1)                              # [email.message.EmailMessage]
 
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -101,11 +103,14 @@ class SmtpServer:
 
 
 @contextlib.contextmanager
-def running_smtp_server() -> Iterator[SmtpServer]:
+def running_smtp_server(*, starttls: ssl.SSLContext | None = None) -> Iterator[SmtpServer]:
+    """aiosmtpd on a free loopback port; with `starttls` (a server TLS context) it offers
+    STARTTLS and refuses mail until a client upgraded the connection."""
     from aiosmtpd.controller import Controller
 
     server = SmtpServer(free_port())
-    controller = Controller(server, hostname="127.0.0.1", port=server.port)
+    tls: dict[str, Any] = {"tls_context": starttls, "require_starttls": True} if starttls else {}
+    controller = Controller(server, hostname="127.0.0.1", port=server.port, **tls)
     controller.start()
     try:
         yield server

@@ -45,7 +45,8 @@ class EmailChannel:
         try:
             await aiosmtplib.send(mail, hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
                                   start_tls=s.starttls if not s.smtp_tls else False,
-                                  username=s.username or None, password=s.password or None, timeout=s.timeout)
+                                  username=s.username or None, password=s.password or None, timeout=s.timeout,
+                                  cert_bundle=str(s.ca_file) if s.ca_file else None)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise GiveUp(f"recipients refused: {exc}") from exc
         except aiosmtplib.SMTPResponseException as exc:
