@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from ui_harness import (
     gateway_config,
     screenshot,
     sign_in,
+    stop_process,
     wait_healthy,
 )
 
@@ -46,12 +46,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
         wait_healthy(url, process, log)
         yield Gateway(url, process, log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")

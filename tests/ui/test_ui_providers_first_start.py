@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_harness import Gateway, screenshot, send, wait_healthy
+from ui_harness import Gateway, screenshot, send, stop_process, wait_healthy
 
 from bifrost_py.testing import free_port
 
@@ -42,15 +41,6 @@ def _process(args: list[str], log: Path, env: dict[str, str], cwd: Path) -> subp
                                 env=env, cwd=cwd)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("mock")
@@ -61,7 +51,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_healthy(url, process, folder / "mock.log")
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +68,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator
         wait_healthy(url, process, folder / "gateway.log")
         yield Gateway(url, process, folder / "gateway.log")
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def data_folder(gateway: Gateway) -> Path:
