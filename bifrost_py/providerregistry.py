@@ -79,7 +79,7 @@ class ProviderRegistry:
         self.store: ProviderStore | None = None
         self.version = -1
         self._lock = asyncio.Lock()                # one change at a time, reloads included
-        self._retiring: set[asyncio.Task[None]] = set()
+        self._retiring: dict[asyncio.Task[None], Provider] = {}  # replaced, closing when idle
 
     # ------------------------------------------------------------------ life cycle
 
@@ -107,9 +107,12 @@ class ProviderRegistry:
     async def stop(self) -> None:
         for provider in self.built.values():
             await provider.close()
-        for task in list(self._retiring):
+        retiring = dict(self._retiring)
+        for task in retiring:
             task.cancel()
-        await asyncio.gather(*self._retiring, return_exceptions=True)
+        await asyncio.gather(*retiring, return_exceptions=True)
+        for provider in retiring.values():  # the gateway stops after its requests ended
+            await provider.close()
 
     async def _check(self) -> None:
         if self.store is not None and await self.store.version() != self.version:
@@ -155,8 +158,8 @@ class ProviderRegistry:
         self.built, self.broken, self.version = built, broken, version
         for provider in {id(p): p for p in retired}.values():
             task = asyncio.get_running_loop().create_task(provider.retire())
-            self._retiring.add(task)
-            task.add_done_callback(self._retiring.discard)
+            self._retiring[task] = provider
+            task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
     def _require_store(self) -> ProviderStore:
         if self.store is None:
