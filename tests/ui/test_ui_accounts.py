@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
@@ -97,7 +98,7 @@ def test_an_admin_adds_a_finance_lead_and_the_audit_log_names_the_author(page: A
     expect(page.locator("#table-audit")).to_contain_text("POST /users")
     with page.expect_download() as download:
         page.get_by_role("button", name="Export CSV").click()
-    text = open(download.value.path()).read()
+    text = Path(download.value.path()).read_text()
     assert text.startswith("time,id,ts,actor") and "mira" in text and PASSWORD not in text
     screenshot(page, "accounts-audit")
     assert page.errors == []
