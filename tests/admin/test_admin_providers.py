@@ -169,9 +169,10 @@ async def test_rotating_the_master_key_re_encrypts_and_the_gateway_follows(
 
 
 async def test_a_second_instance_on_the_same_database_follows_changes(
-        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path) -> None:
-    first: RunningGateway = await start_gateway(config(tmp_path), builtins=False)
-    second: RunningGateway = await start_gateway(config(tmp_path), builtins=False)
+        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path, logs_url: str) -> None:
+    shared = {**config(tmp_path), "storage": {"logs": logs_url}}  # SQLite, and PostgreSQL
+    first: RunningGateway = await start_gateway(shared, builtins=False)
+    second: RunningGateway = await start_gateway(shared, builtins=False)
     await call(first, "POST", "/api/providers", {"name": "claude", **anthropic(mock_upstream, RAW_KEY)})
     await second.gateway.registry._check()
     assert (await ask(second))[0] == 200
