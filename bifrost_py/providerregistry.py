@@ -13,9 +13,11 @@ never picks that key, so it stops being chosen at the next attempt.
 Several instances on one database: each write bumps a version number (providerstore.py); every
 instance compares it every RELOAD_SECONDS and reloads when it moved.
 
-The store is opened when the admin API is on (admin.token set), or the database is PostgreSQL,
-or the SQLite file already exists: a gateway run from a YAML file with no admin API never
-creates a database for providers it cannot be given.
+The store is opened at start when the admin API is on (admin.token set), or the database is
+PostgreSQL, or the SQLite file already exists; otherwise at the first change through the admin
+API. So a gateway run from a YAML file alone never creates a database for providers nobody
+gives it. A store that cannot be opened at start (PostgreSQL down) is tried again every
+RELOAD_SECONDS while the YAML providers serve.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import SQLITE_PREFIX, ProviderConfig, provider_from_dict
 from .configschema import ConfigError
+from .periodic import Periodic
 from .providers import make_provider
 from .providers.base import Provider
 from .providerstore import SECRET_FIELDS, ProviderStore, StoredProvider
@@ -80,6 +83,7 @@ class ProviderRegistry:
         self.version = -1
         self._lock = asyncio.Lock()                # one change at a time, reloads included
         self._retiring: dict[asyncio.Task[None], Provider] = {}  # replaced, closing when idle
+        self._periodic: Periodic | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -92,17 +96,28 @@ class ProviderRegistry:
 
     async def start(self) -> None:
         if not self.wanted():
-            return
-        db = await self.gateway.storage.sql(self.gateway.config.logs_url)
-        store = ProviderStore(db, lambda: master_box(data_dir(self.gateway.config)))
-        await store.create_tables()
-        self.store = store
+            return  # opened by the first change through the admin API, if one comes
         try:
-            await self.reload()
+            await self._open()
         except Exception:  # the next check tries again; YAML providers serve meanwhile
-            log.exception("providers: loading the stored providers failed")
-        self.gateway.every(RELOAD_SECONDS, self._check, name="providers: following changes of other instances",
-                           final=False)
+            log.exception("providers: opening the provider store failed; trying again in %ss", RELOAD_SECONDS)
+            self._follow()
+
+    async def _open(self) -> ProviderStore:
+        """The store, opened (its tables made, its providers loaded) on first use."""
+        if self.store is None:
+            db = await self.gateway.storage.sql(self.gateway.config.logs_url)
+            store = ProviderStore(db, lambda: master_box(data_dir(self.gateway.config)))
+            await store.create_tables()
+            self.store = store
+            self._follow()
+            await self.reload()
+        return self.store
+
+    def _follow(self) -> None:
+        if self._periodic is None:
+            self._periodic = self.gateway.every(RELOAD_SECONDS, self._check, final=False,
+                                                name="providers: following changes of other instances")
 
     async def stop(self) -> None:
         for provider in self.built.values():
@@ -115,13 +130,17 @@ class ProviderRegistry:
             await provider.close()
 
     async def _check(self) -> None:
-        if self.store is not None and await self.store.version() != self.version:
+        if self.store is None:
+            await self._open()
+        elif await self.store.version() != self.version:
             await self.reload()
 
     async def reload(self) -> None:
         """Read every stored provider and put the enabled ones in service."""
         async with self._lock:
-            store = self._require_store()
+            store = self.store
+            if store is None:
+                return
             try:
                 version, rows = await store.load()
             except SecretError:
@@ -161,11 +180,6 @@ class ProviderRegistry:
             self._retiring[task] = provider
             task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
-    def _require_store(self) -> ProviderStore:
-        if self.store is None:
-            raise ProviderChangeError(503, "the provider store is not open (set admin.token, or restart the gateway)")
-        return self.store
-
     # ------------------------------------------------------------------ changes
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +207,7 @@ class ProviderRegistry:
 
     async def delete(self, name: str) -> None:
         self._stored(name)
-        await self._require_store().delete(name)
+        await (await self._open()).delete(name)
         await self.reload()
 
     async def _write(self, name: str, data: dict[str, Any], enabled: bool) -> None:
@@ -201,7 +215,7 @@ class ProviderRegistry:
             provider_from_dict(name, data)
         except ConfigError as exc:
             raise ProviderChangeError(400, "; ".join(exc.problems), exc.problems) from exc
-        await self._require_store().put(name, data, enabled)
+        await (await self._open()).put(name, data, enabled)
         await self.reload()
 
     def _stored(self, name: str) -> StoredProvider:

@@ -79,7 +79,7 @@ def listed(registry: ProviderRegistry) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         providers = registry.describe_all()
         warnings = [text for p in providers for text in p.get("warnings", [])]
-        return json_response({"providers": providers, "warnings": warnings, "editable": registry.store is not None})
+        return json_response({"providers": providers, "warnings": warnings, "editable": True})
 
     return handler
 

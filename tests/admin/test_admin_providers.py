@@ -203,3 +203,15 @@ async def test_a_models_glob_that_takes_a_family_is_a_warning(
         "secret_access_key": "x" * 20, "models": ["claude-*"]})
     assert status == 201 and "takes claude-* requests" in created["warnings"][0]
     assert "'anthropic'" in (await call(gw, "GET", "/api/providers"))[1]["warnings"][0]
+
+
+async def test_a_yaml_only_gateway_makes_no_database_until_a_provider_is_added(
+        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path, data_dir: Path) -> None:
+    quiet = {"storage": {"logs": f"sqlite:///{tmp_path / 'gw.db'}"},
+             "providers": {"anthropic": anthropic(mock_upstream, RAW_KEY)}}
+    gw: RunningGateway = await start_gateway(quiet, builtins=False)
+    assert (await ask(gw))[0] == 200
+    assert not (tmp_path / "gw.db").exists() and not data_dir.exists()
+    await gw.gateway.registry.create({"name": "later", **anthropic(mock_upstream, NEW_KEY), "models": ["claude-later-*"]})
+    assert (tmp_path / "gw.db").exists() and (data_dir / "secret.key").exists()
+    assert (await ask(gw, "claude-later-1"))[1]["x-bf-provider"] == "later"
