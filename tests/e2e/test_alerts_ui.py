@@ -4,7 +4,6 @@ with its delivery. The gateway is a real `bifrost-py serve` process (tests/ui/ui
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from ui_harness import (
     gateway_config,
     screenshot,
     sign_in,
+    stop_process,
     wait_healthy,
 )
 
@@ -83,12 +83,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, hook: str) -> Iterator[str
         wait_healthy(url, process, log)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
 
 
 @pytest.fixture
