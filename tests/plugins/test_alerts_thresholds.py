@@ -68,21 +68,21 @@ async def drained(gateway: Any) -> None:
 
 async def test_each_threshold_fires_once_under_50_concurrent_charges_and_again_next_window(tmp_path: Any) -> None:
     async with alerting(tmp_path) as (hook, gw):
-            amounts = [i * 10_000 / 45 for i in range(50)]  # 0 % .. 109 %: crosses 50, 80 and 100
-            await charge_concurrently(gw.gateway, amounts)
-            await drained(gw.gateway)
-            assert sorted(r.json()["threshold"] for r in hook.received) == [50, 80, 100]
-            assert all(verify(r) for r in hook.received)
-            first = next(r.json() for r in hook.received if r.json()["threshold"] == 100)
-            assert first["entity"] == "backend" and first["tier"] == "team" and first["limit"] == 10_000.0
-            assert first["window"] == {"start": MONTH[0], "end": MONTH[1]}
-            assert "₹" in first["title"] and "of ₹10,000.00" in first["title"]
+        amounts = [i * 10_000 / 45 for i in range(50)]  # 0 % .. 109 %: crosses 50, 80 and 100
+        await charge_concurrently(gw.gateway, amounts)
+        await drained(gw.gateway)
+        assert sorted(r.json()["threshold"] for r in hook.received) == [50, 80, 100]
+        assert all(verify(r) for r in hook.received)
+        first = next(r.json() for r in hook.received if r.json()["threshold"] == 100)
+        assert first["entity"] == "backend" and first["tier"] == "team" and first["limit"] == 10_000.0
+        assert first["window"] == {"start": MONTH[0], "end": MONTH[1]}
+        assert "₹" in first["title"] and "of ₹10,000.00" in first["title"]
 
-            await charge_concurrently(gw.gateway, amounts)  # the same window again: nothing new
-            next_month = (MONTH[1], MONTH[1] + 31 * 86400)
-            await charge_concurrently(gw.gateway, [6_000.0] * 50, next_month)  # a new window: 50 % again
-            await drained(gw.gateway)
-            assert sorted(r.json()["threshold"] for r in hook.received) == [50, 50, 80, 100]
+        await charge_concurrently(gw.gateway, amounts)  # the same window again: nothing new
+        next_month = (MONTH[1], MONTH[1] + 31 * 86400)
+        await charge_concurrently(gw.gateway, [6_000.0] * 50, next_month)  # a new window: 50 % again
+        await drained(gw.gateway)
+        assert sorted(r.json()["threshold"] for r in hook.received) == [50, 50, 80, 100]
 
 
 async def test_a_restart_does_not_fire_a_threshold_twice(tmp_path: Any) -> None:
@@ -120,17 +120,17 @@ async def test_per_entity_thresholds_replace_the_global_ones(tmp_path: Any) -> N
 
 async def test_a_failing_receiver_is_retried_and_every_delivery_recorded(tmp_path: Any) -> None:
     async with alerting(tmp_path, fail_first=2) as (hook, gw):
-            await gw.gateway.plugins.budget_update(gw.gateway, [usage(5_000.0)])
-            await drained(gw.gateway)
-            assert hook.refused == 2 and len(hook.received) == 1
-            status, _, body = await gw.get("/api/alerts", headers=AUTH)
-            assert status == 200
-            import orjson
+        await gw.gateway.plugins.budget_update(gw.gateway, [usage(5_000.0)])
+        await drained(gw.gateway)
+        assert hook.refused == 2 and len(hook.received) == 1
+        status, _, body = await gw.get("/api/alerts", headers=AUTH)
+        assert status == 200
+        import orjson
 
-            alert = orjson.loads(body)["alerts"][0]
-            assert alert["kind"] == "budget" and alert["details"]["threshold"] == 50
-            assert alert["deliveries"] == [{**alert["deliveries"][0], "channel": "hook", "ok": True, "attempts": 3,
-                                            "status": 200, "error": ""}]
+        alert = orjson.loads(body)["alerts"][0]
+        assert alert["kind"] == "budget" and alert["details"]["threshold"] == 50
+        assert alert["deliveries"] == [{**alert["deliveries"][0], "channel": "hook", "ok": True, "attempts": 3,
+                                        "status": 200, "error": ""}]
 
 
 async def test_a_receiver_that_never_answers_well_leaves_a_recorded_failure(tmp_path: Any) -> None:
@@ -175,20 +175,20 @@ async def test_the_test_action_answers_with_each_delivery(tmp_path: Any) -> None
     import orjson
 
     async with alerting(tmp_path) as (hook, gw):
-            status, _, body = await gw.post("/api/alerts/test", json={"channel": "hook"}, headers=AUTH)
-            assert status == 200
-            [delivery] = orjson.loads(body)["deliveries"]
-            assert delivery["ok"] and delivery["channel"] == "hook"
-            assert hook.received[0].json()["type"] == "test" and verify(hook.received[0])
-            status, _, body = await gw.post("/api/alerts/test", json={"channel": "nope"}, headers=AUTH)
-            assert status == 404 and "no alert channel named 'nope'" in orjson.loads(body)["error"]["message"]
-            status, _, body = await gw.post("/api/alerts/test", data=b"[1,", headers=AUTH)
-            assert status == 400
-            status, _, body = await gw.get("/api/alerts/config", headers=AUTH)
-            shown = orjson.loads(body)
-            assert shown["channels"][0] == {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:"
-                                            + hook.url.split(":")[2].split("/")[0] + "/hook", "signed": True}
-            assert SECRET not in body.decode()
+        status, _, body = await gw.post("/api/alerts/test", json={"channel": "hook"}, headers=AUTH)
+        assert status == 200
+        [delivery] = orjson.loads(body)["deliveries"]
+        assert delivery["ok"] and delivery["channel"] == "hook"
+        assert hook.received[0].json()["type"] == "test" and verify(hook.received[0])
+        status, _, body = await gw.post("/api/alerts/test", json={"channel": "nope"}, headers=AUTH)
+        assert status == 404 and "no alert channel named 'nope'" in orjson.loads(body)["error"]["message"]
+        status, _, body = await gw.post("/api/alerts/test", data=b"[1,", headers=AUTH)
+        assert status == 400
+        status, _, body = await gw.get("/api/alerts/config", headers=AUTH)
+        shown = orjson.loads(body)
+        assert shown["channels"][0] == {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:"
+                                        + hook.url.split(":")[2].split("/")[0] + "/hook", "signed": True}
+        assert SECRET not in body.decode()
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -206,3 +206,23 @@ def test_config_mistakes_name_their_path(tmp_path: Any, bad: dict[str, Any], mes
         Gateway(config_from_dict(config(tmp_path, "http://127.0.0.1:9/x", **bad)), plugins=[bifrost_alerts],
                 builtins=False)
     assert any(problem.startswith(message) for problem in caught.value.problems), caught.value.problems
+
+
+async def test_a_team_alert_names_its_top_keys_from_the_cost_log(tmp_path: Any) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "logs.db") as db:  # the cost log's table, as bifrost_costlog writes it
+        db.execute("CREATE TABLE request_log (ts REAL, key_name TEXT, team TEXT, customer TEXT, model TEXT, "
+                   "provider TEXT, session_id TEXT, cost_usd REAL)")
+        rows = [(NOW - 60, "dev-asha", "backend", "acme", "claude-opus-4-8", "anthropic", "s1", 30.0),
+                (NOW - 50, "dev-pranay", "backend", "acme", "claude-sonnet-4-20250514", "anthropic", "s2", 10.0),
+                (NOW - 40, "dev-asha", "backend", "acme", "claude-sonnet-4-20250514", "anthropic", "s1", 5.0),
+                (NOW - 30, "dev-ravi", "mobile", "acme", "claude-opus-4-8", "anthropic", "s3", 99.0),
+                (MONTH[0] - 86400, "dev-pranay", "backend", "acme", "claude-opus-4-8", "anthropic", "s2", 99.0)]
+        db.executemany("INSERT INTO request_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    async with alerting(tmp_path) as (hook, gw):
+        await gw.gateway.plugins.budget_update(gw.gateway, [usage(5_000.0)])
+        [alert] = await hook.wait_for(1)
+    # this window only, the team's keys, most first, in ₹ (per_usd 84)
+    assert alert.json()["top_spenders"] == [{"name": "dev-asha", "spent": 2940.0}, {"name": "dev-pranay", "spent": 840.0}]
+    assert "Top spenders: dev-asha ₹2,940.00, dev-pranay ₹840.00" in alert.json()["text"]
