@@ -150,5 +150,15 @@ class SharedStore:
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def _built(self, progress: tuple[int, int] | None) -> int | None:
+        """After a build step that folded rows up to id `done` of `boundary` (None: nothing was
+        left): about how many are left (ids, not rows: an estimate), None when none were."""
+        if progress is None:
+            self._rollup_ready = True
+            return None
+        done, boundary = progress
+        self._rollup_ready = done >= boundary
+        return boundary - done
+
 
 PRUNE_CHUNK = 5000

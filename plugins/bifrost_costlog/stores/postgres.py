@@ -163,13 +163,7 @@ class PostgresStore(SharedStore):
             await connection.execute(f"UPDATE {rollup.STATE} SET built_to = $1 WHERE id = 1", done)
             return done, boundary
 
-        progress = await self.db.write(step)
-        if progress is None:
-            self._rollup_ready = True
-            return None
-        done, boundary = progress
-        self._rollup_ready = done >= boundary
-        return boundary - done
+        return self._built(await self.db.write(step))
 
 
 async def _create_schema(connection: asyncpg.Connection, grain: int) -> int:

@@ -130,13 +130,7 @@ class SQLiteStore(SharedStore):
             conn.execute(f"UPDATE {rollup.STATE} SET built_to = ? WHERE id = 1", (done,))
             return done, boundary
 
-        progress = await self.db.write_in_thread(step)
-        if progress is None:
-            self._rollup_ready = True
-            return None
-        done, boundary = progress
-        self._rollup_ready = done >= boundary
-        return boundary - done  # ids, not rows: an estimate
+        return self._built(await self.db.write_in_thread(step))
 
 
 def _create_schema(conn: sqlite3.Connection, grain: int) -> int:
