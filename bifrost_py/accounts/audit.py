@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..storage import Database, Row
+from .store import create_tables
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS audit_log (
@@ -90,11 +91,7 @@ class AuditLog:
         self.db = db
 
     async def create_schema(self) -> None:
-        async def create(tx: Any) -> None:
-            for statement in SCHEMA:
-                await tx.execute(statement)
-
-        await self.db.write(create)
+        await create_tables(self.db, SCHEMA)
 
     async def record(self, entry: AuditEntry) -> str:
         entry_id = f"{time.time_ns():020d}-{secrets.token_hex(4)}"  # sorts by time, unique across instances

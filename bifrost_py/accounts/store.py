@@ -66,16 +66,22 @@ def _user(row: Row) -> User:
                 row["password_hash"], float(row["created_at"]), float(row["updated_at"]))
 
 
+async def create_tables(db: Database, statements: tuple[str, ...]) -> None:
+    """Run `CREATE ... IF NOT EXISTS` statements in one transaction (every instance does, at once)."""
+
+    async def create(tx: Any) -> None:
+        for statement in statements:
+            await tx.execute(statement)
+
+    await db.write(create)
+
+
 class AccountStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def create_schema(self) -> None:
-        async def create(tx: Any) -> None:
-            for statement in SCHEMA:
-                await tx.execute(statement)
-
-        await self.db.write(create)
+        await create_tables(self.db, SCHEMA)
 
     # ------------------------------------------------------------------ users
 

@@ -5,7 +5,6 @@ and the link is dead afterwards."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from playwright.sync_api import expect
-from ui_harness import Gateway, gateway_config, screenshot, wait_healthy
+from ui_harness import Gateway, gateway_config, screenshot, stop_process, wait_healthy
 
 from bifrost_py.testing import free_port
 
@@ -40,12 +39,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         wait_healthy(url, process, log)
         yield Gateway(url, process, log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
 
 
 def test_the_set_up_link_creates_the_admin_once(page: Any, gateway: Gateway) -> None:
