@@ -2,7 +2,7 @@
 // result, the configuration as the gateway read it from YAML (secrets masked), and a button that
 // sends a test alert to one channel or to all of them.
 
-import { api } from "../api.js";
+import { api, session } from "../api.js";
 import { emptyState, field, fill, h, select } from "../dom.js";
 import { when } from "../format.js";
 
@@ -78,7 +78,13 @@ function configSection(config, status) {
       h("tbody", {}, config.reports.map((r) => h("tr", {},
         h("th", { scope: "row" }, r.name), h("td", { class: "mono" }, `${r.schedule} (${r.timezone})`), h("td", {}, r.by),
         h("td", {}, r.format), h("td", {}, r.send_to.join(", ")), h("td", {}, when(config.next_reports[r.name]))))))) : null,
-    h("div", { class: "toolbar" }, field("Test alert to", channel), send));
+    mayWrite() ? h("div", { class: "toolbar" }, field("Test alert to", channel), send) : null);
+}
+
+/** Sending a test alert is a change (admins); other roles see the page without the button. */
+function mayWrite() {
+  const may = (session.me && session.me.may) || [];
+  return !session.me || may.includes("write");
 }
 
 function draw(el, alerts, config) {
