@@ -139,7 +139,7 @@ async def audited(route: AdminRoute, accounts: Accounts, request: web.Request) -
     before = await snapshot(route, request)
     response = await answered(route.handler, request)
     after = await snapshot(route, request) if route.snapshot and response.status < 400 else None
-    if after is None and response.status < 400:
+    if route.snapshot is None and response.status < 400:  # the answer is the best "after" there is
         after = json_of(response)
     await record(accounts, route, request, principal(request), response, before, after)
     return response
@@ -147,15 +147,23 @@ async def audited(route: AdminRoute, accounts: Accounts, request: web.Request) -
 
 async def record(accounts: Accounts, route: AdminRoute, request: web.Request, who: Principal,
                  response: web.StreamResponse, before: Any = None, after: Any = None) -> None:
+    body = await body_of(request)
     entry = AuditEntry(
         actor=who.name, role=who.role, via=who.via, method=request.method, path=request.path,
-        action=f"{route.method} {route.path}", resource="/".join(request.match_info.values()),
-        status=response.status, address=client_address(request), request=await body_of(request),
-        before=before, after=after)
+        action=f"{route.method} {route.path}", resource=resource_of(request, body),
+        status=response.status, address=client_address(request), request=body, before=before, after=after)
     try:
         await (await accounts.audit()).record(entry)
     except Exception:  # the change is made; a log that cannot be written must not hide that
         log.exception("could not write the audit log entry of %s %s by %s", request.method, request.path, who.name)
+
+
+def resource_of(request: web.Request, body: Any) -> str:
+    """What a change named: the path's parameters, or for a create the new thing's name."""
+    if request.match_info:
+        return "/".join(request.match_info.values())
+    named = body.get("name") or body.get("username") if isinstance(body, dict) else None
+    return named[:200] if isinstance(named, str) else ""
 
 
 async def snapshot(route: AdminRoute, request: web.Request) -> Any:

@@ -4,14 +4,16 @@ describes them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from ..accounts.api import account_routes
 from ..accounts.service import Accounts
 from . import AdminRoute
-from .guard import Handler, protected
+from .guard import Handler, json_of, protected
+from .helpers import AdminError
 from .openapi import openapi_document
 from .providers import provider_routes
 
@@ -28,6 +30,7 @@ def add_admin_routes(app: web.Application, gateway: Gateway) -> None:
     routes = core_routes(gateway)
     routes.extend(account_routes(accounts))
     routes.extend(gateway.plugins.admin_routes(gateway))
+    add_snapshots(routes)
     document = openapi_document(routes)
     for route in routes:
         app.router.add_route(route.method, "/api" + route.path, protected(route, accounts))
@@ -36,6 +39,27 @@ def add_admin_routes(app: web.Application, gateway: Gateway) -> None:
         return web.json_response(document)
 
     app.router.add_get("/api/openapi.json", openapi)
+
+
+def add_snapshots(routes: list[AdminRoute]) -> None:
+    """A change of one resource (PATCH, PUT, DELETE on a path that has a GET) is recorded in the
+    audit log with what that GET answers before and after it, unless the route brings its own
+    snapshot: every plugin's keys, providers and rules get before/after with no code of theirs."""
+    reads = {route.path: route.handler for route in routes if route.method == "GET"}
+    for route in routes:
+        if route.snapshot is None and route.method in ("PATCH", "PUT", "DELETE") and route.path in reads:
+            route.snapshot = read_as_snapshot(reads[route.path])
+
+
+def read_as_snapshot(read: Handler) -> Callable[[web.Request], Awaitable[Any]]:
+    async def snapshot(request: web.Request) -> Any:
+        try:
+            response = await read(request)
+        except (AdminError, web.HTTPException):  # not there (yet, or any more): nothing to show
+            return None
+        return json_of(response) if response.status == 200 else None
+
+    return snapshot
 
 
 def core_routes(gateway: Gateway) -> list[AdminRoute]:
