@@ -24,12 +24,27 @@ class Outbox:
         self.channels = channels
         self.tasks: set[asyncio.Task[list[Delivery]]] = set()
 
-    def post(self, message: Message, send_to: tuple[str, ...]) -> asyncio.Task[list[Delivery]]:
-        """Record and send `message` in a task of the outbox's; the caller does not wait."""
-        task = asyncio.get_running_loop().create_task(self.send(message, send_to))
+    def post(self, message: Message, send_to: tuple[str, ...], *,
+             mark: tuple[str, float] | None = None) -> asyncio.Task[list[Delivery]]:
+        """Record and send `message` in a task of the outbox's; the caller does not wait. With
+        `mark` (name, expiry), only if this instance claims that mark first (AlertStore.claim)."""
+        work = self.send(message, send_to) if mark is None else self._claimed(message, send_to, *mark)
+        task = asyncio.get_running_loop().create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    async def claim(self, mark: str, expires: float) -> bool:
+        """True when this instance should send what `mark` names: it won the mark, or the store
+        cannot say now (then an alert twice beats no alert)."""
+        try:
+            return await self.store.claim(mark, expires)
+        except StorageUnavailable:
+            log.warning("alerts: %s not marked (storage unavailable); sending it anyway", mark)
+            return True
+
+    async def _claimed(self, message: Message, send_to: tuple[str, ...], mark: str, expires: float) -> list[Delivery]:
+        return await self.send(message, send_to) if await self.claim(mark, expires) else []
 
     async def send(self, message: Message, send_to: tuple[str, ...]) -> list[Delivery]:
         """Record `message` and deliver it to every named channel at once; record each delivery."""

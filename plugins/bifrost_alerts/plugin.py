@@ -19,7 +19,6 @@ from bifrost_py import hookimpl
 from bifrost_py.context import MESSAGES
 from bifrost_py.errors import RateLimited
 from bifrost_py.settings import load_settings
-from bifrost_py.storage import StorageUnavailable
 
 from .admin import admin_routes
 from .budgets import Thresholds
@@ -103,7 +102,7 @@ class AlertsPlugin(AlertsBase):
         self.outbox = Outbox(self.store, channels)
         self.thresholds = Thresholds(gateway, self.settings, self.store)
         for report in self.settings.reports:
-            scheduled = ScheduledReport(gateway, report, self.store, self.outbox)
+            scheduled = ScheduledReport(gateway, report, self.outbox)
             gateway.every(scheduled.until_next, scheduled.run, name=f"alerts: report {report.name}", final=False)
             self.reports.append(scheduled)
         gateway.every(3600.0, self.store.prune, name="alerts: forgetting expired marks", final=False)
@@ -122,16 +121,10 @@ class AlertsPlugin(AlertsBase):
         for message in await self.thresholds.check(usages):
             self.outbox.post(message, self.settings.send_to)
 
-    async def _alert(self, message: Message, mark: str, lasts: float) -> None:
-        """Send `message` unless another instance (or this one) already sent it under `mark`."""
-        if self.store is None or self.outbox is None:
-            return
-        try:
-            if not await self.store.claim(mark, time.time() + lasts):
-                return
-        except StorageUnavailable:
-            log.warning("alerts: %s not marked (storage unavailable); sending it anyway", mark)
-        self.outbox.post(message, self.settings.send_to)
+    def _alert(self, message: Message, mark: str, lasts: float) -> None:
+        """Send `message` off the request path, unless an instance already sent it under `mark`."""
+        if self.outbox is not None:
+            self.outbox.post(message, self.settings.send_to, mark=(mark, time.time() + lasts))
 
 
 class GuardedAlertsPlugin(AlertsPlugin):
@@ -153,7 +146,7 @@ class GuardedAlertsPlugin(AlertsPlugin):
                      "Refusing its repeats with 429." if guard.refuse else "Not refused (loop.refuse is off).")
             details = {"session": call.session_id, "key": who, "team": call.caller.team if call.caller else None,
                        "model": call.model, "repeats": count, "within_seconds": guard.within}
-            await self._alert(Message("loop", title, lines, details),
+            self._alert(Message("loop", title, lines, details),
                               f"loop:{call.session_id}:{int(time.time() // guard.within)}", guard.within)
         if guard.refuse:
             raise RateLimited(
@@ -185,7 +178,7 @@ class GuardedAlertsPlugin(AlertsPlugin):
         details = {"key": key, "team": call.caller.team, "last_hour": round(last_hour, 4), "usual_hourly": round(usual, 4),
                    "currency": self.gateway.config.currency_code}
         hour = int(time.time() // 3600)
-        await self._alert(Message("spend_rate", title, tuple(lines), details), f"rate:{key}:{hour}", 3600.0)
+        self._alert(Message("spend_rate", title, tuple(lines), details), f"rate:{key}:{hour}", 3600.0)
 
     def _spent(self, call: Call) -> float:
         """What the call cost, in the configured currency (cache hits and refusals: nothing)."""

@@ -20,8 +20,6 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from bifrost_py.storage import StorageUnavailable
-
 from .message import Attachment, Message
 
 if TYPE_CHECKING:
@@ -29,17 +27,15 @@ if TYPE_CHECKING:
 
     from .outbox import Outbox
     from .settings import ReportSettings
-    from .store import AlertStore
 
 log = logging.getLogger("bifrost_py.alerts")
 MIME = {"csv": "text/csv", "json": "application/json", "html": "text/html"}
 
 
 class ScheduledReport:
-    def __init__(self, gateway: Gateway, settings: ReportSettings, store: AlertStore, outbox: Outbox) -> None:
+    def __init__(self, gateway: Gateway, settings: ReportSettings, outbox: Outbox) -> None:
         self.gateway = gateway
         self.settings = settings
-        self.store = store
         self.outbox = outbox
         self.due: float = 0.0  # epoch seconds of the fire being waited for
 
@@ -57,11 +53,8 @@ class ScheduledReport:
         """One fire: claimed by one instance, built, and handed to the outbox."""
         if self.due and time.time() < self.due - 0.5:
             return  # woken early (shutdown's final round): not due yet
-        try:
-            if not await self.store.claim(f"report:{self.settings.name}:{self.due:.0f}", self.due + 86400):
-                return
-        except StorageUnavailable:
-            log.warning("alerts: report %s not claimed (storage unavailable); sending it anyway", self.settings.name)
+        if not await self.outbox.claim(f"report:{self.settings.name}:{self.due:.0f}", self.due + 86400):
+            return
         message = await self.build()
         if message is not None:
             await self.outbox.send(message, self.settings.send_to)
