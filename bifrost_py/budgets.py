@@ -24,7 +24,8 @@ class BudgetUsage:
     ``session``: the session id); ``spent`` and ``limit`` are in ``currency``; ``period`` is the
     reset as configured (``"monthly"``, ``"12h"``, ...; ``""`` for a budget that never resets);
     ``window_start``/``window_end`` bound the current window in epoch seconds (None when the
-    budget is not windowed).
+    budget is not windowed); ``thresholds`` are the percentages the entity's own config asks
+    alerts at (``alert_thresholds``), None to leave it to the alerts settings.
     """
 
     tier: BudgetTier
@@ -35,6 +36,7 @@ class BudgetUsage:
     period: str = ""
     window_start: float | None = None
     window_end: float | None = None
+    thresholds: tuple[int, ...] | None = None  # the entity's own alert thresholds (percent), if it set any
 
     @property
     def fraction(self) -> float:

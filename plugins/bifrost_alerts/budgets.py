@@ -48,7 +48,7 @@ class Thresholds:
             if usage.limit <= 0:
                 continue
             percent = usage.fraction * 100
-            for threshold in self.settings.thresholds_of(usage.tier, usage.name):
+            for threshold in self.settings.thresholds_of(usage):
                 if percent + 1e-9 < threshold:
                     break
                 mark = f"budget:{usage.tier}:{usage.name}:{usage.window_id}:{threshold}"

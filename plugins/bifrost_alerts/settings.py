@@ -30,6 +30,7 @@ from bifrost_py.settings import Section, config_path
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from bifrost_py.budgets import BudgetUsage
     from bifrost_py.gateway import Gateway
 
 SECTION = "alerts"
@@ -117,8 +118,13 @@ class AlertSettings:
     database: str = ""                         # history and "fired" marks; "" = storage.logs
     reports: tuple[ReportSettings, ...] = ()
 
-    def thresholds_of(self, tier: str, name: str) -> tuple[int, ...]:
-        return self.thresholds_for.get(f"{tier}:{name}", self.thresholds)
+    def thresholds_of(self, usage: BudgetUsage) -> tuple[int, ...]:
+        """`thresholds_for` of the entity, else what its own config set (`alert_thresholds`,
+        carried by the budget plugin), else `budget_thresholds`."""
+        own = self.thresholds_for.get(f"{usage.tier}:{usage.name}")
+        if own is not None:
+            return own
+        return tuple(sorted(set(usage.thresholds))) if usage.thresholds else self.thresholds
 
     def shown(self) -> dict[str, object]:
         return {

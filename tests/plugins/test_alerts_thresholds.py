@@ -125,6 +125,19 @@ async def test_per_entity_thresholds_replace_the_global_ones(tmp_path: Any) -> N
         assert got == [("backend", 25), ("backend", 75), ("frontend", 90)]
 
 
+async def test_an_entitys_own_alert_thresholds_come_with_its_budget(tmp_path: Any) -> None:
+    """A budget plugin passes the entity's `alert_thresholds`; `thresholds_for` still wins."""
+    from dataclasses import replace
+
+    own = replace(usage(9_500.0, name="mobile"), thresholds=(95, 60))
+    overridden = replace(usage(9_500.0), thresholds=(10,))
+    async with alerting(tmp_path, budget_thresholds=[99], thresholds_for={"team:backend": [90]}) as (hook, gw):
+        await gw.gateway.plugins.budget_update(gw.gateway, [own, overridden])
+        await drained(gw.gateway)
+    got = sorted((r.json()["entity"], r.json()["threshold"]) for r in hook.received)
+    assert got == [("backend", 90), ("mobile", 60), ("mobile", 95)]
+
+
 async def test_a_failing_receiver_is_retried_and_every_delivery_recorded(tmp_path: Any) -> None:
     async with alerting(tmp_path, fail_first=2) as (hook, gw):
         await gw.gateway.plugins.budget_update(gw.gateway, [usage(5_000.0)])
