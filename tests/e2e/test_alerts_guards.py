@@ -101,3 +101,23 @@ async def test_a_key_spending_faster_than_allowed_raises_one_spend_rate_alert(st
         assert payload["type"] == "spend_rate" and payload["key"] == "dev-asha" and payload["last_hour"] > 0.01
         assert "virtual key 'dev-asha' spent ₹" in payload["title"]
     assert len(hook.received) == 1
+
+
+async def test_an_openai_client_looping_gets_the_refusal_in_its_own_shape(start_gateway: Any, mock_upstream: Any,
+                                                                         tmp_path: Path) -> None:
+    async with running_webhook_receiver() as hook:
+        gw = await start_gateway(settings(tmp_path, mock_upstream.url, hook.url,
+                                          loop={"repeats": 2, "within": "1m", "refuse": True}),
+                                 plugins=[bifrost_alerts, Identify()], builtins=False)
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "run the tests again"}]}
+        headers = {"x-bf-session-id": "agent-7", "authorization": "Bearer vk-developer"}
+        statuses = []
+        for _ in range(3):
+            status, _, answer = await gw.post("/v1/chat/completions", json=body, headers=headers)
+            statuses.append(status)
+        assert statuses == [200, 200, 429]
+        error = orjson.loads(answer)["error"]
+        assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
+        assert error["message"].startswith("loop detected: session agent-7 sent the same request 3 times in 1 min")
+        [alert] = await hook.wait_for(1)
+        assert alert.json()["session"] == "agent-7"
