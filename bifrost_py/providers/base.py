@@ -127,6 +127,8 @@ class Provider:
         # admin API) closes its session only once the streams it serves have ended.
         self._in_flight = 0
         self._idle: asyncio.Event | None = None
+        self._retired = False  # replaced: a late attempt's session is closed when it ends
+        self._closing: asyncio.Task[None] | None = None
 
     def prepare(self, request: UpstreamRequest, client_headers: Mapping[str, str]) -> UpstreamRequest:
         """Shape a request already in this provider's dialect: client headers worth forwarding,
@@ -186,12 +188,17 @@ class Provider:
             self._idle = self._idle or asyncio.Event()
             await self._idle.wait()
             self._idle = None
+        self._retired = True
         await self.close()
 
     def _response_done(self) -> None:
         self._in_flight -= 1
-        if not self._in_flight and self._idle is not None:
+        if self._in_flight:
+            return
+        if self._idle is not None:
             self._idle.set()
+        elif self._retired:  # an attempt that took this provider just before it was replaced
+            self._closing = asyncio.get_running_loop().create_task(self.close())
 
     async def send(self, request: UpstreamRequest, key: ProviderKey | None) -> UpstreamResponse:
         """Send `request`; returns once the status and headers arrived. Raises
