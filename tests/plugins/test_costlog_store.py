@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from bifrost_costlog import rollup
 from bifrost_costlog.columns import NAMES, TABLE, record
 from bifrost_costlog.filters import Filters
 from bifrost_costlog.queries import LogQueries
@@ -255,6 +256,34 @@ async def test_retention_deletes_only_old_rows(store: Store, monkeypatch: pytest
     assert deleted == sum(r["ts"] < cut for r in rows)
     left = await LogQueries(store, "UTC").page(Filters(), cursor=None, limit=1000)
     assert sorted(r["id"] for r in left) == sorted(r["id"] for r in rows if r["ts"] >= cut)
+
+
+async def test_a_log_from_before_savings_gains_the_savings_columns(store: Store) -> None:
+    """A SQLite or PostgreSQL log written before `served_model`/`savings_unpriced` existed: its
+    table and its rollup gain the columns at start-up, old rows count no unpriced saving."""
+    old = make_rows(20, seed=5)
+    await insert(store, old)
+    db = store.db  # type: ignore[attr-defined]
+    for statement in (f"ALTER TABLE {TABLE} DROP COLUMN served_model", f"ALTER TABLE {TABLE} DROP COLUMN savings_unpriced",
+                      f"ALTER TABLE {rollup.ROLLUP} DROP COLUMN savings_unpriced"):
+        await db.execute(statement)
+    again = open_store(store.url)  # type: ignore[attr-defined]
+    await again.open()  # what a gateway of this version does at start-up
+    try:
+        new = make_rows(10, seed=6)
+        for row in new:
+            row["savings_unpriced"] = True
+        await insert(again, new)
+        queries = LogQueries(again, "UTC")
+        assert await queries.rollup_plan(Filters(), "model") is not None
+        _, totals = await queries.usage_and_totals(Filters(), "model")
+        assert totals["savings_unpriced"] == 10 and totals["attempts"] == 30
+        (raw,) = await queries.raw_usage(Filters(), "none")
+        assert raw["savings_unpriced"] == 10
+        back = await queries.request(new[0]["request_id"])
+        assert back[0]["served_model"] == new[0]["served_model"]
+    finally:
+        await again.close()
 
 
 async def test_an_older_sqlite_table_gains_new_columns(tmp_path: Any) -> None:
