@@ -42,12 +42,14 @@ _BUDGET = {"type": "object", "properties": {"limit": {"type": "number"},
                                             "reset": {"type": "string", "description": "daily|weekly|monthly|never|30m|12h|7d"}}}
 _RATE = {"type": "object", "properties": {"requests": {"type": "integer"}, "tokens": {"type": "integer"},
                                           "window": {"type": "string"}}}
+_SESSION = {"type": "object", "properties": {"limit": {"type": "number"},
+                                             "forget_after": {"type": "string", "description": "e.g. 7d"}}}
 _COMMON = {"name": {"type": "string"}, "description": {"type": "string"}, "budget": _BUDGET,
            "budgets": {"type": "array", "items": _BUDGET}, "rate_limit": _RATE,
            "rate_limits": {"type": "array", "items": _RATE}}
 SCHEMAS: dict[str, dict[str, Any]] = {
     CUSTOMER: {"type": "object", "properties": dict(_COMMON)},
-    TEAM: {"type": "object", "properties": {**_COMMON, "customer": {"type": "string"}}},
+    TEAM: {"type": "object", "properties": {**_COMMON, "customer": {"type": "string"}, "session_budget": _SESSION}},
     KEY: {"type": "object", "properties": {
         **_COMMON, "team": {"type": "string"}, "customer": {"type": "string"},
         "models": {"type": "array", "items": {"type": "string"}},
@@ -57,6 +59,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "max_concurrent": {"type": "integer"}, "active": {"type": "boolean"},
         "expires_at": {"type": "string", "format": "date-time"}, "cache": {"type": "boolean"},
         "key_sha256": {"type": "string", "description": "import an existing key by its hash (no secret returned)"},
+        "session_budget": _SESSION,
     }},
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -222,6 +222,13 @@ class MemoryCounters:
                 wait = max(wait, claim.window if window is None else wait_for(claim, u, h, window.log, now))
         return Admission(None, refused, used, held, wait)
 
+    def keep_until(self, meter: str, expires: float) -> None:
+        """Move a meter's expiry later (a session's: `forget_after` past its last request). The
+        Redis store does it in its admission script (EXPIREAT on every admission)."""
+        if expires > self.expires.get(meter, expires):
+            self.expires[meter] = expires
+            self.dirty.add(meter)
+
     def settle_now(self, ticket: str, actuals: Sequence[int]) -> bool:
         found = self.tickets.pop(ticket, None)
         if found is None:

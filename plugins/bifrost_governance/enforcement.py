@@ -39,9 +39,10 @@ from bifrost_py.errors import AuthenticationFailed, GatewayError, PermissionDeni
 from .counters import Admission, Claim, CounterStore, MemoryCounters
 from .liveness import owner
 from .periods import iso
-from .plan import IN_FLIGHT, MONEY, NANO, REQUESTS, TOKENS, Cap, KeyPlan
+from .plan import IN_FLIGHT, MONEY, NANO, REQUESTS, SESSION, TOKENS, Cap, KeyPlan
+from .publish import BudgetPublisher
 from .redis_rebuild import CountersRebuilding
-from .refusals import refusal, unpriced
+from .refusals import refusal, session_exhausted, unpriced
 from .registry import Registry
 from .settings import Settings
 
@@ -59,6 +60,7 @@ class CallState:
     max_output: int = 0
     counted: bool = False       # the call already counts as one request for key/team/customer
     slot: str | None = None     # ticket of the in-flight slot (max_concurrent)
+    session: Cap | None = None  # the cap of this call's session (session_budget), if any
 
 
 @dataclass(slots=True)
@@ -88,6 +90,7 @@ class Governor:
         self.per_usd = gateway.config.currency_per_usd
         self.metrics = metrics
         self._store_calls: set[asyncio.Future[Any]] = set()   # admissions and settlements under way
+        self.publisher: BudgetPublisher | None = None          # set when a plugin listens (publish.py)
 
     # ------------------------------------------------------------------ request_start
 
@@ -113,7 +116,9 @@ class Governor:
             raise AuthenticationFailed(f"virtual key '{key.name}' expired at {iso(key.expires_at)}")
         plan = self.registry.plan(key)
         call.caller = caller_of(plan)
-        call.stash[CALL_STATE] = CallState(plan)
+        state = call.stash[CALL_STATE] = CallState(plan)
+        if plan.session is not None and call.session_id:
+            state.session = plan.session.cap(key.name, call.session_id)
         return plan
 
     async def acquire_slot(self, call: Call, plan: KeyPlan) -> None:
@@ -150,10 +155,18 @@ class Governor:
         if not admission.ok:
             cap = caps[admission.refused]
             self.metrics.refused(cap.tier.kind, cap.kind)
+            if cap.tier.kind == SESSION:
+                assert state.plan.session is not None
+                raise session_exhausted(cap, admission.used, admission.held, claims[admission.refused].amount,
+                                        self.gateway.format_money, strict=self.settings.strict,
+                                        per_usd=self.per_usd, set_by=state.plan.session.set_by)
             raise refusal(cap, admission.used, admission.held, claims[admission.refused].amount, now,
                           self.gateway.format_money, strict=self.settings.strict, per_usd=self.per_usd,
                           retry_after=admission.retry_after)
         assert admission.ticket is not None
+        if state.session is not None and self.memory is not None:
+            session = claims[caps.index(state.session)]
+            self.memory.keep_until(session.meter, session.expires)
         attempt.stash[HOLD] = Hold(admission.ticket, tuple(caps), tuple(c.amount for c in claims))
 
     def _claims(self, attempt: Attempt, state: CallState, now: float) -> tuple[list[Cap], list[Claim]]:
@@ -181,6 +194,15 @@ class Governor:
                 else:
                     claims.append(cap.claim(1, now))
                 caps.append(cap)
+        session = state.session
+        if session is not None:
+            # After the key's own tiers, before the provider config's (its refusal is final).
+            if cost < 0:
+                cost = self.worst_case(attempt, state, session)
+            assert plan.session is not None
+            at = len(claims) - (len(provider_tier.caps) if provider_tier is not None else 0)
+            caps.insert(at, session)
+            claims.insert(at, Claim(session.meter_base, session.limit, cost, strict, now + plan.session.forget_after))
         return caps, claims
 
     def check_target(self, call: Call, plan: KeyPlan, target: Target) -> None:
@@ -247,6 +269,8 @@ class Governor:
         if served and any(cap.kind == REQUESTS and cap.tier.final for cap in hold.caps):
             state.counted = True
         await self._settle(hold.ticket, actuals)
+        if cost and self.publisher is not None:
+            self.publisher.publish(state.plan.key.name, hold.caps, time.time())
 
     @staticmethod
     def _actual(cap: Cap, cost: int, tokens: int, served: bool, from_provider: bool) -> int:

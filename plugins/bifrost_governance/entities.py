@@ -48,6 +48,19 @@ class RateLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionBudget:
+    """A cap on the spend of one session (a Claude Code or Codex session: `Call.session_id`),
+    in the configured currency. A session's spend is forgotten `forget_after` (a duration)
+    after its last request, so the counters of sessions long over do not pile up."""
+
+    limit: float
+    forget_after: str = "7d"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"limit": self.limit, "forget_after": self.forget_after}
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderEntry:
     """A key's entry for one provider: the provider-config tier (its own budgets and limits)."""
 
@@ -72,6 +85,7 @@ class Team:
     customer: str | None = None
     budgets: tuple[Budget, ...] = ()
     rate_limits: tuple[RateLimit, ...] = ()
+    session_budget: SessionBudget | None = None   # each session of each of the team's keys
     description: str = ""
     source: str = CONFIG
 
@@ -94,6 +108,7 @@ class VirtualKey:
     expires_at: float | None = None      # Unix time
     cache: bool | None = None            # None: the cache plugin's own default
     cache_ttl: float | None = None
+    session_budget: SessionBudget | None = None   # each session of this key
     description: str = ""
     source: str = CONFIG
 

@@ -8,16 +8,22 @@ path to dictionary lookups and a few additions.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from bifrost_py.configschema import parse_duration
+
 from .counters import FOREVER, Claim
-from .entities import Budget, Customer, RateLimit, Team, VirtualKey
+from .entities import Budget, Customer, RateLimit, SessionBudget, Team, VirtualKey
 from .periods import Period
 
 NANO = 1_000_000_000      # counters hold money in nano-USD
 MONEY, REQUESTS, TOKENS, IN_FLIGHT = "money", "requests", "tokens", "in_flight"
+SESSION = "session"       # the tier kind of a session cap
+_PLAIN_SESSION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # used as is in meter names
 
 
 @dataclass(slots=True)
@@ -67,6 +73,37 @@ class Tier:
 
 
 @dataclass(slots=True)
+class SessionCap:
+    """The session budget that applies to a key's sessions: the smallest of the key's, its
+    team's and the global one. `set_by` names where it was configured."""
+
+    limit: int                # nano-USD
+    shown_limit: float        # in the configured currency
+    set_by: str               # "virtual key 'dev-asha'", "team 'backend'", "governance"
+    forget_after: float       # seconds after a session's last request
+
+    def cap(self, key: str, session: str) -> Cap:
+        """The cap of one session of `key` (made once per call)."""
+        shown = session[:64].encode("utf-8", "backslashreplace").decode("utf-8")
+        tier = Tier(SESSION, session, f"session '{shown}' of virtual key '{key}'", True)
+        name = session if _PLAIN_SESSION.match(session) else \
+            "#" + hashlib.sha256(session.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        cap = Cap(MONEY, tier, self.limit, None, f"key:{key}:session:{name}", self.shown_limit)
+        tier.caps.append(cap)
+        return cap
+
+
+def session_cap(candidates: list[tuple[str, SessionBudget | None]], per_usd: float) -> SessionCap | None:
+    """The smallest of the session budgets (where each was set, it) that are set."""
+    found = [(budget.limit, where, budget) for where, budget in candidates if budget is not None]
+    if not found:
+        return None
+    _, where, budget = min(found, key=lambda entry: entry[0])
+    return SessionCap(math.floor(budget.limit / per_usd * NANO), budget.limit, where,
+                      parse_duration(budget.forget_after))
+
+
+@dataclass(slots=True)
 class KeyPlan:
     """Everything the request path needs to know about one virtual key."""
 
@@ -76,6 +113,7 @@ class KeyPlan:
     in_flight: Cap | None
     team: str | None
     customer: str | None
+    session: SessionCap | None = None         # the cap on each of the key's sessions
     _allowed: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -133,7 +171,7 @@ def compile_team(team: Team, per_usd: float, tz: ZoneInfo) -> Tier:
 
 def compile_key(
     key: VirtualKey, customers: dict[str, Tier], teams: dict[str, Tier], team_customer: dict[str, str | None],
-    per_usd: float, tz: ZoneInfo,
+    per_usd: float, tz: ZoneInfo, session: SessionCap | None = None,
 ) -> KeyPlan:
     customer = team_customer.get(key.team) if key.team else key.customer
     tiers = [t for t in (customers.get(customer or ""), teams.get(key.team or "")) if t is not None]
@@ -151,4 +189,4 @@ def compile_key(
     in_flight = None
     if key.max_concurrent:
         in_flight = Cap(IN_FLIGHT, own, key.max_concurrent, None, f"key:{key.name}:in_flight", key.max_concurrent)
-    return KeyPlan(key, tuple(tiers), providers, in_flight, key.team, customer)
+    return KeyPlan(key, tuple(tiers), providers, in_flight, key.team, customer, session)

@@ -26,6 +26,7 @@ from .journal import CounterJournal, EntityStore
 from .metrics import Metrics
 from .models import visible_models
 from .periods import zone
+from .publish import BudgetPublisher
 from .redis_counters import RedisCounters
 from .registry import Registry
 from .schema import open_database
@@ -73,7 +74,8 @@ class GovernancePlugin:
                 f"counters and together they could spend {config.workers}x every budget; set storage.redis",
             )
         self.registry = Registry(settings.customers, settings.teams, settings.keys,
-                                 per_usd=config.currency_per_usd, tz=tz, providers=providers)
+                                 per_usd=config.currency_per_usd, tz=tz, providers=providers,
+                                 session_budget=settings.session_budget)
         self.metrics = Metrics(gateway.metrics)
         self.admin = GovernanceAdmin(self.registry)
 
@@ -88,6 +90,9 @@ class GovernancePlugin:
         await self._reload()
         self.store = await self._open_store(config.redis_url)
         self.governor = Governor(self.settings, self.registry, self.store, gateway, self.metrics)
+        if gateway.plugins.calls("bifrost_budget_update"):   # someone watches budgets (alerts)
+            self.governor.publisher = BudgetPublisher(gateway, self.store, config.currency_per_usd,
+                                                      config.currency_code)
         self.admin.store = self.entities
         self.admin.usage = UsageView(self.registry, self.store, gateway.format_money,
                                      config.currency_per_usd, config.currency_code)

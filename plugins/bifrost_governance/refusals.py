@@ -37,14 +37,29 @@ def budget_exhausted(cap: Cap, used: int, held: int, amount: int, now: float, mo
         f"budget exhausted for {cap.tier.label}: spent {money(used / NANO)} of "
         f"{money(cap.shown_limit / per_usd)} {cap.period.describe()}; {resets}"
     )
+    return BudgetExceeded(message + _in_flight(cap, used, held, amount, money, strict), final=cap.tier.final)
+
+
+def session_exhausted(cap: Cap, used: int, held: int, amount: int, money: Money, *, strict: bool,
+                      per_usd: float, set_by: str) -> BudgetExceeded:
+    """A session spent its cap (`set_by`: where the cap was configured): this session stops,
+    the key's other sessions go on."""
+    message = (
+        f"session budget exhausted for {cap.tier.label}: spent {money(used / NANO)} of "
+        f"{money(cap.shown_limit / per_usd)} (session_budget of {set_by})"
+    )
+    return BudgetExceeded(message + _in_flight(cap, used, held, amount, money, strict)
+                          + "; start a new session to go on", final=True)
+
+
+def _in_flight(cap: Cap, used: int, held: int, amount: int, money: Money, strict: bool) -> str:
+    """` (₹X held by requests in flight; this request may cost up to ₹Y)`, or nothing."""
     details = []
     if held:
         details.append(f"{money(held / NANO)} held by requests in flight")
     if strict and used < cap.limit:
         details.append(f"this request may cost up to {money(amount / NANO)}")
-    if details:
-        message += f" ({'; '.join(details)})"
-    return BudgetExceeded(message, final=cap.tier.final)
+    return f" ({'; '.join(details)})" if details else ""
 
 
 def rate_limited(cap: Cap, used: int, held: int, amount: int, now: float, retry_after: float = 0.0) -> RateLimited:

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from bifrost_py.configschema import Problems
 
-from .entities import CUSTOMER, KEY, TEAM, Customer, Team, VirtualKey
-from .plan import KeyPlan, Tier, compile_customer, compile_key, compile_team
+from .entities import CUSTOMER, KEY, TEAM, Customer, SessionBudget, Team, VirtualKey
+from .plan import KeyPlan, Tier, compile_customer, compile_key, compile_team, session_cap
 from .settings import Entity, check_references, hash_secret
 
 log = logging.getLogger("bifrost_governance")
@@ -25,8 +25,10 @@ class Registry:
     """Config entities (read-only) plus API entities (from the database), compiled to plans."""
 
     def __init__(self, customers: dict[str, Customer], teams: dict[str, Team], keys: dict[str, VirtualKey],
-                 *, per_usd: float, tz: ZoneInfo, providers: set[str]) -> None:
+                 *, per_usd: float, tz: ZoneInfo, providers: set[str],
+                 session_budget: SessionBudget | None = None) -> None:
         self.per_usd = per_usd
+        self.session_budget = session_budget      # governance's own: every session of every key
         self.tz = tz
         self.provider_names = providers
         self.config: dict[str, dict[str, Entity]] = {CUSTOMER: dict(customers), TEAM: dict(teams), KEY: dict(keys)}
@@ -54,7 +56,12 @@ class Registry:
         plan = self._plans.get(key.name)
         if plan is None or plan.key is not key:
             team_customer = {name: team.customer for name, team in self.teams.items()}
-            plan = compile_key(key, self.customer_tiers, self.team_tiers, team_customer, self.per_usd, self.tz)
+            team = self.teams.get(key.team or "")
+            session = session_cap([(f"virtual key '{key.name}'", key.session_budget),
+                                   (f"team '{team.name}'" if team else "", team.session_budget if team else None),
+                                   ("governance", self.session_budget)], self.per_usd)
+            plan = compile_key(key, self.customer_tiers, self.team_tiers, team_customer, self.per_usd, self.tz,
+                               session)
             self._plans[key.name] = plan
         return plan
 

@@ -25,7 +25,17 @@ from .bounds import (
     number,
     to_timestamp,
 )
-from .entities import API, CONFIG, Budget, Customer, ProviderEntry, RateLimit, Team, VirtualKey
+from .entities import (
+    API,
+    CONFIG,
+    Budget,
+    Customer,
+    ProviderEntry,
+    RateLimit,
+    SessionBudget,
+    Team,
+    VirtualKey,
+)
 from .periods import check_reset, iso
 
 if TYPE_CHECKING:
@@ -51,6 +61,7 @@ class Settings:
     lease: float = 120.0              # Redis: reservations of a vanished instance expire after this
     hold_max_age: float = 3600.0      # no hold outlives this: past it, it is charged at its amount
     sync_interval: float = 5.0        # how often API-made changes by other instances are picked up
+    session_budget: SessionBudget | None = None   # every session of every key
     customers: dict[str, Customer] = field(default_factory=dict)
     teams: dict[str, Team] = field(default_factory=dict)
     keys: dict[str, VirtualKey] = field(default_factory=dict)
@@ -79,6 +90,7 @@ def read_settings(section: Section, gateway: Gateway) -> Settings:
         lease=section.duration("lease", 120.0),
         hold_max_age=section.duration("hold_max_age", 3600.0),
         sync_interval=section.duration("sync_interval", 5.0),
+        session_budget=read_session_budget(section),
     )
     for name in ("flush_interval", "lease", "hold_max_age", "sync_interval"):
         seconds = getattr(settings, name)
@@ -114,6 +126,7 @@ def read_team(name: str, section: Section, source: str) -> Team:
         customer=section.str("customer", None),
         budgets=read_budgets(section),
         rate_limits=read_rate_limits(section),
+        session_budget=read_session_budget(section),
         description=section.str("description", ""),
         source=source,
     )
@@ -141,6 +154,7 @@ def read_key(name: str, section: Section, source: str, *, secret_required: bool)
         expires_at=_read_time(section, "expires_at"),
         cache=cache,
         cache_ttl=cache_ttl,
+        session_budget=read_session_budget(section),
         description=section.str("description", ""),
         source=source,
     )
@@ -220,6 +234,27 @@ def read_budgets(section: Section) -> tuple[Budget, ...]:
             continue
         budgets.append(Budget(limit=limit, reset=reset))
     return tuple(budgets)
+
+
+def read_session_budget(section: Section) -> SessionBudget | None:
+    """`session_budget: {limit, forget_after}`: a cap on each session's spend."""
+    sub = section.section("session_budget")
+    if sub is None:
+        return None
+    limit = number(sub, "limit", minimum=0, maximum=MAX_LIMIT)
+    forget_after = str(sub.str("forget_after", "7d"))
+    try:
+        seconds = parse_duration(forget_after)
+    except ValueError as exc:
+        sub.error("forget_after", str(exc))
+        seconds = -1.0
+    else:
+        if not 60 <= seconds <= MAX_WINDOW:
+            sub.error("forget_after", f"must be between 1m and 366d; got {forget_after!r}")
+    sub.done()
+    if limit is None or not 60 <= seconds <= MAX_WINDOW:
+        return None
+    return SessionBudget(limit=limit, forget_after=forget_after)
 
 
 def read_rate_limits(section: Section) -> tuple[RateLimit, ...]:
@@ -329,6 +364,8 @@ def entity_dict(entity: Entity) -> dict[str, Any]:
         data["budgets"] = [b.as_dict() for b in entity.budgets]
     if entity.rate_limits:
         data["rate_limits"] = [r.as_dict() for r in entity.rate_limits]
+    if isinstance(entity, Team | VirtualKey) and entity.session_budget is not None:
+        data["session_budget"] = entity.session_budget.as_dict()
     if entity.description:
         data["description"] = entity.description
     return data
