@@ -96,10 +96,17 @@ def start(args: list[str], port: int, env: dict[str, str] | None = None) -> subp
     return start_module("bifrost_py", args, port, env)
 
 
-def start_module(module: str, args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """`python -m module args` from the checkout's root, once it listens on `port`."""
-    process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}, cwd=HERE.parent)
+def start_module(module: str, args: list[str], port: int, env: dict[str, str] | None = None,
+                 log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`python -m module args` from the checkout's root, once it listens on `port`; its output
+    goes to the file `log` if given."""
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=output, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})}, cwd=HERE.parent)
+    finally:
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
     wait_port(port)
     return process
 
@@ -203,8 +210,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def start_targets(workdir: Path, upstream: int) -> dict[str, tuple[int, subprocess.Popen[bytes]]]:
-    """The floor and the two gateways, all relaying to the mock on port `upstream`."""
+STALL_MS = 10  # the stream phase counts the gateways' event-loop stalls longer than this
+
+
+def start_targets(workdir: Path, upstream: int, *, stalls: bool = False) -> dict[str, tuple[int, subprocess.Popen[bytes]]]:
+    """The floor and the two gateways, all relaying to the mock on port `upstream`. `stalls`:
+    the gateways log every event-loop stall over STALL_MS (BIFROST_LOOP_STALL_MS) to
+    workdir/<port>.log, which stalls_logged() counts."""
     targets = {}
     port = free_port()
     targets["floor"] = (port, start_module("bench.floor", ["--port", str(port), "--upstream",
@@ -212,8 +224,16 @@ def start_targets(workdir: Path, upstream: int) -> dict[str, tuple[int, subproce
     for name, plugins in (("gateway", False), ("gateway+all", True)):
         port = free_port()
         config = gateway_config(workdir, upstream, port, plugins)
-        targets[name] = (port, start(["serve", "-c", str(config)], port))
+        env = {"BIFROST_LOOP_STALL_MS": str(STALL_MS)} if stalls else None
+        targets[name] = (port, start_module("bifrost_py", ["serve", "-c", str(config)], port, env,
+                                            workdir / f"{port}.log" if stalls else None))
     return targets
+
+
+def stalls_logged(workdir: Path, port: int) -> int:
+    """How many event-loop stalls the gateway on `port` has logged so far."""
+    log = workdir / f"{port}.log"
+    return log.read_bytes().count(b"event loop stalled") if log.exists() else 0
 
 
 def _throughput(args: argparse.Namespace, workdir: Path, mock_port: int) -> list[dict[str, Any]]:
@@ -251,16 +271,19 @@ def _streams(args: argparse.Namespace, workdir: Path, paced_port: int) -> list[d
     rows: list[dict[str, Any]] = []
     path, body, headers = bodies(True, words=args.events)
     for count in args.streams:
-        targets = start_targets(workdir, paced_port)  # fresh processes: a clean RSS baseline each
+        # fresh processes: a clean RSS baseline each
+        targets = start_targets(workdir, paced_port, stalls=True)
         try:
             for name, (port, process) in targets.items():
                 url = f"http://127.0.0.1:{port}{path}"
                 asyncio.run(floorbench.streams(url, body, headers, min(count, 5), None))  # warm the pools
+                before = stalls_logged(workdir, port)
                 found = asyncio.run(floorbench.streams(url, body, headers, count, process.pid))
+                stalls = stalls_logged(workdir, port) - before if name != "floor" else None
                 rows.append({"streams": count, "target": name, "events": found.events, "errors": found.errors,
                              "cpu_us_per_event": found.cpu_us_per_event, "ttfb_p50_ms": found.ttfb_p50,
                              "ttfb_p99_ms": found.ttfb_p99, "worst_gap_p99_ms": found.gap_p99,
-                             "rss_kb_per_stream": found.rss_kb_per_stream})
+                             "rss_kb_per_stream": found.rss_kb_per_stream, "loop_stalls": stalls})
         finally:
             for _, process in targets.values():
                 stop(process)
@@ -291,7 +314,7 @@ def streams_table(rows: list[dict[str, Any]]) -> str:
                ("TTFB p99 ms", "ttfb_p99_ms", ".1f"), ("gap p99 ms", "worst_gap_p99_ms", ".1f"),
                ("RSS KB/stream", "rss_kb_per_stream", ".1f"))
     head = f"{'streams':>7}  {'target':<12}" + "".join(f"{title:>14}{'x floor':>8}" for title, _, _ in figures)
-    head += f"{'events':>8}{'errors':>7}"
+    head += f"{'events':>8}{'errors':>7}{f'stalls>{STALL_MS}ms':>13}"
     lines = [head, "-" * len(head)]
     floors = {r["streams"]: r for r in rows if r["target"] == "floor"}
     for row in rows:
@@ -299,7 +322,8 @@ def streams_table(rows: list[dict[str, Any]]) -> str:
         line = f"{row['streams']:>7}  {row['target']:<12}"
         for _, key, spec in figures:
             line += f"{row[key]:>14{spec}}{floorbench.ratio(row[key], floor[key]):>8}"
-        lines.append(line + f"{row['events']:>8}{row['errors']:>7}")
+        stalls = "-" if row["loop_stalls"] is None else str(row["loop_stalls"])
+        lines.append(line + f"{row['events']:>8}{row['errors']:>7}{stalls:>13}")
     return "\n".join(lines)
 
 
