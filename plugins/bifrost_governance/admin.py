@@ -1,8 +1,9 @@
 """Admin API for customers, teams and virtual keys, and their usage (`/api/governance/...`).
 
-The core checks the admin token before any handler here runs. Entities from the YAML file are
-listed with `"source": "config", "read_only": true` and cannot be changed here; entities made
-here live in the database. A key's secret is returned once, by the call that creates (or
+The core's guard checks who is asking before any handler here runs: admins change everything,
+team managers the virtual keys of their own teams within the team's cap (`in_scope`).
+Entities from the YAML file are listed with `"source": "config", "read_only": true` and cannot
+be changed here; entities made here live in the database. A key's secret is returned once, by the call that creates (or
 rotates) it; afterwards only its SHA-256 exists.
 
 Bodies are checked field by field by the same readers as the YAML file: a wrong type, a negative
@@ -25,7 +26,14 @@ from typing import Any, NoReturn
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bifrost_py.admin import AdminError, AdminRoute, json_body, json_response, require_started
+from bifrost_py.admin import (
+    AdminError,
+    AdminRoute,
+    json_body,
+    json_response,
+    principal,
+    require_started,
+)
 from bifrost_py.storage import StorageUnavailable
 
 from .entities import CONFIG, CUSTOMER, KEY, KINDS, TEAM
@@ -63,6 +71,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     }},
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Who may change what (docs/security.md): team managers their own teams' keys (in_scope checks
+# which); customers and teams stay with admins (a route that says nothing is admin-only).
+ACCESS = {KEY: "team", TEAM: "", CUSTOMER: ""}
 # The counter store cannot answer: Redis down, or rebuilding its counters (a 503, not a bug).
 UNAVAILABLE = (CountersRebuilding, StorageUnavailable, RedisError, OSError)
 
@@ -86,16 +97,19 @@ class GovernanceAdmin:
                            tag="governance"),
                 AdminRoute("POST", path, self._create(kind), f"Create a {noun}"
                            + (" (the response carries its secret, shown only this once)" if kind == KEY else ""),
-                           body=SCHEMAS[kind], tag="governance"),
+                           body=SCHEMAS[kind], tag="governance", access=ACCESS[kind]),
                 AdminRoute("GET", path + "/{name}", self._get(kind), f"One {noun}", tag="governance"),
                 AdminRoute("PATCH", path + "/{name}", self._patch(kind),
-                           f"Change fields of a {noun} (null removes a field)", body=SCHEMAS[kind], tag="governance"),
-                AdminRoute("DELETE", path + "/{name}", self._delete(kind), f"Delete a {noun}", tag="governance"),
+                           f"Change fields of a {noun} (null removes a field)", body=SCHEMAS[kind], tag="governance",
+                           access=ACCESS[kind]),
+                AdminRoute("DELETE", path + "/{name}", self._delete(kind), f"Delete a {noun}", tag="governance",
+                           access=ACCESS[kind]),
                 AdminRoute("GET", path + "/{name}/usage", self._usage(kind),
                            f"Spent, cap, remaining, resets_at and rate-limit windows of a {noun}", tag="governance"),
             ]
         routes.append(AdminRoute("POST", "/governance/keys/{name}/rotate", self._rotate,
-                                 "Give a virtual key a new secret (returned only this once)", tag="governance"))
+                                 "Give a virtual key a new secret (returned only this once)", tag="governance",
+                                 access=ACCESS[KEY]))
         return routes
 
     # ------------------------------------------------------------------ reading
@@ -152,7 +166,7 @@ class GovernanceAdmin:
             secret = None
             if kind == KEY and "key" not in body and "key_sha256" not in body:
                 secret = body["key"] = new_secret()
-            return await self._save(kind, name, body, secret, status=201)
+            return await self._save(kind, name, body, secret, status=201, request=request)
 
         return handler
 
@@ -175,21 +189,22 @@ class GovernanceAdmin:
                     merged.pop(field_name, None)
                 else:
                     merged[field_name] = value
-            return await self._save(kind, name, merged, None, status=200)
+            return await self._save(kind, name, merged, None, status=200, request=request, before=current)
 
         return handler
 
     async def _rotate(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        data = entity_dict(_changeable(self.registry, KEY, name))
+        current = _changeable(self.registry, KEY, name)
+        data = entity_dict(current)
         data.pop("key_sha256", None)
         secret = data["key"] = new_secret()
-        return await self._save(KEY, name, data, secret, status=200)
+        return await self._save(KEY, name, data, secret, status=200, request=request, before=current)
 
     def _delete(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             name = request.match_info["name"]
-            _changeable(self.registry, kind, name)
+            self.in_scope(request, _changeable(self.registry, kind, name))
             users = self.registry.users_of(kind, name)
             if users:
                 raise AdminError(409, f"{NOUNS[kind]} '{name}' is still used by {', '.join(users)}")
@@ -202,13 +217,35 @@ class GovernanceAdmin:
 
         return handler
 
+    def in_scope(self, request: web.Request, entity: Entity, before: Entity | None = None) -> None:
+        """A team manager changes the keys of their own teams only (`before` is the key as it
+        was: one cannot be moved in or out of their teams), never above their team's cap."""
+        who = principal(request)
+        if who.may("write"):  # an admin
+            return
+        for key in (before, entity):
+            team = getattr(key, "team", None) if key is not None else None
+            if key is not None and not who.manages(team):
+                raise AdminError(403, f"{who.name} manages {', '.join(who.teams) or 'no team'}: virtual key "
+                                      f"'{key.name}' is {'in team ' + repr(team) if team else 'in no team'}")
+        team_entity = self.registry.find(TEAM, getattr(entity, "team", None) or "")
+        caps = {b.reset: b.limit for b in team_entity.budgets} if team_entity is not None else {}
+        for budget in entity.budgets:
+            cap = caps.get(budget.reset, min(caps.values()) if caps else None)
+            if cap is not None and budget.limit > cap:
+                raise AdminError(403, f"virtual key '{entity.name}': a budget of {budget.limit:g} is above the cap "
+                                      f"of its team ({cap:g}); ask an admin to raise the team's budget")
+
     async def _save(self, kind: str, name: str, data: dict[str, Any], secret: str | None, *,
-                    status: int) -> web.StreamResponse:
+                    status: int, request: web.Request | None = None,
+                    before: Entity | None = None) -> web.StreamResponse:
         entity, problems = read_entity(kind, name, data)
         if entity is None:
             raise AdminError(400, "; ".join(problems), problems=problems)
         if kind == KEY and not getattr(entity, "key_sha256", ""):
             raise AdminError(400, "key_sha256: required")
+        if request is not None:
+            self.in_scope(request, entity, before)
         problems = self.registry.problems_with(kind, entity)
         if problems:
             raise AdminError(400, "; ".join(problems), problems=problems)

@@ -106,3 +106,56 @@ async def test_finance_reads_usage_and_exports_csv_but_every_write_is_refused(gw
     # Refused changes are in the audit log too, with their author.
     _, entries = await admin_call(gw.url, "GET", "/audit?actor=fin&limit=1000")
     assert {(e["method"], e["status"]) for e in entries["entries"]} >= {("POST", 403), ("PATCH", 403)}
+
+
+async def test_a_team_manager_changes_their_teams_keys_only_within_the_cap(gw: Any, person: Any) -> None:
+    status, other = await admin_call(gw.url, "POST", "/governance/keys",
+                                     {"name": "platform-bot", "team": "platform", "budget": {"limit": 10}})
+    assert status == 201, other
+    lead = await person("lead", "team_manager", teams=["backend"])
+
+    status, made = await lead.call("POST", "/governance/keys",
+                                   {"name": "backend-ci", "team": "backend", "budget": {"limit": 50, "reset": "monthly"}})
+    assert status == 201 and made["key"].startswith("vk-"), made
+    status, changed = await lead.call("PATCH", "/governance/keys/backend-ci", {"budget": {"limit": 80, "reset": "monthly"}})
+    assert status == 200 and changed["budgets"][0]["limit"] == 80, changed
+    status, body = await lead.call("PATCH", "/governance/keys/backend-ci", {"budget": {"limit": 150, "reset": "monthly"}})
+    assert status == 403 and "cap" in body["error"]["message"], body
+    status, body = await lead.call("POST", "/governance/keys",
+                                   {"name": "too-big", "team": "backend", "budget": {"limit": 101}})
+    assert status == 403 and "cap" in body["error"]["message"]
+    # Other teams' keys, keys with no team, moving a key away, and the teams themselves: refused.
+    assert (await lead.call("PATCH", "/governance/keys/platform-bot", {"budget": {"limit": 5}}))[0] == 403
+    assert (await lead.call("DELETE", "/governance/keys/platform-bot"))[0] == 403
+    assert (await lead.call("POST", "/governance/keys/platform-bot/rotate"))[0] == 403
+    assert (await lead.call("POST", "/governance/keys", {"name": "sneaky", "team": "platform"}))[0] == 403
+    assert (await lead.call("POST", "/governance/keys", {"name": "teamless"}))[0] == 403
+    assert (await lead.call("PATCH", "/governance/keys/backend-ci", {"team": "platform"}))[0] == 403
+    assert (await lead.call("PATCH", "/governance/teams/backend", {"budget": {"limit": 100000}}))[0] == 403
+    assert (await lead.call("POST", "/users", {"username": "x", "password": PASSWORD, "role": "admin"}))[0] == 403
+    status, rotated = await lead.call("POST", "/governance/keys/backend-ci/rotate")
+    assert status == 200 and rotated["key"] != made["key"]
+    assert (await lead.call("DELETE", "/governance/keys/backend-ci"))[0] == 200
+
+    # Every one of those writes is in the audit log with its author, the key's before and after.
+    _, audit = await admin_call(gw.url, "GET", "/audit?actor=lead&limit=1000")
+    entries = audit["entries"]
+    assert all(e["actor"] == "lead" and e["role"] == "team_manager" for e in entries)
+    done = [(e["method"], e["resource"], e["status"]) for e in entries]
+    assert ("POST", "backend-ci", 201) in done and ("PATCH", "backend-ci", 200) in done and ("DELETE", "backend-ci", 200) in done
+    assert ("PATCH", "backend-ci", 403) in done and ("PATCH", "platform-bot", 403) in done
+    raised = next(e for e in entries if e["method"] == "PATCH" and e["status"] == 200)
+    assert raised["before"]["budgets"][0]["limit"] == 50 and raised["after"]["budgets"][0]["limit"] == 80
+    assert all(made["key"] not in str(e) and rotated["key"] not in str(e) for e in entries)
+
+
+async def test_a_viewer_reads_but_neither_exports_nor_sees_the_audit_log(gw: Any, person: Any) -> None:
+    await one_request(gw)
+    viewer = await person("vic", "viewer")
+    assert (await viewer.call("GET", "/usage/summary"))[0] == 200
+    assert (await viewer.call("GET", "/governance/keys"))[0] == 200
+    status, logs = await viewer.call("GET", "/logs?bodies=true")
+    assert status == 200 and "secret plans" not in str(logs)
+    for path in ("/logs/export", "/audit", "/audit/export", "/users"):
+        status, body = await viewer.call("GET", path)
+        assert status == 403 and "viewer" in body["error"]["message"], path
