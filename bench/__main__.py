@@ -274,12 +274,13 @@ def _streams(args: argparse.Namespace, workdir: Path, paced_port: int) -> list[d
         # fresh processes: a clean RSS baseline each
         targets = start_targets(workdir, paced_port, stalls=True)
         try:
-            for name, (port, process) in targets.items():
+            cells = [("direct", paced_port, None)] + [(name, port, p.pid) for name, (port, p) in targets.items()]
+            for name, port, pid in cells:
                 url = f"http://127.0.0.1:{port}{path}"
                 asyncio.run(floorbench.streams(url, body, headers, min(count, 5), None))  # warm the pools
                 before = stalls_logged(workdir, port)
-                found = asyncio.run(floorbench.streams(url, body, headers, count, process.pid))
-                stalls = stalls_logged(workdir, port) - before if name != "floor" else None
+                found = asyncio.run(floorbench.streams(url, body, headers, count, pid))
+                stalls = stalls_logged(workdir, port) - before if name.startswith("gateway") else None
                 rows.append({"streams": count, "target": name, "events": found.events, "errors": found.errors,
                              "cpu_us_per_event": found.cpu_us_per_event, "ttfb_p50_ms": found.ttfb_p50,
                              "ttfb_p99_ms": found.ttfb_p99, "worst_gap_p99_ms": found.gap_p99,
@@ -309,6 +310,9 @@ def throughput_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+PROCESS_FIGURES = ("cpu_us_per_event", "rss_kb_per_stream")
+
+
 def streams_table(rows: list[dict[str, Any]]) -> str:
     figures = (("CPU us/event", "cpu_us_per_event", ".1f"), ("TTFB p50 ms", "ttfb_p50_ms", ".1f"),
                ("TTFB p99 ms", "ttfb_p99_ms", ".1f"), ("gap p99 ms", "worst_gap_p99_ms", ".1f"),
@@ -321,6 +325,9 @@ def streams_table(rows: list[dict[str, Any]]) -> str:
         floor = floors[row["streams"]]
         line = f"{row['streams']:>7}  {row['target']:<12}"
         for _, key, spec in figures:
+            if row["target"] == "direct" and key in PROCESS_FIGURES:  # the client -> the mock: no relay process
+                line += f"{'-':>14}{'':>8}"
+                continue
             line += f"{row[key]:>14{spec}}{floorbench.ratio(row[key], floor[key]):>8}"
         stalls = "-" if row["loop_stalls"] is None else str(row["loop_stalls"])
         lines.append(line + f"{row['events']:>8}{row['errors']:>7}{stalls:>13}")
