@@ -33,9 +33,12 @@ SCHEMA = (
 COLUMNS = ("id", "ts", "actor", "role", "via", "method", "path", "action", "resource", "status", "address",
            "request", "before", "after")
 JSON_COLUMNS = ("request", "before", "after")
-# Field names whose values are secrets wherever they appear in a body or a snapshot.
-SECRET_NAME = re.compile(r"pass|secret|token|credential|private|authorization|api_?key|access_key|^key$|^value$|"
-                         r"key_sha256|session", re.IGNORECASE)
+# Field names whose values are secrets wherever they appear in a body or a snapshot (a whole
+# name, or its last part after - or _): password, client_secret, x-api-key, session_token,
+# secret_access_key, access_key_id, a key's `value`, `current` (the old password of a change),
+# and everything under `headers` (a provider's extra headers carry credentials).
+SECRET_NAME = re.compile(r"(?:^|[-_])(?:pass(?:word|phrase)?|secret|token|key|value|credentials?|auth|authorization"
+                         r"|access_key_id|key_sha256|current|headers|cookie)$", re.IGNORECASE)
 MASK = "••••"
 MAX_STORED = 64 * 1024  # characters of one body or snapshot; a bigger one is stored cut
 

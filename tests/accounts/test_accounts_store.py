@@ -59,7 +59,8 @@ async def test_users_sessions_tokens_and_audit_on_both_databases(logs_url: str) 
 
 secrets_ = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
 names = st.sampled_from(["password", "client_secret", "api_key", "token", "value", "key", "Authorization",
-                         "secret_access_key", "key_sha256"])
+                         "secret_access_key", "access_key_id", "session_token", "key_sha256", "x-api-key",
+                         "current", "headers"])
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
                            max_leaves=10)
@@ -74,6 +75,16 @@ def test_a_secret_never_survives_masking(secret: str, name: str, around: Any, de
         tree = {"nested": [tree]}
     shown = json.dumps(mask(tree), ensure_ascii=False)
     assert json.dumps(secret, ensure_ascii=False)[1:-1] not in shown
+
+
+def test_what_is_not_a_secret_stays_readable() -> None:
+    body = {"name": "ci", "budget": {"limit": 5, "reset": "monthly"}, "session_budget": {"reset": "daily"},
+            "rate_limit": {"tokens": 100, "window": "1m"}, "max_tokens": "10", "models": ["claude-*"],
+            "keys": [{"name": "k1", "value": "sk-ant-0123456789abcdef", "weight": 2}]}
+    shown = mask(body)
+    assert shown["budget"] == body["budget"] and shown["session_budget"] == {"reset": "daily"}
+    assert shown["rate_limit"] == body["rate_limit"] and shown["max_tokens"] == "10" and shown["models"] == ["claude-*"]
+    assert shown["keys"] == [{"name": "k1", "value": "••••cdef", "weight": 2}]
 
 
 @given(failures=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.floats(0, 5)), max_size=30),
