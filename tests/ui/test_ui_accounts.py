@@ -56,6 +56,12 @@ def test_a_person_signs_in_with_a_password_and_out_again(page: Any, gateway: Gat
     # A reload keeps the session: the cookie, not the page, holds it.
     page.reload()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    # The live log's EventSource goes with the cookie alone: no token in its URL.
+    streams: list[str] = []
+    page.on("request", lambda request: streams.append(request.url) if "/api/logs/stream" in request.url else None)
+    page.get_by_role("link", name="Logs").click()
+    page.locator("#live-state").get_by_text("Live").wait_for()
+    assert streams and all("token=" not in url for url in streams)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("signed out")
