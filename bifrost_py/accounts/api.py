@@ -95,7 +95,7 @@ class AccountApi:
     # ------------------------------------------------------------------ signing in and out
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        body = await json_body(request, hint='{"username": "...", "password": "..."}')
+        body = await json_sent(request, '{"username": "...", "password": "..."}')
         username = body_field(body, "username", str, required=True)
         password = body_field(body, "password", str, required=True)
         keys = (f"user:{username.lower()}", f"address:{client_address(request)}")
@@ -148,7 +148,7 @@ class AccountApi:
         return json_response({"changed": True})
 
     async def setup(self, request: web.Request) -> web.StreamResponse:
-        body = await json_body(request, hint='{"token": "...", "username": "...", "password": "..."}')
+        body = await json_sent(request, '{"token": "...", "username": "...", "password": "..."}')
         token = body_field(body, "token", str, required=True)
         username = _username(body_field(body, "username", str, required=True))
         password = _password(body_field(body, "password", str, required=True))
@@ -280,6 +280,15 @@ class AccountApi:
         if form == "json":
             return json_response({"entries": entries}, headers=disposition)
         return web.Response(text=as_csv(entries), content_type="text/csv", headers=disposition)
+
+
+async def json_sent(request: web.Request, hint: str) -> dict[str, Any]:
+    """The body of a sign-in, which must be sent as JSON: a page on another site can POST a
+    form (even one whose text looks like JSON) without asking, but not application/json, so
+    no other site can sign a visitor's browser in to an account of its choosing."""
+    if request.content_type != "application/json":
+        raise AdminError(415, f"send the body as Content-Type: application/json ({hint})")
+    return await json_body(request, hint=hint)
 
 
 def _digest(session_id: str) -> str:

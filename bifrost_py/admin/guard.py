@@ -109,7 +109,8 @@ def protected(route: AdminRoute, accounts: Accounts) -> Handler:
         except StorageUnavailable as exc:
             return admin_error(503, f"storage unavailable ({exc}); try again shortly", headers={"retry-after": "1"})
         if who is not None:
-            if not accounts.csrf_ok(request, who):
+            # A public route grants nothing a session adds (signing in again replaces it).
+            if access != PUBLIC and not accounts.csrf_ok(request, who):
                 return admin_error(403, "missing or wrong CSRF token: a signed-in browser sends X-CSRF-Token "
                                         "with every change (reload the page)")
             if not who.may(access):

@@ -143,3 +143,17 @@ async def test_the_set_up_link_creates_the_first_admin_once(start_gateway: Any, 
                                                       "password": "long enough"})
     assert status == 409
     assert (await late.call("GET", "/settings"))[0] == 401
+
+
+async def test_a_cross_site_form_cannot_sign_a_browser_in(gw: Any, people: Any) -> None:
+    await add_user(gw, "victim", "viewer")
+    browser = people()
+    body = '{"username": "victim", "password": "correct horse", "x": "="}'
+    async with browser.session.post(gw.url + "/api/login", data=body,
+                                    headers={"content-type": "text/plain"}) as response:
+        assert response.status == 415 and "application/json" in (await response.json())["error"]["message"]
+    assert (await browser.call("GET", "/me"))[0] == 401
+    # Signing in again with a live session simply replaces it.
+    assert (await browser.sign_in("victim", "correct horse"))[0] == 200
+    assert (await browser.sign_in("victim", "correct horse"))[0] == 200
+    assert (await browser.call("GET", "/me"))[0] == 200
