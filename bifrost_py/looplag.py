@@ -12,8 +12,11 @@ woken `interval` seconds from now and records how much later it actually ran (on
 
 Debugging a stall: with `BIFROST_LOOP_STALL_MS=20` in the environment (0 or unset: off), a
 watchdog thread also logs every stall longer than that many milliseconds, with the stack the
-loop's thread was in while it stalled (what caused it, not the sampler's own frame) and how
-long it lasted. The sampler then wakes every few milliseconds, so keep it for debugging.
+loop's thread was in while it stalled (what caused it, not the sampler's own frame), how long
+it lasted, and how much of it the loop's thread spent on a CPU (Linux): little means it was
+waiting, for a CPU on a loaded machine or for the GIL another thread held, not computing.
+The stack is a sample taken during the stall: one long callback shows as itself, a burst of
+many short ones (hundreds of streams opening at once) as whichever ran at that moment. The sampler then wakes every few milliseconds, so keep it for debugging.
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ class LoopLag:
             return
         self._loop = asyncio.get_running_loop()
         if self.stall_after:
-            self._watchdog = Watchdog(threading.get_ident(), self.stall_after, self.interval)
+            self._watchdog = Watchdog(threading.get_ident(), self.stall_after, self.interval,
+                                      native_id=threading.get_native_id())
             self._watchdog.start()
         self._schedule()
 
@@ -103,9 +107,10 @@ class Watchdog(threading.Thread):
     late it takes the loop thread's stack (the stall is in progress: that stack is its cause);
     when the loop beats again it logs the stack if the stall lasted beyond the threshold."""
 
-    def __init__(self, loop_thread: int, threshold: float, interval: float) -> None:
+    def __init__(self, loop_thread: int, threshold: float, interval: float, *, native_id: int | None = None) -> None:
         super().__init__(name="bifrost-loop-watchdog", daemon=True)
         self.loop_thread = loop_thread
+        self.loop_native_id = native_id
         self.threshold = threshold
         self.interval = interval
         self._last = time.monotonic()
@@ -121,20 +126,42 @@ class Watchdog(threading.Thread):
     def run(self) -> None:
         check = max(self.threshold / 4, 0.001)
         caught: list[str] | None = None
-        since = 0.0
+        since = caught_at = 0.0
+        cpu_at: int | None = None
         while not self._stopped.wait(check):
             last = self._last
             late = time.monotonic() - last - self.interval
             if caught is None and late > self.threshold / 2:  # a stall may be starting: its stack now
                 frame = sys._current_frames().get(self.loop_thread)
                 caught, since = _stack(frame), last
+                caught_at, cpu_at = time.monotonic(), self._cpu_ns()
             elif caught is not None and last != since:  # the loop beat again: how long was it?
                 lasted = max(0.0, last - since - self.interval)
                 if lasted > self.threshold:
                     self.stalls += 1
-                    log.warning("event loop stalled for %.0f ms (over %.0f ms); the loop was in:\n%s",
-                                lasted * 1000, self.threshold * 1000, "".join(caught).rstrip())
+                    log.warning("event loop stalled for %.0f ms (over %.0f ms)%s; the loop was in:\n%s",
+                                lasted * 1000, self.threshold * 1000, self._on_cpu(cpu_at, time.monotonic() - caught_at),
+                                "".join(caught).rstrip())
                 caught = None
+
+    def _cpu_ns(self) -> int | None:
+        """The loop thread's time on a CPU so far (Linux: /proc/self/task/TID/schedstat), or None."""
+        if self.loop_native_id is None:
+            return None
+        try:
+            with open(f"/proc/self/task/{self.loop_native_id}/schedstat") as stat:
+                return int(stat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _on_cpu(self, before: int | None, seconds: float) -> str:
+        """', its thread ran N of the last M ms': how much of the stall the loop's thread was
+        computing; the rest it waited for a CPU (a loaded machine) or for the GIL (another thread)."""
+        after = self._cpu_ns()
+        if before is None or after is None or seconds <= 0:
+            return ""
+        on_cpu = min((after - before) / 1e9, seconds)  # the kernel's count may run a tick ahead
+        return f", its thread on a CPU for {on_cpu * 1000:.0f} of its last {seconds * 1000:.0f} ms"
 
 
 def _stack(frame: FrameType | None) -> list[str]:
