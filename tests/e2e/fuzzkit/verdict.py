@@ -23,7 +23,7 @@ import orjson
 from .cases import ADMIN, ANTHROPIC, ANY, GEMINI, OPENAI, Case
 from .client import Answer, Request
 
-NOT_JSON_PATHS = ("/metrics", "/api/logs/export")  # Prometheus text; CSV (CONTRACT.md)
+NOT_JSON_PATHS = ("/metrics", "/api/logs/export", "/api/audit/export")  # Prometheus text; CSV (CONTRACT.md)
 
 
 def problems(case: Case, answer: Answer) -> list[str]:
