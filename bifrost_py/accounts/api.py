@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -29,6 +30,7 @@ from .roles import ADMIN, AUDIT, PUBLIC, ROLE_NAMES, SELF, TEAM_MANAGER, USERS, 
 from .service import Accounts, client_address, same
 from .store import User, digest
 
+log = logging.getLogger("bifrost_py.accounts")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 USER_BODY = {"type": "object", "properties": {
@@ -101,6 +103,7 @@ class AccountApi:
         keys = (f"user:{username.lower()}", f"address:{client_address(request)}")
         wait = self.accounts.lockout.retry_after(*keys)
         if wait > 0:
+            log.warning("sign-in of %r from %s refused: locked for %d s more", username[:128], keys[1][8:], wait)
             raise AdminError(429, f"too many failed sign-ins; try again in {int(wait) + 1} s",
                              headers={"retry-after": str(int(wait) + 1)})
         user = await self.accounts.check_password(username, password[:1024]) if USERNAME.match(username) else None
@@ -108,6 +111,7 @@ class AccountApi:
             self.accounts.lockout.failed(*keys)
             raise AdminError(401, "wrong user name or password")
         self.accounts.lockout.succeeded(keys[0])
+        log.info("%s signed in from %s", user.username, keys[1][8:])
         return await self.signed_in(request, user, "session")
 
     async def signed_in(self, request: web.Request, user: User, via: str, status: int = 200) -> web.Response:
