@@ -4,42 +4,27 @@ and the link is dead afterwards."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 from playwright.sync_api import expect
-from ui_harness import Gateway, gateway_config, screenshot, stop_process, wait_healthy
-
-from bifrost_py.testing import free_port
+from ui_harness import Gateway, screenshot
 
 SETUP_TOKEN = "ui-setup-token-0123456789"
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """This module's own gateway: no admin token, the set-up token in the environment."""
-    workdir = tmp_path_factory.mktemp("ui-setup")
-    port = free_port()
-    settings = gateway_config(port, workdir / "bifrost.db")
-    del settings["admin"]
-    config = workdir / "bifrost.yaml"
-    config.write_text(yaml.safe_dump(settings))
-    log = workdir / "gateway.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bifrost_py", "serve", "-c", str(config)],
-                                   stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
-                                   env={**os.environ, "BIFROST_SETUP_TOKEN": SETUP_TOKEN})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process, log)
-        yield Gateway(url, process, log)
-    finally:
-        stop_process(process)
+@pytest.fixture(scope="module", autouse=True)
+def setup_token() -> Iterator[None]:
+    """The token `bifrost-py serve` would print in the link, in the environment the module's
+    gateway starts with (autouse: set before the `gateway` fixture, removed after the module)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BIFROST_SETUP_TOKEN", SETUP_TOKEN)
+        yield
+
+
+def configure(config: dict[str, Any]) -> None:
+    del config["admin"]  # no admin token: the link is the only way in
 
 
 def test_the_set_up_link_creates_the_admin_once(page: Any, gateway: Gateway) -> None:
