@@ -3,10 +3,13 @@ the CSRF token kept from the sign-in and sent with every change, as the web UI d
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+
+from bifrost_py.testing import provider_config
 
 ADMIN_TOKEN = "admin-secret"
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -45,3 +48,9 @@ async def admin_call(base: str, method: str, path: str, body: Any = None) -> tup
             session.request(method, base + "/api" + path, json=body, headers=ADMIN) as response:
         raw = await response.read()
         return response.status, orjson.loads(raw) if raw and response.content_type == "application/json" else raw
+
+
+def gateway_config(upstream: Any, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    """A gateway with the admin token, its database in the test's folder."""
+    return {"providers": provider_config(upstream.url), "admin": {"token": ADMIN_TOKEN},
+            "storage": {"logs": f"sqlite:///{tmp_path}/gateway.db"}, **extra}

@@ -12,14 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from accounts_wire import ADMIN_TOKEN, Person
-
-from bifrost_py.testing import provider_config
-
-
-def gateway_config(upstream: Any, tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    return {"providers": provider_config(upstream.url), "admin": {"token": ADMIN_TOKEN},
-            "storage": {"logs": f"sqlite:///{tmp_path}/gateway.db"}, **extra}
+from accounts_wire import Person, gateway_config
 
 
 @pytest.fixture

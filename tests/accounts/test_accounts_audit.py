@@ -11,8 +11,7 @@ from typing import Any
 import aiohttp
 import bifrost_governance
 import pytest
-from accounts_wire import ADMIN, admin_call
-from conftest import gateway_config
+from accounts_wire import ADMIN, admin_call, gateway_config
 
 
 @pytest.fixture
