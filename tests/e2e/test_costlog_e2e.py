@@ -311,6 +311,12 @@ async def test_requests_produce_exactly_the_expected_rows_costs_and_aggregates(
     assert [r["id"] for r in page["rows"] + rest["rows"]] == [r["id"] for r in rows] and rest["next_cursor"] is None
     status, _, body = await gw.get("/api/logs", headers=ADMIN, params={"status": "teapot"})
     assert status == 400 and b"status" in body
+    for path, params, named in (("/api/usage", {"by": "planet"}, "by"), ("/api/logs", {"since": "inf"}, "since"),
+                                ("/api/logs", {"bodies": "maybe"}, "bodies"), ("/api/logs", {"cache_hit": "2"}, "cache_hit"),
+                                ("/api/logs", {"limit": "0"}, "limit")):
+        status, _, body = await gw.get(path, headers=ADMIN, params=params)
+        error = orjson.loads(body)["error"]  # the admin shape, the parameter named
+        assert status == 400 and error["type"] == "invalid_request" and error["message"].startswith(named), error
     status, _, _ = await gw.get("/api/logs")
     assert status == 401
 
