@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bifrost_py.testing import free_port
+from bifrost_py.testing import _serve, free_port
 
 
 @dataclass
@@ -73,12 +73,8 @@ async def running_webhook_receiver(*, fail_first: int = 0, fail_status: int = 50
     receiver = WebhookReceiver(fail_first=fail_first, fail_status=fail_status)
     app = web.Application()
     app.router.add_post("/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    receiver.url = f"http://127.0.0.1:{port}/hook"
+    runner, url = await _serve(app)  # the core's test servers' way: a free loopback port
+    receiver.url = url + "/hook"
     try:
         yield receiver
     finally:
