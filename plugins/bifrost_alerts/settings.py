@@ -143,7 +143,7 @@ class AlertSettings:
 def read_settings(section: Section, gateway: Gateway) -> AlertSettings:
     """The `alerts:` section (and `reports:`, read through `read_reports`)."""
     channels = {name: _channel(name, sub, gateway) for name, sub in section.sections("channels")}
-    send_to = tuple(section.str_list("send_to", list(channels)))
+    send_to = tuple(section.str_list("send_to", list(channels)) or ())
     _check_names(section, "send_to", send_to, channels)
     thresholds = _thresholds(section, "budget_thresholds", DEFAULT_THRESHOLDS)
     per_entity: dict[str, tuple[int, ...]] = {}
@@ -178,7 +178,7 @@ def read_reports(section: Section, channels: dict[str, ChannelSettings]) -> tupl
         except (ZoneInfoNotFoundError, ValueError):
             sub.error("timezone", f"unknown time zone {timezone!r} (e.g. Asia/Kolkata, Europe/Berlin, UTC)")
             timezone = "UTC"
-        send_to = tuple(sub.str_list("send_to"))
+        send_to = tuple(sub.str_list("send_to") or ())
         _check_names(sub, "send_to", send_to, channels)
         report = ReportSettings(name=name, schedule=schedule or "0 9 * * MON", timezone=timezone,
                                 since=sub.duration("since", 7 * 86400.0),
@@ -203,7 +203,7 @@ def _channel(name: str, section: Section, gateway: Gateway) -> ChannelSettings:
         return ChannelSettings(url=url or "", secret=secret, **common)
     if kind == "email":
         host, port, tls = _smtp(section)
-        to = tuple(section.str_list("to"))
+        to = tuple(section.str_list("to") or ())
         sender = section.str("from")
         settings = ChannelSettings(smtp_host=host, smtp_port=port, smtp_tls=tls,
                                    starttls=section.bool("starttls", port == 587),
