@@ -5,6 +5,7 @@ in a worker thread, never on the event loop that relays streams."""
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -12,8 +13,14 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 HASHER = PasswordHasher()
 MIN_LENGTH = 8
 MAX_LENGTH = 1024  # Argon2 takes any length; a megabyte password is only a way to burn our CPU
-# Checked when the user does not exist, so an unknown name costs what a wrong password costs.
-_DUMMY = HASHER.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy() -> str:
+    """Checked when the user does not exist, so an unknown name costs what a wrong password
+    costs. Made on first use: hashing at import cost every `bifrost-py` command (report, check)
+    a tenth of a second or more."""
+    return HASHER.hash("not a password of anyone")
 
 
 def password_problem(password: object) -> str | None:
@@ -38,6 +45,6 @@ async def verify_password(stored: str | None, password: str) -> bool:
 
 def _verify(stored: str | None, password: str) -> bool:
     try:
-        return HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -66,7 +66,7 @@ class CostLog:
     @hookimpl
     def bifrost_configure(self, gateway: Gateway) -> None:
         self.settings = settings = load_settings(gateway, SECTION, read_settings)
-        self.builder = RowBuilder(gateway.prices, settings, frozenset(gateway.providers))
+        self.builder = RowBuilder(gateway.prices, settings, gateway.providers)  # live: providers added at run time count
         self.metrics = Metrics(gateway.metrics, settings.max_label_values)
         self.presenter = Presenter(settings.currency_code, settings.currency_per_usd, gateway.format_money)
         _check_timezone(gateway, settings.timezone)

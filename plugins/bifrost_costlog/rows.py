@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -40,7 +41,7 @@ NOTHING_CONSUMED: dict[str, Any] = {
 class RowBuilder:
     """Builds rows; holds only what pricing and body logging need."""
 
-    def __init__(self, prices: PriceBook, settings: Settings, providers: frozenset[str]) -> None:
+    def __init__(self, prices: PriceBook, settings: Settings, providers: Collection[str]) -> None:
         self.prices = prices
         self.bodies = settings.bodies
         self.body_limit = settings.max_body_bytes

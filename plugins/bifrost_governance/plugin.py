@@ -74,7 +74,7 @@ class GovernancePlugin:
                 f"counters and together they could spend {config.workers}x every budget; set storage.redis",
             )
         self.registry = Registry(settings.customers, settings.teams, settings.keys,
-                                 per_usd=config.currency_per_usd, tz=tz, providers=providers,
+                                 per_usd=config.currency_per_usd, tz=tz, providers=gateway.providers,
                                  session_budget=settings.session_budget)
         self.metrics = Metrics(gateway.metrics)
         self.admin = GovernanceAdmin(self.registry)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from zoneinfo import ZoneInfo
 
 from bifrost_py.configschema import Problems
@@ -25,7 +25,7 @@ class Registry:
     """Config entities (read-only) plus API entities (from the database), compiled to plans."""
 
     def __init__(self, customers: dict[str, Customer], teams: dict[str, Team], keys: dict[str, VirtualKey],
-                 *, per_usd: float, tz: ZoneInfo, providers: set[str],
+                 *, per_usd: float, tz: ZoneInfo, providers: Collection[str],
                  session_budget: SessionBudget | None = None) -> None:
         self.per_usd = per_usd
         self.session_budget = session_budget      # governance's own: every session of every key

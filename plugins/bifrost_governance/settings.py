@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from bifrost_py.configschema import Problems, Section, parse_duration
@@ -322,7 +323,7 @@ def _read_provider_entries(section: Section) -> tuple[ProviderEntry, ...]:
 
 def check_references(
     customers: dict[str, Customer], teams: dict[str, Team], keys: dict[str, VirtualKey],
-    providers: set[str], problems: Problems, root: str = "governance",
+    providers: Collection[str], problems: Problems, root: str = "governance",
 ) -> None:
     """Every team, customer, provider and fallback a definition names must exist; no two keys
     may share a secret."""

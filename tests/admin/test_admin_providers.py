@@ -215,3 +215,21 @@ async def test_a_yaml_only_gateway_makes_no_database_until_a_provider_is_added(
     await gw.gateway.registry.create({"name": "later", **anthropic(mock_upstream, NEW_KEY), "models": ["claude-later-*"]})
     assert (tmp_path / "gw.db").exists() and (data_dir / "secret.key").exists()
     assert (await ask(gw, "claude-later-1"))[1]["x-bf-provider"] == "later"
+
+
+async def test_a_virtual_key_can_be_limited_to_a_provider_added_at_run_time(
+        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path) -> None:
+    import bifrost_costlog
+    import bifrost_governance
+
+    gw: RunningGateway = await start_gateway(config(tmp_path), plugins=[bifrost_governance, bifrost_costlog],
+                                             builtins=False)
+    await call(gw, "POST", "/api/providers", {"name": "claude", **anthropic(mock_upstream, RAW_KEY)})
+    status, key = await call(gw, "POST", "/api/governance/keys", {"name": "dana", "providers": [{"provider": "claude"}]})
+    assert status == 201, key
+    status, headers, _ = await gw.post("/v1/messages", json=MESSAGE,
+                                       headers={"anthropic-version": "2023-06-01", "x-api-key": key["key"]})
+    assert status == 200 and headers["x-bf-provider"] == "claude"
+    status, refused = await call(gw, "POST", "/api/governance/keys",
+                                 {"name": "erin", "providers": [{"provider": "nowhere"}]})
+    assert status == 400 and "nowhere" in refused["error"]["message"]
