@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 WEB = Path(str(resources.files("bifrost_py") / "web"))
-ALLOWED_URLS = {"http://www.w3.org/2000/svg"}  # an XML namespace name, never fetched
+ALLOWED_URLS = {
+    "http://www.w3.org/2000/svg",  # an XML namespace name, never fetched
+    # the provider form's default base URLs: text put in a field and sent to the gateway, which
+    # calls them; the page itself cannot (connect-src 'self')
+    "https://api.anthropic.com", "https://api.openai.com/v1", "https://generativelanguage.googleapis.com",
+    "https://RESOURCE.openai.azure.com",
+}
 
 
 async def get(gw: Any, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
