@@ -24,9 +24,10 @@ def hold_the_loop(seconds: float) -> None:
 
 
 def samples(registry: CollectorRegistry) -> tuple[float, float]:
-    """(how many lags were sampled, how many of them were over 0.1 s)."""
+    """(how many lags were sampled, how many of them were over 0.5 s). A loaded machine (CI's two
+    cores) can delay an ordinary sample by a tenth of a second; never by half a second."""
     count = registry.get_sample_value(f"{METRIC}_count") or 0.0
-    fast = registry.get_sample_value(f"{METRIC}_bucket", {"le": "0.1"}) or 0.0
+    fast = registry.get_sample_value(f"{METRIC}_bucket", {"le": "0.5"}) or 0.0
     return count, count - fast
 
 
@@ -40,13 +41,13 @@ async def test_an_injected_stall_is_a_lag_sample_over_its_length() -> None:
             if samples(registry)[0] >= 3:
                 break
         assert samples(registry)[1] == 0, "nothing held the loop yet"
-        hold_the_loop(0.25)
+        hold_the_loop(0.6)
         for _ in range(ROUNDS):
             await asyncio.sleep(0.01)
             if samples(registry)[1]:
                 break
         count, slow = samples(registry)
-        assert slow == 1, f"one of {count} samples saw the 0.25 s stall"
+        assert slow == 1, f"one of {count} samples saw the 0.6 s stall"
     finally:
         lag.stop()
 
