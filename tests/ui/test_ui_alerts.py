@@ -1,34 +1,17 @@
 """The Alerts page in a real Chromium: the YAML configuration as the gateway read it (secrets
 masked), a test alert sent from the page and received by a webhook, and the history showing it
-with its delivery. The gateway is a real `bifrost-py serve` process (tests/ui/ui_harness.py)."""
+with its delivery. The gateway is the suite's `bifrost-py serve` process (conftest.py), given
+this module's alert settings through `configure`."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import atexit
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
-import pytest
-import yaml
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "ui"))
-from ui_harness import (
-    CHROMIUM_ARGS,
-    CONTROLS_WITHOUT_NAMES,
-    chromium_executable,
-    gateway_config,
-    screenshot,
-    sign_in,
-    stop_process,
-    wait_healthy,
-)
-
-from bifrost_py.testing import free_port
+from ui_harness import CONTROLS_WITHOUT_NAMES, screenshot, sign_in
 
 SECRET = "ui-hook-secret-value"
 
@@ -46,63 +29,26 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def hook() -> Iterator[str]:
+def receiver_url() -> str:
+    """A webhook receiver on loopback, started once for this module (the gateway fixture reads
+    `configure` before any fixture of ours could run), stopped when the tests end."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/secret-path"
-    finally:
-        server.shutdown()
-        server.server_close()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    atexit.register(server.shutdown)
+    return f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/secret-path"
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, hook: str) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("alerts-ui")
-    port = free_port()
-    settings = gateway_config(port, workdir / "bifrost.db")
+def configure(settings: dict[str, Any]) -> None:
+    reports = settings["storage"]["logs"].removeprefix("sqlite:///").rsplit("/", 1)[0] + "/reports"
     settings["alerts"] = {
-        "channels": {"finance-hook": {"type": "webhook", "url": hook, "secret": SECRET},
-                     "archive": {"type": "folder", "path": str(workdir / "reports")}},
+        "channels": {"finance-hook": {"type": "webhook", "url": receiver_url(), "secret": SECRET},
+                     "archive": {"type": "folder", "path": reports}},
         "send_to": ["finance-hook"],
         "thresholds_for": {"team:backend": [80, 100]},
         "loop": {"repeats": 8, "within": "5m"},
     }
     settings["reports"] = {"weekly-by-team": {"schedule": "0 9 * * MON", "timezone": "Asia/Kolkata", "by": "team",
                                               "send_to": ["archive"]}}
-    config = workdir / "bifrost.yaml"
-    config.write_text(yaml.safe_dump(settings))
-    log = workdir / "gateway.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bifrost_py", "serve", "-c", str(config)],
-                                   stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process, log)
-        yield url
-    finally:
-        stop_process(process)
-
-
-@pytest.fixture
-def page(gateway: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=gateway)
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.errors = errors
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 def test_the_alerts_page_shows_the_config_and_sends_a_test_alert(page: Any) -> None:
