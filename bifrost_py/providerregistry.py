@@ -11,13 +11,9 @@ it handed out has ended (`Provider.retire`). Disabling a key builds a new provid
 never picks that key, so it stops being chosen at the next attempt.
 
 Several instances on one database: each write bumps a version number (providerstore.py); every
-instance compares it every RELOAD_SECONDS and reloads when it moved.
-
-The store is opened at start when the admin API is on (admin.token set), or the database is
-PostgreSQL, or the SQLite file already exists; otherwise at the first change through the admin
-API. So a gateway run from a YAML file alone never creates a database for providers nobody
-gives it. A store that cannot be opened at start (PostgreSQL down) is tried again every
-RELOAD_SECONDS while the YAML providers serve.
+instance compares it every RELOAD_SECONDS and reloads when it moved. When the store is opened
+(at start, or at the first change through the admin API) and how it is followed is
+configstore.Follower's, shared with the routing rules and failover chains.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import SQLITE_PREFIX, ProviderConfig, provider_from_dict
 from .configschema import ConfigError
-from .periodic import Periodic
+from .configstore import Follower
 from .providers import make_provider
 from .providers.base import Provider
 from .providerstore import SECRET_FIELDS, ProviderStore, StoredProvider
@@ -41,10 +37,10 @@ from .shadowing import shadow_warnings
 
 if TYPE_CHECKING:
     from .gateway import Gateway
+    from .storage import Database
 
 log = logging.getLogger("bifrost_py.providers")
 
-RELOAD_SECONDS = 2.0
 DATA_DIR_ENV = "BIFROST_DATA_DIR"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -79,45 +75,27 @@ class ProviderRegistry:
         self.stored: dict[str, StoredProvider] = {}
         self.built: dict[str, Provider] = {}       # every stored provider, enabled or not
         self.broken: dict[str, str] = {}           # stored providers that no longer validate
-        self.store: ProviderStore | None = None
-        self.version = -1
+        self.follower = Follower(gateway, "providers", self._make_store, self.reload)
         self._lock = asyncio.Lock()                # one change at a time, reloads included
         self._retiring: dict[asyncio.Task[None], Provider] = {}  # replaced, closing when idle
-        self._periodic: Periodic | None = None
 
     # ------------------------------------------------------------------ life cycle
 
-    def wanted(self) -> bool:
-        config = self.gateway.config
-        if config.admin_token or not config.logs_url.startswith(SQLITE_PREFIX):
-            return True
-        path = config.logs_url[len(SQLITE_PREFIX):]
-        return path not in ("", ":memory:") and Path(path).exists()
+    @property
+    def store(self) -> ProviderStore | None:
+        return self.follower.store
 
     async def start(self) -> None:
-        if not self.wanted():
-            return  # opened by the first change through the admin API, if one comes
-        try:
-            await self._open()
-        except Exception:  # the next check tries again; YAML providers serve meanwhile
-            log.exception("providers: opening the provider store failed; trying again in %ss", RELOAD_SECONDS)
-            self._follow()
+        await self.follower.start()
+
+    async def _make_store(self, db: Database) -> ProviderStore:
+        store = ProviderStore(db, lambda: master_box(data_dir(self.gateway.config)))
+        await store.create_tables()
+        return store
 
     async def _open(self) -> ProviderStore:
         """The store, opened (its tables made, its providers loaded) on first use."""
-        if self.store is None:
-            db = await self.gateway.storage.sql(self.gateway.config.logs_url)
-            store = ProviderStore(db, lambda: master_box(data_dir(self.gateway.config)))
-            await store.create_tables()
-            self.store = store
-            self._follow()
-            await self.reload()
-        return self.store
-
-    def _follow(self) -> None:
-        if self._periodic is None:
-            self._periodic = self.gateway.every(RELOAD_SECONDS, self._check, final=False,
-                                                name="providers: following changes of other instances")
+        return await self.follower.open()
 
     async def stop(self) -> None:
         for provider in self.built.values():
@@ -130,10 +108,7 @@ class ProviderRegistry:
             await provider.close()
 
     async def _check(self) -> None:
-        if self.store is None:
-            await self._open()
-        elif await self.store.version() != self.version:
-            await self.reload()
+        await self.follower.check()
 
     async def reload(self) -> None:
         """Read every stored provider and put the enabled ones in service."""
@@ -174,7 +149,7 @@ class ProviderRegistry:
         retired = [p for p in (*self.gateway.providers.values(), *self.built.values()) if id(p) not in installed]
         self.gateway.replace_providers(table)
         self.stored = {row.name: row for row in rows}
-        self.built, self.broken, self.version = built, broken, version
+        self.built, self.broken, self.follower.version = built, broken, version
         for provider in {id(p): p for p in retired}.values():
             task = asyncio.get_running_loop().create_task(provider.retire())
             self._retiring[task] = provider
