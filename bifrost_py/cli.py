@@ -128,18 +128,90 @@ def run_server(config: Any, *, banner: str = "", traffic: bool = False) -> None:
     if workers == 1:
         _serve_one(config, banner, reuse_port=False, traffic=traffic)
         return
-    children: list[int] = []
-    for _ in range(workers):
+    sys.exit(_supervise(config, banner, workers))
+
+
+def _supervise(config: Any, banner: str, workers: int) -> int:
+    """Fork `workers` processes serving `config` on one port and wait for them.
+
+    The first worker prints the banner, the others nothing. SIGTERM or SIGINT to this process is
+    passed on to every worker, which then stops as a single gateway does (requests in flight
+    finish, journals and log rows are written). Workers are in a process group of their own, so
+    Ctrl-C in a terminal reaches them once, through here, and they get SIGTERM should this
+    process die (Linux). A worker that exits on its own stops the others: the exit code is then
+    1, for the service manager to restart the whole set."""
+    import signal
+
+    children: dict[int, int] = {}
+    for index in range(workers):
         pid = os.fork()
         if pid == 0:
-            _serve_one(config, banner if not children else "", reuse_port=True)
-            os._exit(0)
-        children.append(pid)
-    for pid in children:
-        os.waitpid(pid, 0)
+            code = 0
+            try:
+                os.setpgid(0, 0)
+                _die_with_parent(signal.SIGTERM)
+                _serve_one(config, banner if index == 0 else "", reuse_port=True, worker=index)
+            except ConfigError as exc:
+                if index == 0:
+                    print("\n".join(exc.problems), file=sys.stderr, flush=True)
+                code = 2
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:  # a worker reports and exits, never returns into the parent's code
+                logging.getLogger("bifrost_py.cli").exception("worker %d failed", index)
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = index
+    stopping = False
+
+    def stop_all(signum: int, _frame: Any = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    failed = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        if pid not in children:
+            continue
+        index = children.pop(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if not stopping:
+            logging.getLogger("bifrost_py.cli").error("worker %d (pid %d) exited with %d; stopping the others",
+                                                      index, pid, code)
+            failed = failed or code or 1
+            stop_all(signal.SIGTERM)
+        elif code != 0:
+            failed = failed or code
+    return failed
 
 
-def _serve_one(config: Any, banner: str, *, reuse_port: bool, traffic: bool = False) -> None:
+def _die_with_parent(signum: int) -> None:
+    """Ask Linux to send `signum` to this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        pass
+
+
+def _serve_one(config: Any, banner: str, *, reuse_port: bool, traffic: bool = False,
+               worker: int | None = None) -> None:
+    """One gateway process; `worker` is its index among `serve --workers N` (each answer then
+    says which one served it in `x-bf-worker`, and only worker 0 prints the banner)."""
     from aiohttp import web
 
     from .server import build_app
@@ -151,13 +223,22 @@ def _serve_one(config: Any, banner: str, *, reuse_port: bool, traffic: bool = Fa
 
         app.cleanup_ctx.append(traffic_context(f"http://{config.host}:{config.port}"))
     app.on_startup.append(_freeze_startup_objects)  # after the gateway's own start-up
+    if worker is not None:
+        app.on_response_prepare.append(_worker_header(str(worker)))
     loop = _new_loop()
     text = banner or f"bifrost-py listening on http://{config.host}:{config.port}"
     web.run_app(
         app, host=config.host, port=config.port, loop=loop, reuse_port=reuse_port or None,
-        handler_cancellation=True, print=lambda _: print(text, flush=True), access_log=None,
+        handler_cancellation=True, print=None if worker else lambda _: print(text, flush=True), access_log=None,
         shutdown_timeout=30,
     )
+
+
+def _worker_header(index: str) -> Any:
+    async def add(request: Any, response: Any) -> None:
+        response.headers["x-bf-worker"] = index
+
+    return add
 
 
 async def _freeze_startup_objects(app: Any) -> None:
