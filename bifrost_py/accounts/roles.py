@@ -56,6 +56,16 @@ class Principal:
     def may(self, access: str) -> bool:
         return access in ROLES.get(self.role, frozenset())
 
+    @property
+    def scoped(self) -> bool:
+        """This principal sees only its own teams: their keys, their usage, their log rows (a
+        team manager). Everyone else reads the whole gateway (what they may read: `may`)."""
+        return self.role == TEAM_MANAGER
+
+    def sees(self, team: str | None) -> bool:
+        """A row, key or figure of `team` is shown to this principal."""
+        return not self.scoped or (team is not None and team in self.teams)
+
     def manages(self, team: str | None) -> bool:
         """This principal may change `team`'s keys: an admin any team, a team manager its own."""
         if self.role == ADMIN:
@@ -64,4 +74,5 @@ class Principal:
 
     def describe(self) -> dict[str, object]:
         return {"username": self.name, "role": self.role, "via": self.via, "teams": list(self.teams),
-                "may": sorted(ROLES.get(self.role, ()))}
+                "may": sorted(ROLES.get(self.role, ())),
+                "scoped": self.scoped}

@@ -30,7 +30,7 @@ import orjson
 from aiohttp import web
 
 from ..accounts.audit import AuditEntry
-from ..accounts.roles import PUBLIC, Principal, default_access
+from ..accounts.roles import ADMIN, PUBLIC, Principal, default_access
 from ..accounts.service import SAFE_METHODS, Accounts, client_address
 from ..storage.errors import StorageUnavailable
 from .errors import admin_error, from_http_exception
@@ -46,6 +46,7 @@ log = logging.getLogger("bifrost_py.admin")
 CHALLENGE = {"www-authenticate": 'Bearer realm="bifrost-py admin"'}
 PRINCIPAL = web.RequestKey("bifrost_principal", Principal)
 ANONYMOUS = Principal("anonymous", "", "none")
+TOKEN_ADMIN = Principal("admin-token", ADMIN, "token")  # who the admin token is
 WHAT = {"read": "read this", "export": "export data", "audit": "read the audit log",
         "team": "change team resources", "users": "manage people's accounts", "self": "do this", "bodies": "read request bodies",
         "secrets": "see or change secrets", "write": "make changes"}
@@ -91,6 +92,7 @@ def guarded(handler: Handler, token: str, *, query_token: bool = False) -> Handl
         if not token_ok(request, token, query_token=query_token):
             return admin_error(401, "wrong or missing admin token (Authorization: Bearer <admin token>)",
                                headers=CHALLENGE)
+        request[PRINCIPAL] = TOKEN_ADMIN
         return await answered(handler, request)
 
     return check

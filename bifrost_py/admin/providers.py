@@ -2,7 +2,7 @@
 
 Providers from the config file are listed (`source: "config"`, `read_only: true`) and can be
 tested, not changed. Key values and AWS secrets are never in an answer: keys show as `sk-a…wxyz`
-(`keys[].key`), the stored settings (`settings`) without their secrets. A change is in service
+(`keys[].key`, to admins only), the stored settings (`settings`) without their secrets. A change is in service
 for the next request when the answer comes back (providerregistry.py says how streams in flight
 are kept on the provider they started with).
 """
@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..accounts.roles import SECRETS
 from ..providerprobe import probe
 from ..providerregistry import ProviderChangeError, ProviderRegistry
 from . import AdminRoute
-from .guard import Handler
+from .guard import Handler, principal
 from .helpers import AdminError, body_field, json_body, json_response
 
 if TYPE_CHECKING:
@@ -75,9 +76,25 @@ def _refused(exc: ProviderChangeError) -> AdminError:
     return AdminError(exc.status, str(exc), **extra)
 
 
+def for_caller(request: web.Request, described: dict[str, Any]) -> dict[str, Any]:
+    """A provider as this caller may see it: only admins (the `secrets` access) see even the
+    masked ends of its API keys; other roles see each key's name, weight and health."""
+    if principal(request).may(SECRETS):
+        return described
+
+    def unmasked(keys: Any) -> Any:
+        return [{k: v for k, v in key.items() if k != "key"} if isinstance(key, dict) else key
+                for key in keys] if isinstance(keys, list) else keys
+
+    shown = {**described, "keys": unmasked(described.get("keys"))}
+    if isinstance(described.get("settings"), dict):
+        shown["settings"] = {**described["settings"], "keys": unmasked(described["settings"].get("keys"))}
+    return shown
+
+
 def listed(registry: ProviderRegistry) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        providers = registry.describe_all()
+        providers = [for_caller(request, p) for p in registry.describe_all()]
         warnings = [text for p in providers for text in p.get("warnings", [])]
         return json_response({"providers": providers, "warnings": warnings, "editable": True})
 
@@ -98,7 +115,7 @@ def created(registry: ProviderRegistry) -> Handler:
 def shown(registry: ProviderRegistry) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            return json_response(registry.describe(request.match_info["name"]))
+            return json_response(for_caller(request, registry.describe(request.match_info["name"])))
         except ProviderChangeError as exc:
             raise _refused(exc) from None
 

@@ -9,6 +9,10 @@ GET /api/usage                 aggregates grouped by key, team, customer, model,
                                session, day or hour
 GET /api/usage/summary         what the dashboard shows: spend today/week/month, requests,
                                error rate, latency, cache hits, savings, fallbacks
+
+A team manager reads only their teams' rows, in every one of these (`scoped`): the lists,
+figures, exports and the live stream are filtered on the server, and a request of another
+team is a 404, as an unknown one.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from bifrost_py.admin import (
 )
 
 from .columns import BODIES, INT64, NAMES
-from .filters import PARAMETERS, parse_filters, parse_time
+from .filters import PARAMETERS, Filters, parse_filters, parse_time
 from .live import LiveHub
 from .present import Presenter, iso
 from .queries import GROUPS, MAX_PAGE, LogQueries
@@ -131,7 +135,7 @@ class LogApi:
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
         query = request.query
-        filters = parse_filters(query)
+        filters = scoped(request, parse_filters(query))
         limit = whole_number(query, "limit", default=DEFAULT_PAGE, minimum=1, maximum=MAX_PAGE) or DEFAULT_PAGE
         cursor = whole_number(query, "cursor", default=None, minimum=1, maximum=INT64[1])
         bodies = flag(query, "bodies", default=False) and principal(request).may("bodies")
@@ -147,10 +151,11 @@ class LogApi:
 
     async def request(self, request: web.Request) -> web.StreamResponse:
         request_id = text(request.match_info, "request_id") or ""
-        rows = await self.queries.request(request_id)
+        who = principal(request)
+        rows = [r for r in await self.queries.request(request_id) if who.sees(r.get("team"))]
         if not rows:
             raise AdminError(404, f"no log rows for request {request_id!r} (not written yet, pruned, or unknown)")
-        if not principal(request).may("bodies"):
+        if not who.may("bodies"):
             rows = [{k: v for k, v in r.items() if k not in BODIES} for r in rows]
         shown = [self.present.row(r) for r in rows]
         final = next((r for r in shown if r["final"]), shown[-1])
@@ -167,7 +172,7 @@ class LogApi:
         )
 
     async def export(self, request: web.Request) -> web.StreamResponse:
-        filters = parse_filters(request.query)
+        filters = scoped(request, parse_filters(request.query))
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         response = web.StreamResponse(
             headers={
@@ -192,7 +197,7 @@ class LogApi:
         return response
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        filters = parse_filters(request.query)
+        filters = scoped(request, parse_filters(request.query))
         after = request.headers.get("last-event-id") or request.query.get("after")
         last_id = whole_number({"after": after or ""}, "after", default=None, minimum=0, maximum=INT64[1])
         response = web.StreamResponse(headers=SSE_HEADERS)
@@ -237,7 +242,7 @@ class LogApi:
     # ------------------------------------------------------------------ aggregates
 
     async def usage(self, request: web.Request) -> web.StreamResponse:
-        filters = parse_filters(request.query)
+        filters = scoped(request, parse_filters(request.query))
         by = choice(request.query, "by", GROUPS, default="model") or "model"
         groups, totals = await self.queries.usage_and_totals(filters, by)
         return json_response(
@@ -251,7 +256,7 @@ class LogApi:
 
     async def summary(self, request: web.Request) -> web.StreamResponse:
         now = time.time()
-        filters = parse_filters(request.query, now=now)
+        filters = scoped(request, parse_filters(request.query, now=now))
         if filters.since is None:
             filters = replace(filters, since=parse_time("since", "24h", now))
         spend = await self.queries.spend(filters, now)
@@ -304,6 +309,20 @@ class LogApi:
                 },
             }
         )
+
+
+def scoped(request: web.Request, filters: Filters) -> Filters:
+    """`filters` narrowed to what the caller may read: a team manager their teams' rows only.
+    One team (or one asked for) stays a plain `team` filter, which the rollup answers."""
+    who = principal(request)
+    if not who.scoped:
+        return filters
+    teams = tuple(who.teams)
+    if filters.team is not None:
+        return filters if filters.team in teams else replace(filters, teams=())
+    if len(teams) == 1:
+        return replace(filters, team=teams[0])
+    return replace(filters, teams=teams)
 
 
 async def _wait(event: asyncio.Event, stopping: asyncio.Event, timeout: float) -> None:

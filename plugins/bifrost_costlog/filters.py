@@ -69,6 +69,7 @@ class Filters:
     fallback: bool | None = None
     since: float | None = None
     until: float | None = None
+    teams: tuple[str, ...] | None = None  # only these teams' rows (a team manager's scope; not a parameter)
 
     def where(self) -> tuple[str, list[Any]]:
         """A SQL condition (`?` placeholders) and its parameters; "1=1" when nothing is asked."""
@@ -94,6 +95,9 @@ class Filters:
             low, high = status_range(self.status)
             parts.append("status >= ? AND status < ?")
             params += [low, high]
+        if self.teams is not None:
+            parts.append(f"team IN ({', '.join('?' * len(self.teams))})" if self.teams else "1=0")
+            params += self.teams
         if self.since is not None:
             parts.append("ts >= ?")
             params.append(float(self.since))
@@ -124,6 +128,8 @@ class Filters:
             low, high = status_range(self.status)
             if not low <= (row.get("status") or 0) < high:
                 return False
+        if self.teams is not None and row.get("team") not in self.teams:
+            return False
         ts = row.get("ts") or 0.0
         if self.since is not None and ts < self.since:
             return False

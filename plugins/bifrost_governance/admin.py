@@ -2,6 +2,9 @@
 
 The core's guard checks who is asking before any handler here runs: admins change everything,
 team managers the virtual keys of their own teams within the team's cap (`in_scope`).
+What a team manager reads is scoped too (`visible`): the lists and usage hold only their teams,
+those teams' keys and customers; anything else answers 404, as if it did not exist, whether it
+is read or changed. A key's `key_sha256` is shown to admins only (the `secrets` access).
 Entities from the YAML file are listed with `"source": "config", "read_only": true` and cannot
 be changed here; entities made here live in the database. A key's secret is returned once, by the call that creates (or
 rotates) it; afterwards only its SHA-256 exists.
@@ -26,6 +29,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bifrost_py.accounts.roles import SECRETS, Principal
 from bifrost_py.admin import (
     AdminError,
     AdminRoute,
@@ -115,26 +119,61 @@ class GovernanceAdmin:
     # ------------------------------------------------------------------ reading
 
     @staticmethod
-    def describe(entity: Entity) -> dict[str, Any]:
-        return {"name": entity.name, "source": entity.source, "read_only": entity.source == CONFIG,
-                **entity_dict(entity)}
+    def describe(entity: Entity, who: Principal | None = None) -> dict[str, Any]:
+        shown = {"name": entity.name, "source": entity.source, "read_only": entity.source == CONFIG,
+                 **entity_dict(entity)}
+        if who is not None and not who.may(SECRETS):
+            shown.pop("key_sha256", None)
+        return shown
+
+    def visible(self, who: Principal, kind: str, entity: Entity) -> bool:
+        """`who` may see `entity`: everyone everything, but a team manager only their teams,
+        their teams' keys and the customers their teams belong to."""
+        if not who.scoped:
+            return True
+        if kind == TEAM:
+            return who.sees(entity.name)
+        if kind == KEY:
+            return who.sees(getattr(entity, "team", None))
+        return any(getattr(self.registry.find(TEAM, team), "customer", None) == entity.name for team in who.teams)
+
+    def shown(self, request: web.Request, kind: str) -> list[Entity]:
+        who = principal(request)
+        return [e for e in self.registry.all(kind) if self.visible(who, kind, e)]
+
+    def found(self, request: web.Request, kind: str, name: str) -> Entity:
+        """The entity `name`, if it exists and the caller may see it (404 otherwise, the same
+        answer either way: a team manager cannot probe for other teams' key names)."""
+        entity = _found(self.registry, kind, name)
+        if not self.visible(principal(request), kind, entity):
+            raise AdminError(404, f"no {NOUNS[kind]} named '{name}'")
+        return entity
+
+    def changeable(self, request: web.Request, kind: str, name: str) -> Entity:
+        """The entity, if the caller may see it and it was made through the API (404, 409)."""
+        entity = self.found(request, kind, name)
+        if entity.source == CONFIG:
+            raise AdminError(409, f"{NOUNS[kind]} '{name}' is defined in the config file and is read-only "
+                                  "here; change it in the file")
+        return entity
 
     def _list(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            items = [self.describe(e) for e in self.registry.all(kind)]
-            return json_response({PATHS[kind]: items})
+            who = principal(request)
+            return json_response({PATHS[kind]: [self.describe(e, who) for e in self.shown(request, kind)]})
 
         return handler
 
     def _get(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            return json_response(self.describe(_found(self.registry, kind, request.match_info["name"])))
+            entity = self.found(request, kind, request.match_info["name"])
+            return json_response(self.describe(entity, principal(request)))
 
         return handler
 
     def _usage(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            name = _found(self.registry, kind, request.match_info["name"]).name
+            name = self.found(request, kind, request.match_info["name"]).name
             usage = require_started(self.usage, "governance")
             try:
                 return json_response(await usage.of(kind, name))
@@ -148,7 +187,7 @@ class GovernanceAdmin:
         result: dict[str, Any] = {}
         try:
             for kind in KINDS:
-                result[PATHS[kind]] = [await usage.of(kind, e.name) for e in self.registry.all(kind)]
+                result[PATHS[kind]] = [await usage.of(kind, e.name) for e in self.shown(request, kind)]
         except UNAVAILABLE as exc:
             _unavailable(exc)
         return json_response(result)
@@ -173,7 +212,7 @@ class GovernanceAdmin:
     def _patch(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             name = request.match_info["name"]
-            current = _changeable(self.registry, kind, name)
+            current = self.changeable(request, kind, name)
             body = await json_body(request)
             if "name" in body and body.pop("name") != name:
                 raise AdminError(400, "name: cannot be changed (create a new one and delete this)")
@@ -195,7 +234,7 @@ class GovernanceAdmin:
 
     async def _rotate(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        current = _changeable(self.registry, KEY, name)
+        current = self.changeable(request, KEY, name)
         data = entity_dict(current)
         data.pop("key_sha256", None)
         secret = data["key"] = new_secret()
@@ -204,7 +243,7 @@ class GovernanceAdmin:
     def _delete(self, kind: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             name = request.match_info["name"]
-            self.in_scope(request, _changeable(self.registry, kind, name))
+            self.in_scope(request, self.changeable(request, kind, name))
             users = self.registry.users_of(kind, name)
             if users:
                 raise AdminError(409, f"{NOUNS[kind]} '{name}' is still used by {', '.join(users)}")
@@ -254,7 +293,7 @@ class GovernanceAdmin:
             await store.save(kind, entity)
             self.registry.put(kind, entity)
             self.registry.rebuild()
-        result = self.describe(entity)
+        result = self.describe(entity, principal(request) if request is not None else None)
         if secret is not None:
             result["key"] = secret
         return json_response(result, status=status)
@@ -269,15 +308,6 @@ def _found(registry: Registry, kind: str, name: str) -> Entity:
     entity = registry.find(kind, name)
     if entity is None:
         raise AdminError(404, f"no {NOUNS[kind]} named '{name}'")
-    return entity
-
-
-def _changeable(registry: Registry, kind: str, name: str) -> Entity:
-    """The entity, if it exists and was made through the API (404, 409 otherwise)."""
-    entity = _found(registry, kind, name)
-    if entity.source == CONFIG:
-        raise AdminError(409, f"{NOUNS[kind]} '{name}' is defined in the config file and is read-only "
-                              "here; change it in the file")
     return entity
 
 

@@ -124,10 +124,11 @@ async def test_a_team_manager_changes_their_teams_keys_only_within_the_cap(gw: A
     status, body = await lead.call("POST", "/governance/keys",
                                    {"name": "too-big", "team": "backend", "budget": {"limit": 101}})
     assert status == 403 and "cap" in body["error"]["message"]
-    # Other teams' keys, keys with no team, moving a key away, and the teams themselves: refused.
-    assert (await lead.call("PATCH", "/governance/keys/platform-bot", {"budget": {"limit": 5}}))[0] == 403
-    assert (await lead.call("DELETE", "/governance/keys/platform-bot"))[0] == 403
-    assert (await lead.call("POST", "/governance/keys/platform-bot/rotate"))[0] == 403
+    # Other teams' keys do not exist for a team manager (404, as an unknown name); keys with no
+    # team, moving a key away, and the teams themselves: refused.
+    assert (await lead.call("PATCH", "/governance/keys/platform-bot", {"budget": {"limit": 5}}))[0] == 404
+    assert (await lead.call("DELETE", "/governance/keys/platform-bot"))[0] == 404
+    assert (await lead.call("POST", "/governance/keys/platform-bot/rotate"))[0] == 404
     assert (await lead.call("POST", "/governance/keys", {"name": "sneaky", "team": "platform"}))[0] == 403
     assert (await lead.call("POST", "/governance/keys", {"name": "teamless"}))[0] == 403
     assert (await lead.call("PATCH", "/governance/keys/backend-ci", {"team": "platform"}))[0] == 403
@@ -143,7 +144,7 @@ async def test_a_team_manager_changes_their_teams_keys_only_within_the_cap(gw: A
     assert all(e["actor"] == "lead" and e["role"] == "team_manager" for e in entries)
     done = [(e["method"], e["resource"], e["status"]) for e in entries]
     assert ("POST", "backend-ci", 201) in done and ("PATCH", "backend-ci", 200) in done and ("DELETE", "backend-ci", 200) in done
-    assert ("PATCH", "backend-ci", 403) in done and ("PATCH", "platform-bot", 403) in done
+    assert ("PATCH", "backend-ci", 403) in done and ("PATCH", "platform-bot", 404) in done
     raised = next(e for e in entries if e["method"] == "PATCH" and e["status"] == 200)
     assert raised["before"]["budgets"][0]["limit"] == 50 and raised["after"]["budgets"][0]["limit"] == 80
     assert all(made["key"] not in str(e) and rotated["key"] not in str(e) for e in entries)
