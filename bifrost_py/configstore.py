@@ -11,6 +11,12 @@ PostgreSQL through `gateway.storage`) and followed by every gateway instance on 
     ItemStore   named JSON documents of one kind (routing rules, failover chains, ...) in the
                 order the admin sets, in one table shared by every kind; each write bumps that
                 kind's version in the same transaction.
+    EditableSection  the entries of one list in a plugin's config section (`routing.rules`,
+                `failover.chains`): the YAML file's first, read-only, then the stored ones in
+                their order. Every change, and every reload, is validated by reading the whole
+                section, YAML and stored entries together, with the plugin's own `read_settings`:
+                the function that reads the file, so an entry the file would refuse is refused
+                with the same message. The settings read are handed to `apply` in one step.
 
 The provider registry (providerregistry.py) follows its own store (secrets sealed) with a
 Follower; the routing and failover plugins keep their rules and chains in an ItemStore.
@@ -18,7 +24,9 @@ Follower; the routing and failover plugins keep their rules and chains in an Ite
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import orjson
 
 from .config import SQLITE_PREFIX
+from .configschema import Problems, Section
 from .periodic import Periodic
 from .storage import Database, Transaction
 
@@ -44,6 +53,7 @@ class Versioned(Protocol):
 
 
 S = TypeVar("S", bound=Versioned)
+T = TypeVar("T")
 
 
 def store_wanted(gateway: Gateway) -> bool:
@@ -181,4 +191,170 @@ class ItemStore:
         await self.db.write(write)
 
 
-__all__ = ["RELOAD_SECONDS", "Follower", "ItemStore", "StoredItem", "store_wanted"]
+Entry = tuple[str, dict[str, Any]]  # (name, settings as written, without the name)
+NAME = re.compile(r"^[A-Za-z0-9*?\[][^\x00-\x1f/]{0,127}$")
+
+
+class ChangeRefused(Exception):
+    """A change refused: `status` (400, 404, 409) and one line per problem."""
+
+    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.problems = problems or []
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How one list of a config section is written. `name_field` names an entry in the API
+    (`name` of a rule, `model` of a chain); `from_yaml(raw section)` lists the file's entries;
+    `combine(raw section, entries)` writes the section with `entries` in the list's place. An
+    entry's other fields are passed on as given, so the reader reports a misspelt one as the
+    file's "unknown key"."""
+
+    section: str
+    kind: str
+    name_field: str
+    from_yaml: Callable[[dict[str, Any]], list[Entry]]
+    combine: Callable[[dict[str, Any], list[Entry]], dict[str, Any]]
+
+
+class EditableSection(Generic[T]):
+    """YAML entries (read-only) followed by stored ones, validated and applied as one section."""
+
+    VIEW_ONLY = ("source", "read_only", "problems", "position")
+
+    def __init__(self, gateway: Gateway, shape: Shape, reader: Callable[[Section, Gateway], T],
+                 apply: Callable[[T], None]) -> None:
+        self.gateway = gateway
+        self.shape = shape
+        self.reader = reader
+        self._apply_settings = apply
+        raw = gateway.config.sections.get(shape.section)
+        self.yaml_raw: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
+        self.yaml = shape.from_yaml(self.yaml_raw)
+        self.stored: list[StoredItem] = []
+        self.broken: dict[str, list[str]] = {}   # stored entries that no longer validate, left out
+        self.follower: Follower[ItemStore] = Follower(gateway, f"{shape.section}.{shape.kind}",
+                                                      lambda db: ItemStore.opened(db, f"{shape.section}.{shape.kind}"),
+                                                      self.reload)
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ reading and applying
+
+    def check(self, entries: list[Entry]) -> tuple[T, list[str]]:
+        """The settings of the section with `entries` after the file's, and its problems (as
+        `bifrost-py check` would list them for a file holding all of them)."""
+        problems = Problems()
+        section = Section(self.shape.combine(self.yaml_raw, [*self.yaml, *entries]), self.shape.section, problems)
+        settings = self.reader(section, self.gateway)
+        section.done()
+        return settings, problems.items
+
+    async def reload(self) -> None:
+        async with self._lock:
+            store = self.follower.store
+            if store is None:
+                return
+            version, rows = await store.load()
+            self._apply(version, rows)
+
+    def _apply(self, version: int, rows: list[StoredItem]) -> None:
+        good: list[Entry] = []
+        broken: dict[str, list[str]] = {}
+        for row in rows:  # an entry that no longer validates (its provider deleted) is left out
+            _, problems = self.check([*good, (row.name, row.data)])
+            if problems:
+                broken[row.name] = problems
+                log.error("%s: stored entry %r is not valid, left out: %s", self.follower.what, row.name,
+                          "; ".join(problems))
+            else:
+                good.append((row.name, row.data))
+        settings, _ = self.check(good)
+        self._apply_settings(settings)
+        self.stored, self.broken, self.follower.version = rows, broken, version
+
+    def view(self) -> list[dict[str, Any]]:
+        """Every entry in evaluation order: the file's, then the stored ones."""
+        field = self.shape.name_field
+        out = [{field: name, **data, "source": "config", "read_only": True, "problems": []}
+               for name, data in self.yaml]
+        out += [{field: row.name, **row.data, "source": "ui", "read_only": False,
+                 "problems": self.broken.get(row.name, [])} for row in self.stored]
+        for position, entry in enumerate(out):
+            entry["position"] = position
+        return out
+
+    def one(self, name: str) -> dict[str, Any]:
+        for entry in self.view():
+            if entry[self.shape.name_field] == name:
+                return entry
+        raise ChangeRefused(404, f"no {self._what()} named {name!r}")
+
+    # ------------------------------------------------------------------ changes
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get(self.shape.name_field)
+        if not isinstance(name, str) or not NAME.match(name):
+            raise ChangeRefused(400, f"{self.shape.name_field}: required, 1-128 characters, no '/' "
+                                     "or control characters")
+        self._not_yaml(name)
+        if any(row.name == name for row in self.stored):
+            raise ChangeRefused(409, f"a {self._what()} named {name!r} already exists: PUT changes it")
+        await self._write(name, self._data(body), [*self._entries(), (name, self._data(body))])
+        return self.one(name)
+
+    async def update(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._not_yaml(name)
+        if not any(row.name == name for row in self.stored):
+            raise ChangeRefused(404, f"no {self._what()} named {name!r}")
+        given = body.get(self.shape.name_field, name)
+        if given != name:
+            raise ChangeRefused(400, f"{self.shape.name_field}: cannot be changed; create a new one and delete this")
+        data = self._data(body)
+        entries = [(row.name, data if row.name == name else row.data) for row in self.stored
+                   if row.name == name or row.name not in self.broken]
+        await self._write(name, data, entries)
+        return self.one(name)
+
+    async def delete(self, name: str) -> None:
+        self._not_yaml(name)
+        if not any(row.name == name for row in self.stored):
+            raise ChangeRefused(404, f"no {self._what()} named {name!r}")
+        await (await self.follower.open()).delete(name)
+        await self.reload()
+
+    async def reorder(self, names: object) -> list[dict[str, Any]]:
+        stored = [row.name for row in self.stored]
+        if not isinstance(names, list) or sorted(map(str, names)) != sorted(stored) or len(set(names)) != len(names):
+            raise ChangeRefused(400, f"order: must list each entry added here exactly once ({', '.join(stored) or 'none'}); "
+                                     "the config file's come first and keep their order")
+        await (await self.follower.open()).reorder([str(n) for n in names])
+        await self.reload()
+        return self.view()
+
+    async def _write(self, name: str, data: dict[str, Any], entries: list[Entry]) -> None:
+        _, problems = self.check(entries)
+        if problems:
+            raise ChangeRefused(400, "; ".join(problems), problems)
+        await (await self.follower.open()).put(name, data)
+        await self.reload()
+
+    def _entries(self) -> list[Entry]:
+        """The stored entries that validate, in order (broken ones are not in service)."""
+        return [(row.name, row.data) for row in self.stored if row.name not in self.broken]
+
+    def _data(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in body.items() if k != self.shape.name_field and k not in self.VIEW_ONLY}
+
+    def _not_yaml(self, name: str) -> None:
+        if any(n == name for n, _ in self.yaml):
+            raise ChangeRefused(409, f"{self._what()} {name!r} comes from the config file: it is read-only "
+                                     "here; change it there and restart")
+
+    def _what(self) -> str:
+        return self.shape.kind.rstrip("s")
+
+
+__all__ = ["RELOAD_SECONDS", "ChangeRefused", "EditableSection", "Follower", "ItemStore", "Shape", "StoredItem",
+           "store_wanted"]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import SQLITE_PREFIX, ProviderConfig, provider_from_dict
 from .configschema import ConfigError
-from .configstore import Follower
+from .configstore import ChangeRefused, Follower
 from .providers import make_provider
 from .providers.base import Provider
 from .providerstore import SECRET_FIELDS, ProviderStore, StoredProvider
@@ -45,13 +45,8 @@ DATA_DIR_ENV = "BIFROST_DATA_DIR"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class ProviderChangeError(Exception):
+class ProviderChangeError(ChangeRefused):
     """A change the registry refuses: `status` (400, 404, 409) and one line per problem."""
-
-    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.problems = problems or []
 
 
 def data_dir(gateway_config: Any, environ: Mapping[str, str] | None = None) -> Path:
