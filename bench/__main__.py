@@ -33,10 +33,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 
 from bench import floorbench
-from bifrost_py.testing import free_port
+from bifrost_py.testing import RedisServer, free_port
 from bifrost_py.testing import wait_for_port as wait_port
 
 HERE = Path(__file__).parent
@@ -119,11 +120,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def gateway_config(directory: Path, upstream: int, port: int, plugins: bool) -> Path:
+def gateway_config(directory: Path, upstream: int, port: int, plugins: bool, redis: str | None = None) -> Path:
     config = {
         "server": {"host": "127.0.0.1", "port": port},
         "admin": {"token": "bench-admin"},
-        "storage": {"logs": f"sqlite:///{directory}/bench-{port}.db"},
+        "storage": {"logs": f"sqlite:///{directory}/bench-{port}.db", **({"redis": redis} if redis else {})},
         "providers": {
             "anthropic": {"type": "anthropic", "base_url": f"http://127.0.0.1:{upstream}", "keys": [{"value": "sk-bench"}]},
             "openai": {"type": "openai", "base_url": f"http://127.0.0.1:{upstream}/v1", "keys": [{"value": "sk-bench"}]},
@@ -170,6 +171,8 @@ def main() -> None:
     parser.add_argument("--streams", type=int, nargs="*", default=[100, 500], help="concurrent streams per scenario")
     parser.add_argument("--events", type=int, default=40, help="deltas per stream")
     parser.add_argument("--pace", type=float, default=0.05, help="seconds between two deltas (the mock's pacing)")
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2],
+                        help="worker processes of the floor and of the gateway with every plugin (on Redis)")
     parser.add_argument("--smoke", action="store_true", help="a run of seconds (CI): no wrk, few short streams")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
@@ -181,6 +184,9 @@ def main() -> None:
     print(throughput_table(report["throughput"]))
     print()
     print(streams_table(report["streams"]))
+    if report["workers"]:
+        print()
+        print(workers_table(report["workers"]))
     if args.json:
         args.json.write_text(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     if args.smoke:
@@ -203,7 +209,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     mock = start(["mock-upstream", "--port", str(mock_port)], mock_port)
     paced = start(["mock-upstream", "--port", str(paced_port), "--tokens-per-second", f"{1 / args.pace:g}"], paced_port)
     try:
-        return {"throughput": _throughput(args, workdir, mock_port), "streams": _streams(args, workdir, paced_port)}
+        return {"throughput": _throughput(args, workdir, mock_port), "streams": _streams(args, workdir, paced_port),
+                "workers": _workers(args, workdir, mock_port)}
     finally:
         stop(mock)
         stop(paced)
@@ -289,6 +296,80 @@ def _streams(args: argparse.Namespace, workdir: Path, paced_port: int) -> list[d
             for _, process in targets.values():
                 stop(process)
     return rows
+
+
+def _workers(args: argparse.Namespace, workdir: Path, mock_port: int) -> list[dict[str, Any]]:
+    """Throughput and CPU per request of the floor and of the gateway with every plugin, each run
+    as 1, 2, ... processes sharing its port (the gateway's counters then in Redis, which it
+    needs with workers > 1; at 1 worker too, so the rows compare), at the highest concurrency."""
+    rows: list[dict[str, Any]] = []
+    if not args.workers:
+        return rows
+    concurrency = max(args.concurrency or [64])
+    redis = RedisServer()
+    redis.start()
+    try:
+        for workers in args.workers:
+            port = free_port()
+            targets = {"floor": (port, start_module("bench.floor", [
+                "--port", str(port), "--upstream", f"http://127.0.0.1:{mock_port}", "--workers", str(workers)], port))}
+            port = free_port()
+            config = gateway_config(workdir, mock_port, port, True, redis=redis.url)
+            targets["gateway+all"] = (port, start_module("bifrost_py", ["serve", "-c", str(config), "--workers",
+                                                                       str(workers)], port))
+            try:
+                for port, _process in targets.values():
+                    wait_for_workers(f"http://127.0.0.1:{port}", workers)
+                for stream in (False, True):
+                    path, body, headers = bodies(stream)
+                    for name, (port, process) in targets.items():
+                        url = f"http://127.0.0.1:{port}{path}"
+                        load = floorbench.measured(process.pid, functools.partial(
+                            _load, args, url, body, headers, concurrency))
+                        rows.append({"workers": workers, "mode": "stream" if stream else "json",
+                                     "concurrency": concurrency, "target": name, **asdict(load)})
+            finally:
+                for _, process in targets.values():
+                    stop(process)
+    finally:
+        redis.close()
+    return rows
+
+
+def wait_for_workers(url: str, workers: int) -> None:
+    """Until each of the target's `workers` processes has answered (`x-bf-worker`): a worker that
+    is not listening yet gets no connections, and the first cell would measure fewer."""
+    if workers <= 1:
+        return
+
+    async def seen() -> None:
+        found: set[str] = set()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            for _ in range(600):
+                async with session.get(url + "/health") as response:
+                    found.add(response.headers.get("x-bf-worker", ""))
+                if len(found - {""}) >= workers:
+                    return
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"{url}: only workers {sorted(found)} of {workers} answered")
+
+    asyncio.run(seen())
+
+
+def workers_table(rows: list[dict[str, Any]]) -> str:
+    head = (f"{'workers':>7}  {'mode':<7}{'conc':>5}  {'target':<12}{'req/s':>8}{'x floor':>8}{'x 1 wkr':>8}"
+            f"{'p50 ms':>8}{'p99 ms':>8}{'CPU us/req':>11}{'x floor':>8}{'errors':>7}")
+    lines = [head, "-" * len(head)]
+    cells = {(r["workers"], r["mode"], r["target"]): r for r in rows}
+    first = min(r["workers"] for r in rows)
+    for row in rows:
+        floor = cells[(row["workers"], row["mode"], "floor")]
+        single = cells[(first, row["mode"], row["target"])]
+        lines.append(f"{row['workers']:>7}  {row['mode']:<7}{row['concurrency']:>5}  {row['target']:<12}"
+                     f"{row['rps']:>8.0f}{floorbench.ratio(row['rps'], floor['rps']):>8}"
+                     f"{floorbench.ratio(row['rps'], single['rps']):>8}{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}"
+                     f"{row['cpu_us']:>11.0f}{floorbench.ratio(row['cpu_us'], floor['cpu_us']):>8}{row['errors']:>7}")
+    return "\n".join(lines)
 
 
 def throughput_table(rows: list[dict[str, Any]]) -> str:

@@ -1,6 +1,6 @@
 """The floor: a bare aiohttp + uvloop relay with no logic at all, what `make bench` divides by.
 
-    python -m bench.floor --port 8300 --upstream http://127.0.0.1:8090
+    python -m bench.floor --port 8300 --upstream http://127.0.0.1:8090 [--workers N]
 
 Every request is sent on to `upstream` (same method, path, query, body and headers, minus the
 hop-by-hop ones) and its answer relayed back: a stream chunk by chunk as it arrives, anything
@@ -8,7 +8,8 @@ else read whole. The upstream session is built as the gateway's providers build 
 (bifrost_py/providers/base.py: no total timeout, the same connector, auto-decompression, no
 User-Agent), the server runs as `bifrost-py serve` does (uvloop, no access log, handler
 cancellation, gc.freeze after start-up), so the difference to the gateway is the gateway's
-own work: parsing, plugins, accounting.
+own work: parsing, plugins, accounting. `--workers N` forks N such processes sharing the port
+(SO_REUSEPORT), as `bifrost-py serve --workers N` does; SIGTERM to the parent stops them all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
+import signal
 from typing import Any
 
 import aiohttp
@@ -38,7 +41,7 @@ def upstream_session() -> aiohttp.ClientSession:
     )
 
 
-def relay_app(upstream: str) -> web.Application:
+def relay_app(upstream: str, worker: int | None = None) -> web.Application:
     app = web.Application()
     base = upstream.rstrip("/")
 
@@ -66,6 +69,13 @@ def relay_app(upstream: str) -> web.Application:
     app.cleanup_ctx.append(session_context)
     app.router.add_route("*", "/{tail:.*}", relay)
     app.on_startup.append(_freeze)
+    if worker is not None:  # as `bifrost-py serve --workers N` does (the bench waits for every worker)
+        index = str(worker)
+
+        async def name_worker(request: web.Request, response: web.StreamResponse) -> None:
+            response.headers["x-bf-worker"] = index
+
+        app.on_response_prepare.append(name_worker)
     return app
 
 
@@ -79,11 +89,40 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="base URL of the upstream, e.g. http://127.0.0.1:8090")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     args = parser.parse_args()
+    if args.workers <= 1:
+        serve(args)
+        return
+    children = []
+    for index in range(args.workers):
+        pid = os.fork()
+        if pid == 0:
+            os.setpgid(0, 0)
+            try:
+                serve(args, worker=index)
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        os.waitpid(child, 0)
+
+
+def serve(args: argparse.Namespace, worker: int | None = None) -> None:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    web.run_app(relay_app(args.upstream), host=args.host, port=args.port, loop=loop, access_log=None,
-                handler_cancellation=True, print=None, shutdown_timeout=5)
+    web.run_app(relay_app(args.upstream, worker), host=args.host, port=args.port, loop=loop, access_log=None,
+                handler_cancellation=True, print=None, shutdown_timeout=5, reuse_port=worker is not None or None)
 
 
 if __name__ == "__main__":

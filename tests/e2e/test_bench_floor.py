@@ -40,3 +40,10 @@ def test_the_smoke_run_measures_the_floor_and_the_gateways(tmp_path: Path) -> No
 
     table = done.stdout
     assert "x floor" in table and "CPU us/event" in table and "gap p99 ms" in table and "stalls>10ms" in table
+
+    workers = report["workers"]
+    assert {(r["workers"], r["mode"], r["target"]) for r in workers} == {
+        (n, mode, target) for n in (1, 2) for mode in ("json", "stream") for target in ("floor", "gateway+all")}
+    for row in workers:
+        assert row["errors"] == 0 and row["requests"] == 30 and row["rps"] > 0 and row["cpu_us"] >= 0, row
+    assert "x 1 wkr" in table
