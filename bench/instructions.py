@@ -1,7 +1,7 @@
 """Instructions per request of the gateway, counted by callgrind: a figure that does not move with
 the machine's load, unlike latency and even process CPU on a shared 2-core VM.
 
-    python -m bench.instructions                     # this checkout: bare and all plugins, JSON and stream
+    python -m bench.instructions                     # the floor, this checkout bare and all plugins, JSON and stream
     python -m bench.instructions --ref /tmp/before   # and another checkout of bifrost-py beside it
 
 The gateway runs `bifrost-py serve` under `valgrind --tool=callgrind` with instrumentation off;
@@ -10,6 +10,10 @@ sequential requests (from a client in this process, not counted) and the total i
 them. Every thread of the gateway counts (the SQLite writers' threads too). The mock upstream runs
 outside valgrind. `--ref` runs another checkout (e.g. `git worktree add /tmp/before <commit>`) with
 this virtualenv, through PYTHONPATH.
+
+The floor (bench/floor.py, the bare aiohttp + uvloop relay `make bench` divides by) is counted the
+same way first, and every figure is also given as `x floor`, its ratio to the floor's in the same
+mode.
 """
 
 from __future__ import annotations
@@ -33,17 +37,23 @@ from bifrost_py.testing import free_port, wait_for_port
 WARM_UP = 50
 
 
-def count(checkout: Path | None, plugins: bool, stream: bool, requests: int, upstream: int, workdir: Path) -> float:
-    """Millions of instructions per request of one gateway configuration."""
+def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: int, upstream: int, workdir: Path,
+          keep: Path | None = None) -> float:
+    """Millions of instructions per request of one gateway configuration (`plugins` None: the floor).
+
+    `keep`: also copy callgrind's output there, for `callgrind_annotate`."""
     port = free_port()
-    config = gateway_config(workdir, upstream, port, plugins)
     env = dict(os.environ, PYTHONMALLOC="malloc")  # callgrind counts malloc's work, not pymalloc's
-    if checkout is not None:
-        env["PYTHONPATH"] = f"{checkout}:{checkout / 'plugins'}"
+    if plugins is None:
+        command = ["-m", "bench.floor", "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream}"]
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    else:
+        command = ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins))]
+        if checkout is not None:
+            env["PYTHONPATH"] = f"{checkout}:{checkout / 'plugins'}"
     out = workdir / f"callgrind-{port}.out"
     process = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--instr-atstart=no",
-         sys.executable, "-m", "bifrost_py", "serve", "-c", str(config)],
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--instr-atstart=no", sys.executable, *command],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=workdir,
     )
     try:
@@ -58,9 +68,14 @@ def count(checkout: Path | None, plugins: bool, stream: bool, requests: int, ups
         time.sleep(1)
     finally:
         stop(process)
-    totals = [int(line.split()[1]) for name in glob.glob(f"{out}*")
-              for line in Path(name).read_text().splitlines() if line.startswith("totals:")]
-    return max(totals, default=0) / requests / 1e6
+    outputs = {name: max((int(line.split()[1]) for line in Path(name).read_text().splitlines()
+                          if line.startswith("totals:")), default=0) for name in glob.glob(f"{out}*")}
+    if not outputs:
+        return 0.0
+    biggest = max(outputs, key=outputs.__getitem__)
+    if keep is not None:
+        shutil.copy(biggest, keep)
+    return outputs[biggest] / requests / 1e6
 
 
 async def _send(url: str, body: bytes, headers: dict[str, str], n: int) -> None:
@@ -80,10 +95,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--ref", type=Path, help="another checkout of bifrost-py to count beside this one")
+    parser.add_argument("--only", choices=("json", "stream"), help="one mode only")
+    parser.add_argument("--keep", type=Path, help="a directory to keep each run's callgrind output in")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed: apt-get install valgrind")
     workdir = Path(tempfile.mkdtemp(prefix="bifrost-instructions-"))
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     upstream_port = free_port()
     upstream = subprocess.Popen([sys.executable, "-m", "bifrost_py", "mock-upstream", "--port", str(upstream_port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -92,13 +111,19 @@ def main() -> None:
         checkouts: list[tuple[str, Path | None]] = [("this", None)]
         if args.ref is not None:
             checkouts.insert(0, ("ref", args.ref.resolve()))
-        print(f"{'checkout':<10}{'plugins':<9}{'mode':<8}{'M instructions/request':>24}")
-        for plugins in (False, True):
-            for stream in (False, True):
-                for name, checkout in checkouts:
-                    value = count(checkout, plugins, stream, args.requests, upstream_port, workdir)
-                    print(f"{name:<10}{'all' if plugins else 'none':<9}{'stream' if stream else 'json':<8}{value:>24.3f}",
-                          flush=True)
+        modes = [stream for stream in (False, True) if args.only in (None, "stream" if stream else "json")]
+        print(f"{'checkout':<10}{'plugins':<9}{'mode':<8}{'M instructions/request':>24}{'x floor':>9}")
+        floor: dict[bool, float] = {}
+        for plugins in (None, False, True):
+            for stream in modes:
+                for name, checkout in ([("floor", None)] if plugins is None else checkouts):
+                    mode = "stream" if stream else "json"
+                    label = {None: "-", False: "none", True: "all"}[plugins]
+                    keep = args.keep / f"{name}-{label}-{mode}.out" if args.keep else None
+                    value = count(checkout, plugins, stream, args.requests, upstream_port, workdir, keep)
+                    floor.setdefault(stream, value)
+                    ratio = value / floor[stream] if floor[stream] else 0.0
+                    print(f"{name:<10}{label:<9}{mode:<8}{value:>24.3f}{ratio:>8.2f}x", flush=True)
     finally:
         stop(upstream)
         shutil.rmtree(workdir, ignore_errors=True)
