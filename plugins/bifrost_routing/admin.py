@@ -5,6 +5,9 @@
     GET    /api/routing/sessions/{id}    where one client session is placed (?key=<virtual key id>
                                          for a session of an identified caller)
     DELETE /api/routing/sessions/{id}    forget a session's placement (it is drawn afresh)
+    /api/routing/rules[/{name}]          the rules in evaluation order; add, replace, delete and
+                                         order the ones added at run time (editing.py,
+                                         bifrost_py/admin/editable.py)
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from bifrost_py.admin import (
     json_response,
     text,
 )
+from bifrost_py.admin.editable import editable_routes
 from bifrost_py.context import COUNT_TOKENS, MESSAGES, Call, Caller
 
+from .editing import ORDER
 from .facts import RequestFacts
 from .router import session_key
 
@@ -52,11 +57,29 @@ EXPLAIN_BODY = {
 
 
 EXPLAIN_HINT = '{"body": {...request...}, "headers": {...}}'
+GLOBS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+RULE_BODY = {
+    "type": "object",
+    "required": ["name", "to"],
+    "properties": {
+        "name": {"type": "string", "description": "unique; logged as the request's route rule"},
+        "to": {"type": "string", "description": "provider/model, a provider name, or a model name"},
+        "when": {"type": "object", "description": "as `routing.rules[].when` in the config file", "properties": {
+            "model": GLOBS, "key": GLOBS, "team": GLOBS, "customer": GLOBS, "client": GLOBS,
+            "min_input_tokens": {"type": "integer"}, "max_input_tokens": {"type": "integer"},
+            "tools": {"type": "boolean"}, "thinking": {"type": "boolean"}, "images": {"type": "boolean"},
+            "web_search": {"type": "boolean"}, "header": {"type": "object", "additionalProperties": {"type": "string"}},
+        }},
+    },
+}
+RULE_HINT = '{"name": "long-to-sonnet", "when": {"min_input_tokens": 100000}, "to": "anthropic/claude-sonnet-4-5"}'
 SESSION_PARAMS = {"key": "the virtual key id the session belongs to (sessions are kept per key)"}
 
 
 def routes(plugin: RoutingPlugin) -> list[AdminRoute]:
-    return [
+    editing = [] if plugin.rules is None else editable_routes(
+        plugin.rules, "/routing/rules", plural="rules", order=ORDER, body=RULE_BODY, hint=RULE_HINT, tag="routing")
+    return [*editing,
         AdminRoute("GET", "/routing", _settings(plugin), "Routing: rules, splits, aliases, stickiness", tag="routing"),
         AdminRoute("POST", "/routing/explain", _explain(plugin), "Routing: where a request would go, and why",
                    body=EXPLAIN_BODY, tag="routing"),

@@ -15,12 +15,14 @@ from bifrost_py.context import MESSAGES, Attempt, Call, StashKey, Target
 from bifrost_py.settings import load_settings
 
 from . import admin
+from .editing import editable_rules
 from .metrics import RoutingMetrics
 from .router import Decision, Router
 from .settings import SECTION, RoutingSettings, read_settings
 
 if TYPE_CHECKING:
     from bifrost_py.admin import AdminRoute
+    from bifrost_py.configstore import EditableSection
     from bifrost_py.gateway import Gateway
 
 DECISION = StashKey[Decision]("routing.decision")
@@ -36,6 +38,7 @@ class RoutingPlugin:
         self.settings = RoutingSettings()
         self.router = Router(self.settings, gateway)
         self.metrics: RoutingMetrics | None = None
+        self.rules: EditableSection[RoutingSettings] | None = None
 
     # ------------------------------------------------------------------ start-up
 
@@ -44,6 +47,18 @@ class RoutingPlugin:
         self.settings = load_settings(gateway, SECTION, read_settings)
         self.router = Router(self.settings, gateway)
         self.metrics = RoutingMetrics(gateway.metrics, lambda: len(self.router.sessions))
+        self.rules = editable_rules(gateway, self.apply)
+
+    @hookimpl
+    async def bifrost_startup(self, gateway: Gateway) -> None:
+        if self.rules is not None:
+            await self.rules.follower.start()  # the rules added in the web UI, followed from now on
+
+    def apply(self, settings: RoutingSettings) -> None:
+        """Serve `settings` (the file's rules and the ones added at run time) from the next
+        request on: one assignment, so a request decides on the old rules or the new, never half."""
+        self.settings = settings
+        self.router.settings = settings
 
     @hookimpl
     def bifrost_admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
