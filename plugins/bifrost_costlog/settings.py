@@ -22,7 +22,7 @@ class Settings:
     queue_size: int = 10_000  # rows waiting for the writer; beyond this they are dropped
     queue_body_bytes: int = 64 * 1024 * 1024  # logged bodies waiting for the writer, at most
     batch_size: int = 500  # rows per write
-    flush_interval: float = 0.0  # seconds a partial batch may wait; 0: write as soon as the writer is free
+    flush_interval: float = 0.02  # seconds a partial batch waits for company; 0: write as soon as the writer is free
     prune_interval: float = 3600.0  # how often retention runs
     max_label_values: int = 200  # distinct keys/models per metric label, then "other"
     max_body_bytes: int = 64 * 1024  # each logged body is cut to this size

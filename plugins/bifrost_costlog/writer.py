@@ -3,11 +3,13 @@
 The request path only appends to a bounded deque (`offer`): at most `queue_size` rows and, with
 `logging.bodies: true`, at most `queue_body_mb` of logged bodies. When the store is slow or down
 the deque fills and further rows are dropped, counted (metric) and reported (a log line at most every
-few seconds): the gateway keeps serving. The writer is a group commit: whenever it is free it
-writes everything queued (up to `batch_size` rows) in one transaction, so a row reaches the store
-within milliseconds and a crash loses only what was queued during the last write, while under
-load the batches grow by themselves. `flush_interval` > 0 makes a partial batch wait that long
-for company instead (fewer, larger transactions; more to lose on a crash). `close()` writes
+few seconds): the gateway keeps serving. The writer is a group commit: once a row is queued it
+waits `flush_interval` (20 ms by default) for company, or less once `batch_size` rows are
+queued, then writes everything queued (up to `batch_size` rows) in one transaction. So a row
+reaches the store within tens of milliseconds and a crash loses only what was queued in its last
+interval and write, while a transaction (and the hand-over to the store's thread) is paid once
+per interval instead of once per request under light load; under heavy load the batches grow by
+themselves. `flush_interval: 0` writes as soon as the writer is free. `close()` writes
 everything still queued before the store is closed.
 
 A failed write is retried with back-off when the store is down or busy (`Store.fault`). When the
@@ -61,7 +63,7 @@ class BatchWriter:
         self._drop_log = Throttle(DROP_LOG_EVERY)
         self._reject_log = Throttle(DROP_LOG_EVERY)
         self._wake = asyncio.Event()  # something is queued
-        self._full = asyncio.Event()  # a whole batch is queued: do not wait for the interval
+        self._gathering: asyncio.Future[None] | None = None  # a partial batch waiting for company
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
@@ -78,8 +80,8 @@ class BatchWriter:
                 queue.append(row)
                 self.body_bytes += size
         self._wake.set()
-        if len(queue) >= self.batch_size:
-            self._full.set()
+        if self._gathering is not None and len(queue) >= self.batch_size:
+            _release(self._gathering)  # a whole batch is queued: do not wait for the interval
 
     def _drop(self, count: int) -> None:
         self.dropped += count
@@ -103,7 +105,8 @@ class BatchWriter:
         """Write everything queued, then stop."""
         self._closing = True
         self._wake.set()
-        self._full.set()
+        if self._gathering is not None:
+            _release(self._gathering)
         if self._task is not None:
             await self._task
             self._task = None
@@ -117,11 +120,7 @@ class BatchWriter:
                 await self._wake.wait()
                 continue
             if self.flush_interval and len(self.rows) < self.batch_size and not self._closing:
-                self._full.clear()
-                try:
-                    await asyncio.wait_for(self._full.wait(), self.flush_interval)
-                except TimeoutError:
-                    pass
+                await self._gather()
             batch = [self.rows.popleft() for _ in range(min(self.batch_size, len(self.rows)))]
             if self.body_bytes:
                 self.body_bytes -= sum(_body_bytes(row) for row in batch)
@@ -131,6 +130,18 @@ class BatchWriter:
             except Exception:  # a bug must not stop logging for good
                 log.exception("request log: a batch of %d row(s) could not be handled", len(batch))
                 self._drop(len(batch))
+
+    async def _gather(self) -> None:
+        """Wait `flush_interval`, or less if a whole batch is queued or the writer closes (one
+        future and one timer: asyncio.wait_for would start a task per batch)."""
+        loop = asyncio.get_running_loop()
+        self._gathering = waiter = loop.create_future()
+        timer = loop.call_later(self.flush_interval, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._gathering = None
 
     async def _write(self, batch: list[Row]) -> None:
         """Write a batch. When the store refuses it for a row's sake, the batch is split in
@@ -261,6 +272,11 @@ class Throttle:
             return 0
         reported, self.pending, self.last = self.pending, 0, now
         return reported
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _printable(value: object) -> str:

@@ -21,7 +21,7 @@ def test_defaults_and_core_settings() -> None:
                            "currency": {"code": "INR", "per_usd": 84, "timezone": "Asia/Kolkata"}}).settings
     assert settings.logs_url == "postgresql://u@127.0.0.1/db"
     assert settings.bodies is True and settings.retention == 30 * 86400
-    assert (settings.queue_size, settings.batch_size, settings.flush_interval) == (10_000, 500, 0.0)
+    assert (settings.queue_size, settings.batch_size, settings.flush_interval) == (10_000, 500, 0.02)
     assert (settings.currency_code, settings.currency_per_usd, settings.timezone) == ("INR", 84.0, "Asia/Kolkata")
 
 
