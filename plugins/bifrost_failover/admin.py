@@ -1,5 +1,8 @@
 """`GET /api/failover`: the live state of every circuit and provider key, and the settings in
-force. (`/api/providers` shows the same circuits under each provider's `state.circuit`.)"""
+force. (`/api/providers` shows the same circuits under each provider's `state.circuit`.)
+
+`/api/failover/chains[/{model}]`: the chains in the order they are looked up; add, replace,
+delete and order the ones added at run time (editing.py, bifrost_py/admin/editable.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +12,31 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bifrost_py.admin import AdminRoute, json_response
+from bifrost_py.admin.editable import editable_routes
+
+from .editing import ORDER
 
 if TYPE_CHECKING:
     from .plugin import FailoverPlugin
+
+
+CHAIN_BODY = {
+    "type": "object",
+    "required": ["model", "chain"],
+    "properties": {
+        "model": {"type": "string", "description": "a model name or glob (claude-*)"},
+        "chain": {"type": "array", "items": {"type": "string"},
+                  "description": "providers (same model), provider/model, or model names, tried in order"},
+    },
+}
+CHAIN_HINT = '{"model": "claude-sonnet-4-5", "chain": ["bedrock", "openai/gpt-4o"]}'
+
+
+def routes(plugin: FailoverPlugin) -> list[AdminRoute]:
+    editing = [] if plugin.editable is None else editable_routes(
+        plugin.editable, "/failover/chains", plural="chains", order=ORDER, body=CHAIN_BODY, hint=CHAIN_HINT,
+        tag="failover")
+    return [failover_route(plugin), *editing]
 
 
 def failover_route(plugin: FailoverPlugin) -> AdminRoute:

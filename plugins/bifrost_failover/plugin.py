@@ -26,6 +26,7 @@ from . import admin, chains
 from .admission import admit, when_nothing_admitted
 from .breaker import CLOSED, OPEN, BreakerBoard, Key
 from .decisions import MEMORY, Decider, memory
+from .editing import editable_chains
 from .failures import HEALTH_FAILURES, Kind, classify, describe
 from .keys import RATE_LIMITED, put_aside
 from .metrics import FailoverMetrics
@@ -33,6 +34,7 @@ from .settings import SECTION, FailoverSettings, read_settings
 
 if TYPE_CHECKING:
     from bifrost_py.admin import AdminRoute
+    from bifrost_py.configstore import EditableSection
     from bifrost_py.gateway import Gateway
 
 log = logging.getLogger("bifrost_failover")
@@ -54,6 +56,7 @@ class FailoverPlugin:
         self.chains = chains.ChainTable({})
         self.metrics: FailoverMetrics | None = None
         self._timers: dict[Key, asyncio.TimerHandle] = {}
+        self.editable: EditableSection[FailoverSettings] | None = None
 
     # ------------------------------------------------------------------ start-up
 
@@ -64,6 +67,18 @@ class FailoverPlugin:
         self.decider = Decider(self.settings, gateway)
         self.chains = chains.ChainTable(self.settings.chains)
         self.metrics = FailoverMetrics(gateway.metrics, self.board)
+        self.editable = editable_chains(gateway, self.apply)
+
+    @hookimpl
+    async def bifrost_startup(self, gateway: Gateway) -> None:
+        if self.editable is not None:
+            await self.editable.follower.start()  # the chains added in the web UI, followed from now on
+
+    def apply(self, settings: FailoverSettings) -> None:
+        """Serve `settings` (the file's chains and the ones added at run time) from the next
+        request on; circuits and key cool-downs are kept (they describe the upstreams)."""
+        self.settings = settings
+        self.chains = chains.ChainTable(settings.chains)
 
     @hookimpl
     async def bifrost_shutdown(self, gateway: Gateway) -> None:
@@ -73,7 +88,7 @@ class FailoverPlugin:
 
     @hookimpl
     def bifrost_admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
-        return [admin.failover_route(self)]
+        return admin.routes(self)
 
     # ------------------------------------------------------------------ per request
 
