@@ -101,16 +101,17 @@ class AccountApi:
         username = body_field(body, "username", str, required=True)
         password = body_field(body, "password", str, required=True)
         keys = (f"user:{username.lower()}", f"address:{client_address(request)}")
-        wait = self.accounts.lockout.retry_after(*keys)
+        lockout = await self.accounts.lockout()
+        wait = await lockout.retry_after(*keys)
         if wait > 0:
             log.warning("sign-in of %r from %s refused: locked for %d s more", username[:128], keys[1][8:], wait)
             raise AdminError(429, f"too many failed sign-ins; try again in {int(wait) + 1} s",
                              headers={"retry-after": str(int(wait) + 1)})
         user = await self.accounts.check_password(username, password[:1024]) if USERNAME.match(username) else None
         if user is None:
-            self.accounts.lockout.failed(*keys)
+            await lockout.failed(*keys)
             raise AdminError(401, "wrong user name or password")
-        self.accounts.lockout.succeeded(keys[0])
+        await lockout.succeeded(keys[0])
         log.info("%s signed in from %s", user.username, keys[1][8:])
         return await self.signed_in(request, user, "session")
 

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..storage import Database
 from .audit import AuditLog
-from .lockout import Lockout
+from .lockout import Lockout, RedisLockout, SqlLockout
 from .passwords import hash_password, verify_password
 from .roles import ADMIN, Principal
 from .settings import AccountSettings
@@ -61,8 +62,8 @@ class Accounts:
         self.gateway = gateway
         self.settings = settings or getattr(gateway.config, "accounts", None) or AccountSettings()
         self.admin_token = gateway.config.admin_token
-        self.lockout = Lockout(self.settings.lockout_attempts, self.settings.lockout_window)
         self._store: AccountStore | None = None
+        self._lockout: Lockout | None = None
         self._audit: AuditLog | None = None
         self._opening = asyncio.Lock()
 
@@ -80,6 +81,13 @@ class Accounts:
         assert self._audit is not None
         return self._audit
 
+    async def lockout(self) -> Lockout:
+        """Failed sign-ins, counted where every instance sees them (lockout.py)."""
+        if self._lockout is None:
+            await self._open()
+        assert self._lockout is not None
+        return self._lockout
+
     async def _open(self) -> None:
         async with self._opening:
             if self._store is not None:
@@ -88,7 +96,20 @@ class Accounts:
             store, audit = AccountStore(db), AuditLog(db)
             await store.create_schema()
             await audit.create_schema()
+            self._lockout = await self._open_lockout(db)
             self._store, self._audit = store, audit
+
+    async def _open_lockout(self, db: Database) -> Lockout:
+        attempts, window = self.settings.lockout_attempts, self.settings.lockout_window
+        redis_url = self.gateway.config.redis_url
+        if redis_url:
+            return RedisLockout(await self.gateway.storage.redis(redis_url), attempts, window)
+        lockout = SqlLockout(db, attempts, window)
+        await lockout.create_schema()
+        if not self.gateway.stopping.is_set():
+            self.gateway.every(min(window, 300.0), lockout.sweep, name="accounts: forgetting old failed sign-ins",
+                               final=False)
+        return lockout
 
     # ------------------------------------------------------------------ who is asking
 

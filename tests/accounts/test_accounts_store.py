@@ -3,15 +3,18 @@ lock-out counter checked with hypothesis."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tempfile
 import time
 from typing import Any
 
-from hypothesis import assume, given
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bifrost_py.accounts.audit import AuditEntry, AuditLog, AuditQuery, as_csv, mask
-from bifrost_py.accounts.lockout import Lockout
+from bifrost_py.accounts.lockout import Lockout, RedisLockout, SqlLockout
 from bifrost_py.accounts.store import AccountStore
 from bifrost_py.storage import Storage
 
@@ -87,18 +90,65 @@ def test_what_is_not_a_secret_stays_readable() -> None:
     assert shown["keys"] == [{"name": "k1", "value": "••••cdef", "weight": 2}]
 
 
+@settings(max_examples=40, deadline=None)  # each example opens a database file of its own
 @given(failures=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.floats(0, 5)), max_size=30),
        attempts=st.integers(1, 6))
 def test_the_lockout_counts_only_recent_failures(failures: list[tuple[str, float]], attempts: int) -> None:
-    now = [0.0]
-    lockout = Lockout(attempts, window=10.0, clock=lambda: now[0])
-    history: dict[str, list[float]] = {"a": [], "b": []}
-    for key, step in failures:
-        now[0] += step
-        lockout.failed(key)
-        history[key].append(now[0])
-        for who, times in history.items():
-            recent = [t for t in times if t + 10.0 > now[0]]
-            assert (lockout.retry_after(who) > 0) == (len(recent) >= attempts)
-    now[0] += 10.0
-    assert lockout.retry_after("a", "b") == 0
+    async def run(folder: str) -> None:
+        storage = Storage(folder)
+        try:
+            now = [1_000.0]
+            lockout = SqlLockout(await storage.sql("sqlite:///lockout.db"), attempts, window=10.0, clock=lambda: now[0])
+            await lockout.create_schema()
+            history: dict[str, list[float]] = {"a": [], "b": []}
+            for key, step in failures:
+                now[0] += step
+                await lockout.failed(key)
+                history[key].append(now[0])
+                for who, times in history.items():
+                    recent = [t for t in times if t > now[0] - 10.0]
+                    assert (await lockout.retry_after(who) > 0) == (len(recent) >= attempts)
+            now[0] += 10.5  # a window later (and then some: 10.0 may round to a hair short)
+            assert await lockout.retry_after("a", "b") == 0
+            await lockout.sweep()  # nothing of the last window is left to grow the table
+            assert await lockout.db.fetchval("SELECT COUNT(*) FROM accounts_failures") == 0
+        finally:
+            await storage.close()
+
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(run(folder))
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+async def shared_lockouts(request: pytest.FixtureRequest, logs_url: str) -> Any:
+    """Two lock-out counters of two gateways on one store (two Storage objects: two processes'
+    connections), on each store a deployment can share."""
+    if request.param == "sqlite" and not logs_url.startswith("sqlite"):
+        pytest.skip("one database parameter per store")
+    if request.param in ("postgres", "redis") and logs_url.startswith("sqlite"):
+        pytest.skip("one database parameter per store")
+    storages = [Storage(), Storage()]
+    made: list[Lockout] = []
+    for storage in storages:
+        if request.param == "redis":
+            made.append(RedisLockout(await storage.redis(request.getfixturevalue("redis_url")), 3, 60.0))
+        else:
+            lockout = SqlLockout(await storage.sql(logs_url), 3, 60.0)
+            await lockout.create_schema()
+            made.append(lockout)
+    yield made
+    for storage in storages:
+        await storage.close()
+
+
+async def test_two_instances_count_failures_together_and_a_success_clears_them(shared_lockouts: list[Lockout]) -> None:
+    one, two = shared_lockouts
+    who = f"user:ana-{time.time_ns()}"  # Redis is shared by the whole run
+    await one.failed(who, "address:10.0.0.1")
+    await two.failed(who)
+    assert await one.retry_after(who) == 0 and await two.retry_after(who) == 0
+    await two.failed(who)
+    assert 0 < await one.retry_after(who) <= 60 and 0 < await two.retry_after(who, "address:10.0.0.9") <= 60
+    assert await one.retry_after("address:10.0.0.1") == 0
+    await one.succeeded(who)
+    assert await two.retry_after(who) == 0
