@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..accounts.roles import SECRETS
+from ..accounts.roles import SECRETS, WRITE
 from ..providerprobe import probe
 from ..providerregistry import ProviderChangeError, ProviderRegistry
 from . import AdminRoute
@@ -96,7 +96,8 @@ def listed(registry: ProviderRegistry) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         providers = [for_caller(request, p) for p in registry.describe_all()]
         warnings = [text for p in providers for text in p.get("warnings", [])]
-        return json_response({"providers": providers, "warnings": warnings, "editable": True})
+        editable = principal(request).may(WRITE)  # this caller may add and change providers
+        return json_response({"providers": providers, "warnings": warnings, "editable": editable})
 
     return handler
 

@@ -26,6 +26,19 @@ export const session = {
   clear() { this.me = null; this.csrf = ""; },
 };
 
+/** The signed-in principal holds access class `access` ("write", "team", "export", ...):
+ * GET /api/me's `may`, made from the very table the server's guard checks. The UI hides what
+ * would be refused; the server refuses it anyway, and its 403 message is shown if one comes. */
+export function may(access) {
+  return Boolean(session.me && (session.me.may || []).includes(access));
+}
+
+/** May change the virtual keys of `team`: an admin any team, a team manager their own. */
+export function managesTeam(team) {
+  if (may("write")) return true;
+  return may("team") && Boolean(team) && Boolean(session.me && (session.me.teams || []).includes(team));
+}
+
 // Views subscribe to learn that the token stopped working (401): main.js shows the sign-in.
 const unauthorised = new Set();
 export function onUnauthorised(fn) { unauthorised.add(fn); }

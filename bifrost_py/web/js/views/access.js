@@ -2,7 +2,7 @@
 // against its caps (refreshed every few seconds), and the actions a team lead needs: create,
 // edit, disable, rotate, delete. Entries from the YAML file are marked, and can be viewed only.
 
-import { api, hasRoute } from "../api.js";
+import { api, hasRoute, managesTeam, may } from "../api.js";
 import { copyable, emptyState, fill, h, openDialog } from "../dom.js";
 import { until } from "../format.js";
 import { usageCell } from "../usagebars.js";
@@ -38,7 +38,10 @@ class AccessPage {
     this.message = h("div", { role: "status", "aria-live": "polite" });
     this.body = h("div", { id: `access-${kind}` });
     const noun = KINDS[kind].noun;
-    this.newButton = h("button", { type: "button", class: "primary", onclick: () => this.edit(null) }, `New ${noun}`);
+    // Only what this role may do is offered: team managers create keys (in their teams), only
+    // admins teams and customers; finance and viewers read.
+    const creates = may("write") || (kind === "keys" && may("team"));
+    this.newButton = creates ? h("button", { type: "button", class: "primary", onclick: () => this.edit(null) }, `New ${noun}`) : null;
     main.append(h("div", { class: "toolbar" }, this.newButton), this.message, this.body);
   }
 
@@ -93,6 +96,11 @@ class AccessPage {
       return h("div", { class: "toolbar" },
         h("button", { type: "button", class: "secondary small", "aria-label": label("View"), onclick: () => this.edit(entity) }, "View"),
         h("span", { class: "hint" }, "Read-only: change it in the config file"));
+    }
+    if (!(this.kind === "keys" ? managesTeam(entity.team) : may("write"))) {
+      return h("div", { class: "toolbar" },
+        h("button", { type: "button", class: "secondary small", "aria-label": label("View"),
+          onclick: () => this.edit({ ...entity, view_only: true }) }, "View"));
     }
     return h("div", { class: "toolbar" },
       h("button", { type: "button", class: "secondary small", "aria-label": label("Edit"), onclick: () => this.edit(entity) }, "Edit"),

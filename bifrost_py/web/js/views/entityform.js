@@ -20,7 +20,7 @@ export function openEntityForm(kind, entity, context, onsaved) {
   const { noun, path } = KINDS[kind];
   const creating = !entity;
   const e = entity || {};
-  const readOnly = Boolean(e.read_only);
+  const readOnly = Boolean(e.read_only || e.view_only);  // view_only: the role may read, not change
   const inputs = {
     name: h("input", { name: "name", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9._@\\-]{0,127}", autocomplete: "off", value: e.name || "" }),
     description: h("input", { name: "description", value: e.description || "", autocomplete: "off" }),
@@ -44,7 +44,8 @@ export function openEntityForm(kind, entity, context, onsaved) {
   const cancel = h("button", { type: "button", class: "secondary" }, readOnly ? "Done" : "Cancel");
 
   const form = h("form", { class: "entity-form" },
-    readOnly ? h("p", { class: "alert info" }, "Defined in the config file: read-only here. Change it in the file.") : null,
+    readOnly ? h("p", { class: "alert info" }, e.view_only ? "Your role may view this, not change it."
+      : "Defined in the config file: read-only here. Change it in the file.") : null,
     problems,
     h("fieldset", { class: "plain", disabled: readOnly }, h("div", { class: "form-grid" },
       creating ? field("Name", inputs.name, "Letters, digits and . _ @ -") : null,

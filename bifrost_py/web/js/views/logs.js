@@ -2,7 +2,7 @@
 // over /api/logs/stream (server-sent events, the same filters applied by the server) and are
 // put on top without reloading. Older rows page in with the cursor.
 
-import { api, download, events, hasRoute } from "../api.js";
+import { api, download, events, hasRoute, may } from "../api.js";
 import { emptyState, h } from "../dom.js";
 import { count, money, ms, rowCost, timeOnly, when } from "../format.js";
 import { filterForm, fromSearch, isFiltered, toParams, toSearch } from "../logfilters.js";
@@ -57,7 +57,8 @@ class LogView {
     this.pauseButton = h("button", { type: "button", class: "secondary small", "aria-pressed": "false", onclick: () => this.togglePause() }, "Pause");
     this.announcer = h("div", { class: "visually-hidden", role: "status", "aria-live": "polite" });
     this.message = h("div", { role: "alert" });
-    this.exportButton = h("button", { type: "button", class: "secondary", id: "export-csv", onclick: () => this.exportCsv() }, "Export CSV");
+    this.exportButton = h("button", { type: "button", class: "secondary", id: "export-csv", onclick: () => this.exportCsv(),
+      hidden: !may("export") }, "Export CSV");  // admins and finance
 
     main.append(
       h("div", { class: "page-head" },

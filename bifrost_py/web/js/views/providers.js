@@ -3,7 +3,7 @@
 // rate from the request log. Providers added here (not the config file's) can be edited,
 // disabled and deleted; every provider can be tested with one minimal real request.
 
-import { api, hasRoute } from "../api.js";
+import { api, hasRoute, may } from "../api.js";
 import { emptyState, fill, h } from "../dom.js";
 import { count, percent } from "../format.js";
 import { usageRows } from "../usage.js";
@@ -105,6 +105,7 @@ function cardActions(provider, { tests, refresh, say }) {
       test.disabled = false;
     }
   });
+  if (!may("write")) return null;  // testing and changing providers is for admins (the server's guard)
   const buttons = [test];
   if (!provider.read_only) {
     const edit = h("button", { type: "button", class: "secondary small", "aria-label": `Edit ${provider.name}` }, "Edit");
