@@ -1,9 +1,26 @@
-"""The alerts' admin API: history with deliveries, deliveries alone, the settings, a test alert."""
+"""The alerts' admin API: history with deliveries, deliveries alone, the settings, a test alert,
+and the channels, thresholds and guards changed at run time (runtime.py).
+
+    POST   /alerts/channels          add a channel: its settings as under alerts.channels.NAME,
+                                     plus "name" and "enabled" (default true)
+    GET    /alerts/channels/{name}   one channel, secrets masked
+    PATCH  /alerts/channels/{name}   change the fields given (null removes one; a secret left
+                                     out is kept); {"enabled": false} disables it
+    DELETE /alerts/channels/{name}   delete a channel added here
+    GET    /alerts/settings          thresholds and guards, with where each comes from
+    PATCH  /alerts/settings          set budget_thresholds, thresholds_for (per entity), spend_rate,
+                                     loop; null puts one back to its default
+
+The config file's channels and settings are read-only here (409). Problems are the file's
+(400, worded as `bifrost-py check` words them). Every change is recorded in the audit log with
+the GET of its path before and after (secrets masked).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bifrost_py.admin import (
     AdminError,
@@ -16,13 +33,26 @@ from bifrost_py.admin import (
     require_started,
     whole_number,
 )
+from bifrost_py.configstore import ChangeRefused
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from .plugin import AlertsBase
+    from .runtime import AlertConfig
 
 KINDS = ("budget", "spend_rate", "loop", "test", "report")
+CHANNEL_HINT = '{"name": "ops-hook", "type": "webhook", "url": "https://hooks.example.com/x", "secret": "..."}'
+CHANNEL_BODY = {"type": "object", "required": ["name", "type"], "properties": {
+    "name": {"type": "string"}, "type": {"enum": ["webhook", "slack", "email", "folder"]},
+    "enabled": {"type": "boolean"}, "url": {"type": "string"}, "secret": {"type": "string"},
+    "smtp": {"type": "string"}, "starttls": {"type": "boolean"}, "username": {"type": "string"},
+    "password": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "array", "items": {"type": "string"}},
+    "path": {"type": "string"}, "retries": {"type": "integer"}, "backoff": {}, "timeout": {}}}
+SETTINGS_BODY = {"type": "object", "properties": {
+    "budget_thresholds": {"type": ["array", "null"], "items": {"type": "integer"}},
+    "thresholds_for": {"type": "object", "additionalProperties": {"type": ["array", "null"]}},
+    "spend_rate": {"type": ["object", "null"]}, "loop": {"type": ["object", "null"]}}}
 
 
 def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
@@ -59,6 +89,48 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
         return json_response({"id": message.id, "deliveries": [asdict(d) for d in sent]},
                              status=200 if all(d.ok for d in sent) else 502)
 
+    def runtime() -> AlertConfig:
+        if not plugin.active or plugin.runtime is None:
+            raise AdminError(409, "alert settings cannot be changed on this gateway: it keeps no database for "
+                                  "them (set admin.token, or storage.logs to PostgreSQL or an existing file) "
+                                  "and has no alerts: channels; restart it once that is set",
+                             type="invalid_request_error")
+        return plugin.runtime
+
+    def answering(change: Callable[[web.Request], Awaitable[Any]], status: int = 200) -> \
+            Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            try:
+                return json_response(await change(request), status=status)
+            except ChangeRefused as exc:
+                extra: dict[str, Any] = {"problems": exc.problems} if exc.problems else {}
+                raise AdminError(exc.status, str(exc), **extra) from None
+        return handler
+
+    async def create_channel(request: web.Request) -> Any:
+        return await runtime().create_channel(await json_body(request, hint=CHANNEL_HINT))
+
+    async def one_channel(request: web.Request) -> Any:
+        if plugin.runtime is None:
+            raise AdminError(404, f"no alert channel named {request.match_info['name']!r}", type="not_found_error")
+        return plugin.runtime.channel_view(request.match_info["name"])
+
+    async def change_channel(request: web.Request) -> Any:
+        return await runtime().change_channel(request.match_info["name"], await json_body(request, hint=CHANNEL_HINT))
+
+    async def delete_channel(request: web.Request) -> Any:
+        await runtime().delete_channel(request.match_info["name"])
+        return {"deleted": request.match_info["name"]}
+
+    async def show_settings(request: web.Request) -> Any:
+        return plugin.runtime.settings_view() if plugin.runtime is not None else {}
+
+    async def change_settings(request: web.Request) -> Any:
+        return await runtime().change_settings(
+            await json_body(request, hint='{"budget_thresholds": [10, 50, 100], "thresholds_for": {"team:backend": [80]}}'))
+
+    channel = "/alerts/channels/{name}"
+
     return [
         AdminRoute("GET", "/alerts", history, "Alerts: the alerts sent, newest first, with their deliveries",
                    params={"limit": "at most this many (1-1000, default 100)", "kind": " | ".join(KINDS)},
@@ -70,4 +142,14 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
         AdminRoute("POST", "/alerts/test", send_test, "Alerts: send a test alert to one channel (or all) and "
                    "answer with each delivery", body={"type": "object", "properties": {"channel": {"type": "string"}}},
                    tag="alerts"),
+        AdminRoute("POST", "/alerts/channels", answering(create_channel, 201), "Alerts: add a channel (it gets "
+                   "the next alert, on every instance within seconds)", body=CHANNEL_BODY, tag="alerts"),
+        AdminRoute("GET", channel, answering(one_channel), "Alerts: one channel (secrets masked)", tag="alerts"),
+        AdminRoute("PATCH", channel, answering(change_channel), "Alerts: change, enable or disable a channel added "
+                   "here", body=CHANNEL_BODY, tag="alerts"),
+        AdminRoute("DELETE", channel, answering(delete_channel), "Alerts: delete a channel added here", tag="alerts"),
+        AdminRoute("GET", "/alerts/settings", answering(show_settings), "Alerts: thresholds and guards, and where "
+                   "each comes from", tag="alerts"),
+        AdminRoute("PATCH", "/alerts/settings", answering(change_settings), "Alerts: set thresholds (global and "
+                   "per entity) and guards", body=SETTINGS_BODY, tag="alerts"),
     ]

@@ -27,6 +27,7 @@ from .guards import LoopDetector, SpendRateGuard
 from .message import Message
 from .outbox import Outbox
 from .reports import ScheduledReport
+from .runtime import AlertConfig
 from .settings import REPORTS, SECTION, AlertSettings, read_reports, read_settings
 from .store import AlertStore
 
@@ -57,6 +58,7 @@ class AlertsBase:
         self.reports: list[ScheduledReport] = []
         self.rate: SpendRateGuard | None = None
         self.loops: LoopDetector | None = None
+        self.runtime: AlertConfig | None = None
 
     @hookimpl
     def bifrost_configure(self, gateway: Gateway) -> None:
@@ -66,6 +68,27 @@ class AlertsBase:
         self.gateway = gateway
         self.rate = SpendRateGuard(self.settings.spend_rate) if self.settings.spend_rate.on else None
         self.loops = LoopDetector(self.settings.loop) if self.settings.loop.repeats else None
+        self.runtime = AlertConfig(gateway, self.apply_settings)
+        self.runtime.read_all = settings
+
+    def apply_settings(self, settings: AlertSettings) -> None:
+        """Put new settings (the file's with what was changed at run time) in service in one
+        step: the next threshold check, guard and delivery use them. Channels whose settings
+        did not change are kept (with their connections); the guards keep what they counted
+        unless their own settings changed."""
+        old = self.settings
+        self.settings = replace(settings, reports=old.reports)
+        if self.outbox is not None and self.session is not None:
+            kept = self.outbox.channels
+            self.outbox.channels = {
+                name: kept[name] if name in kept and old.channels.get(name) == channel
+                else make_channel(channel, self.session) for name, channel in settings.channels.items()}
+        if self.thresholds is not None:
+            self.thresholds.settings = self.settings
+        if settings.spend_rate != old.spend_rate:
+            self.rate = SpendRateGuard(settings.spend_rate) if settings.spend_rate.on else None
+        if settings.loop != old.loop:
+            self.loops = LoopDetector(settings.loop) if settings.loop.repeats else None
 
     @hookimpl
     def bifrost_admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
@@ -79,7 +102,10 @@ class AlertsBase:
         return message, await self.outbox.send(message, names)
 
     def status(self) -> dict[str, Any]:
-        return {**self.settings.shown(), "active": self.active,
+        shown = self.settings.shown()
+        if self.runtime is not None:
+            shown |= {"channels": self.runtime.channel_views(), "settings": self.runtime.settings_view()}
+        return {**shown, "active": self.active, "editable": self.active,
                 "next_reports": {r.settings.name: r.next_fire() for r in self.reports},
                 "shared_marks": "redis" if self.store is not None and self.store.redis is not None else "sql",
                 "in_flight": len(self.outbox.tasks) if self.outbox is not None else 0}
@@ -106,6 +132,8 @@ class AlertsPlugin(AlertsBase):
             gateway.every(scheduled.until_next, scheduled.run, name=f"alerts: report {report.name}", final=False)
             self.reports.append(scheduled)
         gateway.every(3600.0, self.store.prune, name="alerts: forgetting expired marks", final=False)
+        if self.runtime is not None:  # channels, thresholds and guards changed at run time
+            await self.runtime.follower.start()
 
     @hookimpl
     async def bifrost_shutdown(self, gateway: Gateway) -> None:

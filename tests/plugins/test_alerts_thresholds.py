@@ -207,7 +207,8 @@ async def test_the_test_action_answers_with_each_delivery(tmp_path: Any) -> None
         status, _, body = await gw.get("/api/alerts/config", headers=AUTH)
         shown = orjson.loads(body)
         assert shown["channels"][0] == {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:"
-                                        + hook.url.split(":")[2].split("/")[0] + "/hook", "signed": True}
+                                        + hook.url.split(":")[2].split("/")[0] + "/hook", "signed": True,
+                                        "source": "config", "read_only": True, "enabled": True, "problems": []}
         assert SECRET not in body.decode()
 
 
