@@ -1,0 +1,182 @@
+"""The alert settings' admin API: channels added, changed, disabled and deleted at run time,
+thresholds (global and per entity) and guards; the config file's entries read-only; every
+mistake refused with the words the YAML reader uses for the same value in the file."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import bifrost_alerts
+import orjson
+import pytest
+from bifrost_alerts.runtime import StoredChannel
+from bifrost_alerts.testing import running_webhook_receiver
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_alerts_settings import build, channels, yaml_values
+
+from bifrost_py import BudgetUsage
+from bifrost_py.configschema import ConfigError
+from bifrost_py.testing import running_gateway
+
+TOKEN = "admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SECRET = "hook-secret-0b7f41c2"
+
+
+def config(tmp_path: Path, **alerts: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"providers": {"mock": {"type": "mock"}}, "storage": {"logs": f"sqlite:///{tmp_path}/logs.db"},
+                           "admin": {"token": TOKEN}, "currency": {"code": "INR", "per_usd": 84.0}}
+    if alerts:
+        out["alerts"] = alerts
+    return out
+
+
+@contextlib.asynccontextmanager
+async def gateway(tmp_path: Path, **alerts: Any) -> AsyncIterator[Any]:
+    async with running_gateway(config(tmp_path, **alerts), plugins=[bifrost_alerts], builtins=False) as gw:
+        yield gw
+
+
+async def call(gw: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, \
+            session.request(method, gw.url + "/api" + path, json=body, headers=AUTH) as answer:
+        return answer.status, orjson.loads(await answer.read())
+
+
+def yaml_problems(section: dict[str, Any]) -> list[str]:
+    try:
+        build(section)
+    except ConfigError as error:
+        return error.problems
+    return []
+
+
+def plugin_of(gw: Any) -> Any:
+    return next(i.plugin for i in gw.gateway.plugins.infos if isinstance(i.plugin, bifrost_alerts.AlertsBase))
+
+
+@pytest.mark.parametrize("channel", [
+    {"type": "webhook", "url": "ftp://example.com/x"},
+    {"type": "pager", "url": "https://example.com"},
+    {"type": "email", "smtp": "mail.example.com", "to": ["a@example.com"]},
+    {"type": "webhook", "url": "https://example.com/x", "retries": -1, "colour": "red"},
+    {"type": "folder"},
+])
+async def test_a_bad_channel_is_refused_with_the_files_words(tmp_path: Path, channel: dict[str, Any]) -> None:
+    async with gateway(tmp_path) as gw:
+        status, answer = await call(gw, "POST", "/alerts/channels", {"name": "c1", **channel})
+    assert status == 400
+    assert answer["error"]["problems"] == yaml_problems({"channels": {"c1": channel}})
+    assert answer["error"]["problems"]
+
+
+@pytest.mark.parametrize("change", [
+    {"budget_thresholds": [0, 50]},
+    {"budget_thresholds": "often"},
+    {"thresholds_for": {"galaxy:x": [10]}},
+    {"thresholds_for": {"team:backend": [5000]}},
+    {"loop": {"repeats": 0}},
+    {"spend_rate": {"multiple": 0.5, "baseline": "a while"}},
+])
+async def test_bad_thresholds_and_guards_are_refused_with_the_files_words(tmp_path: Path,
+                                                                          change: dict[str, Any]) -> None:
+    async with gateway(tmp_path) as gw:
+        status, answer = await call(gw, "PATCH", "/alerts/settings", change)
+    assert status == 400
+    assert answer["error"]["problems"] == yaml_problems(change) and answer["error"]["problems"]
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from bifrost_py.config import config_from_dict
+    from bifrost_py.gateway import Gateway
+
+    gw = Gateway(config_from_dict(config(tmp_path_factory.mktemp("parity"))), plugins=[bifrost_alerts], builtins=False)
+    return plugin_of(type("G", (), {"gateway": gw})).runtime
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(channels, st.fixed_dictionaries({}, optional={k: yaml_values for k in
+                                                     ("budget_thresholds", "thresholds_for", "loop", "spend_rate")}))
+def test_the_api_reads_any_value_as_the_file_does(runtime: Any, channel_map: dict[str, Any],
+                                                  rest: dict[str, Any]) -> None:
+    """Whatever channels and settings are sent, the API finds exactly the file's problems."""
+    stored = {name: StoredChannel(c, True) for name, c in channel_map.items()}
+    _, problems = runtime.read(stored, rest)
+    assert problems == yaml_problems({**({"channels": channel_map} if channel_map else {}), **rest})
+
+
+async def test_channels_are_added_changed_disabled_and_deleted(tmp_path: Path) -> None:
+    async with running_webhook_receiver() as hook, gateway(tmp_path) as gw:
+        status, made = await call(gw, "POST", "/alerts/channels",
+                                  {"name": "ops", "type": "webhook", "url": hook.url, "secret": SECRET})
+        assert status == 201 and made["signed"] and made["source"] == "ui" and not made["read_only"]
+        assert (await call(gw, "POST", "/alerts/channels", {"name": "ops", "type": "slack", "url": hook.url}))[0] == 409
+        status, answer = await call(gw, "POST", "/alerts/channels", {"name": "a/b", "type": "webhook"})
+        assert status == 400 and answer["error"]["message"].startswith("name:")
+
+        # a change that leaves the secret out keeps it: the test alert is still signed with it
+        status, changed = await call(gw, "PATCH", "/alerts/channels/ops", {"retries": 1, "url": hook.url + "/v2"})
+        assert status == 200 and changed["signed"] and changed["url"].endswith("/hook/…")
+        status, tested = await call(gw, "POST", "/alerts/test", {"channel": "ops"})
+        assert status == 200 and tested["deliveries"][0]["ok"]
+        from bifrost_alerts.channels.webhook import signature
+        assert hook.received[-1].headers["X-Bifrost-Signature"] == signature(SECRET, hook.received[-1].body)
+        assert (await call(gw, "PATCH", "/alerts/channels/ops", {"type": "slack"}))[0] == 400
+        assert (await call(gw, "PATCH", "/alerts/channels/ops", {"enabled": "no"}))[0] == 400
+
+        status, off = await call(gw, "PATCH", "/alerts/channels/ops", {"enabled": False})
+        assert status == 200 and off["enabled"] is False
+        status, shown = await call(gw, "GET", "/alerts/config")
+        assert shown["send_to"] == [] and [c["name"] for c in shown["channels"]] == ["ops"]
+        assert (await call(gw, "POST", "/alerts/test", {"channel": "ops"}))[0] == 404  # disabled: not in service
+        assert (await call(gw, "PATCH", "/alerts/channels/ops", {"enabled": True}))[0] == 200
+        assert (await call(gw, "GET", "/alerts/config"))[1]["send_to"] == ["ops"]
+
+        assert (await call(gw, "DELETE", "/alerts/channels/ops"))[0] == 200
+        assert (await call(gw, "DELETE", "/alerts/channels/ops"))[0] == 404
+        assert (await call(gw, "GET", "/alerts/channels/ops"))[0] == 404
+        assert (await call(gw, "GET", "/alerts/config"))[1]["channels"] == []
+        for status, answer in [await call(gw, "GET", "/alerts/config"), await call(gw, "GET", "/audit")]:
+            assert SECRET not in str(answer)
+
+
+async def test_the_files_channels_and_settings_are_read_only(tmp_path: Path) -> None:
+    async with gateway(tmp_path, channels={"file-hook": {"type": "webhook", "url": "http://127.0.0.1:9/x"}},
+                       budget_thresholds=[50, 100], thresholds_for={"team:backend": [80]}) as gw:
+        status, answer = await call(gw, "PATCH", "/alerts/channels/file-hook", {"retries": 1})
+        assert status == 409 and "config file" in answer["error"]["message"]
+        assert (await call(gw, "DELETE", "/alerts/channels/file-hook"))[0] == 409
+        assert (await call(gw, "POST", "/alerts/channels", {"name": "file-hook", "type": "webhook"}))[0] == 409
+        assert (await call(gw, "PATCH", "/alerts/settings", {"budget_thresholds": [10]}))[0] == 409
+        assert (await call(gw, "PATCH", "/alerts/settings", {"thresholds_for": {"team:backend": [10]}}))[0] == 409
+        assert (await call(gw, "PATCH", "/alerts/settings", {"colour": 1}))[0] == 400
+        status, shown = await call(gw, "PATCH", "/alerts/settings", {"thresholds_for": {"key:ci": [25]}})
+        assert status == 200
+        assert shown["thresholds_for"] == {"team:backend": [80], "key:ci": [25]}
+        assert shown["thresholds_for_sources"] == {"team:backend": "config", "key:ci": "ui"}
+        assert shown["sources"]["budget_thresholds"] == "config" and shown["sources"]["loop"] == "default"
+        status, shown = await call(gw, "PATCH", "/alerts/settings", {"thresholds_for": {"key:ci": None}})
+        assert shown["thresholds_for"] == {"team:backend": [80]}
+
+
+async def test_a_threshold_and_a_guard_changed_here_apply_to_the_next_check(tmp_path: Path) -> None:
+    async with running_webhook_receiver() as hook, gateway(tmp_path) as gw:
+        await call(gw, "POST", "/alerts/channels", {"name": "ops", "type": "webhook", "url": hook.url})
+        assert (await call(gw, "PATCH", "/alerts/settings", {"thresholds_for": {"team:backend": [30]}}))[0] == 200
+        usage = BudgetUsage("team", "backend", spent=3.5, limit=10.0, currency="INR", period="monthly",
+                            window_start=0.0, window_end=4e9)
+        await gw.gateway.plugins.budget_update(gw.gateway, [usage])
+        [alert] = await hook.wait_for(1)
+        assert alert.json()["threshold"] == 30
+        status, _ = await call(gw, "PATCH", "/alerts/settings", {"loop": {"repeats": 3, "within": "5m", "refuse": True}})
+        assert status == 200
+        plugin = plugin_of(gw)
+        assert plugin.loops is not None and plugin.settings.loop.repeats == 3 and plugin.settings.loop.refuse
+        assert (await call(gw, "PATCH", "/alerts/settings", {"loop": None}))[0] == 200
+        assert plugin.loops is None
