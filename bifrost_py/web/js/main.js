@@ -14,9 +14,10 @@ import * as dashboard from "./views/dashboard.js";
 import * as logs from "./views/logs.js";
 import * as access from "./views/access.js";
 import * as providers from "./views/providers.js";
+import * as routing from "./views/routing.js";
 import * as alerts from "./views/alerts.js";
 
-const VIEWS = { dashboard, logs, access, providers, alerts, people, audit, account };
+const VIEWS = { dashboard, logs, access, providers, routing, alerts, people, audit, account };
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const signout = document.getElementById("signout");
