@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from .liveness import Owner, over
-from .sliding import Window, compact, wait_for
+from .sliding import Window, restored, wait_for
 
 FOREVER = math.inf
 # Counters outlive their window by this much, so that a request admitted just before the window
@@ -57,6 +57,16 @@ class Claim(NamedTuple):
     expires: float = FOREVER    # end of the meter's window (Unix time); kept GRACE longer
     gauge: bool = False         # an in-flight count (max_concurrent): never charged, not persisted
     window: float = 0.0         # > 0: a sliding window of this many seconds (rate limits)
+
+
+class WindowChanges(NamedTuple):
+    """What the journal writes of one sliding window (MemoryCounters.take_dirty_windows)."""
+
+    meter: str
+    seconds: float
+    entries: list[tuple[int, float, int]]   # (number, admitted at, amount)
+    below: int | None                       # entries numbered below this slid out
+    expires: float                          # when the newest entry that counts stops counting
 
 
 class Admission(NamedTuple):
@@ -192,7 +202,9 @@ class MemoryCounters:
                 log = window.log
                 if entries is None:
                     entries = [None] * len(claims)
-                entries[index] = (window, window.base + len(log))
+                seq = window.base + len(log)
+                entries[index] = (window, seq)
+                window.changed.add(seq)
                 # Kept in time order even if the clock stepped back: later, never sooner.
                 log.append((now if not log or log[-1][0] <= now else log[-1][0], claim.amount, True))
                 window.held += claim.amount
@@ -243,6 +255,7 @@ class MemoryCounters:
                     log[at] = (log[at][0], actual, False)
                     window.held -= claim.amount
                     window.used += actual
+                    window.changed.add(seq)
                     self.dirty_windows.add(claim.meter)
                 continue
             counter = self.meters.get(claim.meter)
@@ -277,30 +290,58 @@ class MemoryCounters:
             if held:
                 self.dirty.add(meter)     # the record says so too at the next flush: charged once
 
-    def restore_windows(self, rows: Sequence[tuple[str, float, Sequence[tuple[float, int]]]]) -> None:
-        """Load persisted sliding windows: (meter, seconds, [(admitted at, amount), ...]) in time
-        order. Every entry comes back settled (a hold of a crashed process is charged)."""
-        for meter, seconds, logged in rows:
-            window = Window(seconds)
-            for admitted, amount in logged:
-                window.log.append((admitted, amount, False))
-                window.used += amount
+    def restore_windows(self, rows: Sequence[tuple[str, float, Sequence[tuple[int, float, int]], bool]]) -> None:
+        """Load persisted sliding windows: (meter, seconds, [(number, admitted at, amount), ...]
+        in number order, written). Every entry comes back settled (a hold of a crashed process
+        is charged). `written` False (a log of the old journal format): the next take writes
+        every entry."""
+        edge = self.clock()
+        for meter, seconds, logged, written in rows:
+            window = restored(seconds, logged, edge - seconds)
+            if not written:
+                window.changed.update(range(window.base, window.base + len(window.log)))
+                self.dirty_windows.add(meter)
             self.windows[meter] = window
 
-    def take_dirty_windows(self, settled_only: bool = False) -> list[tuple[str, float, list[tuple[float, int]], float]]:
-        """Sliding windows changed since the last call: (meter, seconds, entries, expires), the
-        entries as (admitted at, amount) with holds at their amount (none with `settled_only`),
-        at most PERSISTED_ENTRIES of them (see `compact`)."""
+    def take_dirty_windows(self, settled_only: bool = False) -> list[WindowChanges]:
+        """What changed in the sliding windows since the last call, for the journal: per window
+        the entries admitted or settled since (holds at their amount, or 0 with `settled_only`,
+        which also takes every entry still held), and the entry number below which entries
+        slid out (None: none since). Cost: what changed, not the length of the logs."""
         rows = []
         for meter in self.dirty_windows:
             window = self.windows.get(meter)
             if window is None:
                 continue
-            logged = [(e[0], e[1]) for e in window.log if e[1] and not (settled_only and e[2])]
-            expires = logged[-1][0] + window.seconds if logged else 0.0
-            rows.append((meter, window.seconds, compact(logged, window.seconds), expires))
+            if settled_only:
+                window.changed.update(window.base + i for i, entry in enumerate(window.log) if entry[2])
+            log, base = window.log, window.base
+            entries = []
+            for seq in window.changed:
+                at = seq - base
+                if at >= 0:       # (else it slid out: removed with the rest below `base`)
+                    admitted, amount, pending = log[at]
+                    entries.append((seq, admitted, 0 if settled_only and pending else amount))
+            window.changed = set()
+            below = None
+            if base > window.written_base:
+                below, window.written_base = base, base
+            last = window.last_counted(settled_only)
+            rows.append(WindowChanges(meter, window.seconds, entries, below,
+                                      0.0 if last is None else last + window.seconds))
         self.dirty_windows.clear()
         return rows
+
+    def untake_windows(self, rows: Sequence[WindowChanges]) -> None:
+        """The journal could not write what `take_dirty_windows` gave it: take it again next time."""
+        for row in rows:
+            window = self.windows.get(row.meter)
+            if window is None:
+                continue
+            window.changed.update(seq for seq, _, _ in row.entries)
+            if row.below is not None:
+                window.written_base = min(window.written_base, row.below - 1)
+            self.dirty_windows.add(row.meter)
 
     def take_dirty(self, settled_only: bool = False) -> list[tuple[str, int, int, float]]:
         """Counters changed since the last call, for the write-behind journal; with

@@ -16,6 +16,14 @@ What a restart charges depends on how the process ended:
 
 A crash loses at most the last interval's changes (what settled in it is charged at its hold).
 
+Rate-limit windows are written as deltas: each entry of a window's log is a row of
+`gov_window_entries` (meter, entry number, admitted at, amount), written when it is admitted
+(at its hold) and again when it settles; entries that slid out are deleted by number range. So
+a flush costs what changed since the last one, not the length of every changed log (a window
+of a minute at 100 requests/s is 6,000 entries: rewriting it as JSON ten times a second cost
+more than the requests themselves). The window's `gov_windows` row keeps its length and expiry;
+a log of the old format (its entries as JSON there) is read once and written again as rows.
+
 The plugin runs `flush` every `flush_interval` (`gateway.every`, without the periodic task's own
 final round) and `close()` in its shutdown hook, after the settlements under way have finished.
 """
@@ -24,12 +32,13 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import orjson
 
 from bifrost_py.storage import Database
 
-from .counters import FOREVER, GRACE, MemoryCounters
+from .counters import FOREVER, GRACE, MemoryCounters, WindowChanges
 from .entities import KINDS
 from .settings import Entity, entity_dict, read_entity
 
@@ -40,9 +49,13 @@ _UPSERT_COUNTER = (
     "ON CONFLICT (meter) DO UPDATE SET used = excluded.used, held = excluded.held, expires = excluded.expires"
 )
 _UPSERT_WINDOW = (
-    "INSERT INTO gov_windows (meter, seconds, entries, expires) VALUES (?, ?, ?, ?) "
+    "INSERT INTO gov_windows (meter, seconds, entries, expires) VALUES (?, ?, '[]', ?) "
     "ON CONFLICT (meter) DO UPDATE SET seconds = excluded.seconds, entries = excluded.entries, "
     "expires = excluded.expires"
+)
+_UPSERT_ENTRY = (
+    "INSERT INTO gov_window_entries (meter, seq, admitted, amount) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (meter, seq) DO UPDATE SET amount = excluded.amount"
 )
 _BUMP_VERSION = (
     "INSERT INTO gov_meta (name, value) VALUES ('version', 1) "
@@ -66,15 +79,22 @@ class CounterJournal:
             if expires is None or float(expires) + GRACE > now
         ]
         self.counters.restore(live)
+        written: dict[str, list[tuple[int, float, int]]] = {}
+        for meter, seq, admitted, amount in await self.db.fetch(
+            "SELECT meter, seq, admitted, amount FROM gov_window_entries ORDER BY meter, seq"
+        ):
+            written.setdefault(meter, []).append((int(seq), float(admitted), int(amount)))
         windows = []
         for meter, seconds, entries, expires in await self.db.fetch(
             "SELECT meter, seconds, entries, expires FROM gov_windows"
         ):
             if float(expires) <= now:
                 continue
-            edge = now - float(seconds)
-            logged = [(float(t), int(a)) for t, a in orjson.loads(entries) if float(t) > edge]
-            windows.append((meter, float(seconds), logged))
+            if meter in written:
+                windows.append((meter, float(seconds), written[meter], True))
+            else:  # the journal's old format: the whole log as JSON, written again as entries
+                logged = [(seq, float(t), int(a)) for seq, (t, a) in enumerate(orjson.loads(entries))]
+                windows.append((meter, float(seconds), logged, False))
         self.counters.restore_windows(windows)
         return len(live) + len(windows)
 
@@ -93,17 +113,28 @@ class CounterJournal:
                     _UPSERT_COUNTER, [(m, u, h, None if e == FOREVER else e) for m, u, h, e in rows]
                 )
             if windows:
-                await self.db.executemany(
-                    _UPSERT_WINDOW, [(m, s, orjson.dumps(log).decode(), e) for m, s, log, e in windows]
-                )
+                await self.db.write(lambda tx: _write_windows(tx, windows))
         except BaseException:
             self.counters.dirty.update(m for m, *_ in rows)   # write them next time
-            self.counters.dirty_windows.update(m for m, *_ in windows)
+            self.counters.untake_windows(windows)
             raise
         gone = self.counters.forget_expired(self.counters.clock())
         if gone:
             await self.db.executemany("DELETE FROM gov_counters WHERE meter = ?", [(m,) for m in gone])
             await self.db.executemany("DELETE FROM gov_windows WHERE meter = ?", [(m,) for m in gone])
+            await self.db.executemany("DELETE FROM gov_window_entries WHERE meter = ?", [(m,) for m in gone])
+
+
+async def _write_windows(tx: Any, windows: list[WindowChanges]) -> None:
+    """The changes of the sliding windows, in one transaction: the entries admitted or settled
+    since the last flush, each window's row, and the entries that slid out removed."""
+    entries = [(w.meter, seq, admitted, amount) for w in windows for seq, admitted, amount in w.entries]
+    if entries:
+        await tx.executemany(_UPSERT_ENTRY, entries)
+    await tx.executemany(_UPSERT_WINDOW, [(w.meter, w.seconds, w.expires) for w in windows])
+    slid = [(w.meter, w.below) for w in windows if w.below is not None]
+    if slid:
+        await tx.executemany("DELETE FROM gov_window_entries WHERE meter = ? AND seq < ?", slid)
 
 
 class EntityStore:

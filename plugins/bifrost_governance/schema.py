@@ -18,10 +18,15 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS gov_counters (
         meter TEXT PRIMARY KEY, used BIGINT NOT NULL, held BIGINT NOT NULL, expires DOUBLE PRECISION)""",
     """CREATE TABLE IF NOT EXISTS gov_meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
-    # Sliding rate-limit windows of the in-memory store: entries = JSON [[admitted at, amount], ...]
+    # Sliding rate-limit windows of the in-memory store: one row per window, its entries one row
+    # each in gov_window_entries (numbered in admission order; journal.py). `entries`: '[]', or
+    # the whole log as JSON [[admitted at, amount], ...] as the journal wrote it before.
     """CREATE TABLE IF NOT EXISTS gov_windows (
         meter TEXT PRIMARY KEY, seconds DOUBLE PRECISION NOT NULL, entries TEXT NOT NULL,
         expires DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS gov_window_entries (
+        meter TEXT NOT NULL, seq BIGINT NOT NULL, admitted DOUBLE PRECISION NOT NULL, amount BIGINT NOT NULL,
+        PRIMARY KEY (meter, seq))""",
     # With counters in Redis: what settled on each budget meter, by the Redis generation it was
     # counted in ('' = none: Redis had lost its data), so that a Redis that comes back empty can
     # be given its spend again (spend.py). `expires`: when the meter's key expires (NULL: never).

@@ -1,9 +1,8 @@
 """Sliding windows of the in-memory counter store (rate limits; counters.py explains them): the
-log of one meter, when a refused claim will fit, and how much of a log the journal keeps."""
+log of one meter, when a refused claim will fit, and a window rebuilt from the journal."""
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -33,9 +32,12 @@ class Window:
     """One sliding-window meter in memory: the log of admissions still inside the window, as
     tuples `(admitted at, amount, pending)` (tuples of numbers: the garbage collector stops
     tracking them, so a long log costs no collector time). Entry number `seq` is at index
-    `seq - base`; settling replaces it there (near the recent end: deque indexing is cheap)."""
+    `seq - base`; settling replaces it there (near the recent end: deque indexing is cheap).
+    `changed`: the entry numbers admitted or settled since the journal last wrote them (it
+    writes only those, see journal.py); `written_base`: `base` when the journal last removed
+    the entries that slid out."""
 
-    __slots__ = ("base", "held", "log", "seconds", "used")
+    __slots__ = ("base", "changed", "held", "log", "seconds", "used", "written_base")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -43,6 +45,8 @@ class Window:
         self.base = 0          # the number of entries that slid out
         self.used = 0
         self.held = 0
+        self.changed: set[int] = set()
+        self.written_base = 0
 
     def prune(self, now: float) -> None:
         log = self.log
@@ -62,25 +66,29 @@ class Window:
                 return entry[0]
         return None
 
+    def last_counted(self, settled_only: bool) -> float | None:
+        """When the newest entry that still counts something was admitted (with `settled_only`,
+        holds count nothing)."""
+        for entry in reversed(self.log):
+            if entry[1] and not (settled_only and entry[2]):
+                return entry[0]
+        return None
 
-PERSISTED_ENTRIES = 1024
 
-
-def compact(logged: list[tuple[float, int]], seconds: float) -> list[tuple[float, int]]:
-    """At most about PERSISTED_ENTRIES entries of a window's log, for the journal: beyond that,
-    entries within 1/PERSISTED_ENTRIES of the window of each other are merged and stamped with
-    the latest admission time among them. So a restored window may keep an amount up to
-    seconds/PERSISTED_ENTRIES longer than it should, never shorter: never more than the limit."""
-    if len(logged) <= PERSISTED_ENTRIES:
-        return logged
-    width = seconds / PERSISTED_ENTRIES
-    merged: list[tuple[float, int]] = []
-    bucket = None
-    for admitted, amount in logged:
-        slot = math.floor(admitted / width)
-        if slot == bucket:
-            merged[-1] = (admitted, merged[-1][1] + amount)
+def restored(seconds: float, entries: Iterable[Sequence[Any]], edge: float) -> Window:
+    """A window rebuilt from the journal's entries `(number, admitted at, amount)` in number
+    order, all settled, without those admitted at or before `edge`. A number missing in between
+    (never written) comes back as an entry of 0, so that numbers keep matching positions."""
+    window = Window(seconds)
+    log = window.log
+    for seq, admitted, amount in entries:
+        if admitted <= edge:
+            continue
+        if not log:
+            window.base = window.written_base = seq
         else:
-            merged.append((admitted, amount))
-            bucket = slot
-    return merged
+            while window.base + len(log) < seq:
+                log.append((log[-1][0], 0, False))
+        log.append((admitted, amount, False))
+        window.used += amount
+    return window

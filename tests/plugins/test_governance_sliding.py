@@ -382,11 +382,48 @@ async def test_journal_keeps_sliding_windows_across_a_restart(tmp_path: Any) -> 
     await db.close()
 
 
-def test_compacted_windows_only_ever_keep_entries_longer() -> None:
-    from bifrost_governance.sliding import PERSISTED_ENTRIES, compact
+async def test_the_journal_writes_what_changed_and_removes_what_slid_out(tmp_path: Any) -> None:
+    clock = Clock(1000.0)
+    db = await connect(f"sqlite:///{tmp_path}/gov.db")
+    counters = MemoryCounters(clock)
+    journal = CounterJournal(db, counters)
+    claim = Claim("key:a:req:60s", 1000, 2, window=60.0)
+    for _ in range(40):                               # one admission a second, settled at 1
+        counters.settle_now(counters.admit_now([claim]).ticket or "", [1])
+        clock.now += 1
+    await journal.flush()
+    assert len(counters.take_dirty_windows()) == 0, "nothing changed since"
+    in_flight = counters.admit_now([claim])
+    taken = counters.take_dirty_windows()
+    assert [row.entries for row in taken] == [[(40, 1040.0, 2)]], "only the new entry, at its hold"
+    counters.untake_windows(taken)                     # a failed write: taken again next time
+    clock.now = 1070.0                                 # the first 11 entries slid out
+    assert await counters.read_windows([claim.meter]) == [(29, 2, 1011.0)]
+    await journal.flush()
+    assert await db.fetchval("SELECT count(*) FROM gov_window_entries") == 30, "29 settled + 1 held"
+    assert await db.fetchval("SELECT min(seq) FROM gov_window_entries") == 11
 
-    logged = [(1000.0 + i * 0.01, 1) for i in range(5000)]
-    merged = compact(logged, 60.0)
-    assert len(merged) <= PERSISTED_ENTRIES + 1 and sum(a for _, a in merged) == 5000
-    for t in (1000.0, 1010.0, 1025.5, 1049.99):     # entries with `admitted <= t`: never fewer kept
-        assert sum(a for at, a in merged if at > t) >= sum(a for at, a in logged if at > t)
+    restored = MemoryCounters(clock)                   # a crash: the hold is charged
+    await CounterJournal(db, restored).load()
+    assert await restored.read_windows([claim.meter]) == [(31, 0, 1011.0)]
+    assert restored.admit_now([claim]).ok
+    assert [row.entries for row in restored.take_dirty_windows()] == [[(41, 1070.0, 2)]], "numbers go on"
+    counters.settle_now(in_flight.ticket or "", [0])
+    await db.close()
+
+
+async def test_a_window_in_the_old_journal_format_is_read_and_written_as_entries(tmp_path: Any) -> None:
+    clock = Clock(1000.0)
+    db = await connect(f"sqlite:///{tmp_path}/gov.db")
+    await db.execute("INSERT INTO gov_windows (meter, seconds, entries, expires) VALUES (?, ?, ?, ?)",
+                     "key:a:req:60s", 60.0, "[[930.0, 5], [950.0, 1], [990.0, 2]]", 1050.0)
+    counters = MemoryCounters(clock)
+    journal = CounterJournal(db, counters)
+    await journal.load()
+    assert await counters.read_windows(["key:a:req:60s"]) == [(3, 0, 950.0)], "what slid out is not loaded"
+    await journal.flush()
+    assert await db.fetchval("SELECT entries FROM gov_windows") == "[]"
+    again = MemoryCounters(clock)
+    await CounterJournal(db, again).load()
+    assert await again.read_windows(["key:a:req:60s"]) == [(3, 0, 950.0)], "and read back from its entries"
+    await db.close()
