@@ -115,9 +115,9 @@ async def test_file_chains_are_listed_first_and_read_only(
 
 
 async def test_a_second_gateway_on_the_same_database_follows(
-        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path) -> None:
-    first = await start(start_gateway, mock_upstream, tmp_path)
-    second = await start(start_gateway, mock_upstream, tmp_path)
+        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path, logs_url: str) -> None:
+    shared = {**config(mock_upstream, tmp_path), "storage": {"logs": logs_url}}  # SQLite, and PostgreSQL
+    first, second = [await start_gateway(shared, plugins=[bifrost_failover], builtins=False) for _ in range(2)]
     await call(first, "POST", "/failover/chains", CHAIN)
     await editable(second).follower.check()  # what its periodic check does within 2 s
     assert await ask_while_anthropic_is_overloaded(second, mock_upstream) == (200, "openai")

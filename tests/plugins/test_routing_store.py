@@ -150,9 +150,9 @@ async def test_every_change_is_in_the_audit_log_with_before_and_after(
 
 
 async def test_a_second_gateway_on_the_same_database_follows(
-        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path) -> None:
-    first = await start(start_gateway, mock_upstream, tmp_path)
-    second = await start(start_gateway, mock_upstream, tmp_path)
+        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path, logs_url: str) -> None:
+    shared = {**config(mock_upstream, tmp_path), "storage": {"logs": logs_url}}  # SQLite, and PostgreSQL
+    first, second = [await start_gateway(shared, plugins=[bifrost_routing], builtins=False) for _ in range(2)]
     await call(first, "POST", "/routing/rules", TO_OPENAI)
     await editable(second).follower.check()  # what its periodic check does within 2 s
     assert (await ask(second))["x-bf-provider"] == "openai"
