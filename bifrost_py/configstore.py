@@ -326,10 +326,11 @@ class EditableSection(Generic[T]):
 
     async def reorder(self, names: object) -> list[dict[str, Any]]:
         stored = [row.name for row in self.stored]
-        if not isinstance(names, list) or sorted(map(str, names)) != sorted(stored) or len(set(names)) != len(names):
+        if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+                or sorted(names) != sorted(stored) or len(set(names)) != len(names)):
             raise ChangeRefused(400, f"order: must list each entry added here exactly once ({', '.join(stored) or 'none'}); "
                                      "the config file's come first and keep their order")
-        await (await self.follower.open()).reorder([str(n) for n in names])
+        await (await self.follower.open()).reorder(names)
         await self.reload()
         return self.view()
 

@@ -12,6 +12,8 @@ import aiohttp
 import bifrost_failover
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bifrost_py.config import config_from_dict
 from bifrost_py.configschema import ConfigError
@@ -121,3 +123,21 @@ async def test_a_second_gateway_on_the_same_database_follows(
     await call(first, "POST", "/failover/chains", CHAIN)
     await editable(second).follower.check()  # what its periodic check does within 2 s
     assert await ask_while_anthropic_is_overloaded(second, mock_upstream) == (200, "openai")
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+ENTRIES = st.sampled_from(["openai", "anthropic", "openai/gpt-4o", "gpt-4o", "nope", "nope/x", "", " "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(st.sampled_from(["chain", "model", "x"]), JSON | st.lists(ENTRIES, max_size=4), max_size=3))
+def test_any_chain_is_either_valid_or_refused_with_problems_never_an_exception(data: dict[str, Any]) -> None:
+    gw = Gateway(config_from_dict({"providers": provider_config("http://127.0.0.1:9"), "failover": {}}),
+                 plugins=[bifrost_failover], builtins=False)
+    plugin = next(i.plugin for i in gw.plugins.infos if isinstance(i.plugin, bifrost_failover.FailoverPlugin))
+    settings_read, problems = plugin.editable.check([("claude-*", data)])
+    assert all(isinstance(p, str) and p.startswith("failover.chains") for p in problems)
+    if not problems:
+        assert list(settings_read.chains) == ["claude-*"]

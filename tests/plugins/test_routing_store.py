@@ -12,6 +12,8 @@ import aiohttp
 import bifrost_routing
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bifrost_py.config import config_from_dict
 from bifrost_py.configschema import ConfigError
@@ -98,6 +100,8 @@ async def test_a_rule_named_like_a_file_rule_is_refused_and_file_rules_are_read_
     assert (await call(gw, "PUT", "/routing/rules/nope", {"to": "openai"}))[0] == 404
     assert (await call(gw, "POST", "/routing/rules", {"when": {}, "to": "openai"}))[0] == 400
     assert (await call(gw, "POST", "/routing/rules", [1]))[0] == 400
+    assert (await call(gw, "PUT", "/routing/rules", {"order": [{}]}))[0] == 400
+    assert (await call(gw, "PUT", "/routing/rules", {"order": "file"}))[0] == 400
 
 
 async def test_the_next_request_is_routed_by_an_added_rule_and_back_when_it_is_deleted(
@@ -159,3 +163,22 @@ async def test_a_second_gateway_on_the_same_database_follows(
     await call(second, "DELETE", "/routing/rules/haiku-to-openai")
     await editable(first).follower.check()
     assert (await ask(first))["x-bf-provider"] == "anthropic"
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+FIELDS = st.sampled_from(["when", "to", "name", "model", "tools", "header", "min_input_tokens", "x"])
+RULE_DATA = st.dictionaries(FIELDS, JSON | st.dictionaries(FIELDS, JSON, max_size=4), max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=RULE_DATA)
+def test_any_rule_is_either_valid_or_refused_with_problems_never_an_exception(data: dict[str, Any]) -> None:
+    gw = Gateway(config_from_dict({"providers": provider_config("http://127.0.0.1:9"), "routing": {}}),
+                 plugins=[bifrost_routing], builtins=False)
+    plugin = next(i.plugin for i in gw.plugins.infos if isinstance(i.plugin, bifrost_routing.RoutingPlugin))
+    settings_read, problems = plugin.rules.check([("r", data)])
+    assert all(isinstance(p, str) and p.startswith("routing.") for p in problems)
+    if not problems:
+        assert [rule.name for rule in settings_read.rules] == ["r"]
