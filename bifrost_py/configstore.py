@@ -68,14 +68,16 @@ def store_wanted(gateway: Gateway) -> bool:
 class Follower(Generic[S]):
     """Opens a store on the gateway's database when wanted and reloads when its version moved.
     `make(db)` builds the store (its tables made); `reload()` reads it and applies it, setting
-    `version` to the version it applied."""
+    `version` to the version it applied. `stale()`, when given, asks for a reload too (what the
+    stored settings were checked against has changed)."""
 
     def __init__(self, gateway: Gateway, what: str, make: Callable[[Database], Awaitable[S]],
-                 reload: Callable[[], Awaitable[None]]) -> None:
+                 reload: Callable[[], Awaitable[None]], stale: Callable[[], bool] | None = None) -> None:
         self.gateway = gateway
         self.what = what
         self._make = make
         self._reload = reload
+        self._stale = stale
         self.store: S | None = None
         self.version = -1
         self._periodic: Periodic | None = None
@@ -107,7 +109,7 @@ class Follower(Generic[S]):
         """One round of following: open the store if it is not yet, reload if its version moved."""
         if self.store is None:
             await self.open()
-        elif await self.store.version() != self.version:
+        elif await self.store.version() != self.version or (self._stale is not None and self._stale()):
             await self._reload()
 
 
@@ -237,8 +239,9 @@ class EditableSection(Generic[T]):
         self.broken: dict[str, list[str]] = {}   # stored entries that no longer validate, left out
         self.follower: Follower[ItemStore] = Follower(gateway, f"{shape.section}.{shape.kind}",
                                                       lambda db: ItemStore.opened(db, f"{shape.section}.{shape.kind}"),
-                                                      self.reload)
+                                                      self.reload, self._providers_changed)
         self._lock = asyncio.Lock()
+        self._checked_against: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ reading and applying
 
@@ -251,6 +254,11 @@ class EditableSection(Generic[T]):
         section.done()
         return settings, problems.items
 
+    def _providers_changed(self) -> bool:
+        """Entries are checked against the providers: one added, edited or deleted at run time
+        (here or on another instance) may make a stored entry valid, or invalid."""
+        return tuple(map(id, self.gateway.providers.values())) != self._checked_against
+
     async def reload(self) -> None:
         async with self._lock:
             store = self.follower.store
@@ -260,6 +268,7 @@ class EditableSection(Generic[T]):
             self._apply(version, rows)
 
     def _apply(self, version: int, rows: list[StoredItem]) -> None:
+        self._checked_against = tuple(map(id, self.gateway.providers.values()))
         good: list[Entry] = []
         broken: dict[str, list[str]] = {}
         for row in rows:  # an entry that no longer validates (its provider deleted) is left out

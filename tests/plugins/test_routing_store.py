@@ -165,6 +165,26 @@ async def test_a_second_gateway_on_the_same_database_follows(
     assert (await ask(first))["x-bf-provider"] == "anthropic"
 
 
+async def test_a_rule_whose_provider_is_deleted_leaves_service_and_comes_back_with_it(
+        start_gateway: Any, mock_upstream: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIFROST_DATA_DIR", str(tmp_path / "data"))  # the key file that seals provider keys
+    gw = await start(start_gateway, mock_upstream, tmp_path)
+    spare = {"name": "spare", "type": "anthropic", "base_url": mock_upstream.url, "keys": [{"value": "sk-spare"}],
+             "models": ["spare-*"]}
+    assert (await call(gw, "POST", "/providers", spare))[0] == 201
+    assert (await call(gw, "POST", "/routing/rules", {**TO_OPENAI, "to": "spare/claude-haiku-4-5"}))[0] == 201
+    assert (await ask(gw))["x-bf-provider"] == "spare"
+    assert (await call(gw, "DELETE", "/providers/spare"))[0] == 200
+    await editable(gw).follower.check()  # what its periodic check does within 2 s
+    [rule] = (await call(gw, "GET", "/routing/rules"))[1]["rules"]
+    assert rule["problems"] and "spare" in rule["problems"][0]
+    assert (await ask(gw))["x-bf-provider"] == "anthropic"
+    assert (await call(gw, "POST", "/providers", spare))[0] == 201
+    await editable(gw).follower.check()
+    assert (await call(gw, "GET", "/routing/rules"))[1]["rules"][0]["problems"] == []
+    assert (await ask(gw))["x-bf-provider"] == "spare"
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
                     max_leaves=8)
