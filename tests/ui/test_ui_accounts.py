@@ -10,32 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
-from ui_harness import ADMIN_TOKEN, Gateway, screenshot, sign_in
-
-PASSWORD = "a long enough password"
-
-
-def admin_api(gateway: Gateway, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(gateway.url + "/api" + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"authorization": f"Bearer {ADMIN_TOKEN}", "content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-        return json.loads(raw) if raw else None
-
-
-def ensure_user(gateway: Gateway, username: str, role: str, **extra: Any) -> None:
-    names = [u["username"] for u in admin_api(gateway, "GET", "/users")["users"]]
-    if username not in names:
-        admin_api(gateway, "POST", "/users", {"username": username, "password": PASSWORD, "role": role, **extra})
-
-
-def sign_in_as(page: Any, username: str, password: str = PASSWORD) -> None:
-    page.goto("/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("#nav").wait_for(state="visible")
+from ui_harness import PASSWORD, Gateway, ensure_user, screenshot, sign_in, sign_in_as
 
 
 def test_a_person_signs_in_with_a_password_and_out_again(page: Any, gateway: Gateway) -> None:

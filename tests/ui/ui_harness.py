@@ -10,6 +10,7 @@ install: a browser test that silently skips proves nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -188,3 +189,30 @@ def send(gateway: Gateway, key: str, prompt: str, model: str = "claude-sonnet-4-
         client.close()
     message = raw.parse()
     return Sent(raw.status_code, raw.headers["x-bf-request-id"], message.content[0].text)
+
+
+# People with a password (the accounts and roles tests).
+PASSWORD = "a long enough password"  # of every person the browser tests add
+
+
+def admin_api(gateway: Gateway, method: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(gateway.url + "/api" + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"authorization": f"Bearer {ADMIN_TOKEN}", "content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+        return json.loads(raw) if raw else None
+
+
+def ensure_user(gateway: Gateway, username: str, role: str, **extra: Any) -> None:
+    names = [u["username"] for u in admin_api(gateway, "GET", "/users")["users"]]
+    if username not in names:
+        admin_api(gateway, "POST", "/users", {"username": username, "password": PASSWORD, "role": role, **extra})
+
+
+def sign_in_as(page: Any, username: str, password: str = PASSWORD) -> None:
+    page.goto("/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#nav").wait_for(state="visible")
