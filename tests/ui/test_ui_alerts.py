@@ -1,7 +1,8 @@
 """The Alerts page in a real Chromium: the YAML configuration as the gateway read it (secrets
 masked), a test alert sent from the page and received by a webhook, and the history showing it
-with its delivery. The gateway is the suite's `bifrost-py serve` process (conftest.py), given
-this module's alert settings through `configure`."""
+with its delivery; a webhook channel added through the page's form, tested, disabled and
+deleted; thresholds set from the page. The gateway is the suite's `bifrost-py serve` process
+(conftest.py), given this module's alert settings through `configure`."""
 
 from __future__ import annotations
 
@@ -14,14 +15,19 @@ import orjson
 from ui_harness import CONTROLS_WITHOUT_NAMES, screenshot, sign_in
 
 SECRET = "ui-hook-secret-value"
+PAGE_SECRET = "page-typed-secret-5e2a"
 
 
 class Receiver(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
+    bodies: ClassVar[list[bytes]] = []
+    signatures: ClassVar[list[str | None]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         Receiver.received.append(orjson.loads(body))
+        Receiver.bodies.append(body)
+        Receiver.signatures.append(self.headers.get("X-Bifrost-Signature"))
         self.send_response(200)
         self.end_headers()
 
@@ -67,8 +73,9 @@ def test_the_alerts_page_shows_the_config_and_sends_a_test_alert(page: Any) -> N
     assert SECRET not in page.content()
     expect(page.locator("#alerts-history")).to_contain_text("No alerts sent yet.")
 
-    page.get_by_label("Test alert to").select_option("finance-hook")
-    page.get_by_role("button", name="Send a test alert").click()
+    expect(channels.get_by_role("row", name="finance-hook")).to_contain_text("config file")
+    expect(channels.get_by_role("button", name="Edit finance-hook")).to_have_count(0)  # the file's: read-only
+    page.get_by_role("button", name="Send a test alert to finance-hook").click()
     expect(page.get_by_role("status")).to_contain_text("finance-hook delivered")
     row = page.locator("#table-alerts tbody tr").first
     expect(row).to_contain_text("Test alert from bifrost-py")
@@ -77,3 +84,49 @@ def test_the_alerts_page_shows_the_config_and_sends_a_test_alert(page: Any) -> N
     assert page.evaluate(CONTROLS_WITHOUT_NAMES) == []
     screenshot(page, "alerts")
     assert page.errors == []
+
+
+def test_a_webhook_channel_added_on_the_page_gets_a_signed_test_alert(page: Any) -> None:
+    from bifrost_alerts.channels.webhook import signature
+    from playwright.sync_api import expect
+
+    sign_in(page)
+    page.get_by_role("link", name="Alerts").click()
+    page.get_by_role("button", name="Add a channel").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name", exact=True).fill("ops-hook")
+    dialog.get_by_label("Type").select_option("webhook")
+    dialog.get_by_label("URL").fill("ftp://nowhere")
+    dialog.get_by_role("button", name="Add channel").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("alerts.channels.ops-hook.url: must be an http:// or https:// URL")
+    dialog.get_by_label("URL").fill(receiver_url())
+    dialog.get_by_label("Signing secret").fill(PAGE_SECRET)
+    dialog.get_by_role("button", name="Add channel").click()
+    expect(page.get_by_role("status")).to_contain_text("Channel ops-hook saved")
+    row = page.locator("#table-alert-channels").get_by_role("row", name="ops-hook")
+    expect(row).to_contain_text("added here")
+    expect(row).to_contain_text("yes")
+
+    before = len(Receiver.received)
+    page.get_by_role("button", name="Send a test alert to ops-hook").click()
+    expect(page.get_by_role("status")).to_contain_text("ops-hook delivered")
+    received = Receiver.received[before]
+    assert received["type"] == "test" and received["channels"] == ["ops-hook"]
+    assert Receiver.signatures[before] == signature(PAGE_SECRET, Receiver.bodies[before])
+    expect(page.locator("#table-alerts tbody tr").first.locator(".badge.ok")).to_have_text("ops-hook ✓")
+
+    page.get_by_label("Tier").select_option("key")
+    page.get_by_label("Name", exact=True).fill("ci")
+    page.get_by_label("Thresholds (percent)").fill("25, 90")
+    page.get_by_role("button", name="Set own thresholds").click()
+    expect(page.locator("#table-alert-thresholds").get_by_role("row", name="key:ci")).to_contain_text("25%, 90%")
+
+    page.get_by_role("button", name="Disable ops-hook").click()
+    expect(row).to_contain_text("disabled")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete ops-hook").click()
+    expect(page.locator("#table-alert-channels").get_by_role("row", name="ops-hook")).to_have_count(0)
+    assert PAGE_SECRET not in page.content()
+    assert page.evaluate(CONTROLS_WITHOUT_NAMES) == []
+    # the one refused save (ftp://) is the browser's only complaint
+    assert page.errors == ["console error: Failed to load resource: the server responded with a status of 400 (Bad Request)"]
