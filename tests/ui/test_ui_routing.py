@@ -9,7 +9,7 @@ import urllib.request
 from typing import Any
 
 from playwright.sync_api import expect
-from ui_harness import CONTROLS_WITHOUT_NAMES, YAML_KEY_SECRET, Gateway, screenshot
+from ui_harness import CONTROLS_WITHOUT_NAMES, LOW_CONTRAST, YAML_KEY_SECRET, Gateway, screenshot
 
 HAIKU = "claude-haiku-4-5"
 
@@ -57,6 +57,7 @@ def test_a_rule_added_in_the_page_routes_the_next_request(signed_in: Any, gatewa
     page.get_by_role("button", name="Where does it go?").click()
     expect(page.locator("#try-result")).to_contain_text("Rule haiku-to-gpt matches: openai/gpt-4o-mini answers")
     screenshot(page, "routing")
+    assert page.evaluate(CONTROLS_WITHOUT_NAMES) == [] and page.evaluate(LOW_CONTRAST) == []
 
     page.once("dialog", lambda dialog: dialog.accept())
     added.get_by_role("button", name="Delete haiku-to-gpt").click()
