@@ -119,3 +119,16 @@ async def test_another_gateway_on_the_same_database_follows_a_new_channel(tmp_pa
         await settled(two)
     assert alert.json()["threshold"] == 10 and len(hook.received) == 1
     assert alert.headers[SIGNATURE_HEADER] == signature(HOOK_SECRET, alert.body)
+
+
+@pytest.mark.xfail(strict=True, reason="the audit log masks request bodies by field name and a Slack channel's "
+                                       "`url` (its secret) is not one (bifrost_py/accounts/audit.py)")
+async def test_a_slack_url_is_nowhere_in_the_database(tmp_path: Path, mock_upstream: Any) -> None:
+    slack = "https://hooks.slack.com/services/T01/B02/slack-secret-part-9f3e"
+    async with running_gateway(settings(tmp_path / "logs.db", mock_upstream.url), plugins=PLUGINS,
+                               builtins=False) as gw, aiohttp.ClientSession() as client:
+        status, made = await call(client, gw, "POST", "/alerts/channels", {"name": "team", "type": "slack", "url": slack})
+        assert status == 201 and made["url"] == "https://hooks.slack.com/services/…"
+        assert slack not in str(await call(client, gw, "GET", "/audit"))
+    for file in tmp_path.glob("logs.db*"):
+        assert slack.encode() not in file.read_bytes(), file.name
