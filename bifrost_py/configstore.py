@@ -241,6 +241,7 @@ class EditableSection(Generic[T]):
                                                       lambda db: ItemStore.opened(db, f"{shape.section}.{shape.kind}"),
                                                       self.reload, self._providers_changed)
         self._lock = asyncio.Lock()
+        self._writing = asyncio.Lock()
         self._checked_against: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ reading and applying
@@ -303,45 +304,53 @@ class EditableSection(Generic[T]):
     # ------------------------------------------------------------------ changes
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get(self.shape.name_field)
-        if not isinstance(name, str) or not NAME.match(name):
-            raise ChangeRefused(400, f"{self.shape.name_field}: required, 1-128 characters, no '/' "
-                                     "or control characters")
-        self._not_yaml(name)
-        if any(row.name == name for row in self.stored):
-            raise ChangeRefused(409, f"a {self._what()} named {name!r} already exists: PUT changes it")
-        await self._write(name, self._data(body), [*self._entries(), (name, self._data(body))])
-        return self.one(name)
+        async with self._writing:  # one change at a time: checked against what the last one left
+            await self.follower.open()  # the stored entries loaded (a first change opens the store)
+            name = body.get(self.shape.name_field)
+            if not isinstance(name, str) or not NAME.match(name):
+                raise ChangeRefused(400, f"{self.shape.name_field}: required, 1-128 characters, no '/' "
+                                         "or control characters")
+            self._not_yaml(name)
+            if any(row.name == name for row in self.stored):
+                raise ChangeRefused(409, f"a {self._what()} named {name!r} already exists: PUT changes it")
+            await self._write(name, self._data(body), [*self._entries(), (name, self._data(body))])
+            return self.one(name)
 
     async def update(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._not_yaml(name)
-        if not any(row.name == name for row in self.stored):
-            raise ChangeRefused(404, f"no {self._what()} named {name!r}")
-        given = body.get(self.shape.name_field, name)
-        if given != name:
-            raise ChangeRefused(400, f"{self.shape.name_field}: cannot be changed; create a new one and delete this")
-        data = self._data(body)
-        entries = [(row.name, data if row.name == name else row.data) for row in self.stored
-                   if row.name == name or row.name not in self.broken]
-        await self._write(name, data, entries)
-        return self.one(name)
+        async with self._writing:  # one change at a time: checked against what the last one left
+            await self.follower.open()  # the stored entries loaded (a first change opens the store)
+            self._not_yaml(name)
+            if not any(row.name == name for row in self.stored):
+                raise ChangeRefused(404, f"no {self._what()} named {name!r}")
+            given = body.get(self.shape.name_field, name)
+            if given != name:
+                raise ChangeRefused(400, f"{self.shape.name_field}: cannot be changed; create a new one and delete this")
+            data = self._data(body)
+            entries = [(row.name, data if row.name == name else row.data) for row in self.stored
+                       if row.name == name or row.name not in self.broken]
+            await self._write(name, data, entries)
+            return self.one(name)
 
     async def delete(self, name: str) -> None:
-        self._not_yaml(name)
-        if not any(row.name == name for row in self.stored):
-            raise ChangeRefused(404, f"no {self._what()} named {name!r}")
-        await (await self.follower.open()).delete(name)
-        await self.reload()
+        async with self._writing:  # one change at a time: checked against what the last one left
+            await self.follower.open()  # the stored entries loaded (a first change opens the store)
+            self._not_yaml(name)
+            if not any(row.name == name for row in self.stored):
+                raise ChangeRefused(404, f"no {self._what()} named {name!r}")
+            await (await self.follower.open()).delete(name)
+            await self.reload()
 
     async def reorder(self, names: object) -> list[dict[str, Any]]:
-        stored = [row.name for row in self.stored]
-        if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
-                or sorted(names) != sorted(stored) or len(set(names)) != len(names)):
-            raise ChangeRefused(400, f"order: must list each entry added here exactly once ({', '.join(stored) or 'none'}); "
-                                     "the config file's come first and keep their order")
-        await (await self.follower.open()).reorder(names)
-        await self.reload()
-        return self.view()
+        async with self._writing:  # one change at a time: checked against what the last one left
+            await self.follower.open()  # the stored entries loaded (a first change opens the store)
+            stored = [row.name for row in self.stored]
+            if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+                    or sorted(names) != sorted(stored) or len(set(names)) != len(names)):
+                raise ChangeRefused(400, f"order: must list each entry added here exactly once ({', '.join(stored) or 'none'}); "
+                                         "the config file's come first and keep their order")
+            await (await self.follower.open()).reorder(names)
+            await self.reload()
+            return self.view()
 
     async def _write(self, name: str, data: dict[str, Any], entries: list[Entry]) -> None:
         _, problems = self.check(entries)

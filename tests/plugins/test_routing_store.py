@@ -5,6 +5,7 @@ the same database."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,8 @@ async def test_a_rule_named_like_a_file_rule_is_refused_and_file_rules_are_read_
     assert (await call(gw, "PUT", "/routing/rules/nope", {"to": "openai"}))[0] == 404
     assert (await call(gw, "POST", "/routing/rules", {"when": {}, "to": "openai"}))[0] == 400
     assert (await call(gw, "POST", "/routing/rules", [1]))[0] == 400
+    same = await asyncio.gather(*(call(gw, "POST", "/routing/rules", TO_OPENAI) for _ in range(4)))
+    assert sorted(status for status, _ in same) == [201, 409, 409, 409]
     assert (await call(gw, "PUT", "/routing/rules", {"order": [{}]}))[0] == 400
     assert (await call(gw, "PUT", "/routing/rules", {"order": "file"}))[0] == 400
 
