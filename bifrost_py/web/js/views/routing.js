@@ -24,7 +24,9 @@ export async function render(main) {
     main.append(emptyState("Routing and failover are not loaded.", "Enable the routing and failover plugins (docs/routing.md)."));
     return;
   }
-  if (rulesOn) main.append(rules, tryIt());
+  // explain is a POST, so admin-only like every other non-GET route: other roles see no "Try it".
+  if (rulesOn) main.append(rules);
+  if (rulesOn && mayWrite()) main.append(tryIt());
   if (chainsOn) main.append(chains);
   const refresh = async () => {
     if (rulesOn) drawRules(rules, await api("GET", "/routing/rules"), { refresh, say });
