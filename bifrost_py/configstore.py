@@ -270,17 +270,20 @@ class EditableSection(Generic[T]):
 
     def _apply(self, version: int, rows: list[StoredItem]) -> None:
         self._checked_against = tuple(map(id, self.gateway.providers.values()))
-        good: list[Entry] = []
+        good: list[Entry] = [(row.name, row.data) for row in rows]
         broken: dict[str, list[str]] = {}
-        for row in rows:  # an entry that no longer validates (its provider deleted) is left out
-            _, problems = self.check([*good, (row.name, row.data)])
-            if problems:
-                broken[row.name] = problems
-                log.error("%s: stored entry %r is not valid, left out: %s", self.follower.what, row.name,
-                          "; ".join(problems))
-            else:
-                good.append((row.name, row.data))
-        settings, _ = self.check(good)
+        settings, problems = self.check(good)
+        if problems:  # one by one (quadratic, so only then): an entry that no longer validates is left out
+            good = []
+            for row in rows:
+                _, problems = self.check([*good, (row.name, row.data)])
+                if problems:
+                    broken[row.name] = problems
+                    log.error("%s: stored entry %r is not valid, left out: %s", self.follower.what, row.name,
+                              "; ".join(problems))
+                else:
+                    good.append((row.name, row.data))
+            settings, _ = self.check(good)
         self._apply_settings(settings)
         self.stored, self.broken, self.follower.version = rows, broken, version
 
