@@ -25,7 +25,7 @@ from aiohttp import web
 
 from ..accounts.roles import Principal
 from .errors import admin_error
-from .guard import Handler, guarded, principal, token_ok
+from .guard import Handler, guarded, principal, shown_keys, token_ok
 from .helpers import AdminError, NotStarted, body_field, json_body, json_response, require_started
 from .openapi import openapi_document
 from .params import BadParameter, choice, flag, number, text, whole_number
@@ -33,7 +33,7 @@ from .params import BadParameter, choice, flag, number, text, whole_number
 __all__ = [
     "AdminError", "AdminRoute", "BadParameter", "Handler", "NotStarted", "Principal", "admin_error", "body_field",
     "choice", "flag", "guarded", "json_body", "json_response", "number", "openapi_document", "principal",
-    "require_started", "text", "token_ok", "whole_number",
+    "require_started", "shown_keys", "text", "token_ok", "whole_number",
 ]
 
 

@@ -30,7 +30,7 @@ import orjson
 from aiohttp import web
 
 from ..accounts.audit import AuditEntry
-from ..accounts.roles import ADMIN, PUBLIC, Principal, default_access
+from ..accounts.roles import ADMIN, PUBLIC, SECRETS, Principal, default_access
 from ..accounts.service import SAFE_METHODS, Accounts, client_address
 from ..storage.errors import StorageUnavailable
 from .errors import admin_error, from_http_exception
@@ -57,6 +57,15 @@ def principal(request: web.Request) -> Principal:
     scopes what it shows or changes asks this: `principal(request).manages(team)`,
     `principal(request).may("bodies")`."""
     return request.get(PRINCIPAL, ANONYMOUS)
+
+
+def shown_keys(request: web.Request, keys: Any) -> Any:
+    """Provider API keys as `ProviderKeys.describe()` lists them, as this caller may see them:
+    the masked text (`key`, `sk-a…wxyz`) to admins only (the `secrets` access); other roles see
+    each key's name, weight and health."""
+    if principal(request).may(SECRETS) or not isinstance(keys, list):
+        return keys
+    return [{k: v for k, v in key.items() if k != "key"} if isinstance(key, dict) else key for key in keys]
 
 
 def bearer(request: web.Request) -> str | None:

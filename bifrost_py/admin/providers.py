@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..accounts.roles import SECRETS, WRITE
+from ..accounts.roles import WRITE
 from ..providerprobe import probe
 from ..providerregistry import ProviderChangeError, ProviderRegistry
 from . import AdminRoute
-from .guard import Handler, principal
+from .guard import Handler, principal, shown_keys
 from .helpers import AdminError, body_field, json_body, json_response
 
 if TYPE_CHECKING:
@@ -79,16 +79,9 @@ def _refused(exc: ProviderChangeError) -> AdminError:
 def for_caller(request: web.Request, described: dict[str, Any]) -> dict[str, Any]:
     """A provider as this caller may see it: only admins (the `secrets` access) see even the
     masked ends of its API keys; other roles see each key's name, weight and health."""
-    if principal(request).may(SECRETS):
-        return described
-
-    def unmasked(keys: Any) -> Any:
-        return [{k: v for k, v in key.items() if k != "key"} if isinstance(key, dict) else key
-                for key in keys] if isinstance(keys, list) else keys
-
-    shown = {**described, "keys": unmasked(described.get("keys"))}
+    shown = {**described, "keys": shown_keys(request, described.get("keys"))}
     if isinstance(described.get("settings"), dict):
-        shown["settings"] = {**described["settings"], "keys": unmasked(described["settings"].get("keys"))}
+        shown["settings"] = {**described["settings"], "keys": shown_keys(request, described["settings"].get("keys"))}
     return shown
 
 

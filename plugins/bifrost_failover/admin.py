@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bifrost_py.admin import AdminRoute, json_response
+from bifrost_py.admin import AdminRoute, json_response, shown_keys
 from bifrost_py.admin.editable import editable_routes
 
 from .editing import ORDER
@@ -41,7 +41,9 @@ def routes(plugin: FailoverPlugin) -> list[AdminRoute]:
 
 def failover_route(plugin: FailoverPlugin) -> AdminRoute:
     async def handler(request: web.Request) -> web.StreamResponse:
-        return json_response(state(plugin))
+        found = state(plugin)
+        found["keys"] = {name: shown_keys(request, keys) for name, keys in found["keys"].items()}  # admins: masked text
+        return json_response(found)
 
     return AdminRoute("GET", "/failover", handler, "Failover: circuit of each target, provider keys, settings",
                       tag="failover")

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import anthropic
 import bifrost_costlog
+import bifrost_failover
 import bifrost_governance
 import pytest
 import yaml
@@ -28,6 +29,7 @@ from bifrost_py.testing import GatewayProcess, provider_config
 
 SONNET = "claude-sonnet-4-20250514"
 PASSWORD = "a long enough password"
+PROVIDER_KEY = "sk-ant-test-0123456789"
 GOVERNANCE = {
     "customers": {"acme": {"budget": {"limit": 5000}}},
     "teams": {"backend": {"customer": "acme", "budget": {"limit": 100, "reset": "monthly"}},
@@ -39,10 +41,12 @@ GOVERNANCE = {
 
 @pytest.fixture
 async def gw(start_gateway: Any, mock_upstream: Any, tmp_path: Path) -> Any:
-    config = {"providers": provider_config(mock_upstream.url), "admin": {"token": ADMIN_TOKEN},
+    providers = provider_config(mock_upstream.url)
+    providers["anthropic"]["keys"] = [{"value": PROVIDER_KEY}]  # long enough to be shown masked: sk-a…6789
+    config = {"providers": providers, "admin": {"token": ADMIN_TOKEN},
               "storage": {"logs": f"sqlite:///{tmp_path}/gateway.db"}, "logging": {"bodies": True},
               "costlog": {"flush_interval": "10ms"}, "governance": GOVERNANCE}
-    return await start_gateway(config, plugins=[bifrost_governance, bifrost_costlog], builtins=False)
+    return await start_gateway(config, plugins=[bifrost_governance, bifrost_costlog, bifrost_failover], builtins=False)
 
 
 @pytest.fixture
@@ -219,15 +223,17 @@ async def test_finance_exports_usage_but_never_sees_a_key_secret(gw: Any, person
     fin = await person("fin", "finance")
     seen = []
     for path in ("/governance/keys", "/governance/keys/billing", "/governance/usage", "/providers",
-                 "/providers/anthropic", "/logs", "/logs/export", "/usage?by=key", "/usage/summary", "/audit",
+                 "/providers/anthropic", "/failover", "/logs", "/logs/export", "/usage?by=key", "/usage/summary", "/audit",
                  "/audit/export?format=json"):
         status, body = await fin.call("GET", path)
         assert status == 200, (path, status, body)
         seen.append(str(body))
     everything = "\n".join(seen)
     assert "billing" in everything  # the key's spend is there, by name
-    for never in (secret, digest, "sk-ant-test", "sk-a", "-test"):  # nor the provider keys' masked ends
+    for never in (secret, digest, PROVIDER_KEY, "sk-a", "…6789"):  # nor the provider keys' masked ends
         assert never not in everything, never
+    for path in ("/providers", "/failover"):  # which an admin sees
+        assert "sk-a…6789" in str((await admin_call(gw.url, "GET", path))[1]), path
     _, csv = await fin.call("GET", "/usage?by=key")
     assert any(g["group"] == "billing" for g in csv["groups"])
     assert (await fin.call("GET", "/users"))[0] == 403
