@@ -144,14 +144,14 @@ class AlertsPlugin(AlertsBase):
 
     @hookimpl
     async def bifrost_budget_update(self, gateway: Gateway, usages: list[BudgetUsage]) -> None:
-        if self.thresholds is None or self.outbox is None:
-            return
+        if self.thresholds is None or self.outbox is None or not self.settings.send_to:
+            return  # nothing to send to (yet): a threshold already crossed fires once a channel is added
         for message in await self.thresholds.check(usages):
             self.outbox.post(message, self.settings.send_to)
 
     def _alert(self, message: Message, mark: str, lasts: float) -> None:
         """Send `message` off the request path, unless an instance already sent it under `mark`."""
-        if self.outbox is not None:
+        if self.outbox is not None and self.settings.send_to:
             self.outbox.post(message, self.settings.send_to, mark=(mark, time.time() + lasts))
 
 

@@ -246,42 +246,24 @@ class AlertConfig:
         unknown = sorted(set(body) - set(EDITABLE))
         if unknown:
             raise ChangeRefused(400, f"{', '.join(unknown)}: not settable here (these are: {', '.join(EDITABLE)})")
-        overrides = dict(self.overrides)
-        for key, value in body.items():
-            if key == "thresholds_for":
-                overrides[key] = self._entities(value, overrides.get(key, {}))
-                continue
-            if key in self.yaml_raw:
-                raise ChangeRefused(409, f"alerts.{key} is set in the config file: it is read-only here; "
-                                         "change it there and restart")
-            if value is None:
-                overrides.pop(key, None)
-            else:
-                overrides[key] = value
-        if not overrides.get("thresholds_for", True):
-            overrides.pop("thresholds_for")
+        overrides = _merged(self.overrides, {k: v for k, v in body.items() if k != "thresholds_for"},
+                            set(self.yaml_raw), "")
+        if "thresholds_for" in body:
+            if not isinstance(body["thresholds_for"], dict):
+                raise ChangeRefused(400, 'thresholds_for: expected a mapping like {"team:backend": [80, 100]} '
+                                         "(null for an entity removes its own thresholds)")
+            yaml_for = self.yaml_raw.get("thresholds_for")
+            overrides["thresholds_for"] = _merged(overrides.get("thresholds_for", {}), body["thresholds_for"],
+                                                  set(yaml_for) if isinstance(yaml_for, dict) else set(),
+                                                  "thresholds_for.")
+            if not overrides["thresholds_for"]:
+                del overrides["thresholds_for"]
         _, problems = self.read(self.channels, overrides)
         if problems:
             raise ChangeRefused(400, "; ".join(problems), problems)
         await (await self.follower.open()).put(SETTINGS_ITEM, overrides)
         await self.reload()
         return self.settings_view()
-
-    def _entities(self, value: Any, current: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise ChangeRefused(400, 'thresholds_for: expected a mapping like {"team:backend": [80, 100]} '
-                                     "(null for an entity removes its own thresholds)")
-        yaml_for = self.yaml_raw.get("thresholds_for")
-        out = dict(current)
-        for entity, thresholds in value.items():
-            if isinstance(yaml_for, dict) and entity in yaml_for:
-                raise ChangeRefused(409, f"alerts.thresholds_for.{entity} is set in the config file: it is "
-                                         "read-only here; change it there and restart")
-            if thresholds is None:
-                out.pop(entity, None)
-            else:
-                out[entity] = thresholds
-        return out
 
     async def _put_channel(self, name: str, channel: StoredChannel) -> None:
         _, problems = self.read({**self.channels, name: channel}, self.overrides)
@@ -296,6 +278,21 @@ class AlertConfig:
         if name in self.yaml_channels:
             raise ChangeRefused(409, f"alert channel {name!r} comes from the config file: it is read-only here; "
                                      "change it there and restart")
+
+
+def _merged(current: dict[str, Any], changes: dict[str, Any], in_file: set[str], path: str) -> dict[str, Any]:
+    """`current` with `changes` made: a value set, null removing it; a key the config file sets
+    is refused."""
+    out = dict(current)
+    for key, value in changes.items():
+        if key in in_file:
+            raise ChangeRefused(409, f"alerts.{path}{key} is set in the config file: it is read-only here; "
+                                     "change it there and restart")
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
 
 
 def _enabled(body: dict[str, Any], default: bool) -> bool:

@@ -180,3 +180,15 @@ async def test_a_threshold_and_a_guard_changed_here_apply_to_the_next_check(tmp_
         assert plugin.loops is not None and plugin.settings.loop.repeats == 3 and plugin.settings.loop.refuse
         assert (await call(gw, "PATCH", "/alerts/settings", {"loop": None}))[0] == 200
         assert plugin.loops is None
+
+
+async def test_a_threshold_crossed_before_any_channel_fires_once_one_is_added(tmp_path: Path) -> None:
+    usage = BudgetUsage("team", "backend", spent=6.0, limit=10.0, currency="INR", period="monthly",
+                        window_start=0.0, window_end=4e9)
+    async with running_webhook_receiver() as hook, gateway(tmp_path) as gw:
+        await gw.gateway.plugins.budget_update(gw.gateway, [usage])
+        assert (await call(gw, "GET", "/alerts"))[1]["alerts"] == []  # nobody to tell: nothing sent, nothing marked
+        await call(gw, "POST", "/alerts/channels", {"name": "ops", "type": "webhook", "url": hook.url})
+        await gw.gateway.plugins.budget_update(gw.gateway, [usage])
+        [alert] = await hook.wait_for(1)
+    assert alert.json()["threshold"] == 50
