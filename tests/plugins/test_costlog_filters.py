@@ -4,12 +4,18 @@ live stream uses, on any rows and any filters (hypothesis, against SQLite)."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
+from bifrost_costlog.api import scoped
 from bifrost_costlog.columns import COLUMNS, NAMES, SQLITE_TYPES, TABLE, record
 from bifrost_costlog.filters import Filters, parse_filters, parse_time, status_range
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from bifrost_py.accounts.roles import Principal
+from bifrost_py.admin.guard import PRINCIPAL
 
 NOW = 1_780_000_000.0
 names = st.sampled_from(["a", "b", "c"])
@@ -33,6 +39,7 @@ filters = st.builds(
     price_unknown=st.one_of(st.none(), st.booleans()), streamed=st.one_of(st.none(), st.booleans()),
     fallback=st.one_of(st.none(), st.booleans()),
     since=st.one_of(st.none(), st.floats(NOW - 10 * 86400, NOW)), until=st.one_of(st.none(), st.floats(NOW - 10 * 86400, NOW)),
+    teams=st.one_of(st.none(), st.lists(names, max_size=3, unique=True).map(tuple)),
 )
 
 
@@ -54,6 +61,24 @@ def test_sql_and_memory_agree(db: sqlite3.Connection, rows: list[dict[str, objec
     by_sql = {r[0] for r in db.execute(f"SELECT id FROM {TABLE} WHERE {where}", params)}
     in_memory = {i for i, row in enumerate(rows) if wanted.accepts(row)}
     assert by_sql == in_memory
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows, wanted=filters, teams=st.lists(names, max_size=3, unique=True),
+       role=st.sampled_from(["admin", "finance", "viewer", "team_manager"]))
+def test_a_team_manager_never_reads_another_teams_row(db: sqlite3.Connection, rows: list[dict[str, object]],
+                                                      wanted: Filters, teams: list[str], role: str) -> None:
+    """Whatever a team manager asks, the rows they get are what they asked, of their teams only;
+    every other role gets exactly what it asked."""
+    request = make_mocked_request("GET", "/api/logs")
+    request[PRINCIPAL] = Principal("someone", role, "session", tuple(teams))
+    narrowed = scoped(request, replace(wanted, teams=None))
+    got = {i for i, row in enumerate(rows) if narrowed.accepts(row)}
+    asked = {i for i, row in enumerate(rows) if replace(wanted, teams=None).accepts(row)}
+    if role == "team_manager":
+        assert got == {i for i in asked if rows[i]["team"] in teams}
+    else:
+        assert got == asked
 
 
 def test_parse_filters() -> None:
