@@ -18,6 +18,7 @@ from ..accounts.roles import WRITE
 from ..providerprobe import probe
 from ..providerregistry import ProviderChangeError, ProviderRegistry
 from . import AdminRoute
+from .editable import refused
 from .guard import Handler, principal, shown_keys
 from .helpers import AdminError, body_field, json_body, json_response
 
@@ -71,11 +72,6 @@ def snapshot(registry: ProviderRegistry) -> Callable[[web.Request], Awaitable[An
     return taken
 
 
-def _refused(exc: ProviderChangeError) -> AdminError:
-    extra: dict[str, Any] = {"problems": exc.problems} if exc.problems else {}
-    return AdminError(exc.status, str(exc), **extra)
-
-
 def for_caller(request: web.Request, described: dict[str, Any]) -> dict[str, Any]:
     """A provider as this caller may see it: only admins (the `secrets` access) see even the
     masked ends of its API keys; other roles see each key's name, weight and health."""
@@ -101,7 +97,7 @@ def created(registry: ProviderRegistry) -> Handler:
         try:
             return json_response(await registry.create(body), status=201)
         except ProviderChangeError as exc:
-            raise _refused(exc) from None
+            raise refused(exc) from None
 
     return handler
 
@@ -111,7 +107,7 @@ def shown(registry: ProviderRegistry) -> Handler:
         try:
             return json_response(for_caller(request, registry.describe(request.match_info["name"])))
         except ProviderChangeError as exc:
-            raise _refused(exc) from None
+            raise refused(exc) from None
 
     return handler
 
@@ -122,7 +118,7 @@ def changed(registry: ProviderRegistry) -> Handler:
         try:
             return json_response(await registry.update(request.match_info["name"], body))
         except ProviderChangeError as exc:
-            raise _refused(exc) from None
+            raise refused(exc) from None
 
     return handler
 
@@ -133,7 +129,7 @@ def deleted(registry: ProviderRegistry) -> Handler:
         try:
             await registry.delete(name)
         except ProviderChangeError as exc:
-            raise _refused(exc) from None
+            raise refused(exc) from None
         return json_response({"deleted": name})
 
     return handler
@@ -147,7 +143,7 @@ def tested(registry: ProviderRegistry) -> Handler:
         try:
             provider = registry.provider(request.match_info["name"])
         except ProviderChangeError as exc:
-            raise _refused(exc) from None
+            raise refused(exc) from None
         if key is not None and provider.keys.get(key) is None:
             raise AdminError(400, f"key: provider {provider.name!r} has no key named {key!r}")
         return json_response(await probe(provider, model, key))
