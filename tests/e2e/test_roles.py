@@ -19,6 +19,7 @@ import anthropic
 import bifrost_costlog
 import bifrost_failover
 import bifrost_governance
+import orjson
 import pytest
 import yaml
 
@@ -291,3 +292,21 @@ async def test_lock_out_is_shared_by_two_gateway_processes_on_one_sqlite_file_an
         for process in started:
             if process.process.poll() is None:
                 process.crash()
+
+
+async def test_a_team_managers_live_log_streams_only_their_teams_rows(gw: Any, person: Any) -> None:
+    lead = await person("lead", "team_manager", teams=["backend"])
+    async with lead.session.get(gw.url + "/api/logs/stream") as stream:
+        assert stream.status == 200
+        await stream.content.readuntil(b": connected\n\n")
+        await one_request(gw, "vk-yaml-ops")   # another team's row, logged first
+        await one_request(gw, "vk-yaml-dev")
+
+        async def first_row() -> dict[str, Any]:
+            async for line in stream.content:
+                if line.startswith(b"data: "):
+                    return orjson.loads(line[6:])
+            raise AssertionError("the stream ended")
+
+        row = await asyncio.wait_for(first_row(), 60)  # a guard against hanging, not a timing check
+    assert (row["key_name"], row["team"]) == ("yaml-dev", "backend")
