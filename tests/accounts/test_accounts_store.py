@@ -17,6 +17,7 @@ from bifrost_py.accounts.audit import AuditEntry, AuditLog, AuditQuery, as_csv, 
 from bifrost_py.accounts.lockout import Lockout, RedisLockout, SqlLockout
 from bifrost_py.accounts.store import AccountStore
 from bifrost_py.storage import Storage
+from tests.conftest import fresh_postgres
 
 
 async def test_users_sessions_tokens_and_audit_on_both_databases(logs_url: str) -> None:
@@ -120,20 +121,20 @@ def test_the_lockout_counts_only_recent_failures(failures: list[tuple[str, float
 
 
 @pytest.fixture(params=["sqlite", "postgres", "redis"])
-async def shared_lockouts(request: pytest.FixtureRequest, logs_url: str) -> Any:
+async def shared_lockouts(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     """Two lock-out counters of two gateways on one store (two Storage objects: two processes'
     connections), on each store a deployment can share."""
-    if request.param == "sqlite" and not logs_url.startswith("sqlite"):
-        pytest.skip("one database parameter per store")
-    if request.param in ("postgres", "redis") and logs_url.startswith("sqlite"):
-        pytest.skip("one database parameter per store")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/logs.db"
+    elif request.param == "postgres":
+        url = await fresh_postgres(request.getfixturevalue("postgres_url"))
     storages = [Storage(), Storage()]
     made: list[Lockout] = []
     for storage in storages:
         if request.param == "redis":
             made.append(RedisLockout(await storage.redis(request.getfixturevalue("redis_url")), 3, 60.0))
         else:
-            lockout = SqlLockout(await storage.sql(logs_url), 3, 60.0)
+            lockout = SqlLockout(await storage.sql(url), 3, 60.0)
             await lockout.create_schema()
             made.append(lockout)
     yield made
