@@ -1,15 +1,20 @@
 """Reading the log back: pages of rows, one request, aggregates with latency percentiles, the
 spend summary. Shared by the admin API and `bifrost-py report`.
 
-Aggregates come from the usage rollup (`rollup.py`) when it can answer them: grouped by key,
-team, customer, model, provider, day or hour (or not grouped), filtered by nothing but those
-names and the time range. The whole buckets (hours) of the range are read from the rollup, the
-rows of the partial buckets at its ends from the log, and both are added up here. Sums are those of
-the raw rows; percentiles come from the rollup's histograms (within rollup.ERROR_BOUND).
+Aggregates come from a usage rollup (`rollup.py`) when one can answer them: the main rollup
+grouped by key, team, customer, model, provider, day or hour (or not grouped), filtered by
+nothing but those names (a team manager's teams too) and the time range; the sessions rollup
+grouped or filtered by session or client app (and key, team, customer, day, hour). The whole
+buckets (hours) of the range are read from the rollup, the rows of the partial buckets at its
+ends from the log, and both are added up here. Sums are those of the raw rows; percentiles come
+from the rollup's histograms (within rollup.ERROR_BOUND).
 
-Anything else (another filter, by session, a range without one whole bucket, a rollup still
-being built) is computed from the log rows, with exact nearest-rank percentiles from window functions
-that SQLite (3.25+) and PostgreSQL both have.
+Anything else (another filter, by session with a model filter, a range without one whole
+bucket, a rollup still being built) is computed from the log rows, with exact nearest-rank
+percentiles from window functions that SQLite (3.25+) and PostgreSQL both have.
+
+Grouped by session, each group also says which key(s), team(s) and client app(s) the session
+used and when it was first and last seen (`session_details`).
 """
 
 from __future__ import annotations
@@ -46,9 +51,13 @@ GROUPS = (*[g for g in GROUP_COLUMNS if g != "none"], *TIME_GROUPS)
 INT_FIELDS = rollup.INTS       # the figures of a usage group: what the rollup sums, too
 FLOAT_FIELDS = rollup.FLOATS
 MAX_PAGE = 1000
-# What the rollup can answer: these filters, these groups.
-ROLLUP_FILTERS = frozenset({"key", "team", "customer", "provider", "model", "since", "until"})
+# What each rollup can answer: these filters, these groups (a filter or group -> its column).
+ROLLUP_FILTERS = frozenset({"key", "team", "customer", "provider", "model", "since", "until", "teams"})
 ROLLUP_NAMES = {"key": "key_name", "team": "team", "customer": "customer", "provider": "provider"}
+SESSION_FILTERS = frozenset({"key", "team", "customer", "session", "client", "since", "until", "teams"})
+SESSION_NAMES = {"key": "key_name", "team": "team", "customer": "customer", "session": "session_id", "client": "client"}
+NAMES_OF = {rollup.MAIN: ROLLUP_NAMES, rollup.SESSIONS: SESSION_NAMES}
+SESSION_DETAILS = ("key", "team", "client")  # what a session group also names (`session_details`)
 
 
 @dataclass(slots=True)
@@ -56,6 +65,7 @@ class RollupPlan:
     where: str  # the rollup rows: names and whole buckets
     params: list[Any]
     edges: list[tuple[float | None, float | None]]  # (since, until) of log rows to add to them
+    shape: rollup.Shape = rollup.MAIN  # which rollup
 
 
 class LogQueries:
@@ -132,6 +142,16 @@ class LogQueries:
         self, filters: Filters, by: str, *, totals: bool = True
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """`usage` and `totals` together (from the rollup: one read for both)."""
+        groups, found = await self._usage_and_totals(filters, by, totals=totals)
+        if by == "session" and groups:
+            details = await self.session_details(filters)
+            for group in groups:
+                group.update(details.get(group["group"]) or _no_details())
+        return groups, found
+
+    async def _usage_and_totals(
+        self, filters: Filters, by: str, *, totals: bool = True
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         self.group_expression(by)  # a bad `by` is a ValueError whichever way is taken
         plan = await self.rollup_plan(filters, by)
         if plan is None:
@@ -140,8 +160,8 @@ class LogQueries:
                 return groups, {}
             if by == "none":
                 return groups, groups[0] if groups else _typed({"grp": ""})
-            # By session or client app the groups need the rows; the totals need not (a second
-            # pass over a million rows costs seconds): from the rollup when it can answer.
+            # When the groups need the rows, the totals may not (a second pass over a million
+            # rows costs seconds): from a rollup when one can answer.
             whole = await self.rollup_plan(filters, "none")
             if whole is not None:
                 return groups, _summed(await self._rollup_cells(whole, filters, "none")).as_row("")
@@ -199,15 +219,13 @@ ORDER BY {order}"""
     # ------------------------------------------------------------------ the rollup
 
     async def rollup_plan(self, filters: Filters, by: str) -> RollupPlan | None:
-        """How the rollup answers these filters and group, None when it cannot."""
-        if by not in ROLLUP_NAMES and by not in ("model", "none", *TIME_GROUPS):
+        """How a rollup answers these filters and group, None when none can."""
+        shape = shape_for(filters, by)
+        if shape is None:
             return None
         grain = getattr(self.store, "grain", rollup.GRAIN)
         if by in TIME_GROUPS and self._offset() % grain:
             return None  # the zone's hours cut through the rollup's buckets (made for another zone)
-        for item in fields(Filters):
-            if item.name not in ROLLUP_FILTERS and getattr(filters, item.name) is not None:
-                return None
         low = high = None
         edges: list[tuple[float | None, float | None]] = []
         if filters.since is not None:
@@ -225,9 +243,9 @@ ORDER BY {order}"""
         if low is not None and high is not None and low >= high:
             return None  # not one whole bucket: the log rows are few
         ready = getattr(self.store, "rollup_ready", None)
-        if ready is None or not await ready():
+        if ready is None or not await ready(shape):
             return None
-        where, params = self._rollup_where(filters)
+        where, params = self._rollup_where(filters, shape)
         if low is not None:
             where += " AND bucket >= ?"
             params.append(int(low))
@@ -237,16 +255,23 @@ ORDER BY {order}"""
         if low is not None or high is not None:
             where += " AND bucket <> ?"  # rows without a timestamp are in no time range
             params.append(rollup.NO_TS)
-        return RollupPlan(where, params, edges)
+        return RollupPlan(where, params, edges, shape)
 
-    def _rollup_where(self, filters: Filters) -> tuple[str, list[Any]]:
+    def _rollup_where(self, filters: Filters, shape: rollup.Shape = rollup.MAIN) -> tuple[str, list[Any]]:
         parts = ["1=1"]
         params: list[Any] = []
-        for name, column in ROLLUP_NAMES.items():
+        for name, column in NAMES_OF[shape].items():
             value = getattr(filters, name)
             if value is not None:
-                parts.append(f"{column} = ? AND (nulls & {rollup.DIM_BITS[column]}) = 0")
+                parts.append(f"{column} = ? AND (nulls & {shape.bits[column]}) = 0")
                 params.append(value)
+        if filters.teams is not None:
+            if filters.teams:
+                marks = ", ".join("?" * len(filters.teams))
+                parts.append(f"team IN ({marks}) AND (nulls & {shape.bits['team']}) = 0")
+                params += filters.teams
+            else:
+                parts.append("1=0")
         if filters.model is not None:
             parts.append(
                 "(" + " OR ".join(
@@ -257,7 +282,7 @@ ORDER BY {order}"""
             params += [filters.model] * 3
         return " AND ".join(parts), params
 
-    def _rollup_group(self, by: str) -> str:
+    def _rollup_group(self, by: str, shape: rollup.Shape = rollup.MAIN) -> str:
         if by == "none":
             return "substr(key_name, 1, 0)"
         if by in TIME_GROUPS:
@@ -268,9 +293,9 @@ ORDER BY {order}"""
             else:
                 label = f"strftime('{sqlite_format}', bucket + {offset}, 'unixepoch')"
             return f"CASE WHEN bucket = {rollup.NO_TS} THEN NULL ELSE {label} END"
-        return rollup.dim_expression(ROLLUP_NAMES.get(by, by))
+        return rollup.dim_expression(NAMES_OF[shape].get(by, by), shape)
 
-    def _group_of(self, by: str, key: tuple[Any, ...]) -> Any:
+    def _group_of(self, by: str, key: tuple[Any, ...], shape: rollup.Shape = rollup.MAIN) -> Any:
         """The group of a fold key (log rows at the ends of a range)."""
         if by == "none":
             return ""
@@ -279,14 +304,15 @@ ORDER BY {order}"""
                 return None
             moment = datetime.fromtimestamp(key[0] + self._offset(), UTC)
             return moment.strftime(TIME_GROUPS[by][0])
-        return rollup.dims_of(key)[ROLLUP_NAMES.get(by, by)]
+        return rollup.dims_of(key, shape)[NAMES_OF[shape].get(by, by)]
 
     async def _rollup_cells(self, plan: RollupPlan, filters: Filters, by: str) -> dict[Any, Cell]:
-        group = self._rollup_group(by)
+        shape = plan.shape
+        group = self._rollup_group(by, shape)
         sums = ", ".join(f"SUM({name}) AS {name}" for name in rollup.SUMS)
         postgres = self.store.dialect == "postgres"
         hist = "" if postgres else ", costlog_hist_sum(hist) AS hist"
-        sql = f"SELECT {group} AS grp, {sums}{hist} FROM {rollup.ROLLUP} WHERE {plan.where} GROUP BY grp"
+        sql = f"SELECT {group} AS grp, {sums}{hist} FROM {shape.table} WHERE {plan.where} GROUP BY grp"
         cells: dict[Any, Cell] = {}
         for row in await self.store.fetch(sql, plan.params):
             cells[row["grp"]] = Cell(
@@ -296,7 +322,7 @@ ORDER BY {order}"""
             )
         if postgres:
             sql = (
-                f"SELECT {group} AS grp, hist_lo + u.k - 1 AS bin, SUM(u.n) AS n FROM {rollup.ROLLUP} "
+                f"SELECT {group} AS grp, hist_lo + u.k - 1 AS bin, SUM(u.n) AS n FROM {shape.table} "
                 f"CROSS JOIN LATERAL unnest(hist) WITH ORDINALITY AS u(n, k) "
                 f"WHERE {plan.where} AND hist IS NOT NULL GROUP BY 1, 2"
             )
@@ -304,27 +330,87 @@ ORDER BY {order}"""
                 if row["n"] and row["grp"] in cells:
                     counts = cells[row["grp"]].counts
                     counts[int(row["bin"])] = counts.get(int(row["bin"]), 0) + int(row["n"])
-        source = ", ".join(rollup.SOURCE)
+        for key, cell in (await self._edge_cells(plan, filters)).items():
+            name = self._group_of(by, key, shape)
+            found = cells.get(name)
+            if found is None:
+                cells[name] = cell
+            else:
+                found.add(cell)
+        return cells
+
+    async def _edge_cells(self, plan: RollupPlan, filters: Filters) -> dict[tuple[Any, ...], Cell]:
+        """The log rows of the partial buckets at the ends of the range, folded like the rollup."""
+        shape = plan.shape
+        source = ", ".join(shape.source)
+        cells: dict[tuple[Any, ...], Cell] = {}
         for since, until in plan.edges:
             where, params = replace(filters, since=since, until=until).where()
             rows = await self.store.fetch(f"SELECT {source} FROM {TABLE} WHERE {where}", params)
-            folded = rollup.fold([tuple(row[name] for name in rollup.SOURCE) for row in rows], self.store.grain)
+            folded = rollup.fold([tuple(row[name] for name in shape.source) for row in rows], self.store.grain, shape)
             for key, cell in folded.items():
-                name = self._group_of(by, key)
-                found = cells.get(name)
+                found = cells.get(key)
                 if found is None:
-                    cells[name] = cell
+                    cells[key] = cell
                 else:
                     found.add(cell)
         return cells
+
+    async def session_details(self, filters: Filters) -> dict[Any, dict[str, Any]]:
+        """Per session id (None: rows without one): the key(s), team(s) and client app(s) its
+        rows name (one, or several joined by ", "; None when none does) and the first and last
+        time seen, from the sessions rollup when it can answer, else from the rows."""
+        found: dict[Any, dict[str, Any]] = {}
+
+        def add(session: Any, names: dict[str, Any], first: Any, last: Any) -> None:
+            seen = found.get(session)
+            if seen is None:
+                seen = found[session] = {name: set() for name in SESSION_DETAILS} | {"first_ts": None, "last_ts": None}
+            for name in SESSION_DETAILS:
+                if names.get(name):  # NULL, and '' for no client app, name nothing
+                    seen[name].add(names[name])
+            if first is not None and (seen["first_ts"] is None or first < seen["first_ts"]):
+                seen["first_ts"] = float(first)
+            if last is not None and (seen["last_ts"] is None or last > seen["last_ts"]):
+                seen["last_ts"] = float(last)
+
+        plan = await self.rollup_plan(filters, "session")
+        if plan is not None and plan.shape is rollup.SESSIONS:
+            shape = plan.shape
+            columns = {name: rollup.dim_expression(column, shape) for name, column in SESSION_NAMES.items()}
+            sql = (
+                f"SELECT {columns['session']} AS grp, {columns['key']} AS key, {columns['team']} AS team, "
+                f"client, MIN(first_ts) AS first_ts, MAX(last_ts) AS last_ts FROM {shape.table} "
+                f"WHERE {plan.where} GROUP BY 1, 2, 3, 4"
+            )
+            for row in await self.store.fetch(sql, plan.params):
+                add(row["grp"], row, row["first_ts"], row["last_ts"])
+            for key, cell in (await self._edge_cells(plan, filters)).items():
+                names = rollup.dims_of(key, shape)
+                add(names["session_id"], {name: names[SESSION_NAMES[name]] for name in SESSION_DETAILS},
+                    cell.first, cell.last)
+        else:
+            where, params = filters.where()
+            sql = (
+                f"SELECT session_id AS grp, key_name AS key, team, {client_sql('client_app')} AS client, "
+                f"MIN(ts) AS first_ts, MAX(ts) AS last_ts FROM {TABLE} WHERE {where} GROUP BY 1, 2, 3, 4"
+            )
+            for row in await self.store.fetch(sql, params):
+                add(row["grp"], row, row["first_ts"], row["last_ts"])
+        return {
+            session: {name: ((", ".join(sorted(value)) or None) if isinstance(value, set) else value)
+                      for name, value in seen.items()}
+            for session, seen in found.items()
+        }
 
     async def spend(self, filters: Filters, now: float) -> dict[str, float]:
         """USD spent since the start of today, this week (Monday) and this month, in the
         configured time zone."""
         starts = self.period_starts(now)
         base = replace(filters, since=None, until=None)
-        if await self.rollup_plan(base, "none") is not None:
-            return await self._rollup_spend(base, starts)
+        plan = await self.rollup_plan(base, "none")
+        if plan is not None:
+            return await self._rollup_spend(base, starts, plan.shape)
         where, params = base.where()
         sql = (
             "SELECT "
@@ -338,18 +424,20 @@ ORDER BY {order}"""
         row = rows[0] if rows else {}
         return {name: float(row.get(name) or 0.0) for name in starts}
 
-    async def _rollup_spend(self, filters: Filters, starts: dict[str, float]) -> dict[str, float]:
+    async def _rollup_spend(
+        self, filters: Filters, starts: dict[str, float], shape: rollup.Shape = rollup.MAIN
+    ) -> dict[str, float]:
         """Whole buckets from the rollup, the rest of a period's first bucket from the log."""
         grain = self.store.grain
         lows = {name: math.ceil(start / grain) * grain for name, start in starts.items()}
         for name, start in starts.items():
             if lows[name] < start:
                 lows[name] += grain
-        where, params = self._rollup_where(filters)
+        where, params = self._rollup_where(filters, shape)
         sql = (
             "SELECT "
             + ", ".join(f"SUM(CASE WHEN bucket >= ? THEN cost_usd ELSE 0 END) AS {name}" for name in starts)
-            + f" FROM {rollup.ROLLUP} WHERE {where} AND bucket >= ? AND bucket <> ?"
+            + f" FROM {shape.table} WHERE {where} AND bucket >= ? AND bucket <> ?"
         )
         rows = await self.store.fetch(
             sql, [*(int(v) for v in lows.values()), *params, int(min(lows.values())), rollup.NO_TS]
@@ -383,6 +471,21 @@ ORDER BY {order}"""
         week = today - timedelta(days=today.weekday())
         month = today.replace(day=1)
         return {"today": today.timestamp(), "week": week.timestamp(), "month": month.timestamp()}
+
+
+def shape_for(filters: Filters, by: str) -> rollup.Shape | None:
+    """The rollup that answers these filters and group: the main one when it can (it is the
+    one with models and providers), else the sessions one; None when neither can."""
+    asked = {item.name for item in fields(Filters) if getattr(filters, item.name) is not None}
+    if (by in ROLLUP_NAMES or by in ("model", "none", *TIME_GROUPS)) and asked <= ROLLUP_FILTERS:
+        return rollup.MAIN
+    if (by in SESSION_NAMES or by in ("none", *TIME_GROUPS)) and asked <= SESSION_FILTERS:
+        return rollup.SESSIONS
+    return None
+
+
+def _no_details() -> dict[str, Any]:
+    return {name: None for name in (*SESSION_DETAILS, "first_ts", "last_ts")}
 
 
 def _summed(cells: dict[Any, Cell]) -> Cell:

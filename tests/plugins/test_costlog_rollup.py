@@ -1,7 +1,9 @@
 """The usage rollup against the log rows it sums, on SQLite and a real PostgreSQL: the same
 requests, tokens and money for random rows, filters and time ranges (rollup plus the log rows at
 the ends of a range vs. the log rows alone), percentiles within the documented bound, the build
-of an older database's rollup while rows keep coming, and retention cutting inside a half hour."""
+of an older database's rollup while rows keep coming, and retention cutting inside a half hour.
+The same for the sessions rollup (by session and client app, with each session's key, team,
+client and first/last time seen)."""
 
 from __future__ import annotations
 
@@ -15,17 +17,22 @@ import pytest
 from bifrost_costlog import rollup
 from bifrost_costlog.columns import NAMES, TABLE, record
 from bifrost_costlog.filters import Filters
-from bifrost_costlog.queries import LogQueries
+from bifrost_costlog.queries import LogQueries, shape_for
 from bifrost_costlog.stores import Store, open_store
+from bifrost_py.clients import client_name
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 NOW = 1_780_000_000.0
 SPAN = 3 * 86400.0  # rows over the three days before NOW
-GROUPS = ["key", "team", "customer", "model", "provider", "none", "day", "hour"]
+GROUPS = ["key", "team", "customer", "model", "provider", "none", "day", "hour", "session", "client"]
 NAMES_OF = {"key": ["alice", "bob", "", None], "team": ["backend", "data", None], "customer": ["acme", None],
             "provider": ["anthropic", "bedrock", None],
-            "model": ["claude-sonnet-4-20250514", "claude-haiku-4-5-20251001", "gpt-4o", None]}
+            "model": ["claude-sonnet-4-20250514", "claude-haiku-4-5-20251001", "gpt-4o", None],
+            "session": ["s-1", "s-2", "0b6c7d", "", None]}
+CLIENT_APPS = ["claude-cli/2.1.3", "claude-cli/2.0.1 (external, cli)", "codex_exec/0.171.0", "GeminiCLI-tui/0.61.0",
+               "OpenAI/Python 1.99", "curl/8.5", "", None]
+CLIENTS = ["claude-code", "codex", "gemini-cli", "openai-sdk", "curl/8.5", ""]
 
 
 def random_rows(count: int, seed: int) -> list[dict[str, Any]]:
@@ -49,7 +56,8 @@ def random_rows(count: int, seed: int) -> list[dict[str, Any]]:
             "requested_cost_usd": rng.choice([None, rng.uniform(0, 1)]),
             "savings_unpriced": rng.random() < 0.1,
             "request_ms": rng.choice([0.0, 0.4, rng.lognormvariate(7, 1.5), rng.uniform(1, 200_000)]),
-            "cache_hit": rng.random() < 0.1, "fallback": rng.random() < 0.1, "session_id": "s",
+            "cache_hit": rng.random() < 0.1, "fallback": rng.random() < 0.1,
+            "session_id": rng.choice(NAMES_OF["session"]), "client_app": rng.choice(CLIENT_APPS),
         })
     return rows
 
@@ -61,7 +69,8 @@ async def insert(store: Store, rows: list[dict[str, Any]], batch: int = 37) -> N
 
 async def drop(store: Store, log: bool) -> None:
     """Drop the rollup (and empty the log) through the store's own connections."""
-    statements = [f"DROP TABLE {rollup.ROLLUP}", f"DROP TABLE {rollup.STATE}", *([f"DELETE FROM {TABLE}"] if log else [])]
+    statements = [*(f"DROP TABLE {shape.table}" for shape in rollup.SHAPES), f"DROP TABLE {rollup.STATE}",
+                  *([f"DELETE FROM {TABLE}"] if log else [])]
     for statement in statements:
         await store.db.execute(statement)  # type: ignore[attr-defined]
 
@@ -98,9 +107,12 @@ def within_bound(estimate: float | None, value: float | None) -> bool:
     return abs(estimate - value) <= rollup.ERROR_BOUND * value * (1 + 1e-9)
 
 
-async def compare(queries: LogQueries, filters: Filters, by: str) -> None:
+async def compare(queries: LogQueries, filters: Filters, by: str, pruned_at: float | None = None) -> None:
     """The rollup's answer (it must be the one used) against the log rows'."""
-    assert await queries.rollup_plan(filters, by) is not None
+    plan = await queries.rollup_plan(filters, by)
+    assert plan is not None
+    if by in ("session", "client") or filters.session is not None or filters.client is not None:
+        assert plan.shape is rollup.SESSIONS
     groups, totals = await queries.usage_and_totals(filters, by)
     exact = await queries.raw_usage(filters, by)
     exact_totals = await queries.raw_usage(filters, "none")
@@ -113,6 +125,40 @@ async def compare(queries: LogQueries, filters: Filters, by: str) -> None:
         assert_same(totals, exact_totals[0], (by, "totals"))
     else:
         assert totals["attempts"] == 0 and totals["cost_usd"] == 0.0 and totals["p50_ms"] is None
+    if by == "session":
+        assert_details(groups, await raw_details(queries, filters), pruned_at)
+
+
+async def raw_details(queries: LogQueries, filters: Filters) -> dict[Any, dict[str, Any]]:
+    """Each session's key(s), team(s), client app(s) and first/last time seen, from the rows in Python."""
+    where, params = filters.where()
+    rows = await queries.store.fetch(f"SELECT session_id, key_name, team, client_app, ts FROM {TABLE} WHERE {where}",
+                                     params)
+    found: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        seen = found.setdefault(row["session_id"], {"key": set(), "team": set(), "client": set(), "ts": []})
+        for name, value in (("key", row["key_name"]), ("team", row["team"]), ("client", client_name(row["client_app"]))):
+            if value:
+                seen[name].add(value)
+        if row["ts"] is not None:
+            seen["ts"].append(row["ts"])
+    return {session: {"key": ", ".join(sorted(seen["key"])) or None, "team": ", ".join(sorted(seen["team"])) or None,
+                      "client": ", ".join(sorted(seen["client"])) or None,
+                      "first_ts": min(seen["ts"], default=None), "last_ts": max(seen["ts"], default=None)}
+            for session, seen in found.items()}
+
+
+def assert_details(groups: list[dict[str, Any]], expected: dict[Any, dict[str, Any]], pruned_at: float | None) -> None:
+    """The same details; after retention cut at `pruned_at` inside a bucket, the first time seen
+    may be the cut instead of the first row kept (within that bucket)."""
+    assert {g["group"] for g in groups} == set(expected)
+    for group in groups:
+        want = dict(expected[group["group"]])
+        if pruned_at is not None and want["first_ts"] is not None and group["first_ts"] is not None:
+            assert pruned_at <= group["first_ts"] <= want["first_ts"]
+            assert group["first_ts"] == want["first_ts"] or want["first_ts"] < rollup.bucket_of(pruned_at) + rollup.GRAIN
+            want["first_ts"] = group["first_ts"]
+        assert {k: group[k] for k in want} == pytest.approx(want), group["group"]
 
 
 # --------------------------------------------------------------------------- histogram
@@ -144,21 +190,26 @@ def test_histogram_blobs_add_and_subtract(a: dict[int, int], b: dict[int, int]) 
 # --------------------------------------------------------------------------- against the rows
 
 
-@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 10**6),
     count=st.integers(0, 300),
     by=st.sampled_from(GROUPS),
     since=st.one_of(st.none(), st.floats(NOW - SPAN - 3600, NOW)),
     length=st.one_of(st.none(), st.floats(2 * rollup.GRAIN, SPAN)),
-    names=st.fixed_dictionaries({}, optional={name: st.sampled_from([v for v in values if v is not None])
-                                              for name, values in NAMES_OF.items()}),
+    names=st.fixed_dictionaries({}, optional={
+        **{name: st.sampled_from([v for v in values if v is not None]) for name, values in NAMES_OF.items()},
+        "client": st.sampled_from(CLIENTS), "teams": st.sampled_from([(), ("data",), ("backend", "data")])}),
     zone=st.sampled_from(["UTC", "Asia/Kolkata", "America/New_York"]),
 )
 def test_rollup_answers_like_the_rows(logs_url: str, seed: int, count: int, by: str, since: float | None,
                                       length: float | None, names: dict[str, str], zone: str) -> None:
     until = None if since is None or length is None else since + length
-    filters = Filters(since=since, until=until, **names)
+    # One rollup answers: the main one has no sessions, the sessions one no models or providers.
+    sessions = by in ("session", "client") or (by not in ("model", "provider") and random.Random(seed).random() < 0.5)
+    dropped = ("model", "provider") if sessions else ("session", "client")
+    filters = Filters(since=since, until=until, **{k: v for k, v in names.items() if k not in dropped})
+    assert shape_for(filters, by) is not None
 
     async def check() -> None:
         store = await fresh(logs_url, zone)
@@ -207,7 +258,11 @@ async def test_which_questions_the_rollup_answers(tmp_path: Any) -> None:
         queries = LogQueries(store, "UTC")
         assert await queries.rollup_plan(Filters(since=NOW - 86400), "key") is not None
         assert await queries.rollup_plan(Filters(model="gpt-4o", until=NOW), "hour") is not None
-        assert await queries.rollup_plan(Filters(), "session") is None
+        assert (await queries.rollup_plan(Filters(), "session")).shape is rollup.SESSIONS  # type: ignore[union-attr]
+        assert (await queries.rollup_plan(Filters(key="alice", client="codex"), "day")).shape is rollup.SESSIONS  # type: ignore[union-attr]
+        assert (await queries.rollup_plan(Filters(teams=("a", "b")), "key")).shape is rollup.MAIN  # type: ignore[union-attr]
+        assert await queries.rollup_plan(Filters(model="gpt-4o"), "session") is None
+        assert await queries.rollup_plan(Filters(session="s-1"), "provider") is None
         assert await queries.rollup_plan(Filters(status="error"), "key") is None
         assert await queries.rollup_plan(Filters(final=True), "none") is None
         assert await queries.rollup_plan(Filters(since=NOW - 600, until=NOW), "none") is None  # inside a half hour
@@ -221,8 +276,9 @@ async def test_which_questions_the_rollup_answers(tmp_path: Any) -> None:
 # --------------------------------------------------------------------------- upkeep
 
 
+@pytest.mark.parametrize("before", ["no rollup", "no sessions rollup"])
 async def test_an_older_database_gets_its_rollup_built_while_rows_keep_coming(
-    logs_url: str, monkeypatch: pytest.MonkeyPatch
+    logs_url: str, monkeypatch: pytest.MonkeyPatch, before: str
 ) -> None:
     monkeypatch.setattr(rollup, "BUILD_CHUNK", 50)
     old, new = random_rows(420, 1), random_rows(130, 2)
@@ -230,16 +286,25 @@ async def test_an_older_database_gets_its_rollup_built_while_rows_keep_coming(
     await store.open()
     try:
         await insert(store, old)  # then make it look like a database from before the rollup
-        await store.db.execute(f"DROP TABLE {rollup.ROLLUP}")  # type: ignore[attr-defined]
-        await store.db.execute(f"DROP TABLE {rollup.STATE}")  # type: ignore[attr-defined]
+        await drop(store, log=False)
+        if before == "no sessions rollup":  # the main rollup of every row, as the last version left it
+            await store.close()
+            store = open_store(logs_url)
+            await store.open()
+            while await store.build_rollup_step() is not None:
+                pass
+            await store.db.execute(f"DROP TABLE {rollup.SESSIONS.table}")  # type: ignore[attr-defined]
+            await store.db.execute(f"DELETE FROM {rollup.STATE} WHERE id = ?", rollup.SESSIONS.state_id)  # type: ignore[attr-defined]
     finally:
         await store.close()
     store = open_store(logs_url)
     await store.open()
     try:
         queries = LogQueries(store, "UTC")
-        assert not await store.rollup_ready()
-        assert await queries.rollup_plan(Filters(), "key") is None  # the rows answer meanwhile
+        assert not await store.rollup_ready(rollup.SESSIONS)
+        assert await store.rollup_ready() == (before == "no sessions rollup")
+        assert await queries.rollup_plan(Filters(), "session") is None  # the rows answer meanwhile
+        assert (await queries.rollup_plan(Filters(), "key") is None) == (before == "no rollup")
         steps = 0
         while (left := await store.build_rollup_step()) is not None:
             steps += 1
@@ -248,8 +313,8 @@ async def test_an_older_database_gets_its_rollup_built_while_rows_keep_coming(
             assert left >= 0
         await insert(store, new[(steps) * 10:] if steps < len(new) // 10 else [], batch=10)
         assert steps >= 420 // 50
-        assert await store.rollup_ready()
-        for by in ("key", "model", "day"):
+        assert await store.rollup_ready() and await store.rollup_ready(rollup.SESSIONS)
+        for by in ("key", "model", "day", "session", "client"):
             await compare(queries, Filters(), by)
             await compare(queries, Filters(since=NOW - 86400 - 77.7), by)
     finally:
@@ -275,10 +340,11 @@ async def test_retention_cutting_inside_a_half_hour_keeps_the_rollup_exact(
             deleted = await store.delete_before(cut)
             assert deleted == sum(1 for r in left if r["ts"] < cut)
             left = [r for r in left if r["ts"] >= cut]
-            for by in ("key", "hour", "none"):
-                await compare(queries, Filters(), by)
-        empty = await store.fetch(f"SELECT COUNT(*) AS n FROM {rollup.ROLLUP} WHERE attempts = 0")
-        assert int(empty[0]["n"]) == 0
+            for by in ("key", "hour", "none", "session", "client"):
+                await compare(queries, Filters(), by, pruned_at=cut)
+        for shape in rollup.SHAPES:
+            empty = await store.fetch(f"SELECT COUNT(*) AS n FROM {shape.table} WHERE attempts = 0")
+            assert int(empty[0]["n"]) == 0
     finally:
         await store.close()
 

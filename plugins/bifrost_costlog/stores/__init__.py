@@ -20,6 +20,8 @@ from ..rollup import GRAIN
 if TYPE_CHECKING:
     from bifrost_py.storage import Storage
 
+    from ..rollup import Shape
+
 # Why a write failed, as `Store.fault` tells the writer:
 #   "row"      the store refused a value of some row (encoding, range, type, constraint): the
 #              writer finds the row by splitting the batch and writes it escaped (or drops it)
@@ -57,13 +59,13 @@ class Store(Protocol):
         many went."""
         ...
 
-    async def rollup_ready(self) -> bool:
-        """The usage rollup (`rollup.py`) covers every row."""
+    async def rollup_ready(self, shape: Shape | None = None) -> bool:
+        """The usage rollup (`rollup.py`; the main one, or `shape`) covers every row."""
         ...
 
     async def build_rollup_step(self) -> int | None:
-        """Fold the next chunk of rows written before the rollup existed into it; about how many
-        are left (0: done), None when there was nothing to do."""
+        """Fold the next chunk of rows written before a rollup existed into it (every shape that
+        has some); about how many are left (0: done), None when there was nothing to do."""
         ...
 
 
@@ -115,7 +117,7 @@ class SharedStore:
         self.grain = grain
         self._storage = storage
         self._own: Storage | None = None
-        self._rollup_ready = False
+        self._ready: set[int] = set()  # state ids of the rollups known to cover every row
 
     async def open(self) -> None:
         storage = self._storage
@@ -139,26 +141,32 @@ class SharedStore:
         if own is not None:
             await own.close()
 
-    async def rollup_ready(self) -> bool:
-        if not self._rollup_ready:
-            from ..rollup import STATE
+    async def rollup_ready(self, shape: Shape | None = None) -> bool:
+        from ..rollup import MAIN, STATE
 
-            rows = await self.fetch(f"SELECT built_to, boundary FROM {STATE} WHERE id = 1")
-            self._rollup_ready = bool(rows) and rows[0]["built_to"] >= rows[0]["boundary"]
-        return self._rollup_ready
+        state_id = (shape or MAIN).state_id
+        if state_id not in self._ready:
+            rows = await self.fetch(f"SELECT built_to, boundary FROM {STATE} WHERE id = ?", [state_id])
+            if rows and rows[0]["built_to"] >= rows[0]["boundary"]:
+                self._ready.add(state_id)
+        return state_id in self._ready
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def _built(self, progress: tuple[int, int] | None) -> int | None:
-        """After a build step that folded rows up to id `done` of `boundary` (None: nothing was
-        left): about how many are left (ids, not rows: an estimate), None when none were."""
-        if progress is None:
-            self._rollup_ready = True
+    def _built(self, progress: dict[int, tuple[int, int]]) -> int | None:
+        """After a build step that folded, for each rollup's state id that had rows to fold,
+        rows up to id `done` of `boundary` (empty: none had): about how many are left (ids, not
+        rows: an estimate), None when none were."""
+        from ..rollup import SHAPES
+
+        if not progress:
+            self._ready.update(shape.state_id for shape in SHAPES)
             return None
-        done, boundary = progress
-        self._rollup_ready = done >= boundary
-        return boundary - done
+        for state_id, (done, boundary) in progress.items():
+            if done >= boundary:
+                self._ready.add(state_id)
+        return sum(boundary - done for done, boundary in progress.values())
 
 
 PRUNE_CHUNK = 5000

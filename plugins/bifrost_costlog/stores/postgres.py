@@ -24,8 +24,8 @@ from . import PRUNE_CHUNK, ROW, STORE, UNKNOWN, Fault, SharedStore, python_fault
 
 _SCHEMA_LOCK = 0x6263_6C6F  # pg_advisory_xact_lock key: instances starting together create once
 _ROLLUP_LOCK = 0x6263_6C70  # building the rollup and pruning it never interleave
-_ADD = rollup.upsert("postgres")
-_SOURCE = ", ".join(rollup.SOURCE)
+_ADD = {shape: rollup.upsert("postgres", shape=shape) for shape in rollup.SHAPES}
+_READ = ", ".join(rollup.READ)
 # The server refused a value: data exceptions (class 22: NUL in text, out of range), integrity
 # violations (23), an index entry too large (54); asyncpg's own DataError: a value it cannot encode.
 _ROW_ERRORS = (
@@ -63,7 +63,10 @@ class PostgresStore(SharedStore):
         self.db = db
 
     async def insert(self, records: list[tuple[Any, ...]]) -> list[int]:
-        cells = rollup.params(rollup.fold_records(records, self.grain), "postgres")
+        cells = {
+            shape: rollup.params(rollup.fold_records(records, self.grain, shape), "postgres", shape=shape)
+            for shape in rollup.SHAPES
+        }
 
         async def write(tx: PostgresTransaction) -> list[int]:
             connection = tx.connection
@@ -75,7 +78,8 @@ class PostgresStore(SharedStore):
             await connection.copy_records_to_table(
                 TABLE, records=[(i, *record) for i, record in zip(ids, records)], columns=("id", *NAMES)
             )
-            await connection.executemany(_ADD, cells)
+            for shape, added in cells.items():
+                await connection.executemany(_ADD[shape], added)
             return ids
 
         return await self.db.write(write)
@@ -114,24 +118,31 @@ class PostgresStore(SharedStore):
 
         async def whole_buckets(tx: PostgresTransaction) -> None:
             await tx.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
-            await tx.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket < ? AND bucket <> ?", cut, rollup.NO_TS)
+            for shape in rollup.SHAPES:
+                await tx.execute(f"DELETE FROM {shape.table} WHERE bucket < ? AND bucket <> ?", cut, rollup.NO_TS)
 
         await db.write(whole_buckets)
 
         async def subtract(tx: PostgresTransaction) -> int:
             connection = tx.connection
             await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
-            built_to, boundary = await _state(connection)
             rows = await connection.fetch(
                 f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE ts >= $1 AND ts < $2 "
-                f"LIMIT {PRUNE_CHUNK}) RETURNING id, {_SOURCE}",
+                f"LIMIT {PRUNE_CHUNK}) RETURNING id, {_READ}",
                 float(cut),
                 float(ts),
             )
-            # Rows the rollup has not been built from yet are not in it.
-            counted = [tuple(r)[1:] for r in rows if not built_to < r["id"] <= boundary]
-            await connection.executemany(_ADD, rollup.params(rollup.fold(counted, self.grain), "postgres", subtract=True))
-            await connection.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket = $1 AND attempts = 0", cut)
+            for shape in rollup.SHAPES:
+                built_to, boundary = await _state(connection, shape)
+                # Rows a rollup has not been built from yet are not in it.
+                counted = rollup.pick((tuple(r)[1:] for r in rows if not built_to < r["id"] <= boundary), shape)
+                cells = rollup.fold(counted, self.grain, shape)
+                await connection.executemany(
+                    _ADD[shape], rollup.params(cells, "postgres", subtract=True, shape=shape)
+                )
+                await connection.execute(f"DELETE FROM {shape.table} WHERE bucket = $1 AND attempts = 0", cut)
+                if shape.seen:
+                    await connection.execute(rollup.clamp_first_seen(shape, "postgres"), float(ts), cut)
             return len(rows)
 
         while ts > cut:
@@ -147,21 +158,25 @@ class PostgresStore(SharedStore):
         """Fold the next chunk of older rows into the rollup, in one transaction (instances
         take turns); about how many rows are left (0: done), None when there was nothing to do."""
 
-        async def step(tx: PostgresTransaction) -> tuple[int, int] | None:
+        async def step(tx: PostgresTransaction) -> dict[int, tuple[int, int]]:
             connection = tx.connection
             await connection.execute(f"SELECT pg_advisory_xact_lock({_ROLLUP_LOCK})")
-            built_to, boundary = await _state(connection)
-            if built_to >= boundary:
-                return None
-            rows = await connection.fetch(
-                f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
-                built_to,
-                boundary,
-            )
-            await connection.executemany(_ADD, rollup.params(rollup.fold((tuple(r)[1:] for r in rows), self.grain), "postgres"))
-            done = rows[-1]["id"] if len(rows) == rollup.BUILD_CHUNK else boundary
-            await connection.execute(f"UPDATE {rollup.STATE} SET built_to = $1 WHERE id = 1", done)
-            return done, boundary
+            progress = {}
+            for shape in rollup.SHAPES:
+                built_to, boundary = await _state(connection, shape)
+                if built_to >= boundary:
+                    continue
+                rows = await connection.fetch(
+                    f"SELECT id, {_READ} FROM {TABLE} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
+                    built_to,
+                    boundary,
+                )
+                cells = rollup.fold(rollup.pick((tuple(r)[1:] for r in rows), shape), self.grain, shape)
+                await connection.executemany(_ADD[shape], rollup.params(cells, "postgres", shape=shape))
+                done = rows[-1]["id"] if len(rows) == rollup.BUILD_CHUNK else boundary
+                await connection.execute(f"UPDATE {rollup.STATE} SET built_to = $1 WHERE id = $2", done, shape.state_id)
+                progress[shape.state_id] = (done, boundary)
+            return progress
 
         return self._built(await self.db.write(step))
 
@@ -190,6 +205,6 @@ async def _create_schema(connection: asyncpg.Connection, grain: int) -> int:
     return int(await connection.fetchval(f"SELECT grain FROM {rollup.STATE} WHERE id = 1"))
 
 
-async def _state(connection: asyncpg.Connection) -> tuple[int, int]:
-    row = await connection.fetchrow(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1")
+async def _state(connection: asyncpg.Connection, shape: rollup.Shape) -> tuple[int, int]:
+    row = await connection.fetchrow(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = $1", shape.state_id)
     return (0, 0) if row is None else (int(row["built_to"]), int(row["boundary"]))

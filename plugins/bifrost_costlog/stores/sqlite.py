@@ -21,9 +21,9 @@ from ..columns import COLUMNS, INDEXES, NAMES, SQLITE_TYPES, TABLE
 from . import PRUNE_CHUNK, ROW, STORE, UNKNOWN, Fault, SharedStore, python_fault
 
 _INSERT = f"INSERT INTO {TABLE} ({', '.join(NAMES)}) VALUES ({', '.join('?' * len(NAMES))})"
-_ADD = rollup.upsert("sqlite")
-_SUBTRACT = rollup.upsert("sqlite", subtract=True)
-_SOURCE = ", ".join(rollup.SOURCE)
+_ADD = {shape: rollup.upsert("sqlite", shape=shape) for shape in rollup.SHAPES}
+_SUBTRACT = {shape: rollup.upsert("sqlite", subtract=True, shape=shape) for shape in rollup.SHAPES}
+_READ = ", ".join(rollup.READ)
 
 
 class SQLiteStore(SharedStore):
@@ -37,12 +37,16 @@ class SQLiteStore(SharedStore):
         self.db = db
 
     async def insert(self, records: list[tuple[Any, ...]]) -> list[int]:
-        cells = rollup.params(rollup.fold_records(records, self.grain), "sqlite")
+        cells = {
+            shape: rollup.params(rollup.fold_records(records, self.grain, shape), "sqlite", shape=shape)
+            for shape in rollup.SHAPES
+        }
 
         def write(conn: sqlite3.Connection) -> list[int]:
             conn.executemany(_INSERT, records)
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            conn.executemany(_ADD, cells)
+            for shape, added in cells.items():
+                conn.executemany(_ADD[shape], added)
             # One transaction on the file's one writer: the new rowids are consecutive.
             return list(range(last - len(records) + 1, last + 1))
 
@@ -92,7 +96,8 @@ class SQLiteStore(SharedStore):
             total += deleted
             if deleted < PRUNE_CHUNK:
                 break
-        await db.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket < ? AND bucket <> ?", cut, rollup.NO_TS)
+        for shape in rollup.SHAPES:
+            await db.execute(f"DELETE FROM {shape.table} WHERE bucket < ? AND bucket <> ?", cut, rollup.NO_TS)
         while ts > cut:
             deleted = await db.write_in_thread(lambda conn: self._subtract_chunk(conn, cut, ts))
             total += deleted
@@ -102,12 +107,17 @@ class SQLiteStore(SharedStore):
 
     def _subtract_chunk(self, conn: sqlite3.Connection, start: float, end: float) -> int:
         chosen = f"SELECT id FROM {TABLE} WHERE ts >= ? AND ts < ? ORDER BY id LIMIT {PRUNE_CHUNK}"
-        built_to, boundary = _state(conn)
-        rows = conn.execute(f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id IN ({chosen})", (start, end)).fetchall()
-        # Rows the rollup has not been built from yet are not in it.
-        counted = [tuple(row)[1:] for row in rows if not built_to < row[0] <= boundary]
-        conn.executemany(_SUBTRACT, rollup.params(rollup.fold(counted, self.grain), "sqlite", subtract=True))
-        conn.execute(f"DELETE FROM {rollup.ROLLUP} WHERE bucket = ? AND attempts = 0", (rollup.bucket_of(start, self.grain),))
+        rows = conn.execute(f"SELECT id, {_READ} FROM {TABLE} WHERE id IN ({chosen})", (start, end)).fetchall()
+        bucket = rollup.bucket_of(start, self.grain)
+        for shape in rollup.SHAPES:
+            built_to, boundary = _state(conn, shape)
+            # Rows a rollup has not been built from yet are not in it.
+            counted = rollup.pick((tuple(row)[1:] for row in rows if not built_to < row[0] <= boundary), shape)
+            cells = rollup.fold(counted, self.grain, shape)
+            conn.executemany(_SUBTRACT[shape], rollup.params(cells, "sqlite", subtract=True, shape=shape))
+            conn.execute(f"DELETE FROM {shape.table} WHERE bucket = ? AND attempts = 0", (bucket,))
+            if shape.seen:
+                conn.execute(rollup.clamp_first_seen(shape, "sqlite"), (end, bucket))
         conn.execute(f"DELETE FROM {TABLE} WHERE id IN ({chosen})", (start, end))
         return len(rows)
 
@@ -117,18 +127,22 @@ class SQLiteStore(SharedStore):
         """Fold the next chunk of older rows into the rollup, in one transaction; about how many
         rows are left to do (0: done), None when there was nothing to do."""
 
-        def step(conn: sqlite3.Connection) -> tuple[int, int] | None:
-            built_to, boundary = _state(conn)
-            if built_to >= boundary:
-                return None
-            rows = conn.execute(
-                f"SELECT id, {_SOURCE} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
-                (built_to, boundary),
-            ).fetchall()
-            conn.executemany(_ADD, rollup.params(rollup.fold((tuple(row)[1:] for row in rows), self.grain), "sqlite"))
-            done = rows[-1][0] if len(rows) == rollup.BUILD_CHUNK else boundary
-            conn.execute(f"UPDATE {rollup.STATE} SET built_to = ? WHERE id = 1", (done,))
-            return done, boundary
+        def step(conn: sqlite3.Connection) -> dict[int, tuple[int, int]]:
+            progress = {}
+            for shape in rollup.SHAPES:
+                built_to, boundary = _state(conn, shape)
+                if built_to >= boundary:
+                    continue
+                rows = conn.execute(
+                    f"SELECT id, {_READ} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id LIMIT {rollup.BUILD_CHUNK}",
+                    (built_to, boundary),
+                ).fetchall()
+                cells = rollup.fold(rollup.pick((tuple(row)[1:] for row in rows), shape), self.grain, shape)
+                conn.executemany(_ADD[shape], rollup.params(cells, "sqlite", shape=shape))
+                done = rows[-1][0] if len(rows) == rollup.BUILD_CHUNK else boundary
+                conn.execute(f"UPDATE {rollup.STATE} SET built_to = ? WHERE id = ?", (done, shape.state_id))
+                progress[shape.state_id] = (done, boundary)
+            return progress
 
         return self._built(await self.db.write_in_thread(step))
 
@@ -151,6 +165,6 @@ def _create_schema(conn: sqlite3.Connection, grain: int) -> int:
     return int(conn.execute(f"SELECT grain FROM {rollup.STATE} WHERE id = 1").fetchone()[0])
 
 
-def _state(conn: sqlite3.Connection) -> tuple[int, int]:
-    row = conn.execute(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = 1").fetchone()
+def _state(conn: sqlite3.Connection, shape: rollup.Shape) -> tuple[int, int]:
+    row = conn.execute(f"SELECT built_to, boundary FROM {rollup.STATE} WHERE id = ?", (shape.state_id,)).fetchone()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
