@@ -4,7 +4,7 @@
 // The gateway checks every change with the same reader as the config file; its messages (one
 // per problem, with the path) are listed in the form. A change serves the next request.
 
-import { api, hasRoute, session } from "../api.js";
+import { api, hasRoute, may } from "../api.js";
 import { emptyState, field, fill, h, openDialog, select } from "../dom.js";
 
 const FLAGS = [["tools", "Uses tools"], ["thinking", "Asks for thinking"], ["images", "Has images"], ["web_search", "Uses web search"]];
@@ -36,8 +36,7 @@ export async function render(main) {
 }
 
 function mayWrite() {
-  const may = (session.me && session.me.may) || [];
-  return !session.me || may.includes("write");
+  return may("write");
 }
 
 // ------------------------------------------------------------------ rules
