@@ -108,12 +108,8 @@ class CounterJournal:
         rows = self.counters.take_dirty(settled_only)
         windows = self.counters.take_dirty_windows(settled_only)
         try:
-            if rows:
-                await self.db.executemany(
-                    _UPSERT_COUNTER, [(m, u, h, None if e == FOREVER else e) for m, u, h, e in rows]
-                )
-            if windows:
-                await self.db.write(lambda tx: _write_windows(tx, windows))
+            if rows or windows:
+                await self._write(_statements(rows, windows))
         except BaseException:
             self.counters.dirty.update(m for m, *_ in rows)   # write them next time
             self.counters.untake_windows(windows)
@@ -125,16 +121,39 @@ class CounterJournal:
             await self.db.executemany("DELETE FROM gov_window_entries WHERE meter = ?", [(m,) for m in gone])
 
 
-async def _write_windows(tx: Any, windows: list[WindowChanges]) -> None:
-    """The changes of the sliding windows, in one transaction: the entries admitted or settled
-    since the last flush, each window's row, and the entries that slid out removed."""
+    async def _write(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """The statements in one transaction; on SQLite in one trip to its writer thread."""
+        if self.db.dialect == "sqlite":
+            def run(conn: Any) -> None:
+                for sql, rows in statements:
+                    conn.executemany(sql, rows)
+
+            await self.db.write_in_thread(run)  # type: ignore[attr-defined]
+            return
+
+        async def run_async(tx: Any) -> None:
+            for sql, rows in statements:
+                await tx.executemany(sql, rows)
+
+        await self.db.write(run_async)
+
+
+def _statements(counters: list[tuple[str, int, int, float]],
+                windows: list[WindowChanges]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """What one flush writes: the changed counters; of the sliding windows, the entries admitted
+    or settled since the last flush, each window's row, and the entries that slid out removed."""
+    statements: list[tuple[str, list[tuple[Any, ...]]]] = []
+    if counters:
+        statements.append((_UPSERT_COUNTER, [(m, u, h, None if e == FOREVER else e) for m, u, h, e in counters]))
     entries = [(w.meter, seq, admitted, amount) for w in windows for seq, admitted, amount in w.entries]
     if entries:
-        await tx.executemany(_UPSERT_ENTRY, entries)
-    await tx.executemany(_UPSERT_WINDOW, [(w.meter, w.seconds, w.expires) for w in windows])
+        statements.append((_UPSERT_ENTRY, entries))
+    if windows:
+        statements.append((_UPSERT_WINDOW, [(w.meter, w.seconds, w.expires) for w in windows]))
     slid = [(w.meter, w.below) for w in windows if w.below is not None]
     if slid:
-        await tx.executemany("DELETE FROM gov_window_entries WHERE meter = ? AND seq < ?", slid)
+        statements.append(("DELETE FROM gov_window_entries WHERE meter = ? AND seq < ?", slid))
+    return statements
 
 
 class EntityStore:
