@@ -6,7 +6,9 @@ GET /api/logs/stream           server-sent events of new rows (EventSource: ?tok
 GET /api/logs/{request_id}     one request: every attempt, bodies included when kept
                                (and the caller's role may read them: not finance, not viewers)
 GET /api/usage                 aggregates grouped by key, team, customer, model, provider,
-                               session, day or hour
+                               session, client, day or hour; by session each group also
+                               has the session's key, team, client and first/last seen;
+                               ?sort=cost|requests|last_seen, ?top=N (the rest summed)
 GET /api/usage/summary         what the dashboard shows: spend today/week/month, requests,
                                error rate, latency, cache hits, savings, fallbacks
 
@@ -21,6 +23,7 @@ import asyncio
 import csv
 import io
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +47,7 @@ from .filters import PARAMETERS, Filters, parse_filters, parse_time
 from .live import LiveHub
 from .present import Presenter, iso
 from .queries import GROUPS, MAX_PAGE, LogQueries
+from .report import limited
 
 if TYPE_CHECKING:
     from .plugin import CostLog
@@ -52,6 +56,12 @@ DEFAULT_PAGE = 50
 KEEPALIVE = 15.0
 SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
 CSV_COLUMNS = ("id", "timestamp", *[n for n in NAMES if n not in BODIES], "cost", "currency")
+# /api/usage?sort=: how groups are ranked (first = first shown)
+SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "cost": lambda g: (-g["cost_usd"], -g["requests"]),
+    "requests": lambda g: (-g["requests"], -g["cost_usd"]),
+    "last_seen": lambda g: -(g.get("last_ts") or 0.0),
+}
 
 
 class LogApi:
@@ -118,7 +128,8 @@ class LogApi:
                 "/usage",
                 self.usage,
                 "Requests, tokens, cost and latency percentiles by group",
-                {**PARAMETERS, "by": by},
+                {**PARAMETERS, "by": by, "sort": "order of the groups: cost (default), requests or last_seen "
+                 "(by session: most recently seen first)", "top": "only the first N groups; the rest summed as `others`"},
                 tag="usage",
             ),
             AdminRoute(
@@ -244,11 +255,21 @@ class LogApi:
     async def usage(self, request: web.Request) -> web.StreamResponse:
         filters = scoped(request, parse_filters(request.query))
         by = choice(request.query, "by", GROUPS, default="model") or "model"
+        order = choice(request.query, "sort", tuple(SORTS), default="cost") or "cost"
+        top = whole_number(request.query, "top", default=None, minimum=1, maximum=MAX_PAGE)
+        if order == "last_seen" and by != "session":
+            raise AdminError(400, "sort=last_seen: only with by=session")
         groups, totals = await self.queries.usage_and_totals(filters, by)
+        rank = SORTS[order]
+        if order != "cost":
+            groups.sort(key=rank)  # stable: ties keep the spend order
+        shown, others = limited(groups, top, rank)
         return json_response(
             {
                 "by": by,
-                "groups": [self.present.aggregate(g) for g in groups],
+                "sort": order,
+                "groups": [self.present.aggregate(g) for g in shown],
+                "others": None if others is None else self.present.aggregate(others),
                 "totals": self.present.aggregate(totals),
                 "currency": self.present.currency(),
             }

@@ -74,6 +74,9 @@ class Presenter:
         out["savings_rate"] = saved / without if without > 0 else 0.0
         for usd, local in AGGREGATE_MONEY:
             out[local] = self.amount(out[usd])
+        if "first_ts" in out:  # a session: when it was first and last seen
+            out["first_seen"] = iso(out["first_ts"])
+            out["last_seen"] = iso(out["last_ts"])
         requests = out["requests"]
         out["error_rate"] = out["errors"] / requests if requests else 0.0
         out["cache_hit_rate"] = out["cache_hits"] / requests if requests else 0.0

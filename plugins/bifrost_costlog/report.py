@@ -7,12 +7,16 @@ cached answers would have cost at the price of what would have been served, "sav
 routing" what the requested models would have cost minus what was paid. "Without the gateway"
 is spend plus both, and the savings rate their share of it. `top` keeps the groups that cost
 most and sums the rest into one "others" line, so the totals are those of every row.
+
+By session, each session also shows its key, team, client app and when it was first and last
+seen (a table of its own; extra CSV columns; fields of each JSON group).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -56,18 +60,26 @@ CSV_HEADERS = (
     "p95_ms",
 )
 SAVINGS_HEADERS = ("requests", "cache hits", "spent", "saved by cache", "saved by routing", "without gateway", "saved")
+SESSION_HEADERS = ("key", "team", "client", "first seen", "last seen", "requests", "spent", "saved")
+SESSION_CSV = ("key", "team", "client", "first_seen", "last_seen")
 NO_GROUP = "(none)"
 
 
-def limited(groups: list[dict[str, Any]], top: int | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The `top` groups that cost most (then most requests), in their order, and the rest summed
-    as one group (None when nothing was left out). Percentiles of the rest are not known."""
+def limited(
+    groups: list[dict[str, Any]], top: int | None, rank: Callable[[dict[str, Any]], Any] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The `top` groups first by `rank` (default: that cost most, then most requests), in their
+    order, and the rest summed as one group (None when nothing was left out). Percentiles and
+    session details of the rest are not known."""
     if top is None or len(groups) <= top:
         return groups, None
-    ranked = sorted(range(len(groups)), key=lambda i: (-groups[i]["cost_usd"], -groups[i]["requests"], i))
+    order = rank or (lambda g: (-g["cost_usd"], -g["requests"]))
+    ranked = sorted(range(len(groups)), key=lambda i: (order(groups[i]), i))
     keep = set(ranked[:top])
     rest = [g for i, g in enumerate(groups) if i not in keep]
     others: dict[str, Any] = {"group": f"({len(rest)} others)", "p50_ms": None, "p95_ms": None}
+    if "first_ts" in groups[0]:
+        others.update(dict.fromkeys(("key", "team", "client", "first_ts", "last_ts")))
     for name in INTS:
         others[name] = sum(g[name] for g in rest)
     for name in FLOATS:
@@ -122,12 +134,13 @@ def _json(
 def _csv(groups: list[dict[str, Any]], totals: dict[str, Any], by: str, presenter: Presenter) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow((by, *CSV_HEADERS))
+    extra = SESSION_CSV if by == "session" else ()
+    writer.writerow((by, *extra, *CSV_HEADERS))
     for group in [*groups, {**totals, "group": "TOTAL"}]:
         shown = presenter.aggregate(group)
         shown["currency"] = presenter.code
         writer.writerow(
-            (_label(group["group"]), *("" if shown[h] is None else shown[h] for h in CSV_HEADERS))
+            (_label(group["group"]), *("" if shown.get(h) is None else shown[h] for h in (*extra, *CSV_HEADERS)))
         )
     return buffer.getvalue().rstrip("\n")
 
@@ -153,6 +166,12 @@ def _table(
             [_savings(presenter.aggregate(g), presenter) for g in groups],
             _savings(presenter.aggregate({**totals, "group": "TOTAL"}), presenter),
         )]
+        if by == "session":
+            lines += ["", f"Sessions ({presenter.code}, times UTC)", *_grid(
+                ("session", *SESSION_HEADERS),
+                [_session(presenter.aggregate(g), presenter) for g in groups],
+                _session(presenter.aggregate({**totals, "group": "TOTAL"}), presenter),
+            )]
     if totals["unpriced"]:
         lines.append(
             f"note: {totals['unpriced']} attempt(s) used tokens of a model with no known price; their cost is NOT "
@@ -188,6 +207,25 @@ def _savings(group: dict[str, Any], presenter: Presenter) -> tuple[str, ...]:
         presenter.format_money(group["without_gateway_usd"]),
         f"{group['savings_rate']:.1%}" if group["without_gateway_usd"] > 0 else "",
     )
+
+
+def _session(group: dict[str, Any], presenter: Presenter) -> tuple[str, ...]:
+    return (
+        _label(group["group"]),
+        group.get("key") or "",
+        group.get("team") or "",
+        group.get("client") or "",
+        _minute(group.get("first_seen")),
+        _minute(group.get("last_seen")),
+        f"{group['requests']:,}",
+        presenter.format_money(group["cost_usd"]),
+        presenter.format_money(group["saved_total_usd"]),
+    )
+
+
+def _minute(moment: str | None) -> str:
+    """2026-12-05T08:14:03.120Z -> 2026-12-05 08:14"""
+    return "" if not moment else moment[:16].replace("T", " ")
 
 
 def _cells(group: dict[str, Any], presenter: Presenter) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ const STATUSES = [
   ["5xx", "5xx: provider or gateway error"], ["401", "401 unknown key"], ["402", "402 over budget"],
   ["403", "403 not allowed"], ["429", "429 rate limited"],
 ];
-const FIELDS = ["key", "team", "model", "client", "provider", "status", "cache", "range", "from", "to", "rows"];
-export const DEFAULTS = { key: "", team: "", model: "", client: "", provider: "", status: "", cache: "", range: "24h", from: "", to: "", rows: "requests" };
+const FIELDS = ["key", "team", "model", "client", "session", "provider", "status", "cache", "range", "from", "to", "rows"];
+export const DEFAULTS = { key: "", team: "", model: "", client: "", session: "", provider: "", status: "", cache: "", range: "24h", from: "", to: "", rows: "requests" };
 
 export function fromSearch(search) {
   const state = { ...DEFAULTS };
@@ -29,13 +29,14 @@ export function toSearch(state) {
 }
 
 export function isFiltered(state) {
-  return ["key", "team", "model", "client", "provider", "status", "cache"].some((name) => state[name]);
+  return ["key", "team", "model", "client", "session", "provider", "status", "cache"].some((name) => state[name]);
 }
 
 /** The admin API's query parameters for this state (costlog's filters: key, team, model, ...). */
 export function toParams(state) {
   const params = {
     key: state.key.trim(), team: state.team.trim(), model: state.model.trim(), client: (state.client || "").trim(),
+    session: (state.session || "").trim(),
     provider: state.provider,
     status: state.status, cache_hit: state.cache === "hit" ? "true" : state.cache === "miss" ? "false" : "",
     final: state.rows === "requests" ? "true" : "",
@@ -58,6 +59,7 @@ export function filterForm(state, { providers, suggest }, onchange) {
     team: h("input", { name: "team", type: "search", list: "dl-team", value: state.team, autocomplete: "off", placeholder: "any" }),
     model: h("input", { name: "model", type: "search", list: "dl-model", value: state.model, autocomplete: "off", placeholder: "any" }),
     client: h("input", { name: "client", type: "search", value: state.client, autocomplete: "off", placeholder: "any (codex, gemini-cli…)" }),
+    session: h("input", { name: "session", type: "search", value: state.session, autocomplete: "off", placeholder: "any" }),
     provider: select({ name: "provider" }, [["", "Any provider"], ...providers.map((p) => [p, p])], state.provider),
     status: select({ name: "status" }, STATUSES, state.status),
     cache: select({ name: "cache" }, [["", "Hits and misses"], ["hit", "Cache hits only"], ["miss", "No cache hit"]], state.cache),
@@ -77,7 +79,7 @@ export function filterForm(state, { providers, suggest }, onchange) {
   const reset = h("button", { type: "reset", class: "secondary" }, "Clear filters");
   const form = h("form", { class: "filters card", role: "search", "aria-label": "Filter the log" },
     field("Virtual key", inputs.key), field("Team", inputs.team), field("Model", inputs.model), field("Client app", inputs.client),
-    field("Provider", inputs.provider), field("Status", inputs.status), field("Cache", inputs.cache),
+    field("Session", inputs.session), field("Provider", inputs.provider), field("Status", inputs.status), field("Cache", inputs.cache),
     field("Time", inputs.range), custom, field("Show", inputs.rows),
     h("div", { class: "toolbar" }, h("button", { type: "submit", class: "primary" }, "Apply"), reset), lists);
 

@@ -1,14 +1,16 @@
 // Dashboard: what was spent (today, this week, this month) against the budgets, spend over
-// time, the biggest spenders, and the health figures of the chosen window. Refreshes itself.
+// time, the biggest spenders, the sessions that cost most (each a link to its log rows), and
+// the health figures of the chosen window. Refreshes itself.
 
 import { events, hasRoute } from "../api.js";
 import { barChart, rankBars } from "../chart.js";
 import { emptyState, field, fill, h, select } from "../dom.js";
-import { count, money, moneyUsd, ms, percent, toLocal } from "../format.js";
+import { count, money, moneyUsd, ms, percent, toLocal, when } from "../format.js";
 import { usageRows, usageSummary } from "../usage.js";
 import { budgetOverview } from "./budgets.js";
 
 const REFRESH_MS = 15000;
+const TOP_SESSIONS = 10;
 const WINDOWS = [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]];
 
 export async function render(main, _parts, _settings, search) {
@@ -22,7 +24,7 @@ export async function render(main, _parts, _settings, search) {
   let windowName = WINDOWS.some(([w]) => w === search.get("window")) ? search.get("window") : "7d";
   const picker = select({ name: "window" }, WINDOWS, windowName);
   head.append(h("div", { class: "toolbar" }, field("Window", picker)));
-  const slots = Object.fromEntries(["spend", "budgets", "chart", "health", "rankings"].map((name) => [name, h("div", { "data-slot": name })]));
+  const slots = Object.fromEntries(["spend", "budgets", "chart", "health", "sessions", "rankings"].map((name) => [name, h("div", { "data-slot": name })]));
   const body = h("div", { id: "dashboard" }, Object.values(slots));
   const status = h("p", { class: "hint", role: "status", id: "dashboard-status" }, "Loading…");
   main.append(head, body, status);
@@ -72,6 +74,8 @@ async function load(slots, windowName) {
   const first = await usageSummary({ since });
   const overTime = usageRows(byTime, { since });
   const rankings = ["team", "key", "model", "client"].map((by) => usageRows(by, { since }));
+  // One more than shown: the requests without a session id are one group, left out below.
+  const sessions = usageRows("session", { since, top: TOP_SESSIONS + 1 });
   fill(slots.spend, spendCards(first));
   const filled = [budgets.then((b) => fill(slots.budgets, b.section))];
   if (!first.requests && !first.spend.month.cost_usd) {
@@ -79,15 +83,39 @@ async function load(slots, windowName) {
       h("span", {}, "Send a request through the gateway (for Claude Code: ", h("code", {}, `export ANTHROPIC_BASE_URL=${location.origin}/anthropic`),
         " and a virtual key as ", h("code", {}, "ANTHROPIC_API_KEY"), "); spend and charts appear here within seconds.")));
     fill(slots.health);
+    fill(slots.sessions);
     fill(slots.rankings);
   } else {
     fill(slots.health, healthCards(first, windowText));
     filled.push(overTime.then((rows) => fill(slots.chart, chartSection(rows, byTime, windowName, windowText, first.timezone))));
+    filled.push(sessions.then((rows) => fill(slots.sessions, topSessions(rows, windowName, windowText))));
     filled.push(Promise.all(rankings).then(([teams, keys, models, clients]) => fill(slots.rankings, h("div", { class: "grid two" },
       ranking("By team", teams, "team"), ranking("By virtual key", keys, "key"), ranking("By model", models, "model"),
       ranking("By client app", clients, "client")))));
   }
-  await Promise.all([...filled, overTime, ...rankings]);
+  await Promise.all([...filled, overTime, sessions, ...rankings]);
+}
+
+/** The sessions (a Claude Code or Codex session id) that cost most in the window, each a link
+ * to its log rows. */
+function topSessions(rows, windowName, windowText) {
+  const shown = rows.filter((row) => row.name).slice(0, TOP_SESSIONS);
+  const link = (row) => h("a", { href: `#/logs?session=${encodeURIComponent(row.name)}&range=${windowName}`, title: row.name },
+    row.name.length > 18 ? `${row.name.slice(0, 8)}…${row.name.slice(-6)}` : row.name);
+  return h("section", { class: "card", "aria-labelledby": "h-top-sessions" },
+    h("h2", { id: "h-top-sessions" }, `Top sessions, ${windowText}`),
+    shown.length
+      ? h("div", { class: "table-wrap" }, h("table", { id: "table-top-sessions" },
+        h("caption", { class: "visually-hidden" }, `The sessions that cost most, ${windowText}`),
+        h("thead", {}, h("tr", {}, ["Session", "Key", "Team", "Client app", "First seen", "Last seen", "Requests", "Spent", "Saved"]
+          .map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, shown.map((row) => h("tr", { "data-session": row.name },
+          h("th", { scope: "row" }, link(row)),
+          h("td", {}, row.key || "—"), h("td", {}, row.team || "—"), h("td", {}, row.client || "—"),
+          h("td", {}, when(row.first_ts)), h("td", {}, when(row.last_ts)),
+          h("td", { class: "num" }, count(row.requests)), h("td", { class: "num" }, moneyUsd(row.cost_usd)),
+          h("td", { class: "num" }, moneyUsd(row.saved_total_usd || 0)))))))
+      : h("p", { class: "hint" }, "No requests with a session id in this window. Claude Code sends one with every request (X-Claude-Code-Session-Id)."));
 }
 
 function chartSection(rows, byTime, windowName, windowText, timeZone) {
