@@ -331,12 +331,7 @@ ORDER BY {order}"""
                     counts = cells[row["grp"]].counts
                     counts[int(row["bin"])] = counts.get(int(row["bin"]), 0) + int(row["n"])
         for key, cell in (await self._edge_cells(plan, filters)).items():
-            name = self._group_of(by, key, shape)
-            found = cells.get(name)
-            if found is None:
-                cells[name] = cell
-            else:
-                found.add(cell)
+            _add_cell(cells, self._group_of(by, key, shape), cell)
         return cells
 
     async def _edge_cells(self, plan: RollupPlan, filters: Filters) -> dict[tuple[Any, ...], Cell]:
@@ -349,11 +344,7 @@ ORDER BY {order}"""
             rows = await self.store.fetch(f"SELECT {source} FROM {TABLE} WHERE {where}", params)
             folded = rollup.fold([tuple(row[name] for name in shape.source) for row in rows], self.store.grain, shape)
             for key, cell in folded.items():
-                found = cells.get(key)
-                if found is None:
-                    cells[key] = cell
-                else:
-                    found.add(cell)
+                _add_cell(cells, key, cell)
         return cells
 
     async def session_details(self, filters: Filters) -> dict[Any, dict[str, Any]]:
@@ -482,6 +473,14 @@ def shape_for(filters: Filters, by: str) -> rollup.Shape | None:
     if (by in SESSION_NAMES or by in ("none", *TIME_GROUPS)) and asked <= SESSION_FILTERS:
         return rollup.SESSIONS
     return None
+
+
+def _add_cell(cells: dict[Any, Cell], key: Any, cell: Cell) -> None:
+    found = cells.get(key)
+    if found is None:
+        cells[key] = cell
+    else:
+        found.add(cell)
 
 
 def _no_details() -> dict[str, Any]:
