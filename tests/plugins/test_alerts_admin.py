@@ -192,3 +192,22 @@ async def test_a_threshold_crossed_before_any_channel_fires_once_one_is_added(tm
         await gw.gateway.plugins.budget_update(gw.gateway, [usage])
         [alert] = await hook.wait_for(1)
     assert alert.json()["threshold"] == 50
+
+
+async def test_other_roles_read_the_settings_but_cannot_change_them(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as gw:
+        for username, role in (("vera", "viewer"), ("fin", "finance")):
+            assert (await call(gw, "POST", "/users", {"username": username, "password": "correct horse",
+                                                      "role": role}))[0] == 201
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as person:
+                async with person.post(gw.url + "/api/login", json={"username": username,
+                                                                    "password": "correct horse"}) as answer:
+                    csrf = {"x-csrf-token": (await answer.json())["csrf"]}
+                async with person.get(gw.url + "/api/alerts/config") as answer:
+                    assert answer.status == 200
+                for method, path, body in (("POST", "/alerts/channels", {"name": "x", "type": "webhook",
+                                                                          "url": "http://127.0.0.1:9/x"}),
+                                           ("PATCH", "/alerts/settings", {"budget_thresholds": [10]})):
+                    async with person.request(method, gw.url + "/api" + path, json=body, headers=csrf) as answer:
+                        assert answer.status == 403, (username, path)
+        assert (await call(gw, "GET", "/alerts/config"))[1]["channels"] == []
