@@ -13,14 +13,15 @@ import aiohttp
 import bifrost_alerts
 import orjson
 import pytest
-from bifrost_alerts.runtime import StoredChannel
+from bifrost_alerts.runtime import SECRET_FIELDS, StoredChannel
 from bifrost_alerts.testing import running_webhook_receiver
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_alerts_settings import build, channels, yaml_values
 
 from bifrost_py import BudgetUsage
 from bifrost_py.configschema import ConfigError
+from bifrost_py.secrets import is_sealed
 from bifrost_py.testing import running_gateway
 
 TOKEN = "admin-token"
@@ -211,3 +212,77 @@ async def test_other_roles_read_the_settings_but_cannot_change_them(tmp_path: Pa
                     async with person.request(method, gw.url + "/api" + path, json=body, headers=csrf) as answer:
                         assert answer.status == 403, (username, path)
         assert (await call(gw, "GET", "/alerts/config"))[1]["channels"] == []
+
+
+class MemoryItems:
+    """configstore.ItemStore's interface in memory: the runtime's reading and writing without a database."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.bumps = 0
+
+    async def version(self) -> int:
+        return self.bumps
+
+    async def load(self) -> tuple[int, list[Any]]:
+        from bifrost_py.configstore import StoredItem
+        return self.bumps, [StoredItem(name, data, 0.0, 0.0) for name, data in self.items.items()]
+
+    async def put(self, name: str, data: dict[str, Any]) -> None:
+        self.items[name] = orjson.loads(orjson.dumps(data))
+        self.bumps += 1
+
+    async def delete(self, name: str) -> bool:
+        self.bumps += 1
+        return self.items.pop(name, None) is not None
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                       max_size=3), max_leaves=8)
+channel_bodies = st.fixed_dictionaries({}, optional={
+    "name": st.sampled_from(["c1", "c2", "bad/name", ""]) | json_values,
+    "type": st.sampled_from(["webhook", "slack", "email", "folder"]) | json_values,
+    "url": st.sampled_from(["http://127.0.0.1:9/x", "https://h.example/a/b/c"]) | json_values,
+    "secret": json_values, "password": json_values, "enabled": json_values, "to": json_values,
+    "smtp": st.sampled_from(["smtp://h:25"]) | json_values, "retries": json_values})
+settings_bodies = st.dictionaries(st.sampled_from(["budget_thresholds", "thresholds_for", "loop", "spend_rate", "x"]),
+                                  json_values | st.lists(st.integers(0, 2000), max_size=3), max_size=3)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example([("create", {"name": "c1", "type": "webhook", "url": "http://127.0.0.1:9/x", "secret": SECRET}),
+          ("change", {"retries": 2, "enabled": False}), ("settings", {"budget_thresholds": [10]}),
+          ("create", {"name": "c2", "type": "email", "smtp": "smtp://h:25", "to": ["a@b.c"], "password": "pw"})])
+@given(st.lists(st.tuples(st.sampled_from(["create", "change", "delete", "settings"]),
+                          channel_bodies | settings_bodies), min_size=1, max_size=4))
+def test_any_body_is_applied_or_refused_with_a_status(runtime: Any, steps: list[tuple[str, dict[str, Any]]]) -> None:
+    """Whatever JSON object is sent, a change is made or refused with 400/404/409, never an
+    error; what is stored always reads back without problems."""
+    import asyncio
+
+    from bifrost_py.configstore import ChangeRefused
+
+    runtime.follower.store = MemoryItems()
+    runtime.channels, runtime.overrides, runtime.broken = {}, {}, {}
+
+    async def run() -> None:
+        for action, body in steps:
+            name = body.get("name") if isinstance(body.get("name"), str) else "c1"
+            try:
+                if action == "create":
+                    await runtime.create_channel(body)
+                elif action == "change":
+                    await runtime.change_channel(name, body)
+                elif action == "delete":
+                    await runtime.delete_channel(name)
+                else:
+                    await runtime.change_settings(body)
+            except ChangeRefused as refused:
+                assert refused.status in (400, 404, 409) and str(refused)
+        assert runtime.broken == {}
+        for key, item in runtime.follower.store.items.items():  # every stored secret is sealed
+            fields = SECRET_FIELDS.get(str(item["settings"].get("type")), ()) if key.startswith("channel:") else ()
+            assert all(is_sealed(item["settings"][f]) for f in fields if item["settings"].get(f))
+
+    asyncio.run(run())
