@@ -35,13 +35,18 @@ from bench.__main__ import bodies, gateway_config, stop
 from bifrost_py.testing import free_port, wait_for_port
 
 WARM_UP = 50
+IDLE = 5.0  # seconds of idle gateway counted after the requests
 
 
 def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: int, upstream: int, workdir: Path,
-          keep: Path | None = None) -> float:
-    """Millions of instructions per request of one gateway configuration (`plugins` None: the floor).
+          keep: Path | None = None) -> tuple[float, float]:
+    """Millions of instructions per request of one gateway configuration (`plugins` None: the
+    floor): all of them, and without the background work a gateway does while idle (its timers:
+    under valgrind a request takes some 50 times longer, so a timer's rounds would weigh 50
+    times more per request than they do at full speed). The idle rate is counted for IDLE
+    seconds after the requests and subtracted for the time they took.
 
-    `keep`: also copy callgrind's output there, for `callgrind_annotate`."""
+    `keep`: also copy callgrind's output of the requests there, for `callgrind_annotate`."""
     port = free_port()
     env = dict(os.environ, PYTHONMALLOC="malloc")  # callgrind counts malloc's work, not pymalloc's
     if plugins is None:
@@ -62,20 +67,29 @@ def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: i
         url = f"http://127.0.0.1:{port}{path}"
         asyncio.run(_send(url, body, headers, WARM_UP))
         _control("-i", "on", process.pid)
+        started = time.monotonic()
         asyncio.run(_send(url, body, headers, requests))
+        took = time.monotonic() - started
+        _control("-i", "off", process.pid)
+        _control("-d", None, process.pid)
+        _control("-i", "on", process.pid)
+        time.sleep(IDLE)
         _control("-i", "off", process.pid)
         _control("-d", None, process.pid)
         time.sleep(1)
     finally:
         stop(process)
-    outputs = {name: max((int(line.split()[1]) for line in Path(name).read_text().splitlines()
-                          if line.startswith("totals:")), default=0) for name in glob.glob(f"{out}*")}
-    if not outputs:
-        return 0.0
-    biggest = max(outputs, key=outputs.__getitem__)
+    dumps = sorted(glob.glob(f"{out}.*"), key=lambda name: int(name.rsplit(".", 1)[1].split("-")[0]))
+    if len(dumps) < 2:
+        return 0.0, 0.0
+    busy, idle = (_totals(Path(name)) for name in dumps[:2])
     if keep is not None:
-        shutil.copy(biggest, keep)
-    return outputs[biggest] / requests / 1e6
+        shutil.copy(dumps[0], keep)
+    return busy / requests / 1e6, max(0.0, busy - idle / IDLE * took) / requests / 1e6
+
+
+def _totals(path: Path) -> int:
+    return max((int(line.split()[1]) for line in path.read_text().splitlines() if line.startswith("totals:")), default=0)
 
 
 async def _send(url: str, body: bytes, headers: dict[str, str], n: int) -> None:
@@ -112,8 +126,9 @@ def main() -> None:
         if args.ref is not None:
             checkouts.insert(0, ("ref", args.ref.resolve()))
         modes = [stream for stream in (False, True) if args.only in (None, "stream" if stream else "json")]
-        print(f"{'checkout':<10}{'plugins':<9}{'mode':<8}{'M instructions/request':>24}{'x floor':>9}")
-        floor: dict[bool, float] = {}
+        print(f"{'checkout':<10}{'plugins':<9}{'mode':<8}{'M instr/request':>16}{'x floor':>9}"
+              f"{'without idle timers':>21}{'x floor':>9}")
+        floor: dict[bool, tuple[float, float]] = {}
         for plugins in (None, False, True):
             for stream in modes:
                 for name, checkout in ([("floor", None)] if plugins is None else checkouts):
@@ -121,9 +136,10 @@ def main() -> None:
                     label = {None: "-", False: "none", True: "all"}[plugins]
                     keep = args.keep / f"{name}-{label}-{mode}.out" if args.keep else None
                     value = count(checkout, plugins, stream, args.requests, upstream_port, workdir, keep)
-                    floor.setdefault(stream, value)
-                    ratio = value / floor[stream] if floor[stream] else 0.0
-                    print(f"{name:<10}{label:<9}{mode:<8}{value:>24.3f}{ratio:>8.2f}x", flush=True)
+                    base = floor.setdefault(stream, value)
+                    ratios = [v / b if b else 0.0 for v, b in zip(value, base)]
+                    print(f"{name:<10}{label:<9}{mode:<8}{value[0]:>16.3f}{ratios[0]:>8.2f}x"
+                          f"{value[1]:>21.3f}{ratios[1]:>8.2f}x", flush=True)
     finally:
         stop(upstream)
         shutil.rmtree(workdir, ignore_errors=True)
