@@ -115,6 +115,20 @@ def test_a_webhook_channel_added_on_the_page_gets_a_signed_test_alert(page: Any)
     assert Receiver.signatures[before] == signature(PAGE_SECRET, Receiver.bodies[before])
     expect(page.locator("#table-alerts tbody tr").first.locator(".badge.ok")).to_have_text("ops-hook ✓")
 
+    # an edit that leaves the secret field empty keeps the stored secret
+    page.get_by_role("button", name="Edit ops-hook").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Signing secret")).to_have_value("")
+    dialog.get_by_role("button", name="Save channel").click()
+    expect(page.get_by_role("status")).to_contain_text("Channel ops-hook saved")
+    page.get_by_role("button", name="Send a test alert to ops-hook").click()
+    expect(page.get_by_role("status")).to_contain_text("ops-hook delivered")
+    assert Receiver.signatures[-1] == signature(PAGE_SECRET, Receiver.bodies[-1])
+
+    page.get_by_label("Spend rate: alarm above (per hour)").fill("500")
+    page.get_by_role("button", name="Save spend-rate alarm").click()
+    expect(page.locator("#alerts-guards")).to_contain_text("spend rate above 500 per hour")
+
     page.get_by_label("Tier").select_option("key")
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_label("Thresholds (percent)").fill("25, 90")
