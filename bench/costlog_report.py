@@ -149,7 +149,8 @@ async def pg_sizes(url: str) -> str:
     try:
         names = sorted(r["tablename"] for r in await connection.fetch(
             "SELECT tablename FROM pg_tables WHERE tablename LIKE 'request_log%'"))
-        return ", ".join(f"{n}: {await connection.fetchval(f'SELECT COUNT(*) FROM {n}'):,}" for n in names)
+        counted = [f"{n}: {await connection.fetchval(f'SELECT COUNT(*) FROM {n}'):,}" for n in names]
+        return ", ".join(counted)
     finally:
         await connection.close()
 

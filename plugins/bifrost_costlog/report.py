@@ -171,6 +171,7 @@ def _table(
                 ("session", *SESSION_HEADERS),
                 [_session(presenter.aggregate(g), presenter) for g in groups],
                 _session(presenter.aggregate({**totals, "group": "TOTAL"}), presenter),
+                left=6,
             )]
     if totals["unpriced"]:
         lines.append(
@@ -185,13 +186,14 @@ def _table(
     return "\n".join(lines)
 
 
-def _grid(header: tuple[str, ...], body: list[tuple[str, ...]], total: tuple[str, ...]) -> list[str]:
-    """Aligned lines: the header, a rule, the body, a rule, the total."""
+def _grid(header: tuple[str, ...], body: list[tuple[str, ...]], total: tuple[str, ...], left: int = 1) -> list[str]:
+    """Aligned lines: the header, a rule, the body, a rule, the total; the first `left` columns
+    (text) aligned left, the rest (numbers) right."""
     widths = [max(len(str(row[i])) for row in [header, *body, total]) for i in range(len(header))]
     rule = "  ".join("-" * w for w in widths)
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     return [line(header), rule, *(line(row) for row in body), rule, line(total)]
 
