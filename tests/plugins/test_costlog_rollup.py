@@ -232,7 +232,8 @@ async def test_spend_from_the_rollup_matches_the_rows(logs_url: str) -> None:
         try:
             await insert(store, rows)
             queries = LogQueries(store, zone)
-            for filters in (Filters(), Filters(key="alice"), Filters(model="gpt-4o", team="data")):
+            for filters in (Filters(), Filters(key="alice"), Filters(model="gpt-4o", team="data"),
+                            Filters(session="s-1"), Filters(client="codex", team="data")):
                 spent = await queries.spend(filters, NOW - 1234.5)
                 starts = queries.period_starts(NOW - 1234.5)
                 for name, start in starts.items():

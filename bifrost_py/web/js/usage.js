@@ -3,7 +3,9 @@
 
 import { api } from "./api.js";
 
-/** Groups of `by` (key, team, customer, model, provider, day, hour) for the given filters. */
+/** Groups of `by` (key, team, customer, model, provider, client, session, day, hour) for the
+ * given filters (and `sort`, `top`). By session each row also has key, team, client, first_ts
+ * and last_ts. */
 export async function usageRows(by, filters = {}) {
   const data = await api("GET", "/usage", { params: { by, ...filters } });
   const rows = Array.isArray(data) ? data : data.rows || data.groups || data.usage || [];
