@@ -1,17 +1,19 @@
 """The alerts' admin API: history with deliveries, deliveries alone, the settings, a test alert,
-and the channels, thresholds and guards changed at run time (runtime.py).
+and the channels, reports, thresholds and guards changed at run time (runtime.py).
 
     POST   /alerts/channels          add a channel: its settings as under alerts.channels.NAME,
                                      plus "name" and "enabled" (default true)
     GET    /alerts/channels/{name}   one channel, secrets masked
     PATCH  /alerts/channels/{name}   change the fields given (null removes one; a secret left
                                      out is kept); {"enabled": false} disables it
-    DELETE /alerts/channels/{name}   delete a channel added here
+    DELETE /alerts/channels/{name}   delete a channel added here (409 while a report sends to it)
+    POST   /alerts/reports, GET/PATCH/DELETE /alerts/reports/{name}: the same for scheduled reports
+                                     (their settings as under reports.NAME)
     GET    /alerts/settings          thresholds and guards, with where each comes from
     PATCH  /alerts/settings          set budget_thresholds, thresholds_for (per entity), spend_rate,
                                      loop; null puts one back to its default
 
-The config file's channels and settings are read-only here (409). Problems are the file's
+The config file's channels, reports and settings are read-only here (409). Problems are the file's
 (400, worded as `bifrost-py check` words them). Every change is recorded in the audit log with
 the GET of its path before and after (secrets masked).
 """
@@ -35,6 +37,8 @@ from bifrost_py.admin import (
 )
 from bifrost_py.configstore import ChangeRefused
 
+from .settings import REPORT_FORMATS, REPORT_GROUPS
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -49,6 +53,11 @@ CHANNEL_BODY = {"type": "object", "required": ["name", "type"], "properties": {
     "smtp": {"type": "string"}, "starttls": {"type": "boolean"}, "username": {"type": "string"},
     "password": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "array", "items": {"type": "string"}},
     "path": {"type": "string"}, "retries": {"type": "integer"}, "backoff": {}, "timeout": {}}}
+REPORT_HINT = '{"name": "weekly", "schedule": "0 9 * * MON", "timezone": "Asia/Kolkata", "send_to": ["ops-hook"]}'
+REPORT_BODY = {"type": "object", "required": ["name", "schedule"], "properties": {
+    "name": {"type": "string"}, "schedule": {"type": "string"}, "timezone": {"type": "string"}, "since": {},
+    "by": {"enum": list(REPORT_GROUPS)}, "format": {"enum": list(REPORT_FORMATS)},
+    "send_to": {"type": "array", "items": {"type": "string"}}}}
 SETTINGS_BODY = {"type": "object", "properties": {
     "budget_thresholds": {"type": ["array", "null"], "items": {"type": "integer"}},
     "thresholds_for": {"type": "object", "additionalProperties": {"type": ["array", "null"]}},
@@ -107,20 +116,35 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
                 raise AdminError(exc.status, str(exc), **extra) from None
         return handler
 
-    async def create_channel(request: web.Request) -> Any:
-        return await runtime().create_channel(await json_body(request, hint=CHANNEL_HINT))
+    def item_routes(plural: str, what: str, label: str, body: dict[str, Any], hint: str) -> list[AdminRoute]:
+        """POST /alerts/PLURAL and GET/PATCH/DELETE /alerts/PLURAL/{name}, on the runtime's
+        create_WHAT, change_WHAT, delete_WHAT and WHAT_view."""
+        item = f"/alerts/{plural}/{{name}}"
 
-    async def one_channel(request: web.Request) -> Any:
-        if plugin.runtime is None:
-            raise AdminError(404, f"no alert channel named {request.match_info['name']!r}", type="not_found_error")
-        return plugin.runtime.channel_view(request.match_info["name"])
+        async def create(request: web.Request) -> Any:
+            return await getattr(runtime(), f"create_{what}")(await json_body(request, hint=hint))
 
-    async def change_channel(request: web.Request) -> Any:
-        return await runtime().change_channel(request.match_info["name"], await json_body(request, hint=CHANNEL_HINT))
+        async def one(request: web.Request) -> Any:
+            if plugin.runtime is None:
+                raise ChangeRefused(404, f"no {label} named {request.match_info['name']!r}")
+            return getattr(plugin.runtime, f"{what}_view")(request.match_info["name"])
 
-    async def delete_channel(request: web.Request) -> Any:
-        await runtime().delete_channel(request.match_info["name"])
-        return {"deleted": request.match_info["name"]}
+        async def change(request: web.Request) -> Any:
+            return await getattr(runtime(), f"change_{what}")(request.match_info["name"],
+                                                              await json_body(request, hint=hint))
+
+        async def delete(request: web.Request) -> Any:
+            await getattr(runtime(), f"delete_{what}")(request.match_info["name"])
+            return {"deleted": request.match_info["name"]}
+
+        return [
+            AdminRoute("POST", f"/alerts/{plural}", answering(create, 201), f"Alerts: add a {label} (in service at "
+                       "once, on every instance within seconds)", body=body, tag="alerts"),
+            AdminRoute("GET", item, answering(one), f"Alerts: one {label} (secrets masked)", tag="alerts"),
+            AdminRoute("PATCH", item, answering(change), f"Alerts: change a {label} added here (null removes a "
+                       "field; a secret left out is kept)", body=body, tag="alerts"),
+            AdminRoute("DELETE", item, answering(delete), f"Alerts: delete a {label} added here", tag="alerts"),
+        ]
 
     async def show_settings(request: web.Request) -> Any:
         return plugin.runtime.settings_view() if plugin.runtime is not None else {}
@@ -128,8 +152,6 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
     async def change_settings(request: web.Request) -> Any:
         return await runtime().change_settings(
             await json_body(request, hint='{"budget_thresholds": [10, 50, 100], "thresholds_for": {"team:backend": [80]}}'))
-
-    channel = "/alerts/channels/{name}"
 
     return [
         AdminRoute("GET", "/alerts", history, "Alerts: the alerts sent, newest first, with their deliveries",
@@ -142,12 +164,8 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
         AdminRoute("POST", "/alerts/test", send_test, "Alerts: send a test alert to one channel (or all) and "
                    "answer with each delivery", body={"type": "object", "properties": {"channel": {"type": "string"}}},
                    tag="alerts"),
-        AdminRoute("POST", "/alerts/channels", answering(create_channel, 201), "Alerts: add a channel (it gets "
-                   "the next alert, on every instance within seconds)", body=CHANNEL_BODY, tag="alerts"),
-        AdminRoute("GET", channel, answering(one_channel), "Alerts: one channel (secrets masked)", tag="alerts"),
-        AdminRoute("PATCH", channel, answering(change_channel), "Alerts: change, enable or disable a channel added "
-                   "here", body=CHANNEL_BODY, tag="alerts"),
-        AdminRoute("DELETE", channel, answering(delete_channel), "Alerts: delete a channel added here", tag="alerts"),
+        *item_routes("channels", "channel", "channel", CHANNEL_BODY, CHANNEL_HINT),
+        *item_routes("reports", "report", "scheduled report", REPORT_BODY, REPORT_HINT),
         AdminRoute("GET", "/alerts/settings", answering(show_settings), "Alerts: thresholds and guards, and where "
                    "each comes from", tag="alerts"),
         AdminRoute("PATCH", "/alerts/settings", answering(change_settings), "Alerts: set thresholds (global and "

@@ -28,7 +28,7 @@ from .message import Message
 from .outbox import Outbox
 from .reports import ScheduledReport
 from .runtime import AlertConfig
-from .settings import REPORTS, SECTION, AlertSettings, read_reports, read_settings
+from .settings import REPORTS, SECTION, AlertSettings, ReportSettings, read_reports, read_settings
 from .store import AlertStore
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bifrost_py.budgets import BudgetUsage
     from bifrost_py.context import Call
     from bifrost_py.gateway import Gateway
+    from bifrost_py.periodic import Periodic
 
 log = logging.getLogger("bifrost_py.alerts")
 DRAIN_SECONDS = 30.0
@@ -55,7 +56,7 @@ class AlertsBase:
         self.outbox: Outbox | None = None
         self.thresholds: Thresholds | None = None
         self.session: aiohttp.ClientSession | None = None
-        self.reports: list[ScheduledReport] = []
+        self.reports: dict[str, tuple[ScheduledReport, Periodic]] = {}   # by name, with its periodic task
         self.rate: SpendRateGuard | None = None
         self.loops: LoopDetector | None = None
         self.runtime: AlertConfig | None = None
@@ -69,15 +70,25 @@ class AlertsBase:
         self.rate = SpendRateGuard(self.settings.spend_rate) if self.settings.spend_rate.on else None
         self.loops = LoopDetector(self.settings.loop) if self.settings.loop.repeats else None
         self.runtime = AlertConfig(gateway, self.apply_settings)
-        self.runtime.read_all = settings
+        self.runtime.read_all = self.settings
 
     def apply_settings(self, settings: AlertSettings) -> None:
         """Put new settings (the file's with what was changed at run time) in service in one
-        step: the next threshold check, guard and delivery use them. Channels whose settings
-        did not change are kept (with their connections); the guards keep what they counted
-        unless their own settings changed."""
+        step: the next threshold check, guard, delivery and report use them. Channels whose
+        settings did not change are kept (with their connections); the guards keep what they
+        counted unless their own settings changed; a report whose settings changed is
+        rescheduled, one deleted stops."""
         old = self.settings
-        self.settings = replace(settings, reports=old.reports)
+        self.settings = settings
+        if self.outbox is not None:
+            wanted = {report.name: report for report in settings.reports}
+            for name, (scheduled, periodic) in list(self.reports.items()):
+                if wanted.get(name) != scheduled.settings:
+                    del self.reports[name]
+                    self._stop(periodic)
+            for name, report in wanted.items():
+                if name not in self.reports:
+                    self.reports[name] = self._schedule(report)
         if self.outbox is not None and self.session is not None:
             kept = self.outbox.channels
             self.outbox.channels = {
@@ -89,6 +100,16 @@ class AlertsBase:
             self.rate = SpendRateGuard(settings.spend_rate) if settings.spend_rate.on else None
         if settings.loop != old.loop:
             self.loops = LoopDetector(settings.loop) if settings.loop.repeats else None
+
+    def _schedule(self, report: ReportSettings) -> tuple[ScheduledReport, Periodic]:
+        assert self.gateway is not None and self.outbox is not None
+        scheduled = ScheduledReport(self.gateway, report, self.outbox)
+        return scheduled, self.gateway.every(scheduled.until_next, scheduled.run, name=f"alerts: report {report.name}",
+                                             final=False)
+
+    def _stop(self, periodic: Periodic) -> None:
+        assert self.gateway is not None
+        self.gateway.spawn(periodic.stop())  # a report being sent finishes; no round after it
 
     @hookimpl
     def bifrost_admin_routes(self, gateway: Gateway) -> list[AdminRoute]:
@@ -104,9 +125,10 @@ class AlertsBase:
     def status(self) -> dict[str, Any]:
         shown = self.settings.shown()
         if self.runtime is not None:
-            shown |= {"channels": self.runtime.channel_views(), "settings": self.runtime.settings_view()}
+            shown |= {"channels": self.runtime.channel_views(), "reports": self.runtime.report_views(),
+                      "settings": self.runtime.settings_view()}
         return {**shown, "active": self.active, "editable": self.active,
-                "next_reports": {r.settings.name: r.next_fire() for r in self.reports},
+                "next_reports": {name: scheduled.next_fire() for name, (scheduled, _) in self.reports.items()},
                 "shared_marks": "redis" if self.store is not None and self.store.redis is not None else "sql",
                 "in_flight": len(self.outbox.tasks) if self.outbox is not None else 0}
 
@@ -128,11 +150,9 @@ class AlertsPlugin(AlertsBase):
         self.outbox = Outbox(self.store, channels)
         self.thresholds = Thresholds(gateway, self.settings, self.store)
         for report in self.settings.reports:
-            scheduled = ScheduledReport(gateway, report, self.outbox)
-            gateway.every(scheduled.until_next, scheduled.run, name=f"alerts: report {report.name}", final=False)
-            self.reports.append(scheduled)
+            self.reports[report.name] = self._schedule(report)
         gateway.every(3600.0, self.store.prune, name="alerts: forgetting expired marks", final=False)
-        if self.runtime is not None:  # channels, thresholds and guards changed at run time
+        if self.runtime is not None:  # channels, reports, thresholds and guards changed at run time
             await self.runtime.follower.start()
 
     @hookimpl

@@ -5,13 +5,15 @@ Kept on the gateway's database as items of the kind "alerts" of the core's confi
 so another instance on the same database applies a change within a few seconds):
 
     channel:NAME   {"settings": {as under alerts.channels.NAME, its secret sealed}, "enabled": bool}
+    report:NAME    {"settings": {as under reports.NAME}}
     settings       {"budget_thresholds": [...], "thresholds_for": {"team:x": [...]},
                     "spend_rate": {...}, "loop": {...}}   (each key only when set here)
 
 Every change, and every reload, is validated by the YAML's own reader (settings.read_settings)
 on the config file's `alerts:` section with the stored parts written into it, so a value the
-file would refuse is refused with the same message and path. What the file sets (its channels,
-its thresholds, its guards) is read-only here. A stored channel gets the alerts (it is added to
+file would refuse is refused with the same message and path (and the `reports:` section,
+read by read_reports, the same way). What the file sets (its channels, reports, thresholds,
+guards) is read-only here. A stored channel gets the alerts (it is added to
 `send_to`) while it is enabled. A reload reads new frozen AlertSettings and hands them to the
 plugin in one step (`apply`): the next threshold crossing or delivery uses them.
 
@@ -34,7 +36,7 @@ from bifrost_py.configstore import ChangeRefused, Follower, ItemStore, StoredIte
 from bifrost_py.providerregistry import data_dir
 from bifrost_py.secrets import SecretBox, SecretError, is_sealed, master_box
 
-from .settings import SECTION, AlertSettings, read_settings
+from .settings import REPORTS, SECTION, AlertSettings, read_reports, read_settings
 
 if TYPE_CHECKING:
     from bifrost_py.gateway import Gateway
@@ -44,10 +46,11 @@ log = logging.getLogger("bifrost_py.alerts")
 KIND = "alerts"
 SETTINGS_ITEM = "settings"
 CHANNEL_PREFIX = "channel:"
+REPORT_PREFIX = "report:"
 EDITABLE = ("budget_thresholds", "thresholds_for", "spend_rate", "loop")
 SECRET_FIELDS = {"webhook": ("secret",), "slack": ("url",), "email": ("password",)}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-CONTROL_FIELDS = ("name", "enabled", "source", "read_only", "problems")
+CONTROL_FIELDS = ("name", "enabled", "source", "read_only", "problems", "next")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,11 @@ class AlertConfig:
         self.yaml_raw: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
         channels = self.yaml_raw.get("channels")
         self.yaml_channels: dict[str, Any] = dict(channels) if isinstance(channels, dict) else {}
+        reports = gateway.config.sections.get(REPORTS)
+        self.yaml_reports: dict[str, Any] = dict(reports) if isinstance(reports, dict) else {}
         self.channels: dict[str, StoredChannel] = {}        # the stored channels in service (or disabled)
+        self.reports: dict[str, dict[str, Any]] = {}        # the stored reports, as under reports.NAME
+        self.broken_reports: dict[str, list[str]] = {}
         self.overrides: dict[str, Any] = {}                 # the stored thresholds and guards
         self.broken: dict[str, list[str]] = {}              # stored parts that no longer validate, left out
         self.read_all = AlertSettings()                     # the last settings read, disabled channels included
@@ -95,12 +102,18 @@ class AlertConfig:
                 raw[key] = overrides[key]
         return raw
 
-    def read(self, channels: dict[str, StoredChannel], overrides: dict[str, Any]) -> tuple[AlertSettings, list[str]]:
-        """The settings with these stored parts, and their problems worded as for the file."""
+    def read(self, channels: dict[str, StoredChannel], overrides: dict[str, Any],
+             reports: dict[str, dict[str, Any]] | None = None) -> tuple[AlertSettings, list[str]]:
+        """The settings with these stored parts (`reports`: the stored reports, by default those
+        in service), and their problems worded as for the file."""
         problems = Problems()
         section = Section(self.section(channels, overrides), SECTION, problems)
         settings = read_settings(section, self.gateway)
         section.done()
+        report_section = Section({**self.yaml_reports, **(self.reports if reports is None else reports)}, REPORTS,
+                                 problems)
+        settings = replace(settings, reports=read_reports(report_section, settings.channels))
+        report_section.done()
         return settings, problems.items
 
     def in_service(self, settings: AlertSettings) -> AlertSettings:
@@ -132,7 +145,7 @@ class AlertConfig:
                 name = row.name[len(CHANNEL_PREFIX):]
                 channel = StoredChannel(self._opened(name, dict(row.data.get("settings") or {})),
                                         bool(row.data.get("enabled", True)))
-                _, problems = self.read({**channels, name: channel}, {})
+                _, problems = self.read({**channels, name: channel}, {}, {})
                 if name in self.yaml_channels:
                     problems = [f"alerts.channels.{name}: the config file has a channel of this name"]
                 if problems:
@@ -140,13 +153,28 @@ class AlertConfig:
                     log.error("alerts: stored channel %r is not valid, left out: %s", name, "; ".join(problems))
                 else:
                     channels[name] = channel
-        settings, problems = self.read(channels, overrides)
+        reports: dict[str, dict[str, Any]] = {}
+        broken_reports: dict[str, list[str]] = {}
+        for row in rows:
+            if row.name.startswith(REPORT_PREFIX):
+                name = row.name[len(REPORT_PREFIX):]
+                report = dict(row.data.get("settings") or {})
+                _, problems = self.read(channels, {}, {**reports, name: report})
+                if name in self.yaml_reports:
+                    problems = [f"reports.{name}: the config file has a report of this name"]
+                if problems:
+                    broken_reports[name] = problems
+                    log.error("alerts: stored report %r is not valid, left out: %s", name, "; ".join(problems))
+                else:
+                    reports[name] = report
+        settings, problems = self.read(channels, overrides, reports)
         if problems:
             broken[SETTINGS_ITEM] = problems
             log.error("alerts: stored thresholds and guards are not valid, left out: %s", "; ".join(problems))
             overrides = {}
-            settings, _ = self.read(channels, overrides)
+            settings, _ = self.read(channels, overrides, reports)
         self.channels, self.overrides, self.broken, self.read_all = channels, overrides, broken, settings
+        self.reports, self.broken_reports = reports, broken_reports
         self._apply(self.in_service(settings))
 
     # ------------------------------------------------------------------ secrets
@@ -186,6 +214,21 @@ class AlertConfig:
                 return view
         raise ChangeRefused(404, f"no alert channel named {name!r}")
 
+    def report_views(self) -> list[dict[str, Any]]:
+        """Every scheduled report, the file's first (read-only)."""
+        shown = {r.name: r.shown() for r in self.read_all.reports}
+        out = [{**shown[n], "source": "config", "read_only": True, "problems": []} for n in self.yaml_reports
+               if n in shown]
+        out += [{**shown[n], "source": "ui", "read_only": False, "problems": []} for n in self.reports if n in shown]
+        out += [{"name": n, "source": "ui", "read_only": False, "problems": p} for n, p in self.broken_reports.items()]
+        return out
+
+    def report_view(self, name: str) -> dict[str, Any]:
+        for view in self.report_views():
+            if view["name"] == name:
+                return view
+        raise ChangeRefused(404, f"no report named {name!r}")
+
     def settings_view(self) -> dict[str, Any]:
         """Where each editable setting comes from ("config", "ui" or "default") and what it is."""
         shown = self.read_all.shown()
@@ -201,44 +244,48 @@ class AlertConfig:
     # ------------------------------------------------------------------ changes
 
     async def create_channel(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("name")
-        if not isinstance(name, str) or not NAME.match(name):
-            raise ChangeRefused(400, "name: required; letters, digits and . _ - (at most 64, starting with a "
-                                     "letter or digit)")
-        self._not_yaml(name)
-        if name in self.channels or name in self.broken:
-            raise ChangeRefused(409, f"an alert channel named {name!r} already exists: PATCH changes it")
-        settings = {k: v for k, v in body.items() if k not in CONTROL_FIELDS and v is not None}
-        await self._put_channel(name, StoredChannel(settings, _enabled(body, True)))
+        name = self._new_name("alert channel", body, self.yaml_channels, {*self.channels, *self.broken})
+        channel = StoredChannel(_fields(body), _enabled(body, True))
+        await self._write(CHANNEL_PREFIX + name, self.read({**self.channels, name: channel}, self.overrides),
+                          {"settings": self._sealed(name, channel.settings), "enabled": channel.enabled})
         return self.channel_view(name)
 
     async def change_channel(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Change the fields `body` gives (null removes one); a secret left out is kept."""
-        self._not_yaml(name)
         old = self.channels.get(name)
-        if old is None:
-            raise ChangeRefused(404, f"no alert channel named {name!r} added here")
-        if body.get("name", name) != name:
-            raise ChangeRefused(400, "name: cannot be changed; add a new channel and delete this one")
-        if body.get("type", old.settings.get("type")) != old.settings.get("type"):
-            raise ChangeRefused(400, "type: cannot be changed; add a new channel and delete this one")
-        settings = dict(old.settings)
-        for key, value in body.items():
-            if key in CONTROL_FIELDS:
-                continue
-            if value is None:
-                settings.pop(key, None)
-            else:
-                settings[key] = value
-        await self._put_channel(name, StoredChannel(settings, _enabled(body, old.enabled)))
+        settings = self._edited("alert channel", name, self.yaml_channels, old.settings if old else None, body)
+        channel = StoredChannel(settings, _enabled(body, old.enabled if old else True))
+        await self._write(CHANNEL_PREFIX + name, self.read({**self.channels, name: channel}, self.overrides),
+                          {"settings": self._sealed(name, channel.settings), "enabled": channel.enabled})
         return self.channel_view(name)
 
     async def delete_channel(self, name: str) -> None:
-        self._not_yaml(name)
+        self._not_yaml("alert channel", name, self.yaml_channels)
         if name not in self.channels and name not in self.broken:
             raise ChangeRefused(404, f"no alert channel named {name!r} added here")
-        await (await self.follower.open()).delete(CHANNEL_PREFIX + name)
-        await self.reload()
+        _, problems = self.read({n: c for n, c in self.channels.items() if n != name}, self.overrides)
+        if problems:  # a report still sends to it
+            raise ChangeRefused(409, f"alert channel {name!r} is in use: " + "; ".join(problems), problems)
+        await self._delete(CHANNEL_PREFIX + name)
+
+    async def create_report(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = self._new_name("report", body, self.yaml_reports, {*self.reports, *self.broken_reports})
+        report = _fields(body)
+        await self._write(REPORT_PREFIX + name, self.read(self.channels, self.overrides, {**self.reports, name: report}),
+                          {"settings": report})
+        return self.report_view(name)
+
+    async def change_report(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        report = self._edited("report", name, self.yaml_reports, self.reports.get(name), body)
+        await self._write(REPORT_PREFIX + name, self.read(self.channels, self.overrides, {**self.reports, name: report}),
+                          {"settings": report})
+        return self.report_view(name)
+
+    async def delete_report(self, name: str) -> None:
+        self._not_yaml("report", name, self.yaml_reports)
+        if name not in self.reports and name not in self.broken_reports:
+            raise ChangeRefused(404, f"no report named {name!r} added here")
+        await self._delete(REPORT_PREFIX + name)
 
     async def change_settings(self, body: dict[str, Any]) -> dict[str, Any]:
         """Set the thresholds and guards `body` names; null puts one back to its default. In
@@ -258,26 +305,52 @@ class AlertConfig:
                                                   "thresholds_for.")
             if not overrides["thresholds_for"]:
                 del overrides["thresholds_for"]
-        _, problems = self.read(self.channels, overrides)
-        if problems:
-            raise ChangeRefused(400, "; ".join(problems), problems)
-        await (await self.follower.open()).put(SETTINGS_ITEM, overrides)
-        await self.reload()
+        await self._write(SETTINGS_ITEM, self.read(self.channels, overrides), overrides)
         return self.settings_view()
 
-    async def _put_channel(self, name: str, channel: StoredChannel) -> None:
-        _, problems = self.read({**self.channels, name: channel}, self.overrides)
+    def _new_name(self, what: str, body: dict[str, Any], in_file: dict[str, Any], stored: set[str]) -> str:
+        name = body.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise ChangeRefused(400, "name: required; letters, digits and . _ - (at most 64, starting with a "
+                                     "letter or digit)")
+        self._not_yaml(what, name, in_file)
+        if name in stored:
+            raise ChangeRefused(409, f"a {what} named {name!r} already exists: PATCH changes it")
+        return name
+
+    def _edited(self, what: str, name: str, in_file: dict[str, Any], old: dict[str, Any] | None,
+                body: dict[str, Any]) -> dict[str, Any]:
+        """`old` with the fields `body` gives (null removes one); its name and type stay."""
+        self._not_yaml(what, name, in_file)
+        if old is None:
+            raise ChangeRefused(404, f"no {what} named {name!r} added here")
+        for fixed, given in (("name", name), ("type", old.get("type"))):
+            if body.get(fixed, given) != given:
+                raise ChangeRefused(400, f"{fixed}: cannot be changed; add a new {what} and delete this one")
+        return _merged(old, _fields(body, keep_null=True), set(), "")
+
+    async def _write(self, item: str, read: tuple[AlertSettings, list[str]], data: dict[str, Any]) -> None:
+        """Store `data` under `item` unless `read` (the settings with it) has problems."""
+        _, problems = read
         if problems:
             raise ChangeRefused(400, "; ".join(problems), problems)
-        store = await self.follower.open()
-        await store.put(CHANNEL_PREFIX + name, {"settings": self._sealed(name, channel.settings),
-                                                "enabled": channel.enabled})
+        await (await self.follower.open()).put(item, data)
         await self.reload()
 
-    def _not_yaml(self, name: str) -> None:
-        if name in self.yaml_channels:
-            raise ChangeRefused(409, f"alert channel {name!r} comes from the config file: it is read-only here; "
+    async def _delete(self, item: str) -> None:
+        await (await self.follower.open()).delete(item)
+        await self.reload()
+
+    @staticmethod
+    def _not_yaml(what: str, name: str, in_file: dict[str, Any]) -> None:
+        if name in in_file:
+            raise ChangeRefused(409, f"{what} {name!r} comes from the config file: it is read-only here; "
                                      "change it there and restart")
+
+
+def _fields(body: dict[str, Any], keep_null: bool = False) -> dict[str, Any]:
+    """The settings `body` gives, without the fields that steer the API (name, enabled, ...)."""
+    return {k: v for k, v in body.items() if k not in CONTROL_FIELDS and (keep_null or v is not None)}
 
 
 def _merged(current: dict[str, Any], changes: dict[str, Any], in_file: set[str], path: str) -> dict[str, Any]:

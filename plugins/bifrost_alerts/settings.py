@@ -105,6 +105,10 @@ class ReportSettings:
     format: str = "csv"
     send_to: tuple[str, ...] = ()
 
+    def shown(self) -> dict[str, object]:
+        return {"name": self.name, "schedule": self.schedule, "timezone": self.timezone, "since_seconds": self.since,
+                "by": self.by, "format": self.format, "send_to": list(self.send_to)}
+
 
 @dataclass(frozen=True, slots=True)
 class AlertSettings:
@@ -135,8 +139,7 @@ class AlertSettings:
             "spend_rate": {"max_per_hour": self.spend_rate.max_per_hour, "multiple": self.spend_rate.multiple,
                            "baseline_seconds": self.spend_rate.baseline},
             "loop": {"repeats": self.loop.repeats, "within_seconds": self.loop.within, "refuse": self.loop.refuse},
-            "reports": [{"name": r.name, "schedule": r.schedule, "timezone": r.timezone, "since_seconds": r.since,
-                         "by": r.by, "format": r.format, "send_to": list(r.send_to)} for r in self.reports],
+            "reports": [r.shown() for r in self.reports],
         }
 
 

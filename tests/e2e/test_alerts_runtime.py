@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,38 @@ async def test_a_slack_url_is_nowhere_in_the_database(tmp_path: Path, mock_upstr
         assert slack not in str(await call(client, gw, "GET", "/audit"))
     for file in tmp_path.glob("logs.db*"):
         assert slack.encode() not in file.read_bytes(), file.name
+
+
+async def test_a_report_scheduled_through_the_api_is_delivered_then_stops_when_deleted(
+        tmp_path: Path, mock_upstream: Any) -> None:
+    every_2s = "* * * * * */2"  # croniter: a sixth field is seconds
+    async with running_webhook_receiver() as hook, running_gateway(settings(tmp_path / "logs.db", mock_upstream.url),
+                                                                   plugins=PLUGINS, builtins=False) as gw, \
+            aiohttp.ClientSession() as client:
+        await call(client, gw, "POST", "/alerts/channels", {"name": "ops-hook", "type": "webhook", "url": hook.url})
+        status, answer = await call(client, gw, "POST", "/alerts/reports",
+                                    {"name": "weekly", "schedule": "61 * * * *", "send_to": ["nowhere"]})
+        assert status == 400 and answer["error"]["problems"] == [
+            "reports.weekly.schedule: is not a cron schedule (minute hour day month weekday); got '61 * * * *'",
+            "reports.weekly.send_to: no channel named 'nowhere' under alerts.channels (there are: ops-hook)"]
+        status, made = await call(client, gw, "POST", "/alerts/reports",
+                                  {"name": "weekly", "schedule": every_2s, "timezone": "Asia/Kolkata", "by": "team",
+                                   "format": "json", "send_to": ["ops-hook"]})
+        assert status == 201 and made["source"] == "ui" and made["format"] == "json"
+        await requests(client, gw, 2)
+        async with asyncio.timeout(30):
+            while not any(r.json()["type"] == "report" for r in hook.received):
+                await hook.wait_for(len(hook.received) + 1)
+        report = next(r.json() for r in hook.received if r.json()["type"] == "report")
+        assert report["report"]["filename"].startswith("weekly-") and report["report"]["mime"] == "application/json"
+
+        status, answer = await call(client, gw, "DELETE", "/alerts/channels/ops-hook")
+        assert status == 409 and "in use" in answer["error"]["message"]
+        status, changed = await call(client, gw, "PATCH", "/alerts/reports/weekly", {"schedule": "0 9 * * MON"})
+        assert status == 200 and changed["schedule"] == "0 9 * * MON"
+        shown = (await call(client, gw, "GET", "/alerts/config"))[1]
+        assert shown["next_reports"]["weekly"] > time.time() + 60  # rescheduled: next Monday, not in 2 s
+        assert (await call(client, gw, "DELETE", "/alerts/reports/weekly"))[0] == 200
+        shown = (await call(client, gw, "GET", "/alerts/config"))[1]
+        assert shown["reports"] == [] and shown["next_reports"] == {}
+        assert (await call(client, gw, "DELETE", "/alerts/channels/ops-hook"))[0] == 200

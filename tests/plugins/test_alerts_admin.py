@@ -17,7 +17,7 @@ from bifrost_alerts.runtime import SECRET_FIELDS, StoredChannel
 from bifrost_alerts.testing import running_webhook_receiver
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_alerts_settings import build, channels, yaml_values
+from test_alerts_settings import build, channels, reports, yaml_values
 
 from bifrost_py import BudgetUsage
 from bifrost_py.configschema import ConfigError
@@ -49,9 +49,9 @@ async def call(gw: Any, method: str, path: str, body: Any = None) -> tuple[int, 
         return answer.status, orjson.loads(await answer.read())
 
 
-def yaml_problems(section: dict[str, Any]) -> list[str]:
+def yaml_problems(section: dict[str, Any], report_section: dict[str, Any] | None = None) -> list[str]:
     try:
-        build(section)
+        build(section, report_section or None)
     except ConfigError as error:
         return error.problems
     return []
@@ -103,13 +103,14 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(channels, st.fixed_dictionaries({}, optional={k: yaml_values for k in
-                                                     ("budget_thresholds", "thresholds_for", "loop", "spend_rate")}))
+                                                     ("budget_thresholds", "thresholds_for", "loop", "spend_rate")}),
+       reports)
 def test_the_api_reads_any_value_as_the_file_does(runtime: Any, channel_map: dict[str, Any],
-                                                  rest: dict[str, Any]) -> None:
-    """Whatever channels and settings are sent, the API finds exactly the file's problems."""
+                                                  rest: dict[str, Any], report_map: dict[str, Any]) -> None:
+    """Whatever channels, reports and settings are sent, the API finds exactly the file's problems."""
     stored = {name: StoredChannel(c, True) for name, c in channel_map.items()}
-    _, problems = runtime.read(stored, rest)
-    assert problems == yaml_problems({**({"channels": channel_map} if channel_map else {}), **rest})
+    _, problems = runtime.read(stored, rest, report_map)
+    assert problems == yaml_problems({**({"channels": channel_map} if channel_map else {}), **rest}, report_map)
 
 
 async def test_channels_are_added_changed_disabled_and_deleted(tmp_path: Path) -> None:
@@ -246,6 +247,12 @@ channel_bodies = st.fixed_dictionaries({}, optional={
     "url": st.sampled_from(["http://127.0.0.1:9/x", "https://h.example/a/b/c"]) | json_values,
     "secret": json_values, "password": json_values, "enabled": json_values, "to": json_values,
     "smtp": st.sampled_from(["smtp://h:25"]) | json_values, "retries": json_values})
+report_bodies = st.fixed_dictionaries({}, optional={
+    "name": st.sampled_from(["r1", "r2"]) | json_values,
+    "schedule": st.sampled_from(["0 9 * * MON", "61 * * * *"]) | json_values,
+    "timezone": st.sampled_from(["Asia/Kolkata", "Mars/Olympus"]) | json_values, "since": json_values,
+    "by": st.sampled_from(["team", "planet"]) | json_values, "format": json_values,
+    "send_to": st.sampled_from([["c1"], ["c2"], []]) | json_values})
 settings_bodies = st.dictionaries(st.sampled_from(["budget_thresholds", "thresholds_for", "loop", "spend_rate", "x"]),
                                   json_values | st.lists(st.integers(0, 2000), max_size=3), max_size=3)
 
@@ -253,9 +260,12 @@ settings_bodies = st.dictionaries(st.sampled_from(["budget_thresholds", "thresho
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example([("create", {"name": "c1", "type": "webhook", "url": "http://127.0.0.1:9/x", "secret": SECRET}),
           ("change", {"retries": 2, "enabled": False}), ("settings", {"budget_thresholds": [10]}),
-          ("create", {"name": "c2", "type": "email", "smtp": "smtp://h:25", "to": ["a@b.c"], "password": "pw"})])
-@given(st.lists(st.tuples(st.sampled_from(["create", "change", "delete", "settings"]),
-                          channel_bodies | settings_bodies), min_size=1, max_size=4))
+          ("create", {"name": "c2", "type": "email", "smtp": "smtp://h:25", "to": ["a@b.c"], "password": "pw"}),
+          ("report", {"name": "r1", "schedule": "0 9 * * MON", "send_to": ["c1"]}), ("delete", {"name": "c1"}),
+          ("change report", {"send_to": ["c2"]}), ("delete", {"name": "c1"})])
+@given(st.lists(st.tuples(st.sampled_from(["create", "change", "delete", "settings", "report", "change report",
+                                           "delete report"]),
+                          channel_bodies | settings_bodies | report_bodies), min_size=1, max_size=5))
 def test_any_body_is_applied_or_refused_with_a_status(runtime: Any, steps: list[tuple[str, dict[str, Any]]]) -> None:
     """Whatever JSON object is sent, a change is made or refused with 400/404/409, never an
     error; what is stored always reads back without problems."""
@@ -265,6 +275,7 @@ def test_any_body_is_applied_or_refused_with_a_status(runtime: Any, steps: list[
 
     runtime.follower.store = MemoryItems()
     runtime.channels, runtime.overrides, runtime.broken = {}, {}, {}
+    runtime.reports, runtime.broken_reports = {}, {}
 
     async def run() -> None:
         for action, body in steps:
@@ -276,11 +287,17 @@ def test_any_body_is_applied_or_refused_with_a_status(runtime: Any, steps: list[
                     await runtime.change_channel(name, body)
                 elif action == "delete":
                     await runtime.delete_channel(name)
+                elif action == "report":
+                    await runtime.create_report(body)
+                elif action == "change report":
+                    await runtime.change_report(body.get("name") if isinstance(body.get("name"), str) else "r1", body)
+                elif action == "delete report":
+                    await runtime.delete_report(body.get("name") if isinstance(body.get("name"), str) else "r1")
                 else:
                     await runtime.change_settings(body)
             except ChangeRefused as refused:
                 assert refused.status in (400, 404, 409) and str(refused)
-        assert runtime.broken == {}
+        assert runtime.broken == {} and runtime.broken_reports == {}
         for key, item in runtime.follower.store.items.items():  # every stored secret is sealed
             fields = SECRET_FIELDS.get(str(item["settings"].get("type")), ()) if key.startswith("channel:") else ()
             assert all(is_sealed(item["settings"][f]) for f in fields if item["settings"].get(f))
