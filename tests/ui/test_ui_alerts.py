@@ -1,7 +1,7 @@
 """The Alerts page in a real Chromium: the YAML configuration as the gateway read it (secrets
 masked), a test alert sent from the page and received by a webhook, and the history showing it
 with its delivery; a webhook channel added through the page's form, tested, disabled and
-deleted; thresholds set from the page. The gateway is the suite's `bifrost-py serve` process
+deleted; thresholds, a guard and a scheduled report set from the page. The gateway is the suite's `bifrost-py serve` process
 (conftest.py), given this module's alert settings through `configure`."""
 
 from __future__ import annotations
@@ -134,6 +134,21 @@ def test_a_webhook_channel_added_on_the_page_gets_a_signed_test_alert(page: Any)
     page.get_by_label("Thresholds (percent)").fill("25, 90")
     page.get_by_role("button", name="Set own thresholds").click()
     expect(page.locator("#table-alert-thresholds").get_by_role("row", name="key:ci")).to_contain_text("25%, 90%")
+
+    page.get_by_role("button", name="Add a report").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name", exact=True).fill("daily-by-key")
+    dialog.get_by_label("Schedule").fill("0 8 * * *")
+    dialog.get_by_label("Time zone").fill("Asia/Kolkata")
+    dialog.get_by_label("Grouped by").select_option("key")
+    dialog.get_by_label("ops-hook (webhook)").check()
+    dialog.get_by_role("button", name="Add report").click()
+    report = page.locator("#table-alert-reports").get_by_role("row", name="daily-by-key")
+    expect(report).to_contain_text("0 8 * * * (Asia/Kolkata)")
+    expect(report).to_contain_text("added here")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete report daily-by-key").click()
+    expect(report).to_have_count(0)
 
     page.get_by_role("button", name="Disable ops-hook").click()
     expect(row).to_contain_text("disabled")

@@ -1,6 +1,6 @@
 // Alerts: the channels (the config file's, read-only, and the ones added here: add, edit, disable,
-// delete, send a test alert to each), the budget thresholds (global and per entity) and the
-// runaway guards, then what was sent with each delivery's result. Changes go through the admin
+// delete, send a test alert to each), the budget thresholds (global and per entity), the
+// runaway guards and the scheduled reports, then what was sent with each delivery's result. Changes go through the admin
 // API, which validates them with the same reader as the config file and applies them to the next
 // alert on every instance; only roles that may change settings see the forms. Secrets (a
 // webhook's signing secret, an SMTP password, a Slack URL) are write-only: never shown again,
@@ -48,7 +48,7 @@ export async function render(main, parts, settings, search) {
 function drawConfig(el, config, actions) {
   const editable = config.editable && may("write");
   fill(el, channelsSection(config, editable, actions), thresholdsSection(config, editable, actions),
-    guardsSection(config, editable, actions), reportsSection(config));
+    guardsSection(config, editable, actions), reportsSection(config, editable, actions));
 }
 
 // ------------------------------------------------------------------ channels
@@ -346,16 +346,95 @@ function rateForm(rate, stored, { refresh, say }) {
 
 // ------------------------------------------------------------------ reports and history
 
-function reportsSection(config) {
-  if (!config.reports.length) return null;
-  return h("section", { class: "section" }, h("h2", {}, "Scheduled reports"),
-    h("p", { class: "hint" }, "Set in the config file (reports:)."),
-    h("div", { class: "table-wrap" }, h("table", { id: "table-alert-reports" },
+const GROUPS = ["team", "key", "customer", "model", "provider", "client", "session", "day"].map((g) => [g, g]);
+const FORMATS = [["csv", "CSV"], ["html", "HTML table"], ["json", "JSON"]];
+
+function reportsSection(config, editable, actions) {
+  const add = h("button", { type: "button", class: "primary" }, "Add a report");
+  add.addEventListener("click", () => reportForm(null, config, actions));
+  return h("section", { class: "section", id: "alerts-reports" },
+    h("div", { class: "page-head" }, h("h2", {}, "Scheduled reports"), editable ? h("div", { class: "head-actions" }, add) : null),
+    config.reports.length ? h("div", { class: "table-wrap" }, h("table", { id: "table-alert-reports" },
       h("caption", { class: "visually-hidden" }, "Scheduled reports"),
-      h("thead", {}, h("tr", {}, ["Name", "Schedule", "By", "Format", "To", "Next"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, config.reports.map((r) => h("tr", {},
-        h("th", { scope: "row" }, r.name), h("td", { class: "mono" }, `${r.schedule} (${r.timezone})`), h("td", {}, r.by),
-        h("td", {}, r.format), h("td", {}, r.send_to.join(", ")), h("td", {}, when(config.next_reports[r.name]))))))));
+      h("thead", {}, h("tr", {}, ["Name", "Schedule", "By", "Format", "To", "Next", "Source", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, config.reports.map((r) => h("tr", { "data-name": r.name },
+        h("th", { scope: "row" }, r.name), h("td", { class: "mono" }, r.schedule ? `${r.schedule} (${r.timezone})` : "—"),
+        h("td", {}, r.by || "—"), h("td", {}, r.format || "—"), h("td", {}, (r.send_to || []).join(", ")),
+        h("td", {}, config.next_reports[r.name] ? when(config.next_reports[r.name]) : "—"),
+        h("td", {}, sourceBadge(r)),
+        h("td", {}, editable && !r.read_only ? reportButtons(r, config, actions) : null)))))) :
+      h("p", { class: "hint" }, "No scheduled reports. A report sends the `bifrost-py report` table on a cron schedule to channels."));
+}
+
+/** 604800 -> "7d", 7200 -> "2h", 90 -> "90s": as the config file would write it. */
+function duration(seconds) {
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]]) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+function reportButtons(report, config, { refresh, say }) {
+  const edit = h("button", { type: "button", class: "secondary small", "aria-label": `Edit report ${report.name}` }, "Edit");
+  edit.addEventListener("click", () => reportForm(report, config, { refresh, say }));
+  const remove = h("button", { type: "button", class: "secondary small danger", "aria-label": `Delete report ${report.name}` }, "Delete");
+  remove.addEventListener("click", () => {
+    if (!window.confirm(`Delete scheduled report ${report.name}?`)) return;
+    change(() => api("DELETE", `/alerts/reports/${encodeURIComponent(report.name)}`), `Report ${report.name} deleted.`, say, refresh);
+  });
+  return h("div", { class: "toolbar" }, edit, remove);
+}
+
+function reportForm(report, config, { refresh, say }) {
+  const creating = !report;
+  const r = report || {};
+  const text = (name, attrs = {}) => h("input", { name, autocomplete: "off", ...attrs });
+  const inputs = {
+    name: text("name", { required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}", placeholder: "weekly-by-team" }),
+    schedule: text("schedule", { required: true, value: r.schedule || "0 9 * * MON", class: "mono" }),
+    timezone: text("timezone", { required: true, value: r.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" }),
+    since: text("since", { required: true, value: r.since_seconds ? duration(r.since_seconds) : "7d" }),
+    by: select({ name: "by" }, GROUPS, r.by || "team"),
+    format: select({ name: "format" }, FORMATS, r.format || "csv"),
+  };
+  const targets = config.channels.filter((c) => !c.problems || !c.problems.length).map((c) => {
+    const box = h("input", { type: "checkbox", name: "send_to", value: c.name, checked: (r.send_to || []).includes(c.name) });
+    return h("div", { class: "field check" }, box, h("label", { for: checkId(box) }, `${c.name} (${c.type})`));
+  });
+  const problems = h("div", { role: "alert" });
+  const submit = h("button", { type: "submit", class: "primary" }, creating ? "Add report" : "Save report");
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const form = h("form", { class: "entity-form report-form" }, problems,
+    h("div", { class: "form-grid" },
+      creating ? field("Name", inputs.name, "Letters, digits and . _ -") : null,
+      field("Schedule", inputs.schedule, "cron: minute hour day month weekday (0 9 * * MON: Mondays 09:00)."),
+      field("Time zone", inputs.timezone, "Asia/Kolkata, Europe/Berlin, UTC…"),
+      field("Covering the last", inputs.since, "A duration: 7d, 24h."),
+      field("Grouped by", inputs.by), field("Format", inputs.format)),
+    h("fieldset", {}, h("legend", {}, "Send to"), targets.length ? targets : h("p", { class: "hint" }, "Add a channel first.")),
+    h("div", { class: "form-actions" }, cancel, submit));
+  const dialog = openDialog(creating ? "Add a scheduled report" : `Edit report ${report.name}`, form, { wide: true });
+  cancel.addEventListener("click", () => dialog.close());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    submit.disabled = true;
+    const body = { schedule: inputs.schedule.value.trim(), timezone: inputs.timezone.value.trim(), since: inputs.since.value.trim(),
+      by: inputs.by.value, format: inputs.format.value,
+      send_to: [...form.querySelectorAll("input[name=send_to]:checked")].map((box) => box.value) };
+    if (creating) body.name = inputs.name.value.trim();
+    try {
+      if (creating) await api("POST", "/alerts/reports", { body });
+      else await api("PATCH", `/alerts/reports/${encodeURIComponent(report.name)}`, { body });
+      dialog.close();
+      say(`Report ${creating ? body.name : report.name} saved.`);
+      await refresh();
+    } catch (error) {
+      showProblems(problems, error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
 }
 
 function showProblems(el, error) {
