@@ -321,15 +321,17 @@ ORDER BY {order}"""
                 {} if postgres else rollup.blob_to_counts(row["hist"]),
             )
         if postgres:
+            # Each group's histogram as two arrays (bins, counts): one row per group, not one per
+            # group and bin (thousands of sessions times a hundred bins).
             sql = (
+                f"SELECT grp, array_agg(bin ORDER BY bin) AS bins, array_agg(n ORDER BY bin) AS ns FROM ("
                 f"SELECT {group} AS grp, hist_lo + u.k - 1 AS bin, SUM(u.n) AS n FROM {shape.table} "
                 f"CROSS JOIN LATERAL unnest(hist) WITH ORDINALITY AS u(n, k) "
-                f"WHERE {plan.where} AND hist IS NOT NULL GROUP BY 1, 2"
+                f"WHERE {plan.where} AND hist IS NOT NULL GROUP BY 1, 2) AS binned WHERE n <> 0 GROUP BY grp"
             )
             for row in await self.store.fetch(sql, plan.params):
-                if row["n"] and row["grp"] in cells:
-                    counts = cells[row["grp"]].counts
-                    counts[int(row["bin"])] = counts.get(int(row["bin"]), 0) + int(row["n"])
+                if row["grp"] in cells:
+                    cells[row["grp"]].counts = dict(zip(map(int, row["bins"]), map(int, row["ns"])))
         for key, cell in (await self._edge_cells(plan, filters)).items():
             _add_cell(cells, self._group_of(by, key, shape), cell)
         return cells
