@@ -7,8 +7,9 @@
 - Scheduled reports (`reports:`): the `bifrost-py report` content on a cron schedule.
 - Channels: a signed JSON webhook, Slack-compatible webhooks, email (aiosmtplib), a folder.
 - Admin API: /api/alerts (history with deliveries), /api/alerts/deliveries, /api/alerts/config,
-  POST /api/alerts/test; channels, thresholds and guards changed at run time (/api/alerts/channels,
-  /api/alerts/settings), kept on the gateway's database and followed by every instance.
+  POST /api/alerts/test; channels, reports, thresholds and guards changed at run time
+  (/api/alerts/channels, /api/alerts/reports, /api/alerts/settings), kept on the gateway's
+  database and followed by every instance.
 
 Configured by the `alerts:` and `reports:` sections; see docs/alerts-and-reports.md. Written
 only against the public plugin API.

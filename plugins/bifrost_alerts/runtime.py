@@ -145,13 +145,8 @@ class AlertConfig:
                 name = row.name[len(CHANNEL_PREFIX):]
                 channel = StoredChannel(self._opened(name, dict(row.data.get("settings") or {})),
                                         bool(row.data.get("enabled", True)))
-                _, problems = self.read({**channels, name: channel}, {}, {})
-                if name in self.yaml_channels:
-                    problems = [f"alerts.channels.{name}: the config file has a channel of this name"]
-                if problems:
-                    broken[name] = problems
-                    log.error("alerts: stored channel %r is not valid, left out: %s", name, "; ".join(problems))
-                else:
+                if self._serves("channel", "alerts.channels", name, self.read({**channels, name: channel}, {}, {}),
+                                self.yaml_channels, broken):
                     channels[name] = channel
         reports: dict[str, dict[str, Any]] = {}
         broken_reports: dict[str, list[str]] = {}
@@ -159,13 +154,8 @@ class AlertConfig:
             if row.name.startswith(REPORT_PREFIX):
                 name = row.name[len(REPORT_PREFIX):]
                 report = dict(row.data.get("settings") or {})
-                _, problems = self.read(channels, {}, {**reports, name: report})
-                if name in self.yaml_reports:
-                    problems = [f"reports.{name}: the config file has a report of this name"]
-                if problems:
-                    broken_reports[name] = problems
-                    log.error("alerts: stored report %r is not valid, left out: %s", name, "; ".join(problems))
-                else:
+                if self._serves("report", "reports", name, self.read(channels, {}, {**reports, name: report}),
+                                self.yaml_reports, broken_reports):
                     reports[name] = report
         settings, problems = self.read(channels, overrides, reports)
         if problems:
@@ -176,6 +166,17 @@ class AlertConfig:
         self.channels, self.overrides, self.broken, self.read_all = channels, overrides, broken, settings
         self.reports, self.broken_reports = reports, broken_reports
         self._apply(self.in_service(settings))
+
+    @staticmethod
+    def _serves(what: str, path: str, name: str, read: tuple[AlertSettings, list[str]], in_file: dict[str, Any],
+                broken: dict[str, list[str]]) -> bool:
+        """Whether a stored `what` may serve: it reads without problems and the file has none of
+        its name; otherwise it is left out, its problems kept in `broken` (the UI shows them)."""
+        problems = [f"{path}.{name}: the config file has a {what} of this name"] if name in in_file else read[1]
+        if problems:
+            broken[name] = problems
+            log.error("alerts: stored %s %r is not valid, left out: %s", what, name, "; ".join(problems))
+        return not problems
 
     # ------------------------------------------------------------------ secrets
 

@@ -173,23 +173,8 @@ function channelForm(channel, { refresh, say }) {
 
   const dialog = openDialog(creating ? "Add an alert channel" : `Edit alert channel ${channel.name}`, form, { wide: true });
   cancel.addEventListener("click", () => dialog.close());
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!form.reportValidity()) return;
-    submit.disabled = true;
-    const body = collect(inputs, creating);
-    try {
-      if (creating) await api("POST", "/alerts/channels", { body });
-      else await api("PATCH", `/alerts/channels/${encodeURIComponent(channel.name)}`, { body });
-      dialog.close();
-      say(`Channel ${creating ? body.name : channel.name} saved; it gets the next alert.`);
-      await refresh();
-    } catch (error) {
-      showProblems(problems, error);
-    } finally {
-      submit.disabled = false;
-    }
-  });
+  onSave(form, submit, problems, dialog, "/alerts/channels", channel, () => collect(inputs, creating),
+    (name) => `Channel ${name} saved; it gets the next alert.`, { refresh, say });
 }
 
 /** A checkbox's id for its label (field() puts the label first; a checkbox reads better after it). */
@@ -415,19 +400,28 @@ function reportForm(report, config, { refresh, say }) {
     h("div", { class: "form-actions" }, cancel, submit));
   const dialog = openDialog(creating ? "Add a scheduled report" : `Edit report ${report.name}`, form, { wide: true });
   cancel.addEventListener("click", () => dialog.close());
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!form.reportValidity()) return;
-    submit.disabled = true;
+  onSave(form, submit, problems, dialog, "/alerts/reports", report, () => {
     const body = { schedule: inputs.schedule.value.trim(), timezone: inputs.timezone.value.trim(), since: inputs.since.value.trim(),
       by: inputs.by.value, format: inputs.format.value,
       send_to: [...form.querySelectorAll("input[name=send_to]:checked")].map((box) => box.value) };
     if (creating) body.name = inputs.name.value.trim();
+    return body;
+  }, (name) => `Report ${name} saved.`, { refresh, say });
+}
+
+/** Submitting a channel or report form: POST to `path` (creating: `entry` is null) or PATCH its
+ * item; the dialog closes on success, the problems are listed in the form otherwise. */
+function onSave(form, submit, problems, dialog, path, entry, collectBody, saved, { refresh, say }) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    submit.disabled = true;
+    const body = collectBody();
     try {
-      if (creating) await api("POST", "/alerts/reports", { body });
-      else await api("PATCH", `/alerts/reports/${encodeURIComponent(report.name)}`, { body });
+      if (!entry) await api("POST", path, { body });
+      else await api("PATCH", `${path}/${encodeURIComponent(entry.name)}`, { body });
       dialog.close();
-      say(`Report ${creating ? body.name : report.name} saved.`);
+      say(saved(entry ? entry.name : body.name));
       await refresh();
     } catch (error) {
       showProblems(problems, error);
