@@ -210,10 +210,7 @@ class AlertConfig:
         return out
 
     def channel_view(self, name: str) -> dict[str, Any]:
-        for view in self.channel_views():
-            if view["name"] == name:
-                return view
-        raise ChangeRefused(404, f"no alert channel named {name!r}")
+        return _named(self.channel_views(), name, "alert channel")
 
     def report_views(self) -> list[dict[str, Any]]:
         """Every scheduled report, the file's first (read-only)."""
@@ -225,10 +222,7 @@ class AlertConfig:
         return out
 
     def report_view(self, name: str) -> dict[str, Any]:
-        for view in self.report_views():
-            if view["name"] == name:
-                return view
-        raise ChangeRefused(404, f"no report named {name!r}")
+        return _named(self.report_views(), name, "report")
 
     def settings_view(self) -> dict[str, Any]:
         """Where each editable setting comes from ("config", "ui" or "default") and what it is."""
@@ -347,6 +341,13 @@ class AlertConfig:
         if name in in_file:
             raise ChangeRefused(409, f"{what} {name!r} comes from the config file: it is read-only here; "
                                      "change it there and restart")
+
+
+def _named(views: list[dict[str, Any]], name: str, what: str) -> dict[str, Any]:
+    found = next((view for view in views if view["name"] == name), None)
+    if found is None:
+        raise ChangeRefused(404, f"no {what} named {name!r}")
+    return found
 
 
 def _fields(body: dict[str, Any], keep_null: bool = False) -> dict[str, Any]:
