@@ -222,16 +222,18 @@ STALL_MS = 10  # the stream phase counts the gateways' event-loop stalls longer 
 
 def start_targets(workdir: Path, upstream: int, *, stalls: bool = False) -> dict[str, tuple[int, subprocess.Popen[bytes]]]:
     """The floor and the two gateways, all relaying to the mock on port `upstream`. `stalls`:
-    the gateways log every event-loop stall over STALL_MS (BIFROST_LOOP_STALL_MS) to
-    workdir/<port>.log, which stalls_logged() counts."""
+    each logs every event-loop stall over STALL_MS (BIFROST_LOOP_STALL_MS) to workdir/<port>.log,
+    which stalls_logged() counts (the floor too: the same sampler's cost for all three, and its
+    count is what the machine's own load causes)."""
     targets = {}
+    env = {"BIFROST_LOOP_STALL_MS": str(STALL_MS)} if stalls else None
     port = free_port()
     targets["floor"] = (port, start_module("bench.floor", ["--port", str(port), "--upstream",
-                                                           f"http://127.0.0.1:{upstream}"], port))
+                                                           f"http://127.0.0.1:{upstream}"], port, env,
+                                           workdir / f"{port}.log" if stalls else None))
     for name, plugins in (("gateway", False), ("gateway+all", True)):
         port = free_port()
         config = gateway_config(workdir, upstream, port, plugins)
-        env = {"BIFROST_LOOP_STALL_MS": str(STALL_MS)} if stalls else None
         targets[name] = (port, start_module("bifrost_py", ["serve", "-c", str(config)], port, env,
                                             workdir / f"{port}.log" if stalls else None))
     return targets
@@ -287,7 +289,7 @@ def _streams(args: argparse.Namespace, workdir: Path, paced_port: int) -> list[d
                 asyncio.run(floorbench.streams(url, body, headers, min(count, 5), None))  # warm the pools
                 before = stalls_logged(workdir, port)
                 found = asyncio.run(floorbench.streams(url, body, headers, count, pid))
-                stalls = stalls_logged(workdir, port) - before if name.startswith("gateway") else None
+                stalls = stalls_logged(workdir, port) - before if name != "direct" else None
                 rows.append({"streams": count, "target": name, "events": found.events, "errors": found.errors,
                              "cpu_us_per_event": found.cpu_us_per_event, "ttfb_p50_ms": found.ttfb_p50,
                              "ttfb_p99_ms": found.ttfb_p99, "worst_gap_p99_ms": found.gap_p99,

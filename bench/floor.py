@@ -8,7 +8,9 @@ else read whole. The upstream session is built as the gateway's providers build 
 (bifrost_py/providers/base.py: no total timeout, the same connector, auto-decompression, no
 User-Agent), the server runs as `bifrost-py serve` does (uvloop, no access log, handler
 cancellation, gc.freeze after start-up), so the difference to the gateway is the gateway's
-own work: parsing, plugins, accounting. `--workers N` forks N such processes sharing the port
+own work: parsing, plugins, accounting. With BIFROST_LOOP_STALL_MS set it runs the gateway's
+loop-lag sampler and stall log too (bifrost_py/looplag.py), so the two pay the same for it and
+the floor's stalls show what the machine alone causes. `--workers N` forks N such processes sharing the port
 (SO_REUSEPORT), as `bifrost-py serve --workers N` does; SIGTERM to the parent stops them all.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
 import signal
 from typing import Any
@@ -24,6 +27,9 @@ from typing import Any
 import aiohttp
 import uvloop
 from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from bifrost_py.looplag import LoopLag, stall_threshold
 
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "host", "content-length"))
@@ -67,6 +73,7 @@ def relay_app(upstream: str, worker: int | None = None) -> web.Application:
             return response
 
     app.cleanup_ctx.append(session_context)
+    app.cleanup_ctx.append(_loop_lag)
     app.router.add_route("*", "/{tail:.*}", relay)
     app.on_startup.append(_freeze)
     if worker is not None:  # as `bifrost-py serve --workers N` does (the bench waits for every worker)
@@ -77,6 +84,19 @@ def relay_app(upstream: str, worker: int | None = None) -> web.Application:
 
         app.on_response_prepare.append(name_worker)
     return app
+
+
+async def _loop_lag(app: web.Application) -> Any:
+    """The gateway's loop-lag sampler, with its stall log when BIFROST_LOOP_STALL_MS asks for it."""
+    stall_after = stall_threshold()
+    if stall_after is None:
+        yield
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lag = LoopLag(CollectorRegistry(), stall_after=stall_after)
+    lag.start()
+    yield
+    lag.stop()
 
 
 async def _freeze(app: web.Application) -> None:
