@@ -257,7 +257,9 @@ function thresholdsSection(config, editable, { refresh, say }) {
         `Thresholds of ${entity} saved.`, say, refresh);
     });
   }
-  return h("section", { class: "section", id: "alerts-thresholds" }, h("h2", {}, "Budget thresholds"),
+  const broken = (s.problems || []).length
+    ? h("p", { class: "alert error" }, `Thresholds and guards stored here are not in service: ${s.problems.join("; ")}`) : null;
+  return h("section", { class: "section", id: "alerts-thresholds" }, h("h2", {}, "Budget thresholds"), broken,
     h("p", {}, `Budget thresholds: ${(s.budget_thresholds || []).join("%, ")}% of every cap`,
       entities.length ? ` (own thresholds: ${entities.map(([k, v]) => `${k} ${v.join("/")}%`).join(", ")})` : "", "."),
     globalForm, table, addForm);
