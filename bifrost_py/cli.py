@@ -185,14 +185,14 @@ def _supervise(config: Any, banner: str, workers: int) -> int:
         if pid not in children:
             continue
         index = children.pop(pid)
-        code = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)  # -N: killed by signal N
         if not stopping:
             logging.getLogger("bifrost_py.cli").error("worker %d (pid %d) exited with %d; stopping the others",
                                                       index, pid, code)
-            failed = failed or code or 1
+            failed = failed or (code if code > 0 else 1)
             stop_all(signal.SIGTERM)
         elif code != 0:
-            failed = failed or code
+            failed = failed or (code if code > 0 else 1)
     return failed
 
 

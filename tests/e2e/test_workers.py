@@ -116,3 +116,36 @@ async def test_two_workers_serve_one_port_keep_one_budget_exact_and_stop_togethe
     with sqlite3.connect(tmp_path / "gateway.db") as db:
         rows = Counter(status for (status,) in db.execute("SELECT status FROM request_log"))
     assert rows == {200: K, 402: REQUESTS - K}, "every request's log row was written before the workers exited"
+
+
+async def test_a_worker_that_dies_stops_the_set_with_exit_code_1(mock_upstream: Any, tmp_path: Path) -> None:
+    """A service manager restarts what exits: half a gateway serving on must not go unnoticed."""
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump({
+        "providers": {"anthropic": {"type": "anthropic", "base_url": mock_upstream.url, "keys": [{"value": "sk"}]}},
+        "storage": {"logs": f"sqlite:///{tmp_path}/gateway.db"},
+        "plugins": {"disable": ["governance", "cache", "routing", "failover"]},
+    }))
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bifrost_py", "serve", "-c", str(config), "--port", str(port), "--workers", "2",
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(1200):  # until both workers run (bounded: ~60 s)
+            assert process.returncode is None, log.read_text()
+            if len(children(process.pid)) == 2 and "listening on" in log.read_text():
+                break
+            await asyncio.sleep(0.05)
+        workers = children(process.pid)
+        assert len(workers) == 2, log.read_text()
+        os.kill(workers[1], signal.SIGKILL)
+        code = await asyncio.wait_for(process.wait(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 1, log.read_text()[-3000:]
+    assert not Path(f"/proc/{workers[0]}").exists() or Path(f"/proc/{workers[0]}/stat").read_text().split()[2] == "Z"
+    assert "exited with -9; stopping the others" in log.read_text()
