@@ -303,3 +303,20 @@ def test_any_body_is_applied_or_refused_with_a_status(runtime: Any, steps: list[
             assert all(is_sealed(item["settings"][f]) for f in fields if item["settings"].get(f))
 
     asyncio.run(run())
+
+
+async def test_an_email_channel_added_here_sends_the_test_alert_and_keeps_its_password_sealed(tmp_path: Path) -> None:
+    from bifrost_alerts.testing import running_smtp_server
+
+    with running_smtp_server() as smtp:
+        async with gateway(tmp_path) as gw:
+            status, made = await call(gw, "POST", "/alerts/channels", {
+                "name": "finance-mail", "type": "email", "smtp": f"smtp://127.0.0.1:{smtp.port}", "starttls": False,
+                "from": "gateway@example.com", "to": ["finance@example.com"], "password": "smtp-pw-51c0"})
+            assert status == 201 and made["to"] == ["finance@example.com"] and "password" not in made
+            status, tested = await call(gw, "POST", "/alerts/test", {"channel": "finance-mail"})
+            assert status == 200 and tested["deliveries"][0]["ok"], tested
+            [mail] = await smtp.wait_for(1)
+            assert mail["To"] == "finance@example.com" and "Test alert" in mail["Subject"]
+    assert list(tmp_path.glob("logs.db*"))
+    assert all(b"smtp-pw-51c0" not in file.read_bytes() for file in tmp_path.glob("logs.db*"))
