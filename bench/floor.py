@@ -20,8 +20,7 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
-import signal
+import sys
 from typing import Any
 
 import aiohttp
@@ -29,6 +28,7 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from bifrost_py.cli import fork_workers
 from bifrost_py.looplag import LoopLag, stall_threshold
 
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -114,28 +114,7 @@ def main() -> None:
     if args.workers <= 1:
         serve(args)
         return
-    children = []
-    for index in range(args.workers):
-        pid = os.fork()
-        if pid == 0:
-            os.setpgid(0, 0)
-            try:
-                serve(args, worker=index)
-            finally:
-                os._exit(0)
-        children.append(pid)
-
-    def stop(signum: int, _frame: object) -> None:
-        for child in children:
-            try:
-                os.kill(child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for child in children:
-        os.waitpid(child, 0)
+    sys.exit(fork_workers(args.workers, lambda index: serve(args, worker=index)))
 
 
 def serve(args: argparse.Namespace, worker: int | None = None) -> None:

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -132,14 +133,20 @@ def run_server(config: Any, *, banner: str = "", traffic: bool = False) -> None:
 
 
 def _supervise(config: Any, banner: str, workers: int) -> int:
-    """Fork `workers` processes serving `config` on one port and wait for them.
+    """`workers` processes serving `config` on one port; the first prints the banner. Each stops
+    as a single gateway does (requests in flight finish, journals and log rows are written)."""
+    return fork_workers(workers, lambda index: _serve_one(config, banner if index == 0 else "", reuse_port=True,
+                                                          worker=index))
 
-    The first worker prints the banner, the others nothing. SIGTERM or SIGINT to this process is
-    passed on to every worker, which then stops as a single gateway does (requests in flight
-    finish, journals and log rows are written). Workers are in a process group of their own, so
-    Ctrl-C in a terminal reaches them once, through here, and they get SIGTERM should this
-    process die (Linux). A worker that exits on its own stops the others: the exit code is then
-    1, for the service manager to restart the whole set."""
+
+def fork_workers(workers: int, serve: Callable[[int], None]) -> int:
+    """Fork `workers` processes, each running `serve(index)`, wait for them; the exit code.
+
+    SIGTERM or SIGINT to this process is passed on to every worker. Workers are in a process
+    group of their own, so Ctrl-C in a terminal reaches them once, through here, and they get
+    SIGTERM should this process die (Linux). A worker that exits on its own stops the others:
+    the exit code is then 1, for the service manager to restart the whole set. (bench/floor.py
+    runs its bare relays with this too.)"""
     import signal
 
     children: dict[int, int] = {}
@@ -150,7 +157,7 @@ def _supervise(config: Any, banner: str, workers: int) -> int:
             try:
                 os.setpgid(0, 0)
                 _die_with_parent(signal.SIGTERM)
-                _serve_one(config, banner if index == 0 else "", reuse_port=True, worker=index)
+                serve(index)
             except ConfigError as exc:
                 if index == 0:
                     print("\n".join(exc.problems), file=sys.stderr, flush=True)

@@ -52,6 +52,14 @@ def write_config(directory: Path, upstream_url: str, redis_url: str) -> Path:
     return path
 
 
+async def serve_two_workers(config: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+    """`bifrost-py serve --workers 2` on `port`, its output in `log`."""
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bifrost_py", "serve", "-c", str(config), "--port", str(port), "--workers", "2",
+            stdout=out, stderr=subprocess.STDOUT)
+
+
 def children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -71,10 +79,7 @@ async def test_two_workers_serve_one_port_keep_one_budget_exact_and_stop_togethe
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "gateway.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bifrost_py", "serve", "-c", str(config), "--port", str(port), "--workers", "2",
-            stdout=out, stderr=subprocess.STDOUT)
+    process = await serve_two_workers(config, port, log)
     try:
         served_by: set[str] = set()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
@@ -128,10 +133,7 @@ async def test_a_worker_that_dies_stops_the_set_with_exit_code_1(mock_upstream: 
     }))
     port = free_port()
     log = tmp_path / "gateway.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bifrost_py", "serve", "-c", str(config), "--port", str(port), "--workers", "2",
-            stdout=out, stderr=subprocess.STDOUT)
+    process = await serve_two_workers(config, port, log)
     try:
         for _ in range(1200):  # until both workers run (bounded: ~60 s)
             assert process.returncode is None, log.read_text()
