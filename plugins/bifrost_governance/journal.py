@@ -55,7 +55,7 @@ _UPSERT_WINDOW = (
 )
 _UPSERT_ENTRY = (
     "INSERT INTO gov_window_entries (meter, seq, admitted, amount) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (meter, seq) DO UPDATE SET amount = excluded.amount"
+    "ON CONFLICT (meter, seq) DO UPDATE SET admitted = excluded.admitted, amount = excluded.amount"
 )
 _BUMP_VERSION = (
     "INSERT INTO gov_meta (name, value) VALUES ('version', 1) "
@@ -89,13 +89,17 @@ class CounterJournal:
             "SELECT meter, seconds, entries, expires FROM gov_windows"
         ):
             if float(expires) <= now:
-                continue
+                continue  # (its entries are deleted below: the window starts again from number 0)
             if meter in written:
                 windows.append((meter, float(seconds), written[meter], True))
             else:  # the journal's old format: the whole log as JSON, written again as entries
                 logged = [(seq, float(t), int(a)) for seq, (t, a) in enumerate(orjson.loads(entries))]
                 windows.append((meter, float(seconds), logged, False))
         self.counters.restore_windows(windows)
+        loaded = {meter for meter, *_ in windows}
+        stale = [(meter,) for meter in written if meter not in loaded]
+        if stale:
+            await self.db.executemany("DELETE FROM gov_window_entries WHERE meter = ?", stale)
         return len(live) + len(windows)
 
     async def close(self) -> None:
