@@ -47,7 +47,13 @@ class AdminRoute:
     "export", "audit", "team", "self", "bodies", "secrets", "write" or "public"; unsaid, a GET
     is a read and anything else an admin-only write. `snapshot(request)`, when given, returns
     the resource the request names as it is (secrets may be left in: the audit log masks
-    them); the audit log records it before and after each change."""
+    them); the audit log records it before and after each change.
+
+    `names` is the body field that names what a create (POST) makes, for the audit log's
+    `resource` (a path's parameters name it otherwise); unsaid, `name`. `mask(body)`, when
+    given, returns the request body as the route's own answers show it (a Slack URL, itself a
+    secret, cut as the channel's GET cuts it): the audit log stores that copy of the body, then
+    masks secret-named fields as it does for every route."""
 
     method: str
     path: str
@@ -59,3 +65,5 @@ class AdminRoute:
     query_token: bool = False
     access: str = ""
     snapshot: Callable[[web.Request], Awaitable[Any]] | None = None
+    names: str = ""
+    mask: Callable[[Any], Any] | None = None

@@ -70,7 +70,7 @@ def editable_routes(editable: EditableSection[Any], path: str, *, plural: str, o
         AdminRoute("GET", path, answering(listed), f"{what.capitalize()} in evaluation order (config file's first)",
                    tag=tag),
         AdminRoute("POST", path, answering(created), f"Add {what[:-1]}; in service for the next request",
-                   body=body, tag=tag),
+                   body=body, tag=tag, names=field),
         AdminRoute("PUT", path, answering(reordered), f"Order the {what} added here", body=order_body, tag=tag),
         AdminRoute("GET", item, answering(shown), f"One of the {what}", tag=tag),
         AdminRoute("PUT", item, answering(changed), f"Replace one of the {what} added here", body=body, tag=tag),

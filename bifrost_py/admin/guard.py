@@ -162,20 +162,37 @@ async def record(accounts: Accounts, route: AdminRoute, request: web.Request, wh
     body = await body_of(request)
     entry = AuditEntry(
         actor=who.name, role=who.role, via=who.via, method=request.method, path=request.path,
-        action=f"{route.method} {route.path}", resource=resource_of(request, body),
-        status=response.status, address=client_address(request), request=body, before=before, after=after)
+        action=f"{route.method} {route.path}", resource=resource_of(route, request, body),
+        status=response.status, address=client_address(request), request=masked_body(route, body), before=before,
+        after=after)
     try:
         await (await accounts.audit()).record(entry)
     except Exception:  # the change is made; a log that cannot be written must not hide that
         log.exception("could not write the audit log entry of %s %s by %s", request.method, request.path, who.name)
 
 
-def resource_of(request: web.Request, body: Any) -> str:
-    """What a change named: the path's parameters, or for a create the new thing's name."""
+def resource_of(route: AdminRoute, request: web.Request, body: Any) -> str:
+    """What a change named: the path's parameters, or for a create the body field the route
+    declares (`AdminRoute.names`; `name` when unsaid, `username` for an account)."""
     if request.match_info:
         return "/".join(request.match_info.values())
-    named = body.get("name") or body.get("username") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return ""
+    named = body.get(route.names) if route.names else body.get("name") or body.get("username")
     return named[:200] if isinstance(named, str) else ""
+
+
+def masked_body(route: AdminRoute, body: Any) -> Any:
+    """The request body as the route's own answers show it (`AdminRoute.mask`); the audit log
+    masks secret-named fields of what this returns. A mask that fails stores no body at all:
+    a change is never recorded with a secret because its mask could not read the body."""
+    if route.mask is None or body is None:
+        return body
+    try:
+        return route.mask(body)
+    except Exception:
+        log.warning("the audit mask of %s %s failed; the body is left out", route.method, route.path, exc_info=True)
+        return {"masked": True}
 
 
 async def snapshot(route: AdminRoute, request: web.Request) -> Any:

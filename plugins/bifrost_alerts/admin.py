@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from bifrost_py.accounts.audit import MASK
 from bifrost_py.admin import (
     AdminError,
     AdminRoute,
@@ -37,7 +38,8 @@ from bifrost_py.admin import (
 )
 from bifrost_py.configstore import ChangeRefused
 
-from .settings import REPORT_FORMATS, REPORT_GROUPS
+from .runtime import SECRET_FIELDS
+from .settings import REPORT_FORMATS, REPORT_GROUPS, shown_url
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -62,6 +64,17 @@ SETTINGS_BODY = {"type": "object", "properties": {
     "budget_thresholds": {"type": ["array", "null"], "items": {"type": "integer"}},
     "thresholds_for": {"type": "object", "additionalProperties": {"type": ["array", "null"]}},
     "spend_rate": {"type": ["object", "null"]}, "loop": {"type": ["object", "null"]}}}
+
+
+def shown_channel_body(body: Any) -> Any:
+    """A channel's request body as the channel's own answers show it (`ChannelSettings.shown`):
+    the URL cut to its host and first path part (a Slack URL is itself the secret), and every
+    field a channel type keeps secret (`SECRET_FIELDS`) masked. The audit log stores this copy."""
+    if not isinstance(body, dict):
+        return body
+    secret = {field for fields in SECRET_FIELDS.values() for field in fields}
+    return {k: shown_url(v) if k == "url" and isinstance(v, str) else MASK if k in secret and v else v
+            for k, v in body.items()}
 
 
 def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
@@ -116,7 +129,8 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
                 raise AdminError(exc.status, str(exc), **extra) from None
         return handler
 
-    def item_routes(plural: str, what: str, label: str, body: dict[str, Any], hint: str) -> list[AdminRoute]:
+    def item_routes(plural: str, what: str, label: str, body: dict[str, Any], hint: str,
+                    mask: Callable[[Any], Any] | None = None) -> list[AdminRoute]:
         """POST /alerts/PLURAL and GET/PATCH/DELETE /alerts/PLURAL/{name}, on the runtime's
         create_WHAT, change_WHAT, delete_WHAT and WHAT_view."""
         item = f"/alerts/{plural}/{{name}}"
@@ -139,10 +153,10 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
 
         return [
             AdminRoute("POST", f"/alerts/{plural}", answering(create, 201), f"Alerts: add a {label} (in service at "
-                       "once, on every instance within seconds)", body=body, tag="alerts"),
+                       "once, on every instance within seconds)", body=body, tag="alerts", mask=mask),
             AdminRoute("GET", item, answering(one), f"Alerts: one {label} (secrets masked)", tag="alerts"),
             AdminRoute("PATCH", item, answering(change), f"Alerts: change a {label} added here (null removes a "
-                       "field; a secret left out is kept)", body=body, tag="alerts"),
+                       "field; a secret left out is kept)", body=body, tag="alerts", mask=mask),
             AdminRoute("DELETE", item, answering(delete), f"Alerts: delete a {label} added here", tag="alerts"),
         ]
 
@@ -164,7 +178,7 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
         AdminRoute("POST", "/alerts/test", send_test, "Alerts: send a test alert to one channel (or all) and "
                    "answer with each delivery", body={"type": "object", "properties": {"channel": {"type": "string"}}},
                    tag="alerts"),
-        *item_routes("channels", "channel", "channel", CHANNEL_BODY, CHANNEL_HINT),
+        *item_routes("channels", "channel", "channel", CHANNEL_BODY, CHANNEL_HINT, shown_channel_body),
         *item_routes("reports", "report", "scheduled report", REPORT_BODY, REPORT_HINT),
         AdminRoute("GET", "/alerts/settings", answering(show_settings), "Alerts: thresholds and guards, and where "
                    "each comes from", tag="alerts"),

@@ -65,7 +65,7 @@ class ChannelSettings:
         """What the UI and the admin API show: secrets masked."""
         out: dict[str, object] = {"name": self.name, "type": self.type}
         if self.url:
-            out["url"] = _mask_url(self.url)
+            out["url"] = shown_url(self.url)
         if self.type == "webhook":
             out["signed"] = bool(self.secret)
         if self.type == "email":
@@ -277,7 +277,7 @@ def _check_names(section: Section, key: str, names: tuple[str, ...], channels: d
                            f"(there are: {', '.join(channels) or 'none'})")
 
 
-def _mask_url(url: str) -> str:
+def shown_url(url: str) -> str:
     """Incoming-webhook URLs carry their secret in the path: show the host and the first part."""
     from urllib.parse import urlsplit
 
