@@ -128,19 +128,36 @@ def _read_keys(section: Section | None) -> KeyCooldowns:
 
 
 def _read_chains(section: Section, key: str, gateway: Gateway) -> dict[str, tuple[str, ...]]:
-    """model name (or glob) -> chain entries; each entry must name something configured."""
+    """model name (or glob) -> chain entries; each entry must name something configured. A
+    chain is a list (`MODEL: [provider, provider/model, ...]`) or, as the admin API sends it, a
+    mapping `{chain: [...]}`; such a mapping without `chain` is "missing 'chain'", for the file
+    and the API alike."""
     sub = section.section(key)
     if sub is None:
         return {}
     chains: dict[str, tuple[str, ...]] = {}
     for model in sub.keys():  # noqa: SIM118 (Section.keys, not a dict)
-        entries = sub.str_list(model, [])
+        entries = _chain_entries(sub, model)
         for entry in entries:
             problem = entry_problem(entry, gateway)
             if problem:
                 sub.error(model, problem)
         chains[model] = tuple(entries)
     return chains
+
+
+def _chain_entries(chains: Section, model: str) -> list[str]:
+    if not isinstance(chains.raw(model), dict):
+        entries: list[str] = chains.str_list(model, [])
+        return entries
+    fields = chains.section(model)
+    assert fields is not None
+    if not fields.has("chain"):
+        chains.error(model, "missing 'chain' (the providers or models to try in order, e.g. "
+                            "[bedrock, openai/gpt-4o])")
+    entries = fields.str_list("chain", [])
+    fields.done()  # any other field is an unknown key
+    return entries
 
 
 def entry_problem(entry: str, gateway: Gateway) -> str | None:

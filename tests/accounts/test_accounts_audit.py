@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import bifrost_failover
 import bifrost_governance
 import pytest
 from accounts_wire import ADMIN, admin_call, gateway_config
@@ -60,3 +61,22 @@ async def test_reads_are_not_recorded(gw: Any) -> None:
     for _ in range(3):
         assert (await admin_call(gw.url, "GET", "/governance/keys"))[0] == 200
     assert (await admin_call(gw.url, "GET", "/audit"))[1]["entries"] == []
+
+
+async def test_a_failover_chain_change_names_the_chain(start_gateway: Any, mock_upstream: Any, tmp_path: Path) -> None:
+    config = gateway_config(mock_upstream, tmp_path, failover={"retries": 0})
+    gw = await start_gateway(config, plugins=[bifrost_failover], builtins=False)
+    status, missing = await admin_call(gw.url, "POST", "/failover/chains", {"model": "claude-*"})
+    assert status == 400
+    problem = "failover.chains.claude-*: missing 'chain' (the providers or models to try in order, e.g. " \
+              "[bedrock, openai/gpt-4o])"
+    assert missing["error"]["problems"] == [problem]
+    assert "failover.chains.claude-*: missing 'chain'" in missing["error"]["message"]
+    chain = {"model": "claude-sonnet-*", "chain": ["openai/gpt-4o"]}
+    assert (await admin_call(gw.url, "POST", "/failover/chains", chain))[0] == 201
+    assert (await admin_call(gw.url, "PUT", "/failover/chains/claude-sonnet-*", {"chain": ["openai"]}))[0] == 200
+    status, audit = await admin_call(gw.url, "GET", "/audit?action=failover/chains")
+    assert [(e["method"], e["status"], e["resource"]) for e in audit["entries"]] == [
+        ("PUT", 200, "claude-sonnet-*"), ("POST", 201, "claude-sonnet-*"), ("POST", 400, "claude-*")]
+    status, found = await admin_call(gw.url, "GET", "/audit?resource=claude-sonnet-*")
+    assert [e["method"] for e in found["entries"]] == ["PUT", "POST"]
