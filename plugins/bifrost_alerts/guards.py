@@ -1,8 +1,9 @@
 """Runaway guards: a key spending much faster than usual, a session repeating itself.
 
-Both keep their observations in this instance's memory (a guard reacts to what it sees in
-minutes; counting every request through a shared store would put a round trip on each); the
-alert each raises is still claimed in the shared store, so several instances send it once.
+These are the in-process counters: what one instance sees. With Redis configured the guards
+count in Redis instead (shared_counters.py: the same windows, across instances and restarts),
+and fall back to these while Redis cannot answer. The alert each raises is claimed in the shared
+store either way, so several instances send it once.
 
 SpendRate: per key, spend in minute buckets over the baseline (default 24 h). The last 60
 minutes are compared with `max_per_hour` and with `multiple` × the key's usual hourly spend (the
@@ -49,21 +50,28 @@ class SpendRateGuard:
             del buckets[old]
         last_hour = sum(v for m, v in buckets.items() if m > minute - 60)
         before = sum(v for m, v in buckets.items() if m <= minute - 60)
-        hours = max(1.0, min(self.settings.baseline, now - self.first_seen[key] - 3600) / 3600)
-        usual = before / hours
-        s = self.settings
-        if s.max_per_hour is not None and last_hour > s.max_per_hour:
-            return last_hour, usual
-        if (s.multiple is not None and usual > 0 and last_hour > s.multiple * usual
-                and last_hour >= s.min_hourly):
-            return last_hour, usual
-        return None
+        return too_fast(self.settings, last_hour, before, self.first_seen[key], now)
 
     def _forget(self, minute: int) -> None:
         stale = [k for k, b in self.minutes.items() if not b or max(b) < minute - 60]
         for key in stale:
             del self.minutes[key]
             self.first_seen.pop(key, None)
+
+
+def too_fast(settings: SpendRate, last_hour: float, before: float, first_seen: float,
+             now: float) -> tuple[float, float] | None:
+    """(last hour's spend, usual hourly spend) when the last hour is over the alarm, else None.
+    `before`: the spend before the last hour within the baseline; the usual hourly spend is it
+    divided by the hours of history seen (at least one)."""
+    hours = max(1.0, min(settings.baseline, now - first_seen - 3600) / 3600)
+    usual = before / hours
+    if settings.max_per_hour is not None and last_hour > settings.max_per_hour:
+        return last_hour, usual
+    if (settings.multiple is not None and usual > 0 and last_hour > settings.multiple * usual
+            and last_hour >= settings.min_hourly):
+        return last_hour, usual
+    return None
 
 
 class LoopDetector:
@@ -74,8 +82,12 @@ class LoopDetector:
     def add(self, session: str, body: dict[str, Any], now: float | None = None) -> int:
         """Count this request in its session; how many near-identical ones were sent within the
         window (this one included)."""
+        return self.count(session, fingerprint(body), now)
+
+    def count(self, session: str, shape: str, now: float | None = None) -> int:
+        """`add` for a request whose fingerprint is known."""
         now = time.monotonic() if now is None else now
-        key = (session, fingerprint(body))
+        key = (session, shape)
         times = self.seen.get(key)
         if times is None:
             if len(self.seen) >= MAX_TRACKED:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -19,16 +19,18 @@ from bifrost_py import hookimpl
 from bifrost_py.context import MESSAGES
 from bifrost_py.errors import RateLimited
 from bifrost_py.settings import load_settings
+from bifrost_py.storage import StorageUnavailable
 
 from .admin import admin_routes
 from .budgets import Thresholds
 from .channels import Channel, Delivery, make_channel
-from .guards import LoopDetector, SpendRateGuard
+from .guards import LoopDetector, SpendRateGuard, fingerprint, too_fast
 from .message import Message
 from .outbox import Outbox
 from .reports import ScheduledReport
 from .runtime import AlertConfig
 from .settings import REPORTS, SECTION, AlertSettings, ReportSettings, read_reports, read_settings
+from .shared_counters import SharedCounters
 from .store import AlertStore
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from bifrost_py.context import Call
     from bifrost_py.gateway import Gateway
     from bifrost_py.periodic import Periodic
+
+    from .settings import LoopGuard
 
 log = logging.getLogger("bifrost_py.alerts")
 DRAIN_SECONDS = 30.0
@@ -59,6 +63,7 @@ class AlertsBase:
         self.reports: dict[str, tuple[ScheduledReport, Periodic]] = {}   # by name, with its periodic task
         self.rate: SpendRateGuard | None = None
         self.loops: LoopDetector | None = None
+        self.shared: SharedCounters | None = None   # the guards' counters in Redis (None: this instance's)
         self.runtime: AlertConfig | None = None
 
     @hookimpl
@@ -130,6 +135,7 @@ class AlertsBase:
         return {**shown, "active": self.active, "editable": self.active,
                 "next_reports": {name: scheduled.next_fire() for name, (scheduled, _) in self.reports.items()},
                 "shared_marks": "redis" if self.store is not None and self.store.redis is not None else "sql",
+                "guard_counters": "redis" if self.shared is not None else "instance",
                 "in_flight": len(self.outbox.tasks) if self.outbox is not None else 0}
 
 
@@ -176,44 +182,98 @@ class AlertsPlugin(AlertsBase):
 
 
 class GuardedAlertsPlugin(AlertsPlugin):
-    """The plugin with its guards: registered when `alerts.loop` or `alerts.spend_rate` is set."""
+    """The plugin with its guards: registered when `alerts.loop` or `alerts.spend_rate` is set.
+
+    With Redis (`storage.redis`) the guards count in it, across instances and restarts
+    (shared_counters.py); else, and while Redis cannot answer, in this instance (guards.py).
+    A guard that only alerts counts off the request path (a task of the gateway's); the loop
+    guard set to refuse counts on it: one Redis round trip per Messages request of a session."""
+
+    _counting_here = False   # Redis failed: the guards count in this instance until it answers
+
+    @hookimpl
+    async def bifrost_startup(self, gateway: Gateway) -> None:
+        await super().bifrost_startup(gateway)
+        if self.store is not None and self.store.redis is not None:
+            self.shared = SharedCounters(self.store.redis)
 
     @hookimpl
     async def bifrost_request_start(self, call: Call) -> None:
-        if self.loops is None or not call.session_id or call.endpoint != MESSAGES or not isinstance(call.body, dict):
+        loops = self.loops
+        if loops is None or not call.session_id or call.endpoint != MESSAGES or not isinstance(call.body, dict):
             return
-        guard = self.settings.loop
-        count = self.loops.add(call.session_id, call.body)
+        guard = loops.settings
+        sent = Sent(call.session_id, fingerprint(call.body), call.caller.key_name if call.caller else "-",
+                    call.caller.team if call.caller else None, call.model, call.client_app)
+        if self.shared is None:
+            self._loop_counted(guard, sent, loops.count(sent.session, sent.shape))
+        elif not guard.refuse:
+            assert self.gateway is not None
+            self.gateway.spawn(self._count_loop(loops, sent))
+        else:
+            self._loop_counted(guard, sent, await self._shared_loop_count(loops, sent))
+
+    async def _count_loop(self, loops: LoopDetector, sent: Sent) -> None:
+        self._loop_counted(loops.settings, sent, await self._shared_loop_count(loops, sent))
+
+    async def _shared_loop_count(self, loops: LoopDetector, sent: Sent) -> int:
+        assert self.shared is not None
+        try:
+            count = await self.shared.count_loop(sent.session, sent.shape, loops.settings.within)
+        except StorageUnavailable:
+            self._redis_failed()
+            return loops.count(sent.session, sent.shape)
+        self._redis_answers()
+        return count
+
+    def _loop_counted(self, guard: LoopGuard, sent: Sent, count: int) -> None:
+        """Alert when `count` first goes past the limit; refuse past it when asked to."""
         if count <= guard.repeats:
             return
-        who = call.caller.key_name if call.caller is not None else "-"
         if count == guard.repeats + 1:
-            title = (f"Loop suspected: session {call.session_id} (key '{who}') sent the same request "
+            title = (f"Loop suspected: session {sent.session} (key '{sent.key}') sent the same request "
                      f"{count} times in {_minutes(guard.within)}")
-            lines = (f"Model: {call.model}", f"Client: {call.client_app or '-'}",
+            lines = (f"Model: {sent.model}", f"Client: {sent.client_app or '-'}",
                      "Refusing its repeats with 429." if guard.refuse else "Not refused (loop.refuse is off).")
-            details = {"session": call.session_id, "key": who, "team": call.caller.team if call.caller else None,
-                       "model": call.model, "repeats": count, "within_seconds": guard.within}
+            details = {"session": sent.session, "key": sent.key, "team": sent.team,
+                       "model": sent.model, "repeats": count, "within_seconds": guard.within}
             self._alert(Message("loop", title, lines, details),
-                              f"loop:{call.session_id}:{int(time.time() // guard.within)}", guard.within)
+                        f"loop:{sent.session}:{int(time.time() // guard.within)}", guard.within)
         if guard.refuse:
             raise RateLimited(
-                f"loop detected: session {call.session_id} sent the same request {count} times in "
+                f"loop detected: session {sent.session} sent the same request {count} times in "
                 f"{_minutes(guard.within)}; the gateway refuses its repeats (alerts.loop). Change the request "
                 "or start a new session.", retry_after=guard.within)
 
     @hookimpl
     async def bifrost_request_end(self, call: Call) -> None:
-        if self.rate is None or call.caller is None or self.gateway is None:
+        rate = self.rate
+        if rate is None or call.caller is None or self.gateway is None:
             return
         spent = self._spent(call)
         if spent <= 0:
             return
-        found = self.rate.add(call.caller.key_name, spent)
-        if found is None:
+        key, team = call.caller.key_name, call.caller.team
+        if self.shared is None:
+            self._rate_counted(key, team, rate.add(key, spent))
+        else:
+            self.gateway.spawn(self._count_spend(rate, key, team, spent))
+
+    async def _count_spend(self, rate: SpendRateGuard, key: str, team: str | None, spent: float) -> None:
+        assert self.shared is not None
+        try:
+            last_hour, before, first_seen, now = await self.shared.add_spend(key, spent, rate.settings.baseline)
+        except StorageUnavailable:
+            self._redis_failed()
+            self._rate_counted(key, team, rate.add(key, spent))
+            return
+        self._redis_answers()
+        self._rate_counted(key, team, too_fast(rate.settings, last_hour, before, first_seen, now))
+
+    def _rate_counted(self, key: str, team: str | None, found: tuple[float, float] | None) -> None:
+        if found is None or self.gateway is None:
             return
         last_hour, usual = found
-        key = call.caller.key_name
         money = self.gateway.format_money
         per_usd = self.gateway.config.currency_per_usd
         title = f"Spend rate: virtual key '{key}' spent {money(last_hour / per_usd)} in the last hour"
@@ -223,10 +283,20 @@ class GuardedAlertsPlugin(AlertsPlugin):
             lines.append(f"Alarm above {money(limit.max_per_hour / per_usd)} per hour.")
         if limit.multiple is not None:
             lines.append(f"Alarm above {limit.multiple:g}× the usual hourly spend.")
-        details = {"key": key, "team": call.caller.team, "last_hour": round(last_hour, 4), "usual_hourly": round(usual, 4),
+        details = {"key": key, "team": team, "last_hour": round(last_hour, 4), "usual_hourly": round(usual, 4),
                    "currency": self.gateway.config.currency_code}
         hour = int(time.time() // 3600)
         self._alert(Message("spend_rate", title, tuple(lines), details), f"rate:{key}:{hour}", 3600.0)
+
+    def _redis_failed(self) -> None:
+        if not self._counting_here:
+            self._counting_here = True
+            log.warning("alerts: the guards count in this instance while Redis cannot answer (requests are served)")
+
+    def _redis_answers(self) -> None:
+        if self._counting_here:
+            self._counting_here = False
+            log.warning("alerts: the guards count in Redis again")
 
     def _spent(self, call: Call) -> float:
         """What the call cost, in the configured currency (cache hits and refusals: nothing)."""
@@ -237,6 +307,18 @@ class GuardedAlertsPlugin(AlertsPlugin):
                 continue
             usd += self.gateway.prices.served_cost(attempt, attempt.outcome.usage) or 0.0
         return usd * self.gateway.config.currency_per_usd
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the loop guard keeps of a request (it may be counted after the request moved on)."""
+
+    session: str
+    shape: str            # guards.fingerprint of the request
+    key: str
+    team: str | None
+    model: str | None
+    client_app: str | None
 
 
 def _minutes(seconds: float) -> str:
