@@ -7,8 +7,10 @@
 Exact lookups read the hash directly, so an answer stored by one instance is a hit on every
 other one at once. Semantic lookups run on each instance's in-memory index, which is rebuilt from
 `lru` on start and then follows `feed` (a `gateway.every` task whose round is one blocking
-XREAD), so other instances' entries become semantic hits within moments. Eviction is atomic in Redis (a script pops the least recently used
-keys beyond max_entries and deletes them), so several instances never overfill it together.
+XREAD, at most one per FEED_BATCH while entries keep coming), so other instances' entries become
+semantic hits within moments. A store is one script (one round trip): it writes the hash, ranks
+the key in `lru`, announces it on `feed` and evicts the least recently used keys beyond
+max_entries, atomically, so several instances never overfill the cache together.
 
 Robustness comes from the gateway's Redis client (`gateway.storage.redis`, bifrost_py/storage/
 redis.py), shared with the other plugins on the same URL: no command is ever cancelled half-way
@@ -41,14 +43,28 @@ log = logging.getLogger("bifrost_py.cache")
 T = TypeVar("T")
 _LOAD_BATCH = 500
 _FOLLOW_BLOCK_MS = 1000
+FEED_BATCH = 0.05       # seconds between feed reads while entries keep coming
 FEED_RETRY = 1.0        # seconds between attempts to read the feed while Redis is away
 CLOSE_WAIT = 5.0        # seconds close() gives the commands still running
 
-# KEYS[1] = lru, ARGV[1] = max entries, ARGV[2] = entry key prefix. Returns the evicted keys.
-_EVICT = """
-local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+# KEYS: entry, lru, feed. ARGV: max entries, entry key prefix, expire-at (ms), key, created, body,
+# meta, vector ('' = none). Stores the entry, ranks it in the LRU order, announces it on the feed
+# and evicts the least recently used keys beyond max entries: one round trip per store, atomic.
+# Returns the evicted keys.
+_PUT = """
+redis.call('DEL', KEYS[1])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'body', ARGV[6], 'meta', ARGV[7], 'vector', ARGV[8])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[1], '*', 'key', ARGV[4], 'meta', ARGV[7], 'vector', ARGV[8])
+else
+  redis.call('HSET', KEYS[1], 'body', ARGV[6], 'meta', ARGV[7])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[1], '*', 'key', ARGV[4], 'meta', ARGV[7])
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
 if extra <= 0 then return {} end
-local popped = redis.call('ZPOPMIN', KEYS[1], extra)
+local popped = redis.call('ZPOPMIN', KEYS[2], extra)
 local gone = {}
 for i = 1, #popped, 2 do
   redis.call('DEL', ARGV[2] .. popped[i])
@@ -82,7 +98,7 @@ class RedisStore:
         self.max_entries = max_entries
         self.kv: RedisClient | None = None
         self.client: redis.Redis | None = None  # kv's client while this store is open
-        self._evict: Any = None
+        self._put_script: Any = None
         self._feed_id = "0-0"
         self._tasks: set[asyncio.Task[Any]] = set()   # commands running, waited for by flush/close
         self._reading: asyncio.Task[Any] | None = None  # the feed's blocking read, if one runs
@@ -109,7 +125,7 @@ class RedisStore:
         except StorageUnavailable as exc:
             raise StoreError(f"the Redis cache store cannot connect: {exc}") from exc
         self.kv, self.client = kv, kv.client
-        self._evict = kv.client.register_script(_EVICT)
+        self._put_script = kv.client.register_script(_PUT)
 
     async def close(self) -> None:
         """Stop following, give the commands this store started CLOSE_WAIT seconds to end. The
@@ -182,8 +198,8 @@ class RedisStore:
 
     def follow(self, apply: Apply, every: Every) -> Periodic | None:
         """Learn the entries other instances store, until close(): each round is one blocking
-        read of the feed (at most _FOLLOW_BLOCK_MS), the next one follows at once, or after
-        FEED_RETRY while Redis is away."""
+        read of the feed (at most _FOLLOW_BLOCK_MS); the next one follows at once after an empty
+        read, FEED_BATCH after one that brought entries, FEED_RETRY while Redis is away."""
 
         async def read() -> object:
             if self._closing.is_set():
@@ -194,7 +210,10 @@ class RedisStore:
             except StoreError:
                 self._feed_pause = FEED_RETRY
                 return None
-            self._feed_pause = 0.0
+            # After entries came, the next read waits FEED_BATCH: under load one read per
+            # FEED_BATCH carries every entry stored meanwhile (this instance's own included)
+            # instead of one read per store.
+            self._feed_pause = FEED_BATCH if answer else 0.0
             self._learn(answer, apply)
             return None
 
@@ -224,22 +243,10 @@ class RedisStore:
 
     async def _put(self, client: redis.Redis, entry: Entry) -> list[str]:
         meta = entry.meta
-        name = self._entry(meta.key)
-        mapping: dict[str, bytes] = {"body": entry.body, "meta": _meta_json(meta)}
         vector = vector_bytes(entry.vector)
-        if vector is not None:
-            mapping["vector"] = vector
-        announced: dict[str, bytes] = {"key": meta.key.encode(), "meta": mapping["meta"]}
-        if vector is not None:
-            announced["vector"] = vector
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.delete(name)
-            pipe.hset(name, mapping=mapping)
-            pipe.pexpireat(name, int(meta.expires * 1000) + 1)
-            pipe.zadd(self._lru, {meta.key: meta.created})
-            pipe.xadd(self._feed, announced, maxlen=self.max_entries, approximate=True)
-            await pipe.execute()
-        gone = await self._evict(keys=[self._lru], args=[self.max_entries, f"{self.prefix}e:"], client=client)
+        args = [self.max_entries, f"{self.prefix}e:", int(meta.expires * 1000) + 1, meta.key, repr(meta.created),
+                entry.body, _meta_json(meta), vector or b""]
+        gone = await self._put_script(keys=[self._entry(meta.key), self._lru, self._feed], args=args, client=client)
         return [k.decode() if isinstance(k, bytes) else str(k) for k in gone or ()]
 
     def touch(self, key: str, now: float) -> None:
