@@ -33,12 +33,14 @@ from bifrost_py.admin import (
     flag,
     json_body,
     json_response,
+    principal,
     require_started,
     whole_number,
 )
 from bifrost_py.configstore import ChangeRefused
 
 from .runtime import SECRET_FIELDS
+from .scope import scoped_history
 from .settings import REPORT_FORMATS, REPORT_GROUPS, shown_url
 
 if TYPE_CHECKING:
@@ -84,7 +86,9 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
         if not plugin.active:
             return json_response({"alerts": [], "active": False})
         store = require_started(plugin.store, "alerts")
-        return json_response({"alerts": await store.history(limit, kind), "active": True})
+        shown = await scoped_history(plugin.gateway, principal(request),
+                                     lambda n, before: store.history(n, kind, before), limit)
+        return json_response({"alerts": shown, "active": True})
 
     async def deliveries(request: web.Request) -> web.Response:
         limit = whole_number(request.query, "limit", default=100, minimum=1, maximum=1000) or 100
@@ -92,7 +96,13 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
         if not plugin.active:
             return json_response({"deliveries": []})
         store = require_started(plugin.store, "alerts")
-        return json_response({"deliveries": await store.deliveries(limit, failed)})
+        who = principal(request)
+        if not who.scoped:
+            return json_response({"deliveries": await store.deliveries(limit, failed)})
+        # a team manager: the deliveries of the alerts they may read
+        alerts = await scoped_history(plugin.gateway, who, lambda n, before: store.history(n, None, before), limit)
+        found = [d for a in alerts for d in a["deliveries"] if d["ok"] is False or not failed]
+        return json_response({"deliveries": sorted(found, key=lambda d: d["ts"], reverse=True)[:limit]})
 
     async def settings(request: web.Request) -> web.Response:
         return json_response(plugin.status())

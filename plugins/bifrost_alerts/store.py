@@ -74,8 +74,17 @@ class AlertStore:
             delivery.message_id, delivery.channel, delivery.ts, int(delivery.ok), delivery.attempts, delivery.status,
             delivery.error, delivery.seconds)
 
-    async def history(self, limit: int, kind: str | None = None) -> list[dict[str, Any]]:
-        where, args = ("WHERE kind = ?", [kind]) if kind else ("", [])
+    async def history(self, limit: int, kind: str | None = None, before: float | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` alerts (of `kind`; older than the time `before`: the next page)."""
+        conditions: list[str] = []
+        args: list[Any] = []
+        if kind:
+            conditions.append("kind = ?")
+            args.append(kind)
+        if before is not None:
+            conditions.append("ts < ?")
+            args.append(before)
+        where = "WHERE " + " AND ".join(conditions) if conditions else ""
         rows = await self.db.fetch(f"SELECT id, ts, kind, title, text, details FROM alerts_history {where} "
                                    "ORDER BY ts DESC LIMIT ?", *args, limit)
         alerts = [{"id": r["id"], "ts": r["ts"], "kind": r["kind"], "title": r["title"], "text": r["text"],

@@ -6,7 +6,8 @@
     DELETE /api/cache/entries/{key}   drop one entry
 
 Entries are listed by metadata only (scope, model, provider, age, size, hits): the cached answers
-are what users asked and were told, so the API does not show them.
+are what users asked and were told, so the API does not show them. A team manager gets 403 for
+the list: an entry does not record which key or team made it, so it cannot be scoped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bifrost_py.admin import (
     AdminError,
     AdminRoute,
     json_response,
+    principal,
     require_started,
     text,
     whole_number,
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
     from .plugin import CachePlugin
 
 _MAX_LIST = 1000
+# An entry records its scope (shared, customer:, team: or key:ID), not the virtual key or team
+# whose request made it, so the list cannot be narrowed to a team manager's teams.
+SCOPED_REFUSAL = ("a team manager may not list cache entries: an entry records its cache scope, not the virtual key "
+                  "or team whose request made it, so the list cannot be narrowed to your teams (GET /api/cache "
+                  "shows the counters)")
 
 
 def _entry(meta: Meta, now: float) -> dict[str, Any]:
@@ -60,6 +67,8 @@ def admin_routes(plugin: CachePlugin) -> list[AdminRoute]:
         return json_response(body)
 
     async def entries(request: web.Request) -> web.Response:
+        if principal(request).scoped:
+            raise AdminError(403, SCOPED_REFUSAL)
         cache = require_started(plugin.cache, "the cache")
         limit = whole_number(request.query, "limit", default=100, minimum=1, maximum=_MAX_LIST) or 100
         now = time.time()
