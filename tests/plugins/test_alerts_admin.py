@@ -13,7 +13,9 @@ import aiohttp
 import bifrost_alerts
 import orjson
 import pytest
+from bifrost_alerts.admin import shown_channel_body
 from bifrost_alerts.runtime import SECRET_FIELDS, StoredChannel
+from bifrost_alerts.settings import ChannelSettings
 from bifrost_alerts.testing import running_webhook_receiver
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -320,3 +322,19 @@ async def test_an_email_channel_added_here_sends_the_test_alert_and_keeps_its_pa
             assert mail["To"] == "finance@example.com" and "Test alert" in mail["Subject"]
     assert list(tmp_path.glob("logs.db*"))
     assert all(b"smtp-pw-51c0" not in file.read_bytes() for file in tmp_path.glob("logs.db*"))
+
+
+@given(scheme=st.sampled_from(["http", "https"]), host=st.from_regex(r"[a-z]{1,12}\.[a-z]{2,5}", fullmatch=True),
+       parts=st.lists(st.text(st.characters(codec="ascii", exclude_characters="/?#", min_codepoint=33),
+                              min_size=4, max_size=20), min_size=2, max_size=5),
+       kind=st.sampled_from(["webhook", "slack", "email", "folder", None]))
+def test_the_audit_copy_of_a_channel_body_shows_no_more_of_its_url_than_the_channel_does(
+        scheme: str, host: str, parts: list[str], kind: str | None) -> None:
+    url = f"{scheme}://{host}/" + "/".join(parts)
+    body = {"name": "c", "url": url, "secret": "s" * 20, "password": "p" * 20, "retries": 2}
+    if kind is not None:
+        body["type"] = kind
+    shown = shown_channel_body(body)
+    assert shown["url"] == ChannelSettings("c", kind or "webhook", url=url).shown()["url"]  # as the GET shows it
+    assert shown["url"] == f"{scheme}://{host}/{parts[0]}/…" and url not in str(shown)
+    assert shown["secret"] == shown["password"] == "••••" and shown["retries"] == 2
