@@ -6,7 +6,8 @@ to (customer, team, key, provider config, session; only caps on money). It happe
 client's path, in a task the gateway waits for at shutdown:
 
     in memory   the counters are read where they are (no I/O at all)
-    Redis       one READ of those meters in that task (never on the request path)
+    Redis       what the settle script returned for those meters (no round trip); a READ in
+                that task when it did not tell them all (never on the request path)
 
 Without a listener nothing is built: the Governor makes no publisher.
 """
@@ -47,7 +48,10 @@ class BudgetPublisher:
             self.gateway.spawn(self._read_and_tell(key, budgets, meters, now))
 
     async def _read_and_tell(self, key: str, budgets: list[Cap], meters: list[str], now: float) -> None:
-        spent = [used for used, _ in await self.store.read(meters)]
+        told = getattr(self.store, "spent_now", None)   # Redis: what the settlement just saw, if it did
+        spent = told(meters) if told is not None else None
+        if spent is None:
+            spent = [used for used, _ in await self.store.read(meters)]
         await self._tell(self.usages(key, budgets, spent, now))
 
     async def _tell(self, usages: list[BudgetUsage]) -> None:

@@ -63,6 +63,7 @@ log = logging.getLogger("bifrost_governance")
 LEASES = PREFIX + "leases"
 REAPED = PREFIX + "reaped"
 BUDGET, GAUGE, WINDOW = "b", "g", "w"
+SPENT_KEPT = 10_000   # budget meters whose spent a settlement told us, before forgetting them all
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class RedisCounters:
         self._rebuild: Rebuild | None = None
         self._rebuilding: asyncio.Task[None] | None = None
         self._ids = 0
+        self.spent: dict[str, int] = {}    # budget meter -> spent, as its latest settlement here saw
 
     async def open(self) -> None:
         """Load the scripts and find the ready generation (rebuilding it first if Redis has
@@ -200,14 +202,29 @@ class RedisCounters:
         # The payload as admitted lets the script charge a hold whose data Redis lost; not for a
         # ticket no longer renewed, whose lease may have run out and charged it already.
         known = entry.payload if entry is not None and entry.stopped is None else b""
-        status, gen = await self._run(SETTLE, [LEASES, PREFIX + "t:" + ticket, GEN],
-                                      [ticket, PREFIX, known, *actuals])
+        status, gen, *rest = await self._run(SETTLE, [LEASES, PREFIX + "t:" + ticket, GEN],
+                                             [ticket, PREFIX, known, *actuals])
         status = int(status)
+        if rest and rest[0]:
+            self._remember_spent(rest[0])
         if status == -1:
             self._lost(b"")
         if entry is not None and status != 0:
             self._record(entry.items, actuals, gen.decode() if status > 0 else "")
         return status > 0
+
+    def _remember_spent(self, pairs: Sequence[bytes]) -> None:
+        if len(self.spent) > SPENT_KEPT:
+            self.spent.clear()
+        for i in range(0, len(pairs) - 1, 2):
+            self.spent[pairs[i].decode()] = int(pairs[i + 1])
+
+    def spent_now(self, meters: Sequence[str]) -> list[int] | None:
+        """What each budget meter had spent when this instance last settled a charge to it
+        (the settle script tells), or None if one of them it has not seen: then READ. Budget
+        watchers get this after a settlement instead of a READ round trip of their own."""
+        found = [self.spent.get(meter) for meter in meters]
+        return None if None in found else [int(value) for value in found if value is not None]
 
     def _record(self, items: list[list[str]], actuals: Sequence[int], gen: str) -> None:
         """Budget spend to the durable record, counted in generation `gen` ('' = none)."""

@@ -39,6 +39,7 @@ end
 -- (a budget: its key's expire-at, '0' = never; a window: the entry's member)}.
 -- here: the hold was taken in generation gen. If not, the hold went with the data Redis lost:
 -- there is nothing to release, only the charge to make (windows restarted empty: nothing).
+-- -> a budget charged: what its meter has spent now (settled + base), else nil.
 local function settle_item(prefix, gen, item, actual, here)
   local h = prefix .. gen .. ':m:' .. item[1]
   if item[3] == 'w' then
@@ -59,8 +60,9 @@ local function settle_item(prefix, gen, item, actual, here)
     redis.call('HINCRBY', h, 'r', int(0 - tonumber(item[2])))
   end
   if item[3] == 'b' and tonumber(actual) ~= 0 then
-    redis.call('HINCRBY', h, 'u', actual)
+    local u = redis.call('HINCRBY', h, 'u', actual)
     if not here and item[4] ~= '0' then redis.call('EXPIREAT', h, item[4]) end
+    return u + (tonumber(redis.call('HGET', h, 'b')) or 0)
   end
 end
 """
@@ -169,9 +171,11 @@ return {0, 0, 0, '0'}
 
 # KEYS: leases, ticket key, generation key
 # ARGV: ticket, prefix, the ticket's payload as admitted ('' = not known here), actual per item...
-# -> {status, generation}: 1 settled; 2 charged into a generation newer than the hold's (the
-#    hold went with data Redis lost); 0 nothing left to settle (settled before, or its lease ran
-#    out and it was charged at its hold); -1 no generation: Redis lost its data, nothing counted.
+# -> {status, generation, {meter, spent, ...}}: 1 settled; 2 charged into a generation newer than
+#    the hold's (the hold went with data Redis lost); 0 nothing left to settle (settled before, or
+#    its lease ran out and it was charged at its hold); -1 no generation: Redis lost its data,
+#    nothing counted. The list names each budget charged and what its meter has spent now (the
+#    budget watchers' figure, so publishing needs no READ of its own).
 SETTLE = _COMMON + """
 local gen = redis.call('GET', KEYS[3])
 local payload = redis.call('GET', KEYS[2])
@@ -187,11 +191,13 @@ else
   if p.g == gen then return {0, gen} end
 end
 local here = p.g == gen
+local spent = {}
 for i, item in ipairs(p.i) do
-  settle_item(ARGV[2], gen, item, ARGV[i + 3], here)
+  local now_spent = settle_item(ARGV[2], gen, item, ARGV[i + 3], here)
+  if now_spent then spent[#spent + 1] = item[1]; spent[#spent + 1] = int(now_spent) end
 end
-if here then return {1, gen} end
-return {2, gen}
+if here then return {1, gen, spent} end
+return {2, gen, spent}
 """
 
 # KEYS: ready key, then per meter: meter key, window key   ARGV: window clock, generation
