@@ -3,6 +3,7 @@ the machine's load, unlike latency and even process CPU on a shared 2-core VM.
 
     python -m bench.instructions                     # the floor, this checkout bare and all plugins, JSON and stream
     python -m bench.instructions --ref /tmp/before   # and another checkout of bifrost-py beside it
+    python -m bench.instructions --redis             # the gateways with storage.redis (scale-out's cost)
 
 The gateway runs `bifrost-py serve` under `valgrind --tool=callgrind` with instrumentation off;
 a warm-up of requests goes through, then instrumentation is switched on for exactly `--requests`
@@ -32,14 +33,14 @@ from pathlib import Path
 import aiohttp
 
 from bench.__main__ import bodies, gateway_config, stop
-from bifrost_py.testing import free_port, wait_for_port
+from bifrost_py.testing import RedisServer, free_port, wait_for_port
 
 WARM_UP = 50
 IDLE = 5.0  # seconds of idle gateway counted after the requests
 
 
 def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: int, upstream: int, workdir: Path,
-          keep: Path | None = None) -> tuple[float, float]:
+          keep: Path | None = None, redis: str | None = None) -> tuple[float, float]:
     """Millions of instructions per request of one gateway configuration (`plugins` None: the
     floor): all of them, and without the background work a gateway does while idle (its timers:
     under valgrind a request takes some 50 times longer, so a timer's rounds would weigh 50
@@ -53,7 +54,7 @@ def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: i
         command = ["-m", "bench.floor", "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream}"]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     else:
-        command = ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins))]
+        command = ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins, redis=redis))]
         if checkout is not None:
             env["PYTHONPATH"] = f"{checkout}:{checkout / 'plugins'}"
     out = workdir / f"callgrind-{port}.out"
@@ -111,6 +112,8 @@ def main() -> None:
     parser.add_argument("--ref", type=Path, help="another checkout of bifrost-py to count beside this one")
     parser.add_argument("--only", choices=("json", "stream"), help="one mode only")
     parser.add_argument("--keep", type=Path, help="a directory to keep each run's callgrind output in")
+    parser.add_argument("--redis", action="store_true",
+                        help="the gateways with storage.redis (a redis-server of its own, flushed before each run)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed: apt-get install valgrind")
@@ -120,7 +123,10 @@ def main() -> None:
     upstream_port = free_port()
     upstream = subprocess.Popen([sys.executable, "-m", "bifrost_py", "mock-upstream", "--port", str(upstream_port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = RedisServer() if args.redis else None
     try:
+        if redis is not None:
+            redis.start()
         wait_for_port(upstream_port)
         checkouts: list[tuple[str, Path | None]] = [("this", None)]
         if args.ref is not None:
@@ -135,12 +141,18 @@ def main() -> None:
                     mode = "stream" if stream else "json"
                     label = {None: "-", False: "none", True: "all"}[plugins]
                     keep = args.keep / f"{name}-{label}-{mode}.out" if args.keep else None
-                    value = count(checkout, plugins, stream, args.requests, upstream_port, workdir, keep)
+                    if redis is not None:   # each gateway starts on an empty Redis
+                        redis.stop()
+                        redis.start()
+                    value = count(checkout, plugins, stream, args.requests, upstream_port, workdir, keep,
+                                  redis=redis.url if redis is not None else None)
                     base = floor.setdefault(stream, value)
                     ratios = [v / b if b else 0.0 for v, b in zip(value, base)]
                     print(f"{name:<10}{label:<9}{mode:<8}{value[0]:>16.3f}{ratios[0]:>8.2f}x"
                           f"{value[1]:>21.3f}{ratios[1]:>8.2f}x", flush=True)
     finally:
+        if redis is not None:
+            redis.close()
         stop(upstream)
         shutil.rmtree(workdir, ignore_errors=True)
 
