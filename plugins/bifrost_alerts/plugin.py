@@ -195,7 +195,7 @@ class GuardedAlertsPlugin(AlertsPlugin):
     async def bifrost_startup(self, gateway: Gateway) -> None:
         await super().bifrost_startup(gateway)
         if self.store is not None and self.store.redis is not None:
-            self.shared = SharedCounters(self.store.redis)
+            self.shared = SharedCounters(self.store.redis, gateway.spawn)
 
     @hookimpl
     async def bifrost_request_start(self, call: Call) -> None:
@@ -207,20 +207,19 @@ class GuardedAlertsPlugin(AlertsPlugin):
                     call.caller.team if call.caller else None, call.model, call.client_app)
         if self.shared is None:
             self._loop_counted(guard, sent, loops.count(sent.session, sent.shape))
-        elif not guard.refuse:
-            assert self.gateway is not None
-            self.gateway.spawn(self._count_loop(loops, sent))
+        elif not guard.refuse:   # alerts only: counted off the request path
+            self.shared.queue_loop(sent.session, sent.shape, guard.within,
+                                   lambda count: self._loop_counted(guard, sent, self._or_here(count, loops, sent)))
         else:
-            self._loop_counted(guard, sent, await self._shared_loop_count(loops, sent))
+            try:
+                count = await self.shared.count_loop(sent.session, sent.shape, guard.within)
+            except StorageUnavailable:
+                count = None
+            self._loop_counted(guard, sent, self._or_here(count, loops, sent))
 
-    async def _count_loop(self, loops: LoopDetector, sent: Sent) -> None:
-        self._loop_counted(loops.settings, sent, await self._shared_loop_count(loops, sent))
-
-    async def _shared_loop_count(self, loops: LoopDetector, sent: Sent) -> int:
-        assert self.shared is not None
-        try:
-            count = await self.shared.count_loop(sent.session, sent.shape, loops.settings.within)
-        except StorageUnavailable:
+    def _or_here(self, count: int | None, loops: LoopDetector, sent: Sent) -> int:
+        """The shared count, or this instance's when Redis could not answer (None)."""
+        if count is None:
             self._redis_failed()
             return loops.count(sent.session, sent.shape)
         self._redis_answers()
@@ -256,19 +255,18 @@ class GuardedAlertsPlugin(AlertsPlugin):
         key, team = call.caller.key_name, call.caller.team
         if self.shared is None:
             self._rate_counted(key, team, rate.add(key, spent))
-        else:
-            self.gateway.spawn(self._count_spend(rate, key, team, spent))
+        else:   # it only alerts: counted off the request path
+            self.shared.queue_spend(key, spent, rate.settings.baseline,
+                                    lambda figures: self._spend_counted(rate, key, team, spent, figures))
 
-    async def _count_spend(self, rate: SpendRateGuard, key: str, team: str | None, spent: float) -> None:
-        assert self.shared is not None
-        try:
-            last_hour, before, first_seen, now = await self.shared.add_spend(key, spent, rate.settings.baseline)
-        except StorageUnavailable:
+    def _spend_counted(self, rate: SpendRateGuard, key: str, team: str | None, spent: float,
+                       figures: tuple[float, float, float, float] | None) -> None:
+        if figures is None:   # Redis could not answer: this instance's count
             self._redis_failed()
             self._rate_counted(key, team, rate.add(key, spent))
-            return
-        self._redis_answers()
-        self._rate_counted(key, team, too_fast(rate.settings, last_hour, before, first_seen, now))
+        else:
+            self._redis_answers()
+            self._rate_counted(key, team, too_fast(rate.settings, *figures))
 
     def _rate_counted(self, key: str, team: str | None, found: tuple[float, float] | None) -> None:
         if found is None or self.gateway is None:

@@ -14,23 +14,37 @@ fallback: without Redis, and while Redis cannot answer, each instance counts wha
         minutes older than the baseline plus an hour are dropped as time moves on (amortised:
         each minute once); expires when nothing was added for the baseline plus two hours
 
+A count that only alerts is queued (`queue_loop`, `queue_spend`): one task at a time sends what
+is queued as one pipeline (up to BATCH scripts), off the request path, so a burst of requests
+makes a few round trips, not one connection each. A count that may refuse (`count_loop`) is
+awaited: one round trip on the request path.
+
 The Redis client is the gateway's (`gateway.storage.redis`); every command goes through its
 `run()`, so nothing is cut half-way and an unavailable Redis is StorageUnavailable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import NoScriptError
+
+from bifrost_py.storage import StorageUnavailable
 
 if TYPE_CHECKING:
     from bifrost_py.storage.redis import RedisClient
 
+log = logging.getLogger("bifrost_py.alerts")
 LOOP_PREFIX = "bifrost:alerts:loop:"
 RATE_PREFIX = "bifrost:alerts:rate:"
+BATCH = 500         # scripts per pipeline of queued counts
 MAX_SENDS = 10_000   # sends kept per session and request within the window (enough to count past any limit)
 
 _NOW = """
@@ -99,35 +113,114 @@ return {num(last), num(total - last), redis.call('HGET', key, 'f'), num(now)}
 """
 
 
+Spend = tuple[float, float, float, float]   # last hour's spend, spend before it, first seen, now
+Queued = tuple[str, str, list[Any], Callable[[Any], None]]   # script, key, args, what to do with its reply
+
+
 class SharedCounters:
     """The loop and spend-rate counts of every instance, in one Redis server."""
 
-    def __init__(self, kv: RedisClient, clock: Callable[[], float] | None = None) -> None:
-        """`clock`: the time windows are measured with; None (the default) is Redis' own clock.
-        Tests pass their own."""
+    def __init__(self, kv: RedisClient, spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[Any]],
+                 clock: Callable[[], float] | None = None) -> None:
+        """`spawn`: runs the task that sends queued counts (the gateway's, which stop() waits
+        for). `clock`: the time windows are measured with; None (the default) is Redis' own
+        clock. Tests pass their own."""
         self.kv = kv
+        self.spawn = spawn
         self.clock = clock
-        self._loop: Any = kv.client.register_script(LOOP)
-        self._rate: Any = kv.client.register_script(RATE)
         self._instance = os.urandom(6).hex()
         self._ids = itertools.count()
+        self._queued: list[Queued] = []
+        self._sending: asyncio.Task[Any] | None = None
 
     def _now(self) -> str:
         return "" if self.clock is None else repr(self.clock())
 
+    def _loop_call(self, session: str, fingerprint: str, within: float) -> tuple[str, str, list[Any]]:
+        digest = hashlib.blake2b(f"{session}\0{fingerprint}".encode(), digest_size=16).hexdigest()
+        return LOOP, LOOP_PREFIX + digest, [self._now(), repr(within), f"{self._instance}.{next(self._ids)}",
+                                                  MAX_SENDS]
+
+    def _spend_call(self, key: str, amount: float, baseline: float) -> tuple[str, str, list[Any]]:
+        return RATE, RATE_PREFIX + key, [self._now(), repr(amount), repr(baseline)]
+
     async def count_loop(self, session: str, fingerprint: str, within: float) -> int:
         """Count one send of the request `fingerprint` in `session`; how many were sent within
         the last `within` seconds, across instances (this one included)."""
-        digest = hashlib.blake2b(f"{session}\0{fingerprint}".encode(), digest_size=16).hexdigest()
-        args = [self._now(), repr(within), f"{self._instance}.{next(self._ids)}", MAX_SENDS]
-        count = await self.kv.run(lambda r: self._loop(keys=[LOOP_PREFIX + digest], args=args, client=r),
-                                  what="counting a loop guard")
-        return int(count)
+        script, key, args = self._loop_call(session, fingerprint, within)
+        return int(await self.kv.run(partial(_eval, script, key, args), what="counting a loop guard"))
 
-    async def add_spend(self, key: str, amount: float, baseline: float) -> tuple[float, float, float, float]:
+    async def add_spend(self, key: str, amount: float, baseline: float) -> Spend:
         """Add `amount` to virtual key `key`'s spend; (last hour's spend, the spend before it
         within `baseline` seconds, when the key was first seen, now), across instances."""
-        args = [self._now(), repr(amount), repr(baseline)]
-        last, before, first, now = await self.kv.run(
-            lambda r: self._rate(keys=[RATE_PREFIX + key], args=args, client=r), what="counting a spend rate")
-        return float(last), max(0.0, float(before)), float(first), float(now)
+        script, name, args = self._spend_call(key, amount, baseline)
+        return _spend(await self.kv.run(partial(_eval, script, name, args), what="counting a spend rate"))
+
+    def queue_loop(self, session: str, fingerprint: str, within: float, then: Callable[[int | None], None]) -> None:
+        """`count_loop` off the request path: `then(count)`, or `then(None)` if Redis failed."""
+        self._queue(*self._loop_call(session, fingerprint, within), lambda reply: then(_or_none(int, reply)))
+
+    def queue_spend(self, key: str, amount: float, baseline: float, then: Callable[[Spend | None], None]) -> None:
+        """`add_spend` off the request path: `then(figures)`, or `then(None)` if Redis failed."""
+        self._queue(*self._spend_call(key, amount, baseline), lambda reply: then(_or_none(_spend, reply)))
+
+    def _queue(self, script: str, key: str, args: list[Any], then: Callable[[Any], None]) -> None:
+        self._queued.append((script, key, args, then))
+        if self._sending is None:
+            self._sending = self.spawn(self._send())
+
+    async def _send(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued[:BATCH], self._queued[BATCH:]
+                try:
+                    replies: list[Any] = await self.kv.run(partial(_pipelined, batch), what="counting guards")
+                except StorageUnavailable:
+                    replies = [None] * len(batch)
+                for (_, _, _, then), reply in zip(batch, replies, strict=True):
+                    try:
+                        then(reply)
+                    except Exception:
+                        log.exception("alerts: handling a guard's count failed")
+        finally:
+            self._sending = None
+
+
+SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (LOOP, RATE)}
+
+
+async def _eval(script: str, key: str, args: list[Any], client: Any) -> Any:
+    """EVALSHA, loading the script if Redis does not have it (new, restarted, SCRIPT FLUSH).
+    Called directly, not through redis-py's Script, whose pipelines ask SCRIPT EXISTS first."""
+    try:
+        return await client.evalsha(SHAS[script], 1, key, *args)
+    except NoScriptError:
+        await client.script_load(script)
+        return await client.evalsha(SHAS[script], 1, key, *args)
+
+
+async def _pipelined(batch: list[Queued], client: Any) -> list[Any]:
+    """The queued scripts' replies: one round trip (one more after Redis lost its scripts)."""
+    if len(batch) == 1:
+        script, key, args, _ = batch[0]
+        return [await _eval(script, key, args, client)]
+    for _ in range(2):
+        pipe = client.pipeline(transaction=False)
+        for script, key, args, _ in batch:
+            pipe.evalsha(SHAS[script], 1, key, *args)
+        try:
+            replies: list[Any] = await pipe.execute()
+            return replies
+        except NoScriptError:
+            for script in {item[0] for item in batch}:
+                await client.script_load(script)
+    raise StorageUnavailable("Redis forgot the guards' scripts twice")
+
+
+def _spend(reply: Any) -> Spend:
+    last, before, first, now = reply
+    return float(last), max(0.0, float(before)), float(first), float(now)
+
+
+def _or_none(parse: Callable[[Any], Any], reply: Any) -> Any:
+    return None if reply is None else parse(reply)

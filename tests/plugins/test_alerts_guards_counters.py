@@ -4,6 +4,7 @@ minute buckets, checked against guards.py's counters (the model) for any sequenc
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,7 +40,8 @@ async def storage() -> AsyncIterator[Storage]:
 
 async def two_instances(storage: Storage, url: str, clock: Clock | None) -> list[SharedCounters]:
     kv = await storage.redis(url)
-    return [SharedCounters(kv, clock), SharedCounters(kv, clock)]
+    spawn = asyncio.get_running_loop().create_task
+    return [SharedCounters(kv, spawn, clock), SharedCounters(kv, spawn, clock)]
 
 
 STEP = st.one_of(st.floats(0, 90), st.integers(0, 31).map(lambda s: s * 10.0), st.just(0.0))
@@ -106,3 +108,26 @@ async def test_the_counts_use_redis_clock_and_expire_with_their_window(redis_ser
     assert len(loop_ttls) == 2 and all(0 < ttl <= 31_000 for ttl in loop_ttls)
     rate_ttl = await client.pttl(RATE_PREFIX + session)
     assert 86_400_000 < rate_ttl <= (86_400 + 2 * 3600) * 1000
+
+
+async def test_a_burst_of_counts_that_only_alert_is_sent_in_a_few_pipelines(redis_server: Any,
+                                                                             storage: Storage) -> None:
+    kv = await storage.redis(redis_server.url)
+    tasks: list[asyncio.Task[Any]] = []
+
+    def spawn(work: Any) -> asyncio.Task[Any]:
+        tasks.append(asyncio.get_running_loop().create_task(work))
+        return tasks[-1]
+
+    counters = SharedCounters(kv, spawn)
+    counts: list[int | None] = []
+    figures: list[Any] = []
+    for _ in range(1200):   # as many requests at once: no connection each, no count lost
+        counters.queue_loop("burst", "same", 60.0, counts.append)
+    counters.queue_spend("dev", 0.5, 86400.0, figures.append)
+    while tasks:
+        await tasks.pop()
+    assert counts == list(range(1, 1201))
+    assert figures[0][:2] == (0.5, 0.0)
+    assert (await kv.client.info("commandstats"))["cmdstat_evalsha"]["calls"] == 1201
+    assert (await kv.client.info("stats"))["total_connections_received"] <= 3
