@@ -206,7 +206,9 @@ async def snapshot(route: AdminRoute, request: web.Request) -> Any:
 
 
 async def body_of(request: web.Request) -> Any:
-    """The request body as JSON (aiohttp keeps what the handler read), or its size."""
+    """The request body as JSON (aiohttp keeps what the handler read), or its size. Every admin
+    body is a JSON object, and masking works by field name: a body that is not one (a bare
+    string, a list: a pasted key, say) is refused and recorded by its size only."""
     if not request.body_exists:
         return None
     try:
@@ -214,9 +216,10 @@ async def body_of(request: web.Request) -> Any:
     except (web.HTTPException, web.RequestPayloadError, ConnectionError):
         return None
     try:
-        return orjson.loads(raw)
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return {"bytes": len(raw)}
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {"bytes": len(raw)}
 
 
 def json_of(response: web.StreamResponse) -> Any:

@@ -17,6 +17,7 @@ from aiohttp import web
 from ..accounts.roles import WRITE
 from ..providerprobe import probe
 from ..providerregistry import ProviderChangeError, ProviderRegistry
+from ..secrets import mask
 from . import AdminRoute
 from .editable import refused
 from .guard import Handler, principal, shown_keys
@@ -48,12 +49,12 @@ def provider_routes(gateway: Gateway) -> list[AdminRoute]:
         AdminRoute("GET", "/providers", listed(registry),
                    "Providers (config file and admin API), keys masked, health and warnings", tag="providers"),
         AdminRoute("POST", "/providers", created(registry), "Create a provider; in service for the next request",
-                   body=PROVIDER_BODY, tag="providers"),
+                   body=PROVIDER_BODY, tag="providers", mask=shown_body),
         AdminRoute("GET", "/providers/{name}", shown(registry), "One provider", tag="providers"),
         AdminRoute("PATCH", "/providers/{name}", changed(registry),
                    "Change a provider: fields given replace the stored ones; a key without `value` keeps "
                    "its stored value; `enabled: false` takes it out of service", body=PROVIDER_BODY, tag="providers",
-                   snapshot=before),
+                   snapshot=before, mask=shown_body),
         AdminRoute("DELETE", "/providers/{name}", deleted(registry), "Delete a provider created here", tag="providers",
                    snapshot=before),
         AdminRoute("POST", "/providers/{name}/test", tested(registry),
@@ -61,6 +62,23 @@ def provider_routes(gateway: Gateway) -> list[AdminRoute]:
                    body={"type": "object", "properties": {"model": {"type": "string"}, "key": {"type": "string"}}},
                    tag="providers"),
     ]
+
+
+def shown_body(body: Any) -> Any:
+    """A provider's request body for the audit log, its keys masked as answers mask them
+    (`sk-a…wxyz` has `…wxyz`), whatever shape a refused body has: a key given as a bare string,
+    or `keys` as one string, is masked too (`keys` is no secret's name). AWS credentials and
+    headers are masked by their names."""
+    if not isinstance(body, dict) or body.get("keys") is None:
+        return body
+    keys = body["keys"] if isinstance(body["keys"], list) else [body["keys"]]
+    return {**body, "keys": [_shown_key(key) for key in keys]}
+
+
+def _shown_key(key: Any) -> Any:
+    if not isinstance(key, dict):
+        return mask(str(key))
+    return {**key, "value": mask(str(key["value"]))} if key.get("value") is not None else key
 
 
 def snapshot(registry: ProviderRegistry) -> Callable[[web.Request], Awaitable[Any]]:

@@ -80,3 +80,23 @@ async def test_a_failover_chain_change_names_the_chain(start_gateway: Any, mock_
         ("PUT", 200, "claude-sonnet-*"), ("POST", 201, "claude-sonnet-*"), ("POST", 400, "claude-*")]
     status, found = await admin_call(gw.url, "GET", "/audit?resource=claude-sonnet-*")
     assert [e["method"] for e in found["entries"]] == ["PUT", "POST"]
+
+
+async def test_a_provider_key_in_a_refused_body_is_nowhere_in_the_audit_or_the_database(
+        gw: Any, tmp_path: Path) -> None:
+    raw = "sk-ant-pasted-as-a-bare-string-7f3e9a"
+    refused = [{"name": "extra", "type": "anthropic", "keys": [raw]},       # a key as a bare string
+               {"name": "extra", "type": "anthropic", "keys": raw},         # `keys` as one string
+               raw, [raw]]                                                  # not a JSON object at all
+    for body in refused:
+        assert (await admin_call(gw.url, "POST", "/providers", body))[0] == 400
+    assert (await admin_call(gw.url, "PATCH", "/providers/extra", {"keys": [raw]}))[0] in (400, 404)
+    status, audit = await admin_call(gw.url, "GET", "/audit?action=providers")
+    assert status == 200 and len(audit["entries"]) == 5 and raw not in str(audit)
+    shown = [e["request"] for e in reversed(audit["entries"])]
+    masked = "…" + raw[-4:]  # as the provider's answers show a key
+    assert shown[:4] == [{"name": "extra", "type": "anthropic", "keys": [masked]},
+                         {"name": "extra", "type": "anthropic", "keys": [masked]},
+                         {"bytes": len(raw) + 2}, {"bytes": len(raw) + 4}]
+    for file in tmp_path.glob("gateway.db*"):
+        assert raw.encode() not in file.read_bytes(), file.name
