@@ -200,21 +200,29 @@ async def _eval(script: str, key: str, args: list[Any], client: Any) -> Any:
 
 
 async def _pipelined(batch: list[Queued], client: Any) -> list[Any]:
-    """The queued scripts' replies: one round trip (one more after Redis lost its scripts)."""
+    """The queued scripts' replies, in one round trip. A script Redis did not have (a new or
+    restarted Redis) did not run: only those are run again, once it is loaded."""
     if len(batch) == 1:
         script, key, args, _ = batch[0]
         return [await _eval(script, key, args, client)]
-    for _ in range(2):
+    pipe = client.pipeline(transaction=False)
+    for script, key, args, _ in batch:
+        pipe.evalsha(SHAS[script], 1, key, *args)
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        for script in {batch[i][0] for i in missing}:
+            await client.script_load(script)
         pipe = client.pipeline(transaction=False)
-        for script, key, args, _ in batch:
+        for i in missing:
+            script, key, args, _ = batch[i]
             pipe.evalsha(SHAS[script], 1, key, *args)
-        try:
-            replies: list[Any] = await pipe.execute()
-            return replies
-        except NoScriptError:
-            for script in {item[0] for item in batch}:
-                await client.script_load(script)
-    raise StorageUnavailable("Redis forgot the guards' scripts twice")
+        for i, reply in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
+            replies[i] = reply
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 def _spend(reply: Any) -> Spend:
