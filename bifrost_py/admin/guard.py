@@ -173,12 +173,10 @@ async def record(accounts: Accounts, route: AdminRoute, request: web.Request, wh
 
 def resource_of(route: AdminRoute, request: web.Request, body: Any) -> str:
     """What a change named: the path's parameters, or for a create the body field the route
-    declares (`AdminRoute.names`; `name` when unsaid, `username` for an account)."""
+    declares (`AdminRoute.names`; `name` when unsaid)."""
     if request.match_info:
         return "/".join(request.match_info.values())
-    if not isinstance(body, dict):
-        return ""
-    named = body.get(route.names) if route.names else body.get("name") or body.get("username")
+    named = body.get(route.names or "name") if isinstance(body, dict) else None
     return named[:200] if isinstance(named, str) else ""
 
 

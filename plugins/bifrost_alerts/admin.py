@@ -187,7 +187,7 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
                    "(secrets masked)", tag="alerts"),
         AdminRoute("POST", "/alerts/test", send_test, "Alerts: send a test alert to one channel (or all) and "
                    "answer with each delivery", body={"type": "object", "properties": {"channel": {"type": "string"}}},
-                   tag="alerts"),
+                   tag="alerts", names="channel"),
         *item_routes("channels", "channel", "channel", CHANNEL_BODY, CHANNEL_HINT, shown_channel_body),
         *item_routes("reports", "report", "scheduled report", REPORT_BODY, REPORT_HINT),
         AdminRoute("GET", "/alerts/settings", answering(show_settings), "Alerts: thresholds and guards, and where "
