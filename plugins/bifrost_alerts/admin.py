@@ -13,6 +13,7 @@ and the channels, reports, thresholds and guards changed at run time (runtime.py
     PATCH  /alerts/settings          set budget_thresholds, thresholds_for (per entity), spend_rate,
                                      loop; null puts one back to its default
 
+A team manager reads only the alerts about their teams, and their deliveries (scope.py).
 The config file's channels, reports and settings are read-only here (409). Problems are the file's
 (400, worded as `bifrost-py check` words them). Every change is recorded in the audit log with
 the GET of its path before and after (secrets masked).
@@ -101,7 +102,7 @@ def admin_routes(plugin: AlertsBase) -> list[AdminRoute]:
             return json_response({"deliveries": await store.deliveries(limit, failed)})
         # a team manager: the deliveries of the alerts they may read
         alerts = await scoped_history(plugin.gateway, who, lambda n, before: store.history(n, None, before), limit)
-        found = [d for a in alerts for d in a["deliveries"] if d["ok"] is False or not failed]
+        found = [d for a in alerts for d in a["deliveries"] if not failed or not d["ok"]]
         return json_response({"deliveries": sorted(found, key=lambda d: d["ts"], reverse=True)[:limit]})
 
     async def settings(request: web.Request) -> web.Response:
