@@ -2,7 +2,7 @@
 with a password, they see only the alerts about their own team (its budget, its keys' budgets
 and spend rate, and the customer's budget with the top spenders cut to their team), the
 deliveries of those alerts only, and a 403 that says why for the cache's entry list. An admin
-sees everything."""
+sees everything. On SQLite and on PostgreSQL (the key's team is read from the cost log there)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ PLUGINS = [bifrost_governance, bifrost_costlog, bifrost_alerts, bifrost_cache]
 MONTHLY = {"reset": "monthly"}
 
 
-def settings(tmp_path: Path, upstream: str, hook: str) -> dict[str, Any]:
+def settings(logs_url: str, upstream: str, hook: str) -> dict[str, Any]:
     """Each request costs about ₹0.0073: the first of a key passes 10 % of its own, its team's
     and (at the third request) the customer's budget, and the spend-rate alarm."""
     return {
         "providers": provider_config(upstream),
         "admin": {"token": ADMIN_TOKEN},
-        "storage": {"logs": f"sqlite:///{tmp_path}/logs.db"},
+        "storage": {"logs": logs_url},
         "currency": {"code": "INR", "per_usd": 84.0},
         "costlog": {"flush_interval": "10ms"},
         "cache": {"enabled": True},
@@ -72,9 +72,9 @@ def described(alert: dict[str, Any]) -> tuple[str, str]:
 
 
 async def test_a_team_manager_reads_only_their_teams_alerts_and_no_cache_entries(
-        tmp_path: Path, mock_upstream: Any) -> None:
+        logs_url: str, mock_upstream: Any) -> None:
     async with running_webhook_receiver() as hook, \
-            running_gateway(settings(tmp_path, mock_upstream.url, hook.url), plugins=PLUGINS, builtins=False) as gw, \
+            running_gateway(settings(logs_url, mock_upstream.url, hook.url), plugins=PLUGINS, builtins=False) as gw, \
             aiohttp.ClientSession() as client:
         await requests_logged(client, gw, ["vk-dev-0001", "vk-ops-0001", "vk-dev-0001"])
         assert (await admin_call(gw.url, "POST", "/alerts/test", {}))[0] == 200
