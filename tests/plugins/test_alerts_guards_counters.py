@@ -29,6 +29,21 @@ class Clock:
         return self.now
 
 
+class Tasks:
+    """A spawn like the gateway's: the tasks it started, to wait for."""
+
+    def __init__(self) -> None:
+        self.running: list[asyncio.Task[Any]] = []
+
+    def __call__(self, work: Any) -> asyncio.Task[Any]:
+        self.running.append(asyncio.get_running_loop().create_task(work))
+        return self.running[-1]
+
+    async def done(self) -> None:
+        while self.running:
+            await self.running.pop()
+
+
 @pytest.fixture
 async def storage() -> AsyncIterator[Storage]:
     storage = Storage()
@@ -113,20 +128,14 @@ async def test_the_counts_use_redis_clock_and_expire_with_their_window(redis_ser
 async def test_a_burst_of_counts_that_only_alert_is_sent_in_a_few_pipelines(redis_server: Any,
                                                                              storage: Storage) -> None:
     kv = await storage.redis(redis_server.url)
-    tasks: list[asyncio.Task[Any]] = []
-
-    def spawn(work: Any) -> asyncio.Task[Any]:
-        tasks.append(asyncio.get_running_loop().create_task(work))
-        return tasks[-1]
-
-    counters = SharedCounters(kv, spawn)
+    tasks = Tasks()
+    counters = SharedCounters(kv, tasks)
     counts: list[int | None] = []
     figures: list[Any] = []
     for _ in range(1200):   # as many requests at once: no connection each, no count lost
         counters.queue_loop("burst", "same", 60.0, counts.append)
     counters.queue_spend("dev", 0.5, 86400.0, figures.append)
-    while tasks:
-        await tasks.pop()
+    await tasks.done()
     assert counts == list(range(1, 1201))
     assert figures[0][:2] == (0.5, 0.0)
     evalsha = (await kv.client.info("commandstats"))["cmdstat_evalsha"]
@@ -138,19 +147,13 @@ async def test_a_redis_that_restarted_empty_runs_each_count_once(redis_server: A
     """A restarted Redis has lost the scripts: the counts it refused run once it has them again
     (none twice); the counts start again from what it holds, nothing."""
     kv = await storage.redis(redis_server.url)
-    tasks: list[asyncio.Task[Any]] = []
-
-    def spawn(work: Any) -> asyncio.Task[Any]:
-        tasks.append(asyncio.get_running_loop().create_task(work))
-        return tasks[-1]
-
-    counters = SharedCounters(kv, spawn)
+    tasks = Tasks()
+    counters = SharedCounters(kv, tasks)
     assert [await counters.count_loop("s", "same", 60.0) for _ in range(3)] == [1, 2, 3]
     redis_server.stop()
     redis_server.start()
     counts: list[int | None] = []
     for _ in range(600):
         counters.queue_loop("s", "same", 60.0, counts.append)
-    while tasks:
-        await tasks.pop()
+    await tasks.done()
     assert counts == list(range(1, 601))
