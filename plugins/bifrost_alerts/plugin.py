@@ -8,6 +8,7 @@ routes), `AlertsPlugin` (channels or reports: budget thresholds, reports, delive
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bifrost_py.alerts")
 DRAIN_SECONDS = 30.0
+REFUSE_WAIT = 1.0   # seconds a request waits for the shared loop count before its instance's count decides
 
 
 class AlertsBase:
@@ -168,9 +170,15 @@ class AlertsPlugin(AlertsBase):
         if self.session is not None:
             await self.session.close()
 
+    @property
+    def wants_budget_updates(self) -> bool:
+        """Governance asks this per settlement and, while it is False, builds no update at all
+        (publish.py): the same condition `bifrost_budget_update` returns on at once."""
+        return self.thresholds is not None and self.outbox is not None and bool(self.settings.send_to)
+
     @hookimpl
     async def bifrost_budget_update(self, gateway: Gateway, usages: list[BudgetUsage]) -> None:
-        if self.thresholds is None or self.outbox is None or not self.settings.send_to:
+        if not self.wants_budget_updates:
             return  # nothing to send to (yet): a threshold already crossed fires once a channel is added
         for message in await self.thresholds.check(usages):
             self.outbox.post(message, self.settings.send_to)
@@ -212,8 +220,9 @@ class GuardedAlertsPlugin(AlertsPlugin):
                                    lambda count: self._loop_counted(guard, sent, self._or_here(count, loops, sent)))
         else:
             try:
-                count = await self.shared.count_loop(sent.session, sent.shape, guard.within)
-            except StorageUnavailable:
+                async with asyncio.timeout(REFUSE_WAIT):
+                    count = await self.shared.count_loop(sent.session, sent.shape, guard.within)
+            except (StorageUnavailable, TimeoutError):
                 count = None
             self._loop_counted(guard, sent, self._or_here(count, loops, sent))
 
