@@ -6,6 +6,7 @@ rate adds up across both, and Redis going away mid-session fails no request."""
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,18 @@ async def test_redis_going_away_mid_session_fails_no_request(tmp_path: Path, moc
         for gw in gws:
             assert gw.gateway.plugins  # still up
     assert hook.received == []
+
+
+async def test_a_redis_that_hangs_delays_a_refusing_guard_by_at_most_its_wait(tmp_path: Path, mock_upstream: Any,
+                                                                              redis_server: Any) -> None:
+    """Redis stopped mid-session (SIGSTOP: it takes connections and never answers): the loop
+    guard waits for it at most REFUSE_WAIT, then decides on the instance's own count."""
+    async with two_gateways(tmp_path, mock_upstream.url, redis_server.url,
+                            loop={"repeats": REPEATS, "within": "10m", "refuse": True}) as (_, gws):
+        assert (await send(gws[0], LOOPING, "looping"))[0] == 200
+        redis_server.process.send_signal(signal.SIGSTOP)
+        try:
+            statuses = [(await send(gws[i % 2], LOOPING, "looping"))[0] for i in range(2)]
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+        assert statuses == [200, 200]
