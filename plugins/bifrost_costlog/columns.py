@@ -8,7 +8,6 @@ the cursor for paging (newest first = highest id first).
 from __future__ import annotations
 
 import math
-import sqlite3
 from typing import Any
 
 from .text import bounded, escaped
@@ -100,14 +99,6 @@ POSTGRES_TYPES = {TEXT: "TEXT", INT: "BIGINT", REAL: "DOUBLE PRECISION", BOOL: "
 # Indexes that the API's filters and the retention pruning use.
 INDEXES = (("ts",), ("request_id",), ("session_id",))
 
-
-# sqlite3 binds a None parameter through its adapter protocol: no adapter registered for
-# NoneType, it asks its PrepareProtocol type for `__adapt__`, which raises and formats an
-# AttributeError that is then thrown away (~2,400 instructions). A row has some 30 NULL columns,
-# so that was 3% of a request with every plugin on. An adapter that hands None back makes it a
-# dict hit: the same NULL, half the binding cost. (Process-wide, for every SQLite connection;
-# the value bound is unchanged. Its place is the SQLite storage service, bifrost_py/storage.)
-sqlite3.register_adapter(type(None), lambda value: value)
 
 _NAMES = tuple(name for name, _ in COLUMNS)
 _BOOLS = tuple(index for index, (_, kind) in enumerate(COLUMNS) if kind == BOOL)
