@@ -38,6 +38,7 @@ NEUTRAL_RESPONSES = frozenset({"model", "stream", "stream_options", "user", "saf
                                "service_tier", "prompt_cache_key", "client_metadata", "include"})
 # OpenAI asks whose answer a stored Anthropic-shaped message cannot reproduce.
 _UNREPLAYABLE = ("logprobs", "top_logprobs", "audio", "prediction")
+_STRIPPED = frozenset({"system", "messages", "tools"})
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 
 
@@ -67,11 +68,10 @@ def canonical_request(body: dict[str, Any], dialect: str, model: str, betas: str
         canonical = _from_responses(body)
     else:
         canonical = _from_openai(body)
-    canonical = _normalise(canonical)
+    # One walk: whole-number floats as ints everywhere, and cache_control dropped inside
+    # system, messages and tools (it changes the bill, not the answer).
+    canonical = {key: _clean(value, key in _STRIPPED) for key, value in canonical.items()}
     canonical["model"] = model
-    for key in ("system", "messages", "tools"):
-        if key in canonical:
-            canonical[key] = _without_cache_control(canonical[key])
     if "system" in canonical:
         canonical["system"] = _blocks(canonical["system"])
         if not canonical["system"]:
@@ -141,22 +141,19 @@ def _has_reasoning(items: Any) -> bool:
     return isinstance(items, list) and any(isinstance(i, dict) and i.get("type") == "reasoning" for i in items)
 
 
-def _normalise(value: Any) -> Any:
-    """Whole-number floats as ints, recursively (0.0 and 0 mean the same in JSON)."""
+def _clean(value: Any, strip: bool) -> Any:
+    """Whole-number floats as ints, recursively (0.0 and 0 mean the same in JSON); every
+    `cache_control` key dropped too when `strip`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if strip:
+            return {key: _clean(item, True) for key, item in value.items() if key != "cache_control"}
+        return {key: _clean(item, False) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean(item, strip) for item in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, dict):
-        return {key: _normalise(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_normalise(item) for item in value]
-    return value
-
-
-def _without_cache_control(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_without_cache_control(item) for item in value]
     return value
 
 
