@@ -59,13 +59,7 @@ def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: i
     `keep`: also copy callgrind's output of the requests there, for `callgrind_annotate`."""
     port = free_port()
     env = dict(os.environ, PYTHONMALLOC="malloc")  # callgrind counts malloc's work, not pymalloc's
-    if plugins is None:
-        command = ["-m", "bench.floor", "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream}"]
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    else:
-        command = ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins, redis=redis))]
-        if checkout is not None:
-            env["PYTHONPATH"] = f"{checkout}:{checkout / 'plugins'}"
+    command = _command(checkout, plugins, port, upstream, workdir, redis, env)
     out = workdir / f"callgrind-{port}.out"
     process = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--instr-atstart=no", sys.executable, *command],
@@ -104,13 +98,7 @@ def cpu_per_request(checkout: Path | None, plugins: bool | None, stream: bool, r
     (`plugins` None: the floor)."""
     port = free_port()
     env = dict(os.environ)
-    if plugins is None:
-        command = ["-m", "bench.floor", "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream}"]
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    else:
-        command = ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins, redis=redis))]
-        if checkout is not None:
-            env["PYTHONPATH"] = f"{checkout}:{checkout / 'plugins'}"
+    command = _command(checkout, plugins, port, upstream, workdir, redis, env)
     process = subprocess.Popen([sys.executable, *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env, cwd=workdir)
     try:
@@ -123,6 +111,18 @@ def cpu_per_request(checkout: Path | None, plugins: bool | None, stream: bool, r
         return (cpu_seconds(process.pid) - before) / requests * 1e6
     finally:
         stop(process)
+
+
+def _command(checkout: Path | None, plugins: bool | None, port: int, upstream: int, workdir: Path,
+             redis: str | None, env: dict[str, str]) -> list[str]:
+    """The python arguments that serve the floor (`plugins` None) or a gateway on `port`; sets
+    PYTHONPATH in `env` for the floor and for another checkout."""
+    if plugins is None:
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        return ["-m", "bench.floor", "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream}"]
+    if checkout is not None:
+        env["PYTHONPATH"] = f"{checkout}:{checkout / 'plugins'}"
+    return ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins, redis=redis))]
 
 
 def _totals(path: Path) -> int:
