@@ -55,14 +55,21 @@ local function settle_item(prefix, gen, item, actual, here)
     redis.call('HINCRBY', h, 'r', int(0 - tonumber(item[2])))
     return
   end
+  local base
   if here then
-    if redis.call('EXISTS', h) == 0 then return end   -- its window ended long ago
+    -- the hold's admission put 'r' in this hash: none means its window ended long ago
+    local v = redis.call('HMGET', h, 'r', 'b')
+    if not v[1] then return end
+    base = v[2]
     redis.call('HINCRBY', h, 'r', int(0 - tonumber(item[2])))
   end
   if item[3] == 'b' and tonumber(actual) ~= 0 then
     local u = redis.call('HINCRBY', h, 'u', actual)
-    if not here and item[4] ~= '0' then redis.call('EXPIREAT', h, item[4]) end
-    return u + (tonumber(redis.call('HGET', h, 'b')) or 0)
+    if not here then
+      if item[4] ~= '0' then redis.call('EXPIREAT', h, item[4]) end
+      base = redis.call('HGET', h, 'b')
+    end
+    return u + (tonumber(base) or 0)
   end
 end
 """
