@@ -168,24 +168,23 @@ class RedisCounters:
                 raise CountersRebuilding()
             self._ids += 1
             ticket = f"{self.instance}.{self._ids}"
-            meters, windows = PREFIX + gen + ":m:", PREFIX + gen + ":w:"
             keys = [LEASES, PREFIX + "t:" + ticket, READY_KEY, REAPED]
             items: list[list[str]] = []
+            wanted: list[list[str]] = []
             now = time.time()
-            args: list[Any] = [repr(now), repr(now + self.lease), ticket, PREFIX, b"",
-                               "" if self.clock is None else repr(self.clock()), gen]
             for i, claim in enumerate(claims):
-                keys += (meters + claim.meter, windows + claim.meter)
+                amount, strict = str(claim.amount), "1" if claim.strict else "0"
                 if claim.window:
-                    member = f"{ticket}/{i}|{claim.amount}|p"
-                    items.append([claim.meter, str(claim.amount), WINDOW, member])
-                    args += [claim.limit, claim.amount, 1 if claim.strict else 0, 0, repr(claim.window), member]
+                    member = f"{ticket}/{i}|{amount}|p"
+                    items.append([claim.meter, amount, WINDOW, member])
+                    wanted.append([claim.meter, str(claim.limit), amount, strict, "0", repr(claim.window), member])
                 else:
-                    expire = _expire_at(claim)
-                    items.append([claim.meter, str(claim.amount), GAUGE if claim.gauge else BUDGET, str(expire)])
-                    args += [claim.limit, claim.amount, 1 if claim.strict else 0, expire, 0, ""]
+                    expire = str(_expire_at(claim))
+                    items.append([claim.meter, amount, GAUGE if claim.gauge else BUDGET, expire])
+                    wanted.append([claim.meter, str(claim.limit), amount, strict, expire, "0", ""])
             payload = orjson.dumps({"g": gen, "i": items})
-            args[4] = payload
+            args = [repr(now), repr(now + self.lease), ticket, PREFIX, payload,
+                    "" if self.clock is None else repr(self.clock()), gen, orjson.dumps(wanted)]
             result = await self._run(ADMIT, keys, args)
             refused = int(result[0])
             if refused == -1:

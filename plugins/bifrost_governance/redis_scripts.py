@@ -97,10 +97,13 @@ local function reap(leases, prefix, gen, reaped, now)
 end
 """.replace("REAP_PER_ADMISSION", str(REAP_PER_ADMISSION))
 
-# KEYS: leases, ticket key, ready key, reaped list, then per claim: meter key, window key
+# KEYS: leases, ticket key, ready key, reaped list
 # ARGV: now, lease deadline, ticket, prefix, payload, window clock ('' = Redis' TIME), generation,
-#       then per claim: limit, amount, strict (1/0), expire-at (Unix seconds, 0 = never),
-#       sliding window seconds (0 = fixed window), member
+#       the claims as one JSON list of string lists: meter, limit, amount, strict (1/0), expire-at
+#       (Unix seconds, 0 = never), sliding window seconds (0 = fixed window), member
+# (One JSON argument rather than eight per claim: redis-py encodes and packs each argument in
+# Python, the client's largest cost per command. The meter keys are built here, like the settle
+# script's; every key shares the hash tag {bfgov}, so all live in one slot, also on a Cluster.)
 # -> {-1, ready generation or ''} when the generation is not (or no longer) the one given
 ADMIT = _REAP + """
 local gen = ARGV[7]
@@ -108,14 +111,16 @@ local ready = redis.call('GET', KEYS[3])
 if ready ~= gen then return {-1, ready or ''} end
 reap(KEYS[1], ARGV[4], gen, KEYS[4], tonumber(ARGV[1]))
 local wnow = clock(ARGV[6])
-local n = (#KEYS - 4) / 2
+local claims = cjson.decode(ARGV[8])
+local n = #claims
+local meters, windows = ARGV[4] .. gen .. ':m:', ARGV[4] .. gen .. ':w:'
 local refused, refused_used, refused_held, wait = 0, 0, 0, 0
 local fresh = {}
 for i = 1, n do
-  local base = 7 + (i - 1) * 6
-  local h, z = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
-  local limit, amount = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
-  local strict, window = ARGV[base + 3] == '1', tonumber(ARGV[base + 5])
+  local c = claims[i]
+  local h, z = meters .. c[1], windows .. c[1]
+  local limit, amount = tonumber(c[2]), tonumber(c[3])
+  local strict, window = c[4] == '1', tonumber(c[6])
   if window > 0 then trim(h, z, wnow - window) end
   local v = redis.call('HMGET', h, 'u', 'r', 'w', 'b')
   local used, held = (tonumber(v[1]) or 0) + (tonumber(v[4]) or 0), tonumber(v[2]) or 0
@@ -153,22 +158,22 @@ if refused > 0 then
   return {refused, int(refused_used), int(refused_held), string.format('%.17g', wait)}
 end
 for i = 1, n do
-  local base = 7 + (i - 1) * 6
-  local h, z = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
-  local window = tonumber(ARGV[base + 5])
-  redis.call('HINCRBY', h, 'r', ARGV[base + 2])
+  local c = claims[i]
+  local h, z = meters .. c[1], windows .. c[1]
+  local window = tonumber(c[6])
+  redis.call('HINCRBY', h, 'r', c[3])
   if window > 0 then
     -- kept in time order even if the clock stepped back: later, never sooner
     local last = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
     local at = wnow
     if #last > 0 and tonumber(last[2]) > at then at = tonumber(last[2]) end
-    redis.call('ZADD', z, string.format('%.17g', at), ARGV[base + 6])
-    if fresh[i] then redis.call('HSET', h, 'w', ARGV[base + 5]) end
+    redis.call('ZADD', z, string.format('%.17g', at), c[7])
+    if fresh[i] then redis.call('HSET', h, 'w', c[6]) end
     local ttl = math.ceil(window * 1000)
     redis.call('PEXPIRE', z, ttl)
     redis.call('PEXPIRE', h, ttl)
-  elseif ARGV[base + 4] ~= '0' then
-    redis.call('EXPIREAT', h, ARGV[base + 4])
+  elseif c[5] ~= '0' then
+    redis.call('EXPIREAT', h, c[5])
   end
 end
 redis.call('SET', KEYS[2], ARGV[5])
