@@ -178,10 +178,11 @@ class AlertsPlugin(AlertsBase):
 
     @hookimpl
     async def bifrost_budget_update(self, gateway: Gateway, usages: list[BudgetUsage]) -> None:
-        if not self.wants_budget_updates:
+        thresholds, outbox = self.thresholds, self.outbox
+        if thresholds is None or outbox is None or not self.settings.send_to:
             return  # nothing to send to (yet): a threshold already crossed fires once a channel is added
-        for message in await self.thresholds.check(usages):
-            self.outbox.post(message, self.settings.send_to)
+        for message in await thresholds.check(usages):
+            outbox.post(message, self.settings.send_to)
 
     def _alert(self, message: Message, mark: str, lasts: float) -> None:
         """Send `message` off the request path, unless an instance already sent it under `mark`."""

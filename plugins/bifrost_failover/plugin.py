@@ -191,7 +191,7 @@ class FailoverPlugin:
         provider = self.gateway.providers.get(key[0])
         if provider is not None:
             details = self.board.snapshot(key)
-            circuit = Circuit(details.pop("state"))
+            circuit = Circuit(str(details.pop("state")))
             provider.health.publish(key[1], TargetHealth(circuit, details=details))
 
     def _publish_later(self, key: Key, seconds: float) -> None:
