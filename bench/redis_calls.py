@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import hashlib
 import os
 import shutil
 import socket
@@ -25,6 +26,8 @@ import threading
 from pathlib import Path
 
 import aiohttp
+from bifrost_cache import store_redis
+from bifrost_governance import redis_scripts
 
 from bench.__main__ import bodies, gateway_config, start_module, stop
 from bifrost_py.testing import RedisServer, free_port, wait_for_port
@@ -101,17 +104,10 @@ class Monitor(threading.Thread):
 
 
 def _script_names() -> dict[str, str]:
-    import hashlib
-
-    from bifrost_governance import redis_scripts
-
+    """SHA1 -> a name, for the scripts MONITOR shows as EVALSHA."""
     names = {name: getattr(redis_scripts, name) for name in ("ADMIT", "SETTLE", "READ")}
-    try:
-        from bifrost_cache import store_redis
-        names.update({name: value for name, value in vars(store_redis).items()
-                      if name.startswith("_") and isinstance(value, str) and "redis.call" in value})
-    except ImportError:
-        pass
+    names.update({name: value for name, value in vars(store_redis).items()
+                  if name.startswith("_") and isinstance(value, str) and "redis.call" in value})
     return {hashlib.sha1(text.encode()).hexdigest(): "evalsha " + name.strip("_").lower() for name, text in names.items()}
 
 
