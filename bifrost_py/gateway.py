@@ -52,6 +52,8 @@ class Gateway:
         self.registry = ProviderRegistry(self)
         self._resolved: dict[str, list[Target]] = {}  # resolve() memo; plugins resolve in configure
         self._resolved_chars = 0  # of the names in the memo: it is bounded in size, not only count
+        # +1 on every replace_providers(): plugins key what they derived from the providers on it
+        self.providers_version = 0
         self.prices = PriceBook(config.pricing)
         self.metrics = CollectorRegistry(auto_describe=True)
         # bifrost_event_loop_lag_seconds; BIFROST_LOOP_STALL_MS=20 also logs stalls (looplag.py)
@@ -120,11 +122,12 @@ class Gateway:
     def replace_providers(self, table: dict[str, Provider]) -> None:
         """Serve `table` from the next attempt on. The dict is updated in place in one step
         (plugins hold it), and Provider objects are never changed: an attempt keeps the one it
-        started with. Answers remembered by resolve() are forgotten."""
+        started with. Answers remembered by resolve() are forgotten; `providers_version` moves on."""
         self.providers.clear()
         self.providers.update(table)
         self._resolved.clear()
         self._resolved_chars = 0
+        self.providers_version += 1
 
     # ------------------------------------------------------------------ routing defaults
 
