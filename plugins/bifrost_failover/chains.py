@@ -56,13 +56,19 @@ def lookup(chains: Mapping[str, Sequence[str]], *models: str) -> tuple[str, ...]
 
 class ChainTable:
     """`failover.chains` with lookups remembered per model pair: glob matching costs more than
-    the rest of failover's per-request work, and the same few models come back all day."""
+    the rest of failover's per-request work, and the same few models come back all day. The
+    Targets a configured chain (or a key's fallbacks) resolves to are remembered too, per
+    (entries, source, model) and for one version of the provider table: a provider added,
+    changed or removed at run time (`gateway.providers_version`) starts them afresh, and a
+    change of the chains themselves builds a new table."""
 
     LIMIT = 10_000
 
     def __init__(self, chains: Mapping[str, Sequence[str]]) -> None:
         self.chains = chains
         self._memo: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._targets: dict[tuple[tuple[str, ...], str, str], tuple[Target, ...]] = {}
+        self._providers_version = -1
 
     def lookup(self, routed: str, requested: str) -> tuple[str, ...] | None:
         key = (routed, requested)
@@ -71,6 +77,19 @@ class ChainTable:
         found = lookup(self.chains, routed, requested)
         if len(self._memo) < self.LIMIT:
             self._memo[key] = found
+        return found
+
+    def targets(self, entries: tuple[str, ...], source: str, model: str, gateway: Gateway) -> tuple[Target, ...]:
+        """`resolve_chain(...)` of a chain that is not the caller's header, remembered."""
+        if gateway.providers_version != self._providers_version:
+            self._targets.clear()
+            self._providers_version = gateway.providers_version
+        key = (entries, source, model)
+        found = self._targets.get(key)
+        if found is None:
+            found = resolve_chain(entries, source, model, gateway, strict=False)
+            if len(self._targets) < self.LIMIT:
+                self._targets[key] = found
         return found
 
 
@@ -96,20 +115,37 @@ def resolve_entry(entry: str, model: str, gateway: Gateway) -> Target | None:
     return found[0] if found else None
 
 
-def extend(targets: list[Target], entries: Sequence[str], source: str, gateway: Gateway,
-           *, strict: bool) -> list[Target]:
-    """`targets` followed by the chain's targets not already in it. With `strict`, an entry that
-    names nothing is the caller's mistake (400); otherwise it is skipped."""
-    out = list(targets)
-    seen = {(t.provider, t.model) for t in out}
-    model = targets[0].model if targets else ""
+def resolve_chain(entries: Sequence[str], source: str, model: str, gateway: Gateway,
+                  *, strict: bool) -> tuple[Target, ...]:
+    """The Targets a chain's entries name (bare providers keep `model`), each with the rule of
+    `source`. With `strict`, an entry that names nothing is the caller's mistake (400);
+    otherwise it is skipped."""
+    rule = rule_for(source)
+    out = []
     for entry in entries:
         target = resolve_entry(entry, model, gateway)
         if target is None:
             if strict:
                 raise InvalidRequest(f"{HEADER}: '{entry}' is neither a configured provider nor a served model")
             continue
+        out.append(replace(target, rule=rule))
+    return tuple(out)
+
+
+def extend(targets: list[Target], entries: Sequence[str], source: str, gateway: Gateway,
+           *, strict: bool, table: ChainTable | None = None) -> list[Target]:
+    """`targets` followed by the chain's targets not already in it. With `strict`, an entry that
+    names nothing is the caller's mistake (400); otherwise it is skipped. With `table`, a
+    chain that is not strict is resolved once and remembered there."""
+    model = targets[0].model if targets else ""
+    if table is not None and not strict and isinstance(entries, tuple):
+        chain = table.targets(entries, source, model, gateway)
+    else:
+        chain = resolve_chain(entries, source, model, gateway, strict=strict)
+    out = list(targets)
+    seen = {(t.provider, t.model) for t in out}
+    for target in chain:
         if (target.provider, target.model) not in seen:
             seen.add((target.provider, target.model))
-            out.append(replace(target, rule=rule_for(source)))
+            out.append(target)
     return out

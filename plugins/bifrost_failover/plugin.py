@@ -102,7 +102,8 @@ class FailoverPlugin:
         chain = chains.chain_for(call, targets[0], self.chains, settings.request_header)
         if chain is not None:
             source, entries = chain
-            targets = chains.extend(targets, entries, source, self.gateway, strict=source == chains.SOURCE_HEADER)
+            targets = chains.extend(targets, entries, source, self.gateway, strict=source == chains.SOURCE_HEADER,
+                                    table=self.chains)
         usable, skipped = admit(targets, call.request_id, self.board, self.gateway.providers)
         for item in skipped:
             self._count_skip(item.target, item.why)

@@ -82,3 +82,25 @@ def test_most_specific_chain_wins() -> None:
     assert chains.chain_for(both, primary, table, False) == ("key", ("openai/gpt-4o",)), "header switched off"
     assert chains.chain_for(call({"x-bf-fallbacks": "none"}), primary, table, True) == ("header", ())
     assert chains.chain_for(call(model="gpt-4o"), Target("openai", "gpt-4o"), table, True) is None
+
+
+def test_a_remembered_chain_follows_the_providers_replaced_at_run_time() -> None:
+    providers = {
+        "anthropic": {"type": "anthropic", "keys": [{"value": "a"}]},
+        "openai": {"type": "openai", "keys": [{"value": "o"}]},
+    }
+    gw = Gateway(config_from_dict({"providers": providers}), builtins=False)
+    table = chains.ChainTable({SONNET: ("openai/gpt-4o", "bedrock")})
+    primary = [Target("anthropic", SONNET)]
+
+    def chain() -> list[tuple[str, str]]:
+        entries = table.lookup(SONNET, SONNET)
+        assert entries is not None
+        out = chains.extend(primary, entries, chains.SOURCE_CHAIN, gw, strict=False, table=table)
+        return [(t.provider, t.model) for t in out[1:]]
+
+    assert chain() == [("openai", "gpt-4o")] == chain(), "bedrock is not configured yet"
+    bedrock = Gateway(config_from_dict({"providers": {"bedrock": {"type": "anthropic", "keys": [{"value": "b"}]}}}),
+                      builtins=False).providers["bedrock"]
+    gw.replace_providers({"anthropic": gw.providers["anthropic"], "bedrock": bedrock})
+    assert chain() == [("bedrock", SONNET)], "openai removed, bedrock added: the chain follows"
