@@ -187,7 +187,7 @@ class Governor:
                     claims.append(cap.claim(cost, now, strict))
                 elif cap.kind == TOKENS:
                     if tokens < 0:
-                        tokens = self._input_tokens(attempt.call, state) + state.max_output
+                        tokens = self._reserve(attempt.call, state) + state.max_output
                     claims.append(cap.claim(min(tokens, cap.limit), now, strict))
                 elif tier.final and state.counted:
                     continue   # a fallback of a call that already counts as one request
@@ -233,7 +233,7 @@ class Governor:
 
     def worst_case(self, attempt: Attempt, state: CallState, cap: Cap) -> int:
         """The most this attempt can cost, in nano-USD (rounded up)."""
-        input_tokens = self._input_tokens(attempt.call, state)
+        input_tokens = state.input_tokens if state.input_tokens >= 0 else self._reserve(attempt.call, state)
         usd = self.prices.served_worst_case(attempt, input_tokens, state.max_output)
         if usd is None:
             self.metrics.unpriced()
@@ -243,7 +243,9 @@ class Governor:
             return 0
         return math.ceil(usd * NANO)
 
-    def _input_tokens(self, call: Call, state: CallState) -> int:
+    def _reserve(self, call: Call, state: CallState) -> int:
+        """The prompt tokens to reserve (estimate × margin) and the output limit, estimated once
+        per call (every attempt and cap of the call reads them from `state`)."""
         if state.input_tokens < 0:
             body = call.body or {}
             state.input_tokens = math.ceil(estimate_input_tokens(body) * self.settings.input_margin)
@@ -345,12 +347,16 @@ def max_output(body: dict[str, Any], endpoint: str, default: int) -> int:
     max_tokens, the Responses API's max_output_tokens, Gemini's generationConfig.maxOutputTokens."""
     if endpoint == EMBEDDINGS:
         return 0
+    for name in OUTPUT_LIMITS:
+        value = body.get(name)
+        if value.__class__ is int and value > 0:  # not a bool, a float or a string
+            return value  # type: ignore[no-any-return]
     generation = body.get("generationConfig")
-    gemini = generation.get("maxOutputTokens") if isinstance(generation, dict) else None
-    for value in (*(body.get(n) for n in ("max_tokens", "max_completion_tokens", "max_output_tokens")), gemini):
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return default
+    value = generation.get("maxOutputTokens") if isinstance(generation, dict) else None
+    return value if value.__class__ is int and value > 0 else default  # type: ignore[no-any-return]
+
+
+OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
 def caller_of(plan: KeyPlan) -> Caller:
