@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -32,6 +33,9 @@ OPENAI_DONE = b"data: [DONE]\n\n"
 # `"usage": null` as a member of a chunk (a JSON string cannot hold an unescaped quote, so this
 # never matches inside text), with the comma that joins it to its neighbour.
 _USAGE_NULL = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,')
+# The event lines of the Anthropic events that tell usage, model, stop reason, an error or the end.
+_TELLING = frozenset((b"event: message_start", b"event: message_delta", b"event: message_stop", b"event: error"))
+
 
 
 def last_event_end(data: bytes) -> int:
@@ -87,6 +91,36 @@ class UpstreamReader:
                 usage_reader.openai_event(event.data, facts)
         return events
 
+    def scan(self, complete: bytes) -> bool:
+        """Read the facts of whole Anthropic events in the form Anthropic writes them (an
+        `event:` line, one `data:` line holding a JSON object at a glance, LF line ends)
+        without making an event of each, for a passthrough with no observer: True when read,
+        False (nothing read) when `complete` is not in that form, for `read` to take it. What
+        it learns and refuses is what `read` would; the form is checked by whole-buffer
+        counts rather than line by line."""
+        if self.dialect != ANTHROPIC or b"\r" in complete or not self.decoder.idle():
+            return False
+        lines = complete.split(b"\n")
+        events = len(lines) // 3
+        names = lines[0:-1:3]
+        # Lines 0, 3, 6... start with "event: ", lines 2, 5, 8... are blank, so the `events`
+        # lines starting with "data: {" are lines 1, 4, 7..., and each "}\n\n" ends one of them.
+        if (len(lines) % 3 != 1 or lines[-1] or any(lines[2::3])
+                or not all(map(bytes.startswith, names, repeat(b"event: ")))
+                or complete.count(b"\ndata: {") != events or complete.count(b"}\n\n") != events):
+            return False
+        if not complete.isascii():
+            try:
+                complete.decode("utf-8")
+            except UnicodeDecodeError:
+                return False  # `read` names the line that is not text
+        if not _TELLING.isdisjoint(names):
+            facts = self.facts
+            for index, name in enumerate(names):
+                if name in _TELLING:
+                    usage_reader.anthropic_event(name[7:].decode(), lines[3 * index + 1][6:].decode(), facts)
+        return True
+
 
 class StreamTranslator:
     """Turns upstream events of one dialect into wire bytes of the other."""
@@ -122,6 +156,8 @@ class StreamRelay:
         complete = self.splitter.push(chunk)
         if not complete:
             return None
+        if self.translator is None and not self.hide_usage and not self.observers and self.reader.scan(complete):
+            return complete
         events = self.reader.read(complete)
         if self.observers:
             self._observe(events)

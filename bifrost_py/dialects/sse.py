@@ -60,6 +60,11 @@ class SSEDecoder:
             self._line(line.rstrip(b"\r\n"), events)
         return events
 
+    def idle(self) -> bool:
+        """Between events: nothing held back, no event begun (the last id is kept, as it is
+        for the whole stream)."""
+        return not self._tail and not self._data and self._event is None and self._retry is None
+
     def close(self) -> list[SSEEvent]:
         """End of stream: a final line without a line end still counts; an unterminated event
         (no blank line after it) is discarded, as the specification says."""

@@ -22,7 +22,7 @@ from bifrost_py.context import ANTHROPIC, OPENAI
 from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.dialects.usage import StreamFacts
 from bifrost_py.mockupstream import MockOptions, anthropic_stream, openai_stream
-from bifrost_py.relay import EventSplitter, StreamRelay, last_event_end
+from bifrost_py.relay import EventSplitter, StreamRelay, UpstreamReader, last_event_end
 from bifrost_py.translation import stream_translator
 
 TOOL = {"name": "get_weather", "description": "Weather for a city",
@@ -289,3 +289,38 @@ def test_whatever_an_upstream_sends_the_relay_raises_nothing_but_malformed_answe
         relayed.finish()
     except MalformedAnswer:
         pass
+
+
+def _outcome(push: Callable[[bytes], Any], chunks: list[bytes], facts: Callable[[], StreamFacts]) -> Any:
+    out = []
+    try:
+        for chunk in chunks:
+            out.append(push(chunk))
+    except MalformedAnswer as exc:
+        return out, str(exc), facts()
+    return out, None, facts()
+
+
+@settings(max_examples=200)
+@given(data=st.data(), stream=st.sampled_from(["anthropic-text", "anthropic-tool", "anthropic-crlf"]))
+def test_a_passthrough_without_observers_bills_and_refuses_as_the_event_reader_does(
+    data: st.DataObject, stream: str
+) -> None:
+    """With no observer and no translation an Anthropic stream's facts are read without an
+    event object per event: the client, the bill and a refusal are what reading every event
+    gives, whatever the upstream sent and however it was cut."""
+    raw = streams()[stream]
+    if stream != "anthropic-crlf" and data.draw(st.booleans(), label="mutate"):
+        raw = _mutated(raw, data)
+    chunks = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=4), label="cuts"))
+    relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[])
+    splitter, reader = EventSplitter(), UpstreamReader(ANTHROPIC)
+
+    def reference(chunk: bytes) -> bytes | None:
+        complete = splitter.push(chunk)
+        if not complete:
+            return None
+        reader.read(complete)
+        return complete
+
+    assert _outcome(relayed.push, chunks, lambda: relayed.facts) == _outcome(reference, chunks, lambda: reader.facts)
