@@ -105,6 +105,6 @@ async def test_a_provider_key_in_a_refused_body_is_nowhere_in_the_audit_or_the_d
 async def test_a_new_person_is_recorded_under_their_user_name(gw: Any) -> None:
     body = {"username": "asha", "password": "a long enough password", "role": "viewer"}
     assert (await admin_call(gw.url, "POST", "/users", body))[0] == 201
-    status, audit = await admin_call(gw.url, "GET", "/audit?action=POST /users")
+    _status, audit = await admin_call(gw.url, "GET", "/audit?action=POST /users")
     assert [(e["resource"], e["status"]) for e in audit["entries"]] == [("asha", 201)]
     assert body["password"] not in str(audit)

@@ -19,9 +19,10 @@ from bifrost_costlog.columns import NAMES, TABLE, record
 from bifrost_costlog.filters import Filters
 from bifrost_costlog.queries import LogQueries, shape_for
 from bifrost_costlog.stores import Store, open_store
-from bifrost_py.clients import client_name
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from bifrost_py.clients import client_name
 
 NOW = 1_780_000_000.0
 SPAN = 3 * 86400.0  # rows over the three days before NOW
