@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bifrost_py.configstore import EditableSection
     from bifrost_py.gateway import Gateway
 
-DECISION = StashKey[Decision]("routing.decision")
+DECISION = StashKey[Decision]("routing.decision")  # a session's call only (what post_attempt learns from)
 TARGET_HEADER = "x-bf-route-target"
 SESSION_HEADER = "x-bf-route-session"
 
@@ -73,16 +73,20 @@ class RoutingPlugin:
         decision = self.router.decide(call, targets)
         if decision is None:
             return None
-        call.stash[DECISION] = decision
         call.route_rule = decision.rule
         target = decision.target
-        call.response_headers[TARGET_HEADER] = str(target)
-        if decision.placement is not None:
-            call.response_headers[SESSION_HEADER] = decision.placement
+        headers = call.response_headers
+        headers[TARGET_HEADER] = str(target)
+        placement = decision.placement
+        if placement is not None:
+            call.stash[DECISION] = decision  # only a session's attempts teach the router anything
+            headers[SESSION_HEADER] = placement
+            if call.endpoint != MESSAGES:
+                placement = None  # count_tokens calls place nothing (no attempt follows)
         if self.metrics is not None:
-            # count_tokens calls place nothing (no attempt follows): count only real requests
-            placement = decision.placement if call.endpoint == MESSAGES else None
             self.metrics.decided(decision.rule, target.provider, placement)
+        if len(targets) < 2:
+            return [target]
         return [target, *targets[1:]]
 
     @hookimpl

@@ -26,8 +26,7 @@ from bifrost_py.context import COUNT_TOKENS, MESSAGES, Call, ProviderWeight, Tar
 from bifrost_py.gateway import FAMILIES
 
 from . import draw
-from .facts import RequestFacts
-from .rules import first_match
+from .rules import RuleSet
 from .sessions import Placement, SessionMemory, SessionState
 from .settings import Choice, RoutingSettings, Spec
 
@@ -75,14 +74,26 @@ class Router:
 
     def __init__(self, settings: RoutingSettings, gateway: Gateway, *, rng: random.Random | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings
         self.gateway = gateway
         self.providers = gateway.providers
         self.rng = rng or random.Random()
         self.clock = clock
         sticky = settings.stickiness
         self.sessions = SessionMemory(sticky.max_sessions, sticky.ttl, clock)
+        self.settings = settings
+
+    @property
+    def settings(self) -> RoutingSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: RoutingSettings) -> None:
+        """Serve `settings` from the next decision on, with what is remembered of the old ones
+        (each model's rules and splits) forgotten."""
+        self._settings = settings
+        self.rules = RuleSet(settings.rules)
         self._splits: dict[tuple[str, str], tuple[Candidate, ...]] = {}
+        self._splits_version = self.gateway.providers_version
 
     # ------------------------------------------------------------------ the decision
 
@@ -102,7 +113,7 @@ class Router:
         current = spec or Spec(None, model)
         if settings.rules:
             names = (model,) if current.model in (None, model) else (model, str(current.model))
-            rule = first_match(settings.rules, call, names, RequestFacts(call.body))
+            rule = self.rules.first_match(call, names)
             if rule is not None:
                 current = self._follow(rule.to, current)
                 label = rule.name
@@ -142,7 +153,7 @@ class Router:
                 how = WEIGHTS
             else:
                 found = resolved if resolved is not None else self.gateway.resolve(model)
-                candidates = tuple(Candidate(t) for t in found[:1])
+                candidates = (Candidate(found[0]),) if found else ()
         return _allowed(call, candidates), how
 
     def _key_split(self, call: Call, model: str) -> tuple[Candidate, ...]:
@@ -163,6 +174,9 @@ class Router:
         if found is None:
             return ()
         pattern, choices = found
+        if self._splits_version != self.gateway.providers_version:  # a provider added or changed
+            self._splits.clear()
+            self._splits_version = self.gateway.providers_version
         cached = self._splits.get((pattern, model))
         if cached is None:
             if len(self._splits) >= SPLIT_CACHE_SIZE:
@@ -186,7 +200,10 @@ class Router:
 
     def _finish(self, call: Call, label: str | None, group: str, candidates: tuple[Candidate, ...],
                 session: str | None) -> Decision:
-        healthy = [c for c in candidates if self.healthy(c.target)] or list(candidates)
+        # One candidate is chosen whatever its health (an unhealthy one is still the best chance).
+        healthy: Sequence[Candidate] = candidates
+        if len(candidates) > 1:
+            healthy = [c for c in candidates if self.healthy(c.target)] or candidates
         if session is None:
             chosen = draw.by_chance(self.rng, healthy, [c.weight for c in healthy]).target
             return Decision(label, Target(chosen.provider, chosen.model, label, chosen.key_name), group, candidates)
@@ -196,7 +213,7 @@ class Router:
                         session, placement)
 
     def _for_session(self, session: str, state: SessionState | None, group: str,
-                     healthy: list[Candidate]) -> tuple[Target, str | None, str]:
+                     healthy: Sequence[Candidate]) -> tuple[Target, str | None, str]:
         """(target, API key name, placement) for a session."""
         avoided = state.avoided(self.clock()) if state is not None else ()
         placed = state.placements.get(group) if state is not None else None

@@ -8,6 +8,8 @@ from typing import Any
 import bifrost_routing
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bifrost_py.config import config_from_dict
@@ -288,3 +290,41 @@ def test_every_routing_example_in_the_docs_is_a_valid_config() -> None:
                                           "models": ["claude-*"], "keys": [{"value": "k"}]}}
     for block in routing_blocks:
         gateway(block["routing"], providers)
+
+
+# ---------------------------------------------------------------------- the remembered rule set
+
+_MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "gpt-4o", "gpt-4o-mini")
+_condition = st.fixed_dictionaries({}, optional={
+    "models": st.lists(st.sampled_from(("claude-*", "*haiku*", "gpt-4o", "gpt-*", "*")), min_size=1, max_size=2)
+    .map(tuple),
+    "tools": st.booleans(),
+    "thinking": st.booleans(),
+    "max_input_tokens": st.integers(0, 20),
+    "headers": st.just((("x-tier", "gold*"),)),
+    "teams": st.just(("eng",)),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(conditions=st.lists(_condition, max_size=5),
+       requests=st.lists(st.tuples(st.sampled_from(_MODELS), st.booleans(), st.booleans(), st.booleans(),
+                                   st.sampled_from((None, "eng", "ops"))), min_size=1, max_size=6))
+def test_the_remembered_rule_set_decides_as_every_rule_in_order(conditions: list[dict[str, Any]],
+                                                                requests: list[tuple[Any, ...]]) -> None:
+    """A rule set that remembers which rules a model can match picks the same first rule as
+    checking every rule's whole condition in order, request after request."""
+    from bifrost_routing.facts import RequestFacts
+    from bifrost_routing.rules import RuleSet, first_match
+    from bifrost_routing.settings import Condition, Rule, Spec
+
+    rules = tuple(Rule(f"r{i}", Condition(**c), Spec("anthropic", None)) for i, c in enumerate(conditions))
+    rule_set = RuleSet(rules)
+    for model, tools, gold, long_text, team in requests:
+        extra: dict[str, Any] = {"tools": [{"name": "t", "input_schema": {}}]} if tools else {}
+        call = make_call(body(model, "word " * (40 if long_text else 1), **extra),
+                         headers={"x-tier": "gold"} if gold else None,
+                         caller=Caller(key_id="k1", key_name="k1", team=team) if team else None)
+        names = (model,)
+        expected = first_match(rules, call, names, RequestFacts(call.body))
+        assert rule_set.first_match(call, names) is expected
