@@ -35,11 +35,12 @@ def admit(targets: list[Target], holder: str, board: BreakerBoard,
     """Split `targets` into those usable now and those skipped (with why), keeping order."""
     usable: list[Target] = []
     skipped: list[Skipped] = []
+    any_open = bool(board.opened)
     for target in targets:
         provider = providers.get(target.provider)
         if provider is not None and no_usable_key(provider):
             skipped.append(Skipped(target, NO_KEY))
-        elif not board.admits((target.provider, target.model), holder):
+        elif any_open and not board.admits((target.provider, target.model), holder):
             skipped.append(Skipped(target, CIRCUIT_OPEN))
         else:
             usable.append(target)

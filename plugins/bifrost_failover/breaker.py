@@ -45,6 +45,9 @@ class BreakerBoard:
         self.circuit = circuit
         self.clock = clock
         self._breakers: dict[Key, Breaker] = {}
+        # The targets whose circuit is not closed: while it is empty (nearly always), every
+        # target is admitted without looking at its breaker.
+        self.opened: set[Key] = set()
 
     def _get(self, key: Key) -> Breaker:
         breaker = self._breakers.get(key)
@@ -96,6 +99,7 @@ class BreakerBoard:
         if breaker.opened_at is not None:
             reopened = self.state(key) == HALF_OPEN
             breaker.opened_at = now
+            self.opened.add(key)
             breaker.probe = None
             breaker.times_opened += reopened
             return reopened
@@ -109,6 +113,7 @@ class BreakerBoard:
         breaker.opened_at = now
         breaker.times_opened += 1
         failures.clear()
+        self.opened.add(key)
         return True
 
     def record_success(self, key: Key) -> bool:
@@ -119,6 +124,7 @@ class BreakerBoard:
         breaker.opened_at = None
         breaker.probe = None
         breaker.failures.clear()
+        self.opened.discard(key)
         return True
 
     def release(self, holder: str) -> None:

@@ -60,7 +60,8 @@ class ChainTable:
     Targets a configured chain (or a key's fallbacks) resolves to are remembered too, per
     (entries, source, model) and for one version of the provider table: a provider added,
     changed or removed at run time (`gateway.providers_version`) starts them afresh, and a
-    change of the chains themselves builds a new table."""
+    change of the chains themselves builds a new table. So is a request's whole list when
+    routing chose one target (the usual case): that target followed by its chain."""
 
     LIMIT = 10_000
 
@@ -68,6 +69,7 @@ class ChainTable:
         self.chains = chains
         self._memo: dict[tuple[str, str], tuple[str, ...] | None] = {}
         self._targets: dict[tuple[tuple[str, ...], str, str], tuple[Target, ...]] = {}
+        self._extended: dict[tuple[Target, tuple[str, ...], str], tuple[Target, ...]] = {}
         self._providers_version = -1
 
     def lookup(self, routed: str, requested: str) -> tuple[str, ...] | None:
@@ -79,17 +81,33 @@ class ChainTable:
             self._memo[key] = found
         return found
 
+    def _start_afresh(self, gateway: Gateway) -> None:
+        self._targets.clear()
+        self._extended.clear()
+        self._providers_version = gateway.providers_version
+
     def targets(self, entries: tuple[str, ...], source: str, model: str, gateway: Gateway) -> tuple[Target, ...]:
         """`resolve_chain(...)` of a chain that is not the caller's header, remembered."""
         if gateway.providers_version != self._providers_version:
-            self._targets.clear()
-            self._providers_version = gateway.providers_version
+            self._start_afresh(gateway)
         key = (entries, source, model)
         found = self._targets.get(key)
         if found is None:
             found = resolve_chain(entries, source, model, gateway, strict=False)
             if len(self._targets) < self.LIMIT:
                 self._targets[key] = found
+        return found
+
+    def extended(self, primary: Target, entries: tuple[str, ...], source: str, gateway: Gateway) -> tuple[Target, ...]:
+        """`primary` followed by the targets of its chain that are not already in the list, remembered."""
+        if gateway.providers_version != self._providers_version:
+            self._start_afresh(gateway)
+        key = (primary, entries, source)
+        found = self._extended.get(key)
+        if found is None:
+            found = tuple(_append_new([primary], self.targets(entries, source, primary.model, gateway)))
+            if len(self._extended) < self.LIMIT:
+                self._extended[key] = found
         return found
 
 
@@ -139,10 +157,16 @@ def extend(targets: list[Target], entries: Sequence[str], source: str, gateway: 
     chain that is not strict is resolved once and remembered there."""
     model = targets[0].model if targets else ""
     if table is not None and not strict and isinstance(entries, tuple):
+        if len(targets) == 1:
+            return list(table.extended(targets[0], entries, source, gateway))
         chain = table.targets(entries, source, model, gateway)
     else:
         chain = resolve_chain(entries, source, model, gateway, strict=strict)
-    out = list(targets)
+    return _append_new(list(targets), chain)
+
+
+def _append_new(out: list[Target], chain: Sequence[Target]) -> list[Target]:
+    """`out` with the targets of `chain` it does not hold yet (by provider and model) appended."""
     seen = {(t.provider, t.model) for t in out}
     for target in chain:
         if (target.provider, target.model) not in seen:

@@ -114,6 +114,8 @@ class FailoverPlugin:
 
     @hookimpl
     async def bifrost_pre_attempt(self, attempt: Attempt) -> None:
+        if not self.board.opened:
+            return  # every circuit is closed: no attempt is a probe
         key = (attempt.target.provider, attempt.target.model)
         if self.board.state(key) == CLOSED:
             return
@@ -129,8 +131,12 @@ class FailoverPlugin:
     @hookimpl
     async def bifrost_post_attempt(self, attempt: Attempt) -> None:
         kind = classify(attempt, self.settings.on_status)
-        attempt.stash[KIND] = kind
         outcome = attempt.outcome
+        if kind is Kind.OK:  # a success says something only when the attempt was a trial
+            if outcome.reply is None and outcome.refused_by is None and attempt.stash.get(TRIAL):
+                self.answered((attempt.target.provider, attempt.target.model))
+            return
+        attempt.stash[KIND] = kind
         if outcome.reply is not None or outcome.refused_by is not None:
             return  # no provider was called: nothing learnt about it
         target = attempt.target
@@ -138,12 +144,8 @@ class FailoverPlugin:
         aside = put_aside(attempt, kind, provider, self.settings.keys) if provider is not None else None
         if aside is not None and self.metrics is not None:
             self.metrics.keys_put_aside.labels(target.provider, aside).inc()
-        key = (target.provider, target.model)
-        if kind == Kind.OK:
-            if attempt.stash.get(TRIAL):
-                self.answered(key)
-        elif kind in HEALTH_FAILURES and aside != RATE_LIMITED:
-            self._count_failure(key, attempt)
+        if kind in HEALTH_FAILURES and aside != RATE_LIMITED:
+            self._count_failure((target.provider, target.model), attempt)
 
     @hookimpl
     async def bifrost_should_fall_back(self, attempt: Attempt) -> Advice | None:
