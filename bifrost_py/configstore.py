@@ -11,7 +11,10 @@ PostgreSQL through `gateway.storage`) and followed by every gateway instance on 
     ItemStore   named JSON documents of one kind (routing rules, failover chains, ...) in the
                 order the admin sets, in one table shared by every kind; each write bumps that
                 kind's version in the same transaction.
-    EditableSection  the entries of one list in a plugin's config section (`routing.rules`,
+    ItemSection  what one plugin keeps in an ItemStore, followed: `reload` reads the items under
+                a lock and hands them to the subclass's `load_items`; a change is checked, stored
+                and reloaded before it returns. The alerts plugin's run-time settings are one.
+    EditableSection  an ItemSection: the entries of one list in a plugin's config section (`routing.rules`,
                 `failover.chains`): the YAML file's first, read-only, then the stored ones in
                 their order. Every change, and every reload, is validated by reading the whole
                 section, YAML and stored entries together, with the plugin's own `read_settings`:
@@ -221,14 +224,52 @@ class Shape:
     combine: Callable[[dict[str, Any], list[Entry]], dict[str, Any]]
 
 
-class EditableSection(Generic[T]):
+class ItemSection:
+    """What a plugin keeps in the ItemStore of `kind`, followed across instances. `reload` reads
+    the version and the items under one lock and hands the items to `load_items` (the
+    subclass's); the version counts as applied once that returned, so items it could not take
+    are read again at the next check. `stale` as for Follower."""
+
+    def __init__(self, gateway: Gateway, what: str, kind: str, stale: Callable[[], bool] | None = None) -> None:
+        self.gateway = gateway
+        self.follower: Follower[ItemStore] = Follower(gateway, what, lambda db: ItemStore.opened(db, kind),
+                                                      self.reload, stale)
+        self._lock = asyncio.Lock()
+
+    def load_items(self, rows: list[StoredItem]) -> None:
+        raise NotImplementedError
+
+    async def reload(self) -> None:
+        async with self._lock:
+            store = self.follower.store
+            if store is None:
+                return
+            version, rows = await store.load()
+            self.load_items(rows)
+            self.follower.version = version
+
+    async def _put(self, name: str, data: dict[str, Any], problems: list[str]) -> None:
+        """Store `data` as item `name` and put it in service, unless the settings with it have
+        `problems` (a 400 listing them)."""
+        if problems:
+            raise ChangeRefused(400, "; ".join(problems), problems)
+        await (await self.follower.open()).put(name, data)
+        await self.reload()
+
+    async def _remove(self, name: str) -> None:
+        await (await self.follower.open()).delete(name)
+        await self.reload()
+
+
+class EditableSection(ItemSection, Generic[T]):
     """YAML entries (read-only) followed by stored ones, validated and applied as one section."""
 
     VIEW_ONLY = ("source", "read_only", "problems", "position")
 
     def __init__(self, gateway: Gateway, shape: Shape, reader: Callable[[Section, Gateway], T],
                  apply: Callable[[T], None]) -> None:
-        self.gateway = gateway
+        kind = f"{shape.section}.{shape.kind}"
+        super().__init__(gateway, kind, kind, self._providers_changed)
         self.shape = shape
         self.reader = reader
         self._apply_settings = apply
@@ -237,12 +278,8 @@ class EditableSection(Generic[T]):
         self.yaml = shape.from_yaml(self.yaml_raw)
         self.stored: list[StoredItem] = []
         self.broken: dict[str, list[str]] = {}   # stored entries that no longer validate, left out
-        self.follower: Follower[ItemStore] = Follower(gateway, f"{shape.section}.{shape.kind}",
-                                                      lambda db: ItemStore.opened(db, f"{shape.section}.{shape.kind}"),
-                                                      self.reload, self._providers_changed)
-        self._lock = asyncio.Lock()
         self._writing = asyncio.Lock()
-        self._checked_against: tuple[int, ...] = ()
+        self._checked_against = -1   # the gateway's providers_version the entries were checked against
 
     # ------------------------------------------------------------------ reading and applying
 
@@ -258,18 +295,10 @@ class EditableSection(Generic[T]):
     def _providers_changed(self) -> bool:
         """Entries are checked against the providers: one added, edited or deleted at run time
         (here or on another instance) may make a stored entry valid, or invalid."""
-        return tuple(map(id, self.gateway.providers.values())) != self._checked_against
+        return self.gateway.providers_version != self._checked_against
 
-    async def reload(self) -> None:
-        async with self._lock:
-            store = self.follower.store
-            if store is None:
-                return
-            version, rows = await store.load()
-            self._apply(version, rows)
-
-    def _apply(self, version: int, rows: list[StoredItem]) -> None:
-        self._checked_against = tuple(map(id, self.gateway.providers.values()))
+    def load_items(self, rows: list[StoredItem]) -> None:
+        self._checked_against = self.gateway.providers_version
         good: list[Entry] = [(row.name, row.data) for row in rows]
         broken: dict[str, list[str]] = {}
         settings, problems = self.check(good)
@@ -285,7 +314,7 @@ class EditableSection(Generic[T]):
                     good.append((row.name, row.data))
             settings, _ = self.check(good)
         self._apply_settings(settings)
-        self.stored, self.broken, self.follower.version = rows, broken, version
+        self.stored, self.broken = rows, broken
 
     def view(self) -> list[dict[str, Any]]:
         """Every entry in evaluation order: the file's, then the stored ones."""
@@ -340,8 +369,7 @@ class EditableSection(Generic[T]):
             self._not_yaml(name)
             if not any(row.name == name for row in self.stored):
                 raise ChangeRefused(404, f"no {self._what()} named {name!r}")
-            await (await self.follower.open()).delete(name)
-            await self.reload()
+            await self._remove(name)
 
     async def reorder(self, names: object) -> list[dict[str, Any]]:
         async with self._writing:  # one change at a time: checked against what the last one left
@@ -356,11 +384,7 @@ class EditableSection(Generic[T]):
             return self.view()
 
     async def _write(self, name: str, data: dict[str, Any], entries: list[Entry]) -> None:
-        _, problems = self.check(entries)
-        if problems:
-            raise ChangeRefused(400, "; ".join(problems), problems)
-        await (await self.follower.open()).put(name, data)
-        await self.reload()
+        await self._put(name, data, self.check(entries)[1])
 
     def _entries(self) -> list[Entry]:
         """The stored entries that validate, in order (broken ones are not in service)."""
@@ -378,5 +402,5 @@ class EditableSection(Generic[T]):
         return self.shape.kind.rstrip("s")
 
 
-__all__ = ["RELOAD_SECONDS", "ChangeRefused", "EditableSection", "Follower", "ItemStore", "Shape", "StoredItem",
-           "store_wanted"]
+__all__ = ["RELOAD_SECONDS", "ChangeRefused", "EditableSection", "Follower", "ItemSection", "ItemStore", "Shape",
+           "StoredItem", "store_wanted"]

@@ -1,8 +1,8 @@
 """Alert settings changed at run time: channels added in the UI, thresholds and guards.
 
 Kept on the gateway's database as items of the kind "alerts" of the core's config store
-(bifrost_py/configstore.py: one version number, followed by every instance with its Follower,
-so another instance on the same database applies a change within a few seconds):
+(bifrost_py/configstore.py's ItemSection: one version number, followed by every instance, so
+another instance on the same database applies a change within a few seconds):
 
     channel:NAME   {"settings": {as under alerts.channels.NAME, its secret sealed}, "enabled": bool}
     report:NAME    {"settings": {as under reports.NAME}}
@@ -24,7 +24,6 @@ before they are written, and never shown: answers carry ChannelSettings.shown().
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bifrost_py.configschema import Problems, Section
-from bifrost_py.configstore import ChangeRefused, Follower, ItemStore, StoredItem
+from bifrost_py.configstore import ChangeRefused, ItemSection, StoredItem
 from bifrost_py.providerregistry import data_dir
 from bifrost_py.secrets import SecretBox, SecretError, is_sealed, master_box
 
@@ -59,11 +58,11 @@ class StoredChannel:
     enabled: bool
 
 
-class AlertConfig:
+class AlertConfig(ItemSection):
     """The config file's `alerts:` section plus what was stored, read as one section."""
 
     def __init__(self, gateway: Gateway, apply: Callable[[AlertSettings], None]) -> None:
-        self.gateway = gateway
+        super().__init__(gateway, "alerts", KIND)
         raw = gateway.config.sections.get(SECTION)
         self.yaml_raw: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
         channels = self.yaml_raw.get("channels")
@@ -76,11 +75,8 @@ class AlertConfig:
         self.overrides: dict[str, Any] = {}                 # the stored thresholds and guards
         self.broken: dict[str, list[str]] = {}              # stored parts that no longer validate, left out
         self.read_all = AlertSettings()                     # the last settings read, disabled channels included
-        self.follower: Follower[ItemStore] = Follower(gateway, "alerts", lambda db: ItemStore.opened(db, KIND),
-                                                      self.reload)
         self._apply = apply
         self._box: SecretBox | None = None
-        self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ reading
 
@@ -121,18 +117,12 @@ class AlertConfig:
         off = {n for n, c in self.channels.items() if not c.enabled}
         return replace(settings, channels={n: c for n, c in settings.channels.items() if n not in off})
 
-    async def reload(self) -> None:
-        async with self._lock:
-            store = self.follower.store
-            if store is None:
-                return
-            version, rows = await store.load()
-            try:
-                self._load(rows)
-            except SecretError:  # `bifrost-py rotate-secret-key` ran elsewhere: read the key again
-                self._box = None
-                self._load(rows)
-            self.follower.version = version
+    def load_items(self, rows: list[StoredItem]) -> None:
+        try:
+            self._load(rows)
+        except SecretError:  # `bifrost-py rotate-secret-key` ran elsewhere: read the key again
+            self._box = None
+            self._load(rows)
 
     def _load(self, rows: list[StoredItem]) -> None:
         channels: dict[str, StoredChannel] = {}
@@ -261,7 +251,7 @@ class AlertConfig:
         _, problems = self.read({n: c for n, c in self.channels.items() if n != name}, self.overrides)
         if problems:  # a report still sends to it
             raise ChangeRefused(409, f"alert channel {name!r} is in use: " + "; ".join(problems), problems)
-        await self._delete(CHANNEL_PREFIX + name)
+        await self._remove(CHANNEL_PREFIX + name)
 
     async def create_report(self, body: dict[str, Any]) -> dict[str, Any]:
         name = self._new_name("report", body, self.yaml_reports, {*self.reports, *self.broken_reports})
@@ -280,7 +270,7 @@ class AlertConfig:
         self._not_yaml("report", name, self.yaml_reports)
         if name not in self.reports and name not in self.broken_reports:
             raise ChangeRefused(404, f"no report named {name!r} added here")
-        await self._delete(REPORT_PREFIX + name)
+        await self._remove(REPORT_PREFIX + name)
 
     async def change_settings(self, body: dict[str, Any]) -> dict[str, Any]:
         """Set the thresholds and guards `body` names; null puts one back to its default. In
@@ -326,15 +316,7 @@ class AlertConfig:
 
     async def _write(self, item: str, read: tuple[AlertSettings, list[str]], data: dict[str, Any]) -> None:
         """Store `data` under `item` unless `read` (the settings with it) has problems."""
-        _, problems = read
-        if problems:
-            raise ChangeRefused(400, "; ".join(problems), problems)
-        await (await self.follower.open()).put(item, data)
-        await self.reload()
-
-    async def _delete(self, item: str) -> None:
-        await (await self.follower.open()).delete(item)
-        await self.reload()
+        await self._put(item, data, read[1])
 
     @staticmethod
     def _not_yaml(what: str, name: str, in_file: dict[str, Any]) -> None:
