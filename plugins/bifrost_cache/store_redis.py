@@ -14,7 +14,8 @@ max_entries, atomically, so several instances never overfill the cache together.
 
 Robustness comes from the gateway's Redis client (`gateway.storage.redis`, bifrost_py/storage/
 redis.py), shared with the other plugins on the same URL: no command is ever cancelled half-way
-(each runs in a task of its own; a cancelled caller leaves at once), timeouts are short, and
+(a lookup and a store go on its pipelined connection, the rest each in a task of its own; a
+cancelled caller leaves at once, the command ends), timeouts are short, and
 the gateway closes the client after every plugin's shutdown. Here, every failure (Redis down,
 restarted, too slow, or a command it refused) is a StoreError: the cache answers a miss, skips
 the store, and the next command reconnects. `close()` ends following the feed and gives the
@@ -98,7 +99,6 @@ class RedisStore:
         self.max_entries = max_entries
         self.kv: RedisClient | None = None
         self.client: redis.Redis | None = None  # kv's client while this store is open
-        self._put_script: Any = None
         self._feed_id = "0-0"
         self._tasks: set[asyncio.Task[Any]] = set()   # commands running, waited for by flush/close
         self._reading: asyncio.Task[Any] | None = None  # the feed's blocking read, if one runs
@@ -125,7 +125,6 @@ class RedisStore:
         except StorageUnavailable as exc:
             raise StoreError(f"the Redis cache store cannot connect: {exc}") from exc
         self.kv, self.client = kv, kv.client
-        self._put_script = kv.client.register_script(_PUT)
 
     async def close(self) -> None:
         """Stop following, give the commands this store started CLOSE_WAIT seconds to end. The
@@ -190,7 +189,7 @@ class RedisStore:
         return known
 
     async def fetch(self, key: str, now: float) -> tuple[Meta, bytes] | None:
-        body, meta = await self._run(lambda client: client.hmget(self._entry(key), "body", "meta"), "lookup")
+        body, meta = await self._call("HMGET", self._entry(key), "body", "meta", what="lookup")
         if body is None or meta is None:
             return None
         entry = _meta_from(key, meta)
@@ -239,15 +238,22 @@ class RedisStore:
 
     async def put(self, entry: Entry) -> list[str]:
         """Store and announce the entry; returns the keys Redis evicted to stay in bounds."""
-        return await self._run(lambda client: self._put(client, entry), "store")
-
-    async def _put(self, client: redis.Redis, entry: Entry) -> list[str]:
         meta = entry.meta
         vector = vector_bytes(entry.vector)
         args = [self.max_entries, f"{self.prefix}e:", int(meta.expires * 1000) + 1, meta.key, repr(meta.created),
                 entry.body, _meta_json(meta), vector or b""]
-        gone = await self._put_script(keys=[self._entry(meta.key), self._lru, self._feed], args=args, client=client)
+        if self.kv is None:
+            raise StoreError("the Redis cache store is closed")
+        gone = await _store_errors(self.kv.script(_PUT, [self._entry(meta.key), self._lru, self._feed], args,
+                                                  what="cache store"), "store")
         return [k.decode() if isinstance(k, bytes) else str(k) for k in gone or ()]
+
+    async def _call(self, *command: Any, what: str) -> Any:
+        """One command on the client's pipelined connection (a cancelled caller leaves at once,
+        the command ends); any failure is a StoreError."""
+        if self.kv is None:
+            raise StoreError("the Redis cache store is closed")
+        return await _store_errors(self.kv.call(*command, what=f"cache {what}"), what)
 
     def touch(self, key: str, now: float) -> None:
         """Move the key up the shared LRU order (fire and forget: a hit never waits for it)."""

@@ -263,7 +263,7 @@ async def test_shutdown_with_redis_frozen_and_a_lookup_in_flight_completes(
         await ask(gw, "What is a heap?")
         own_redis.freeze()
         in_flight = asyncio.create_task(ask(gw, "What is a heap?"))
-        await asyncio.wait_for(until(lambda: store._tasks), HANG)  # the lookup waits on Redis
+        await asyncio.wait_for(until(lambda: store.kv.waiting), HANG)  # the lookup waits on Redis
         await asyncio.wait_for(stack.aclose(), HANG)
     assert store.client is None, "the Redis client is closed"
     headers = await asyncio.wait_for(in_flight, HANG)
