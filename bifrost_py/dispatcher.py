@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import pluggy
@@ -45,12 +46,7 @@ def _adapt(found: HookCall, trace: bool) -> Impl:
     wanted = list(found.argnames)
     adapted: Impl = fn
     if wanted != spec_args:
-        positions = [spec_args.index(arg) for arg in wanted]
-
-        async def picked(*args: Any) -> Any:
-            return await fn(*[args[i] for i in positions])
-
-        adapted = picked
+        adapted = _picking(fn, [spec_args.index(arg) for arg in wanted])
     if not trace:
         return adapted
     inner = adapted
@@ -68,6 +64,25 @@ def _adapt(found: HookCall, trace: bool) -> Impl:
         return result
 
     return traced
+
+
+def _picking(fn: Impl, positions: list[int]) -> Impl:
+    """`fn` called with the arguments at `positions` of the hook's full ones. Not a coroutine
+    function itself: it hands back `fn`'s coroutine, so an adapted hook costs no frame of its own."""
+    if not positions:
+        def picked(*args: Any) -> Awaitable[Any]:
+            return fn()
+    elif len(positions) == 1:
+        position = positions[0]
+
+        def picked(*args: Any) -> Awaitable[Any]:
+            return fn(args[position])
+    else:
+        pick = itemgetter(*positions)
+
+        def picked(*args: Any) -> Awaitable[Any]:
+            return fn(*pick(args))
+    return picked
 
 
 def _brief(args: tuple[Any, ...]) -> str:

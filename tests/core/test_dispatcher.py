@@ -222,5 +222,31 @@ async def test_fewer_arguments_are_adapted() -> None:
     assert plugin.seen == ["pre", "post#1"]
 
 
+class Picky:
+    """Route hooks that declare one of the spec's two arguments, or both in another order."""
+
+    name = "picky"
+
+    @hookimpl
+    async def bifrost_route(self, targets: list[Target]) -> list[Target]:
+        return [*targets, Target("second", "m")]
+
+
+class Reversed:
+    name = "reversed"
+
+    @hookimpl
+    async def bifrost_route(self, targets: list[Target], call: Call) -> list[Target]:
+        return [*targets, Target("third", call.model)]
+
+
+async def test_a_subset_or_another_order_of_the_arguments_is_adapted() -> None:
+    chain = dispatcher(Picky(), Reversed())
+    call, _ = call_and_attempt()
+    routed = await chain.route(call, [Target("first", "m")])
+    assert [t.provider for t in routed] == ["first", "second", "third"]
+    assert routed[2].model == call.model
+
+
 def test_a_dispatcher_with_no_request_hooks_is_empty() -> None:
     assert dispatcher(Bare()).empty and not dispatcher(Sync()).empty
