@@ -66,7 +66,10 @@ class Decision:
     placement: str | None = None     # KEPT, NEW or MOVED for a session; None otherwise
 
     def holds(self, target: Target) -> bool:
-        return any(c.key == (target.provider, target.model) for c in self.candidates)
+        if target is self.target:
+            return True
+        key = (target.provider, target.model)
+        return any(c.key == key for c in self.candidates)
 
 
 class Router:
@@ -91,6 +94,7 @@ class Router:
         """Serve `settings` from the next decision on, with what is remembered of the old ones
         (each model's rules and splits) forgotten."""
         self._settings = settings
+        self._empty = settings.empty
         self.rules = RuleSet(settings.rules)
         self._splits: dict[tuple[str, str], tuple[Candidate, ...]] = {}
         self._splits_version = self.gateway.providers_version
@@ -100,9 +104,9 @@ class Router:
     def decide(self, call: Call, targets: list[Target]) -> Decision | None:
         """The decision for `call`, or None to leave the core's resolution (`targets`) alone.
         Reads session memory but records nothing (admin explain uses this as a dry run)."""
-        settings = self.settings
+        settings = self._settings
         session = session_key(call.session_id, call) if settings.stickiness.enabled else None
-        if settings.empty and session is None and not _provider_weights(call):
+        if self._empty and session is None and not _provider_weights(call):
             return None
         model = call.model
         if targets and _explicit(model, self.providers):
@@ -131,15 +135,17 @@ class Router:
         """Where a rule's `to` leads from the request's current spec."""
         if to.model is None:
             return Spec(to.provider, current.model)
-        if to.provider is None and to.model in self.settings.aliases:
-            return self.settings.aliases[to.model]
+        aliases = self._settings.aliases
+        if to.provider is None and to.model in aliases:
+            return aliases[to.model]
         return to
 
     def _candidates(self, call: Call, spec: Spec, resolved: list[Target] | None
                     ) -> tuple[tuple[Candidate, ...], str | None]:
         """The targets `spec` may go to, with weights, and which setting made them."""
-        if spec.provider is None and spec.model in self.settings.aliases:
-            spec = self.settings.aliases[str(spec.model)]  # default_model may name an alias
+        aliases = self._settings.aliases
+        if spec.provider is None and spec.model in aliases:
+            spec = aliases[str(spec.model)]  # default_model may name an alias
         model = str(spec.model)
         if spec.provider is not None:
             return (Candidate(Target(spec.provider, model)),), None
@@ -170,7 +176,7 @@ class Router:
         return tuple(out)
 
     def _split(self, model: str) -> tuple[Candidate, ...]:
-        found = self.settings.split_for(model)
+        found = self._settings.split_for(model)
         if found is None:
             return ()
         pattern, choices = found
