@@ -113,6 +113,7 @@ def fits(claim: Claim, used: int, held: int) -> bool:
 
 
 _ZERO = (0, 0)
+_new = tuple.__new__
 
 
 class MemoryCounters:
@@ -220,7 +221,7 @@ class MemoryCounters:
             self.dirty.add(claim.meter)
         ticket = str(next(self._ids))
         self.tickets[ticket] = (tuple(claims), entries, owner, now)
-        return Admission(ticket)
+        return _new(Admission, (ticket, -1, 0, 0, 0.0))   # Admission(ticket), without its Python __new__
 
     def _refuse(self, claims: Sequence[Claim], refused: int, used: int, held: int, now: float) -> Admission:
         """Claim `refused` does not fit. retry_after: when every sliding claim of the request

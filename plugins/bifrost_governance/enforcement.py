@@ -39,7 +39,7 @@ from bifrost_py.errors import AuthenticationFailed, GatewayError, PermissionDeni
 from .counters import Admission, Claim, CounterStore, MemoryCounters
 from .liveness import owner
 from .periods import iso
-from .plan import IN_FLIGHT, MONEY, NANO, REQUESTS, SESSION, TOKENS, Cap, KeyPlan
+from .plan import IN_FLIGHT, MONEY, NANO, SESSION, TOKENS, Cap, KeyPlan
 from .publish import BudgetPublisher
 from .redis_rebuild import CountersRebuilding
 from .refusals import refusal, session_exhausted, unpriced
@@ -69,7 +69,11 @@ class Hold:
 
     ticket: str
     caps: tuple[Cap, ...]
-    amounts: tuple[int, ...]
+    claims: tuple[Claim, ...]
+
+    @property
+    def amounts(self) -> tuple[int, ...]:
+        return tuple([claim.amount for claim in self.claims])
 
 
 CALL_STATE = StashKey[CallState]("governance.call")
@@ -167,43 +171,39 @@ class Governor:
         if state.session is not None and self.memory is not None:
             session = claims[caps.index(state.session)]
             self.memory.keep_until(session.meter, session.expires)
-        attempt.stash[HOLD] = Hold(admission.ticket, tuple(caps), tuple(c.amount for c in claims))
+        attempt.stash[HOLD] = Hold(admission.ticket, caps, claims)
 
-    def _claims(self, attempt: Attempt, state: CallState, now: float) -> tuple[list[Cap], list[Claim]]:
+    def _claims(self, attempt: Attempt, state: CallState, now: float) -> tuple[tuple[Cap, ...], tuple[Claim, ...]]:
         """One claim per cap of the customer, team, key and this provider's entry, in that order
-        (the first that does not fit names the refusal)."""
+        (the first that does not fit names the refusal). A fallback of a call that already
+        counts as one request claims no request of the key, team or customer again."""
         plan = state.plan
-        provider_tier = plan.providers.get(attempt.target.provider)
-        tiers = (*plan.tiers, provider_tier) if provider_tier is not None else plan.tiers
+        caps, provider_caps = plan.caps_for(attempt.target.provider, state.counted)
         strict = self.settings.strict
-        caps: list[Cap] = []
         claims: list[Claim] = []
         cost = tokens = -1
-        for tier in tiers:
-            for cap in tier.caps:
-                if cap.kind == MONEY:
-                    if cost < 0:
-                        cost = self.worst_case(attempt, state, cap)
-                    claims.append(cap.claim(cost, now, strict))
-                elif cap.kind == TOKENS:
-                    if tokens < 0:
-                        tokens = self._reserve(attempt.call, state) + state.max_output
-                    claims.append(cap.claim(min(tokens, cap.limit), now, strict))
-                elif tier.final and state.counted:
-                    continue   # a fallback of a call that already counts as one request
-                else:
-                    claims.append(cap.claim(1, now))
-                caps.append(cap)
+        for cap in caps:
+            kind = cap.kind
+            if kind == MONEY:
+                if cost < 0:
+                    cost = self.worst_case(attempt, state, cap)
+                claims.append(cap.claim(cost, now, strict))
+            elif kind == TOKENS:
+                if tokens < 0:
+                    tokens = self._reserve(attempt.call, state) + state.max_output
+                claims.append(cap.claim(min(tokens, cap.limit), now, strict))
+            else:
+                claims.append(cap.one(now))
         session = state.session
         if session is not None:
             # After the key's own tiers, before the provider config's (its refusal is final).
             if cost < 0:
                 cost = self.worst_case(attempt, state, session)
             assert plan.session is not None
-            at = len(claims) - (len(provider_tier.caps) if provider_tier is not None else 0)
-            caps.insert(at, session)
+            at = len(claims) - provider_caps
+            caps = (*caps[:at], session, *caps[at:])
             claims.insert(at, Claim(session.meter_base, session.limit, cost, strict, now + plan.session.forget_after))
-        return caps, claims
+        return caps, tuple(claims)
 
     def check_target(self, call: Call, plan: KeyPlan, target: Target) -> None:
         """The key must be allowed this attempt's provider and model. Checked per attempt, not
@@ -265,24 +265,26 @@ class Governor:
         from_provider = served and outcome.reply is None
         cost = self._cost(attempt) if from_provider else 0
         tokens = outcome.usage.total if from_provider else 0
-        actuals = [self._actual(cap, cost, tokens, served, from_provider) for cap in hold.caps]
-        if any(cap.kind == MONEY and cost > amount for cap, amount in zip(hold.caps, hold.amounts)):
+        actuals: list[int] = []
+        overrun = False
+        for cap, claim in zip(hold.caps, hold.claims):
+            kind = cap.kind
+            if kind == MONEY:
+                actuals.append(cost)
+                overrun = overrun or cost > claim.amount
+            elif kind == TOKENS:
+                actuals.append(tokens)
+            elif cap.tier.final:   # a request of the key, team or customer: the client was answered
+                actuals.append(1 if served else 0)
+                if served:
+                    state.counted = True
+            else:                  # a request of the provider config: it was called
+                actuals.append(1 if from_provider else 0)
+        if overrun:
             self.metrics.overrun()
-        if served and any(cap.kind == REQUESTS and cap.tier.final for cap in hold.caps):
-            state.counted = True
         await self._settle(hold.ticket, actuals)
         if cost and self.publisher is not None:
             self.publisher.publish(state.plan.key.name, hold.caps, time.time())
-
-    @staticmethod
-    def _actual(cap: Cap, cost: int, tokens: int, served: bool, from_provider: bool) -> int:
-        if cap.kind == MONEY:
-            return cost
-        if cap.kind == TOKENS:
-            return tokens
-        if cap.tier.final:       # a request of the key, team or customer: the client was answered
-            return 1 if served else 0
-        return 1 if from_provider else 0   # a request of the provider config: it was called
 
     def _cost(self, attempt: Attempt) -> int:
         usd = self.prices.served_cost(attempt, attempt.outcome.usage)
@@ -362,12 +364,18 @@ OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 def caller_of(plan: KeyPlan) -> Caller:
     """The Caller other plugins see, with the key's settings in the typed fields documented on
     `bifrost_py.context.Caller` (routing, failover and the cache read them)."""
-    key = plan.key
-    providers = key.providers
-    return Caller(
-        key_id=key.name, key_name=key.name, team=plan.team, customer=plan.customer,
-        allowed_providers=tuple([e.provider for e in providers]) if providers else None,
-        provider_weights=tuple([ProviderWeight(e.provider, float(e.weight)) for e in providers]),
-        fallbacks=tuple(key.fallbacks), cache=key.cache,
-        cache_ttl=None if key.cache_ttl is None else float(key.cache_ttl),
-    )
+    made = plan.caller
+    if made is None:
+        key = plan.key
+        providers = key.providers
+        made = plan.caller = Caller(
+            key_id=key.name, key_name=key.name, team=plan.team, customer=plan.customer,
+            allowed_providers=tuple([e.provider for e in providers]) if providers else None,
+            provider_weights=tuple([ProviderWeight(e.provider, float(e.weight)) for e in providers]),
+            fallbacks=tuple(key.fallbacks), cache=key.cache,
+            cache_ttl=None if key.cache_ttl is None else float(key.cache_ttl),
+        )
+    # A copy per call (a plugin may change its call's caller); its tuples are immutable, shared.
+    return Caller(made.key_id, made.key_name, made.team, made.customer,
+                  allowed_providers=made.allowed_providers, provider_weights=made.provider_weights,
+                  fallbacks=made.fallbacks, cache=made.cache, cache_ttl=made.cache_ttl)

@@ -12,6 +12,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bifrost_py.configschema import parse_duration
@@ -24,6 +25,7 @@ NANO = 1_000_000_000      # counters hold money in nano-USD
 MONEY, REQUESTS, TOKENS, IN_FLIGHT = "money", "requests", "tokens", "in_flight"
 SESSION = "session"       # the tier kind of a session cap
 _PLAIN_SESSION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # used as is in meter names
+_new = tuple.__new__      # a Claim without NamedTuple's Python-level __new__ (several per request)
 
 
 @dataclass(slots=True)
@@ -41,14 +43,26 @@ class Cap:
     _meter: str = ""          # the meter of the window below, built once per window
     _start: float = 0.0
     _end: float = -1.0
+    _one: Claim | None = None  # a sliding cap's claim of one request (the same every time)
 
     def claim(self, amount: int, now: float, strict: bool = True) -> Claim:
         if self.sliding:
-            return Claim(self.meter_base, self.limit, amount, strict, FOREVER, False, self.sliding)
+            return _new(Claim, (self.meter_base, self.limit, amount, strict, FOREVER, False, self.sliding))
         if self.period is None:
-            return Claim(self.meter_base, self.limit, amount, True, FOREVER, True)
-        meter = self.meter(now)          # also moves _end to this window's end
-        return Claim(meter, self.limit, amount, strict, self._end, False)
+            return _new(Claim, (self.meter_base, self.limit, amount, True, FOREVER, True, 0.0))
+        if not self._start <= now < self._end:
+            self.meter(now)              # moves _meter and _end to the window holding `now`
+        return _new(Claim, (self._meter, self.limit, amount, strict, self._end, False, 0.0))
+
+    def one(self, now: float) -> Claim:
+        """The strict claim of one request: a sliding window's does not depend on the time,
+        so it is built once."""
+        claim = self._one
+        if claim is None:
+            claim = self.claim(1, now)
+            if self.sliding:
+                self._one = claim
+        return claim
 
     def meter(self, now: float) -> str:
         """The counter of the window holding `now`: `<meter_base>:<window start>`; a sliding
@@ -115,6 +129,24 @@ class KeyPlan:
     customer: str | None
     session: SessionCap | None = None         # the cap on each of the key's sessions
     _allowed: dict[str, bool] = field(default_factory=dict)
+    _caps: dict[tuple[str, bool], tuple[tuple[Cap, ...], int]] = field(default_factory=dict)
+    caller: Any = None                        # the Caller other plugins see (enforcement.caller_of)
+
+    def caps_for(self, provider: str, counted: bool) -> tuple[tuple[Cap, ...], int]:
+        """The caps an attempt on `provider` claims from, in checking order (the tiers', then the
+        provider config's), and how many of them are the provider config's. `counted`: the call
+        already counts as one request (a fallback), so the key's, team's and customer's request
+        caps are left out. Built once per provider (the plan is rebuilt when entities change)."""
+        found = self._caps.get((provider, counted))
+        if found is None:
+            tier = self.providers.get(provider)
+            tiers = (*self.tiers, tier) if tier is not None else self.tiers
+            caps = tuple(cap for t in tiers for cap in t.caps
+                         if not (counted and t.final and cap.kind == REQUESTS))
+            found = (caps, sum(cap.tier is tier for cap in caps))
+            if len(self._caps) < 1024:    # providers come from the config: bounded anyway
+                self._caps[(provider, counted)] = found
+        return found
 
     @property
     def has_money(self) -> bool:
