@@ -210,31 +210,41 @@ class Exchange:
         if relay.facts.error is not None:
             raise stream_error(attempt, relay.facts.error)
         attempt.first_byte = time.perf_counter()
-        response = await self.responder.open_stream(call_headers(call, attempt))
+        response = await self.responder.open_stream(call_headers(call, attempt))  # its head leaves with `first`
         attempt.outcome.first_byte_sent = True
-        await response.write(first)
-        while True:  # per chunk: kept inline, a helper coroutine would cost a frame a chunk
-            waited = time.perf_counter()
-            try:
-                chunk = await anext(chunks)
-            except StopAsyncIteration:
-                break
-            except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-                raise self._broke_off(exc) from exc
-            finally:
-                attempt.upstream_seconds += time.perf_counter() - waited
-            out = relay.push(chunk)
-            if out:
-                await response.write(out)
+        # The events that arrived with the upstream's end are written with the client's end, in
+        # one write (a short answer: head, events and end in one), instead of one write each.
+        last = first
+        if not upstream.ended():
+            await response.write(first)
+            last = b""
+            while True:  # per chunk: kept inline, a helper coroutine would cost a frame a chunk
+                waited = time.perf_counter()
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+                    raise self._broke_off(exc) from exc
+                finally:
+                    attempt.upstream_seconds += time.perf_counter() - waited
+                out = relay.push(chunk)
+                if out:
+                    if upstream.ended():
+                        last = out
+                        break
+                    await response.write(out)
         upstream.release()
         facts = relay.facts
         if facts.error is None:
             if not facts.finished:
+                if last:
+                    await response.write(last)
                 raise UpstreamUnavailable(
                     f"provider '{attempt.target.provider}' ended its stream before the end of the answer"
                 )
-            await response.write(relay.finish())
-        await response.write_eof()
+            last += relay.finish()
+        await response.write_eof(last)
         return response
 
     async def _first_event(self, chunks: AsyncIterator[bytes], relay: StreamRelay) -> bytes:

@@ -68,6 +68,11 @@ class UpstreamResponse:
     def chunks(self) -> AsyncIterator[bytes]:
         raise NotImplementedError
 
+    def ended(self) -> bool:
+        """The body has arrived to its end: no chunk follows what `chunks()` gave so far. False
+        when that is not known yet (the next chunk may still be the end)."""
+        return False
+
     def close(self) -> None:
         """Abandon the response; safe to call more than once."""
 
@@ -92,6 +97,9 @@ class HTTPUpstreamResponse(UpstreamResponse):
 
     def chunks(self) -> AsyncIterator[bytes]:
         return self._response.content.iter_any()
+
+    def ended(self) -> bool:
+        return self._response.content.at_eof()
 
     def close(self) -> None:
         self._response.close()

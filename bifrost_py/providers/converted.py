@@ -51,6 +51,9 @@ class ConvertedResponse(UpstreamResponse):
         source = self._upstream.chunks()
         return self._stream(source) if self._stream is not None else source
 
+    def ended(self) -> bool:
+        return self._stream is None and self._upstream.ended()  # a converter may still hold a tail
+
     def close(self) -> None:
         self._upstream.close()
 
