@@ -266,7 +266,9 @@ class Attempt:
         return None if self.first_byte is None else self.first_byte - self.started
 
     def observe_stream(self, observer: Any) -> None:
-        """Ask for the parsed events of this attempt's stream (see hookspecs: StreamObserver)."""
+        """Show this attempt's stream to `observer`: its `on_bytes(dialect, data)` gets the
+        provider's complete events as bytes, once per chunk, or, without one, its
+        `on_event(dialect, event_name, data)` each parsed event (see hookspecs, "Streams")."""
         self.stream_observers.append(observer)
 
 

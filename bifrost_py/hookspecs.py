@@ -29,11 +29,22 @@ Refusing: raise a ``bifrost_py.errors.GatewayError`` subclass from ``request_sta
 Answering: return a ``bifrost_py.context.Reply`` (an Anthropic-shaped message) and the gateway
 sends it in the caller's dialect, as a stream if one was asked for; no provider is called.
 
-Streams: nothing per chunk goes through the dispatcher. A plugin that wants the events of a
-stream calls ``attempt.observe_stream(observer)`` in ``pre_attempt``; the relay then calls
-``observer.on_event(dialect, event_name, data)`` for each parsed event of the stream as the
-PROVIDER sent it, before any translation (``dialect`` is the provider's: ``"anthropic"`` or
-``"openai"``), and the outcome reaches ``post_attempt`` as usual.
+Streams: nothing per chunk goes through the dispatcher. A plugin that wants a stream calls
+``attempt.observe_stream(observer)`` in ``pre_attempt``; the relay shows the observer the
+stream as the PROVIDER sent it, before any translation (``dialect`` is the provider's:
+``"anthropic"``, ``"openai"``, ``"responses"`` or ``"gemini"``), in one of two ways:
+
+- ``observer.on_bytes(dialect, data)`` when the observer has it: once per relayed chunk,
+  ``data`` the complete events (bytes, whole events only, each byte once, joined they are the
+  upstream's stream). Nothing is parsed on the observer's behalf: while every observer takes
+  bytes, a passed-through Anthropic stream keeps the relay's fast path. Parse what you keep
+  once, after the stream (in ``post_attempt``), and bound what you keep.
+- ``observer.on_event(dialect, event_name, data)`` otherwise: each event's parsed JSON, one
+  call per event (``[DONE]`` and events without data are skipped). Simple, and it costs a
+  parse and a call per event of every stream observed.
+
+An observer that raises is dropped (it sees no more of this stream); the client's stream goes
+on. The outcome reaches ``post_attempt`` as usual.
 """
 
 from __future__ import annotations

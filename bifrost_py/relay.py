@@ -92,34 +92,47 @@ class UpstreamReader:
         return events
 
     def scan(self, complete: bytes) -> bool:
-        """Read the facts of whole Anthropic events in the form Anthropic writes them (an
-        `event:` line, one `data:` line holding a JSON object at a glance, LF line ends)
-        without making an event of each, for a passthrough with no observer: True when read,
-        False (nothing read) when `complete` is not in that form, for `read` to take it. What
-        it learns and refuses is what `read` would; the form is checked by whole-buffer
-        counts rather than line by line."""
-        if self.dialect != ANTHROPIC or b"\r" in complete or not self.decoder.idle():
+        """Read the facts of whole Anthropic events in the form Anthropic writes them (see
+        `anthropic_lines`) without making an event of each, for a passthrough whose observers
+        all take bytes: True when read, False (nothing read) when `complete` is not in that
+        form, for `read` to take it. What it learns and refuses is what `read` would."""
+        if self.dialect != ANTHROPIC or not self.decoder.idle():
             return False
-        lines = complete.split(b"\n")
-        events = len(lines) // 3
+        lines = anthropic_lines(complete)
+        if lines is None:
+            return False
         names = lines[0:-1:3]
-        # Lines 0, 3, 6... start with "event: ", lines 2, 5, 8... are blank, so the `events`
-        # lines starting with "data: {" are lines 1, 4, 7..., and each "}\n\n" ends one of them.
-        if (len(lines) % 3 != 1 or lines[-1] or any(lines[2::3])
-                or not all(map(bytes.startswith, names, repeat(b"event: ")))
-                or complete.count(b"\ndata: {") != events or complete.count(b"}\n\n") != events):
-            return False
-        if not complete.isascii():
-            try:
-                complete.decode("utf-8")
-            except UnicodeDecodeError:
-                return False  # `read` names the line that is not text
         if not _TELLING.isdisjoint(names):
             facts = self.facts
             for index, name in enumerate(names):
                 if name in _TELLING:
                     usage_reader.anthropic_event(name[7:].decode(), lines[3 * index + 1][6:].decode(), facts)
         return True
+
+
+def anthropic_lines(complete: bytes) -> list[bytes] | None:
+    """The lines of `complete` when it is whole Anthropic events in the form Anthropic writes
+    them (an `event:` line, one `data:` line holding a JSON object at a glance, a blank line,
+    LF line ends, UTF-8): event i's `event: ` line is line 3i, its `data: {...}` line 3i+1.
+    None when `complete` is in any other form (the SSE reader takes those). The form is checked
+    by whole-buffer counts rather than line by line."""
+    if b"\r" in complete:
+        return None
+    lines = complete.split(b"\n")
+    events = len(lines) // 3
+    names = lines[0:-1:3]
+    # Lines 0, 3, 6... start with "event: ", lines 2, 5, 8... are blank, so the `events`
+    # lines starting with "data: {" are lines 1, 4, 7..., and each "}\n\n" ends one of them.
+    if (len(lines) % 3 != 1 or lines[-1] or any(lines[2::3])
+            or not all(map(bytes.startswith, names, repeat(b"event: ")))
+            or complete.count(b"\ndata: {") != events or complete.count(b"}\n\n") != events):
+        return None
+    if not complete.isascii():
+        try:
+            complete.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # the SSE reader names the line that is not text
+    return lines
 
 
 class StreamTranslator:
@@ -133,9 +146,13 @@ class StreamTranslator:
 
 class StreamRelay:
     """One upstream stream on its way to the client: cut at event boundaries, usage read,
-    translated or passed through, shown to the plugins' observers."""
+    translated or passed through, shown to the plugins' observers.
 
-    __slots__ = ("dialect", "hide_usage", "observers", "reader", "splitter", "translator")
+    An observer with `on_bytes` gets the complete events of each chunk as the upstream sent
+    them (no parse on its behalf); one with only `on_event` gets each parsed event. While every
+    observer takes bytes, a passed-through Anthropic stream keeps the reader's fast scan."""
+
+    __slots__ = ("byte_observers", "dialect", "hide_usage", "observers", "reader", "splitter", "translator")
 
     def __init__(self, dialect: str, translator: StreamTranslator | None, *, hide_usage: bool,
                  observers: list[Any]) -> None:
@@ -144,7 +161,11 @@ class StreamRelay:
         self.reader = UpstreamReader(dialect)
         self.translator = translator
         self.hide_usage = hide_usage
-        self.observers = observers
+        self.byte_observers: list[Any] = []
+        self.observers: list[Any] = []
+        for observer in observers:
+            takes_bytes = callable(getattr(observer, "on_bytes", None))
+            (self.byte_observers if takes_bytes else self.observers).append(observer)
 
     @property
     def facts(self) -> usage_reader.StreamFacts:
@@ -157,8 +178,12 @@ class StreamRelay:
         if not complete:
             return None
         if self.translator is None and not self.hide_usage and not self.observers and self.reader.scan(complete):
+            if self.byte_observers:
+                self._observe_bytes(complete)
             return complete
         events = self.reader.read(complete)
+        if self.byte_observers:
+            self._observe_bytes(complete)
         if self.observers:
             self._observe(events)
         if self.translator is not None:
@@ -170,6 +195,14 @@ class StreamRelay:
     def finish(self) -> bytes:
         """What the client still needs after the upstream's last event (a translated ending)."""
         return self.translator.finish() if self.translator is not None else b""
+
+    def _observe_bytes(self, complete: bytes) -> None:
+        for observer in list(self.byte_observers):
+            try:
+                observer.on_bytes(self.dialect, complete)
+            except Exception:  # a plugin's bug must not cut the client's stream
+                log.exception("stream observer %r failed; it sees no more events", observer)
+                self.byte_observers.remove(observer)
 
     def _observe(self, events: list[SSEEvent]) -> None:
         for event in events:

@@ -1,8 +1,12 @@
-"""The complete answer of a stream, assembled from its events as the relay passes them on.
+"""The complete answer of a stream, assembled once, after the stream, from the bytes it kept.
 
-The relay calls `on_event(dialect, event, data)` with each event as the PROVIDER sent it
-(Anthropic events, OpenAI or Gemini chunks). Per event this only appends a string fragment to a
-list; the fragments are joined once, at the end, and only when the answer is worth storing.
+The relay calls `on_bytes(dialect, data)` with the complete events of each chunk as the
+PROVIDER sent them (Anthropic events, OpenAI, Responses or Gemini chunks); per chunk this only
+keeps a reference to the bytes (up to `limit` bytes in all: past it the answer is dropped and
+not stored). Nothing is parsed unless the answer is to be stored: `message()` then reads the
+events (a passed-through Anthropic stream in Anthropic's own form with one JSON parse per event
+and no SSE reader) and assembles them exactly as `on_event` does, event by event.
+
 OpenAI streams are assembled into a chat.completion and converted to the canonical Anthropic
 message with the core's own translation; Gemini chunks go through the core's Gemini stream
 translation into Anthropic events.
@@ -19,6 +23,9 @@ from bifrost_py.dialects.anthropic_openai import TranslationError, openai_respon
 from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_errors import GeminiError
 from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
+from bifrost_py.dialects.sse import SSEDecoder
+from bifrost_py.dialects.translate_errors import MalformedAnswer
+from bifrost_py.relay import anthropic_lines
 
 from .responses_answer import ResponsesStreamAnswer
 
@@ -141,19 +148,43 @@ class _OpenAIAnswer:
         return openai_response_to_anthropic(completion)
 
 
+# What a stream observer keeps of one answer at most, unless the cache's settings say otherwise.
+DEFAULT_LIMIT = 8 * 1024 * 1024
+_UNDERSTOOD = (AttributeError, TypeError, KeyError, ValueError, GeminiError)
+
+
 class StreamAnswer:
-    """A stream observer (see hookspecs): keeps what it needs to rebuild the final message."""
+    """A stream observer (see hookspecs): keeps the stream's bytes to rebuild the final message.
+    `too_large` tells that the stream passed `limit` (then `message()` is None)."""
 
-    __slots__ = ("_anthropic", "_gemini", "_openai", "_responses", "broken")
+    __slots__ = ("_anthropic", "_chunks", "_dialect", "_gemini", "_openai", "_responses", "_size", "broken",
+                 "limit", "too_large")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self._responses: ResponsesStreamAnswer | None = None
         self._anthropic: _AnthropicAnswer | None = None
         self._openai: _OpenAIAnswer | None = None
         self._gemini: GeminiStreamToAnthropic | None = None
+        self._chunks: list[bytes] = []
+        self._dialect = ANTHROPIC
+        self._size = 0
+        self.limit = limit
         self.broken = False
+        self.too_large = False
+
+    def on_bytes(self, dialect: str, data: bytes) -> None:
+        if self.broken:
+            return
+        self._size += len(data)
+        if self._size > self.limit:
+            self.broken = self.too_large = True
+            self._chunks = []
+            return
+        self._dialect = dialect
+        self._chunks.append(data)
 
     def on_event(self, dialect: str, event: str | None, data: dict[str, Any]) -> None:
+        """One parsed event (what `message()` replays the kept bytes through)."""
         if self.broken:
             return
         try:
@@ -171,11 +202,34 @@ class StreamAnswer:
             else:
                 self._openai = self._openai or _OpenAIAnswer()
                 self._openai.on(data)
-        except (AttributeError, TypeError, KeyError, ValueError, GeminiError):
+        except _UNDERSTOOD:
             self.broken = True  # an event we do not understand: do not store a guess
+
+    def _replay(self) -> None:
+        """Read the kept bytes into events, as the relay's reader would have, and assemble."""
+        data = b"".join(self._chunks)
+        self._chunks = []
+        dialect = self._dialect
+        lines = anthropic_lines(data) if dialect == ANTHROPIC else None
+        try:
+            if lines is not None:
+                values = list(map(orjson.loads, [line[6:] for line in lines[1::3]]))
+                answer = self._anthropic = self._anthropic or _AnthropicAnswer()
+                for name, value in zip(lines[0:-1:3], values):
+                    answer.on(name[7:].decode(), value)
+                return
+            for event in SSEDecoder().feed(data):
+                if event.data and event.data != "[DONE]":
+                    self.on_event(dialect, event.event, orjson.loads(event.data))
+                    if self.broken:
+                        return
+        except (*_UNDERSTOOD, MalformedAnswer):  # not JSON, not text: the relay would have refused it
+            self.broken = True
 
     def message(self) -> dict[str, Any] | None:
         """The Anthropic message the stream carried, or None if it did not end well."""
+        if self._chunks:
+            self._replay()
         if self.broken:
             return None
         try:

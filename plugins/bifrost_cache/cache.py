@@ -174,11 +174,14 @@ class Cache:
 
     # ------------------------------------------------------------------ stores
 
-    async def put(self, plan: Plan, message: dict[str, Any], *, provider: str, model: str) -> Meta:
+    async def put(self, plan: Plan, message: dict[str, Any], *, provider: str, model: str) -> Meta | None:
         request = plan.request
         assert request is not None
-        vector = await self.vector_of(plan) if self.settings.semantic and request.partition else None
         body = orjson.dumps(message)
+        if len(body) > self.settings.max_answer_bytes:
+            self.metrics.not_stored("too_large")
+            return None
+        vector = await self.vector_of(plan) if self.settings.semantic and request.partition else None
         now = self.clock()
         meta = Meta(
             request.exact_key, plan.scope, request.partition if vector is not None else None,

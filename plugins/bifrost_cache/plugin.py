@@ -143,7 +143,7 @@ class CachePlugin:
         else:
             self._bypass(attempt, plan)
         if call.stream:
-            answer = attempt.stash[ANSWER] = StreamAnswer()
+            answer = attempt.stash[ANSWER] = StreamAnswer(self.settings.max_answer_bytes)
             attempt.observe_stream(answer)
         attempt.stash[STORING] = True
         self.inflight.begin()
@@ -206,7 +206,8 @@ class CachePlugin:
             cache.metrics.not_stored(reason)
             return
         message = self._answer(attempt)
-        reason = self._refusal(message)
+        answer = attempt.stash.get(ANSWER)
+        reason = "too_large" if answer is not None and answer.too_large else self._refusal(message)
         if reason:
             cache.metrics.not_stored(reason)
             return

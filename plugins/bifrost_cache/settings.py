@@ -51,6 +51,7 @@ class CacheSettings:
     sampled: bool = False
     tool_use: bool = False
     max_entries: int = 10_000
+    max_answer_bytes: int = 8 * 1024 * 1024  # an answer larger than this is not stored
     backend: str = "auto"
     sqlite_path: str = ""                 # a path or sqlite:/// URL, as gateway.storage takes it
     redis_url: str = ""
@@ -80,6 +81,7 @@ def read_settings(section: Section, gateway: Gateway) -> CacheSettings:
     settings.sampled = section.bool("sampled", False)
     settings.tool_use = section.bool("tool_use", False)
     settings.max_entries = section.int("max_entries", 10_000, minimum=1)
+    settings.max_answer_bytes = section.int("max_answer_bytes", 8 * 1024 * 1024, minimum=1)
     settings.redis_prefix = section.str("redis_prefix", "bifrost:cache:")
     _read_backend(section, gateway, settings)
     return settings
@@ -154,5 +156,6 @@ def describe(settings: CacheSettings) -> dict[str, Any]:
         "sampled": settings.sampled,
         "tool_use": settings.tool_use,
         "max_entries": settings.max_entries,
+        "max_answer_bytes": settings.max_answer_bytes,
         "backend": settings.backend,
     }

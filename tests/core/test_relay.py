@@ -160,6 +160,69 @@ def test_a_stream_arriving_byte_by_byte_is_the_same_stream(case: Case) -> None:
     assert split.client == whole.client
 
 
+class ByteRecorder:
+    """A stream observer that takes the upstream's bytes (`on_bytes`) and keeps them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+
+    def on_bytes(self, dialect: str, data: bytes) -> None:
+        self.calls.append((dialect, data))
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+@given(data=st.data())
+def test_a_bytes_observer_gets_the_upstreams_whole_events_once_beside_an_event_observer(
+    case: Case, data: st.DataObject
+) -> None:
+    """However the stream was cut, a bytes observer is handed the upstream's own bytes, whole
+    events only, each byte once, while the client, the bill and an event observer see what
+    they see without it."""
+    raw = streams()[case.stream]
+    chunks = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=12), label="cuts"))
+    with_both = data.draw(st.booleans(), label="with an event observer")
+    recorder, taker = Recorder(), ByteRecorder()
+    relayed = case.relay([recorder, taker] if with_both else [taker])
+    out = b"".join((relayed.push(chunk) or b"") for chunk in chunks) + relayed.finish()
+    whole = relay(case, [raw])
+    assert b"".join(part for _, part in taker.calls) == raw
+    assert all(part.endswith((b"\n\n", b"\r\n\r\n")) and dialect == case.relay([]).dialect
+               for dialect, part in taker.calls)
+    assert _MADE_UP.sub(b"<made-up>", out) == whole.client
+    assert relayed.facts == whole.facts
+    assert recorder.seen == (whole.observed if with_both else [])
+
+
+def test_a_passthrough_whose_observers_all_take_bytes_keeps_the_fast_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = streams()["anthropic-text"]
+    read = []
+    monkeypatch.setattr(UpstreamReader, "read", lambda self, complete: read.append(complete) or [])
+    relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[ByteRecorder(), ByteRecorder()])
+    assert relayed.push(raw) == raw and relayed.facts.finished
+    assert read == []
+    with_events = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[ByteRecorder(), Recorder()])
+    with_events.push(raw)
+    assert read == [raw]  # an event observer needs the events
+
+
+def test_a_bytes_observer_that_raises_is_dropped_and_the_others_and_the_client_see_everything() -> None:
+    class Broken:
+        calls = 0
+
+        def on_bytes(self, dialect: str, data: bytes) -> None:
+            Broken.calls += 1
+            raise RuntimeError("observer bug")
+
+    raw = streams()["anthropic-tool"]
+    taker, recorder = ByteRecorder(), Recorder()
+    relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[Broken(), taker, recorder])
+    out = b"".join((relayed.push(raw[i:i + 50]) or b"") for i in range(0, len(raw), 50))
+    assert out == raw
+    assert Broken.calls == 1
+    assert b"".join(part for _, part in taker.calls) == raw
+    assert recorder.seen == relay(CASES[0], [raw]).observed
+
+
 # ----------------------------------------------------------------------------- the splitter
 
 

@@ -386,6 +386,22 @@ async def test_client_disconnect_mid_stream_is_not_stored(start_gateway: Any, mo
     assert gw.cache.cache.stats()["entries"] == 0
 
 
+async def test_an_answer_over_max_answer_bytes_is_not_stored(start_gateway: Any, mock_upstream: Any, tmp_path: Path) -> None:
+    """A long answer passes to the client whole, streamed or not, and is not kept past the bound."""
+    gw = await start(start_gateway, config(mock_upstream, tmp_path, max_answer_bytes=1500))
+    async with claude(gw).messages.stream(model=MODEL, max_tokens=300,
+                                          messages=question("Long answer [[long:300]]")) as stream:
+        streamed = await stream.get_final_message()
+    await gw.cache.settled()
+    headers, whole = await ask(gw, "Another long answer [[long:300]]")
+    assert len(streamed.content[0].text) > 1500 and len(whole.content[0].text) > 1500
+    assert headers["x-bf-cache"] == "miss"
+    stats = gw.cache.cache.stats()
+    assert stats["entries"] == 0 and stats["not_stored"] == {"too_large": 2}
+    await ask(gw, "Short one")
+    assert (await ask(gw, "Short one"))[0]["x-bf-cache"] == "hit"
+
+
 # ---------------------------------------------------------------- bounds, fallbacks, restarts
 
 
