@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -39,7 +40,9 @@ TOKEN_KINDS = (
 )
 PMKS = ("provider", "model", "key", "status")
 PM = ("provider", "model")
+TOKEN_COLUMNS = tuple(column for _, column in TOKEN_KINDS)
 MAX_LABEL_LENGTH = 128
+MEMO_SIZE = 4096  # combinations of provider, model and key whose labels are kept
 ERROR_TYPES = 50  # distinct error types (the gateway has a dozen; upstreams may send any)
 
 
@@ -194,6 +197,7 @@ class Metrics:
         self.key = LabelCap(max_label_values)
         self.model = LabelCap(max_label_values)
         self.error_type = LabelCap(ERROR_TYPES)
+        self._memo: dict[tuple[Any, ...], Labels] = {}
         self.per_request = RequestMetrics()
         registry.register(self.per_request)
         self.dropped = Counter(
@@ -220,44 +224,76 @@ class Metrics:
         )
 
     def record(self, rows: list[Row]) -> None:
-        """One request's rows (the last is final). Runs on the request path: keep it cheap."""
+        """One request's rows (the last is final). Runs on the request path: keep it cheap (the
+        label values of a provider, model and key, and the keys built of them, are worked out
+        once: `_labels`)."""
         m = self.per_request
         overhead = 0.0
         for row in rows:
             self._attempt(m, row)
             overhead += row["overhead_ms"] or 0.0
         final = rows[-1]
+        labels = self._labels(final)
         if final["attempt"] == 0:
             overhead = final["request_ms"]
-        where = (final["provider"] or NONE, self._model(final))
-        m.requests.inc((*where, self.key(final["key_name"]), str(final["status"])))
-        m.latency.observe(where, final["request_ms"] / 1000.0)
+        status = final["status"]
+        key = labels.requests.get(status)
+        if key is None:
+            key = labels.requests[status] = (*labels.pmk, str(status))
+        values = m.requests.values
+        values[key] = values.get(key, 0.0) + 1.0
+        m.latency.observe(labels.pm, final["request_ms"] / 1000.0)
         m.overhead.observe((), overhead / 1000.0)
 
-    def _model(self, row: Row) -> str:
-        """The model label: "none" for a request that never reached an attempt."""
-        return NONE if row["attempt"] == 0 else self.model(row["model"])
+    def _labels(self, row: Row) -> Labels:
+        """The labels of a row's provider, model ("none" for a request that never reached an
+        attempt) and key. A LabelCap's answer for a value never changes once given, so they are
+        kept per combination (bounded: the combinations come from clients)."""
+        model = None if row["attempt"] == 0 else row["model"]
+        memo_key = (row["provider"], model, row["key_name"], model is None)
+        found = self._memo.get(memo_key)
+        if found is None:
+            found = Labels(row["provider"] or NONE, NONE if model is None else self.model(model),
+                           self.key(row["key_name"]))
+            if len(self._memo) < MEMO_SIZE:
+                self._memo[memo_key] = found
+        return found
 
     def _attempt(self, m: RequestMetrics, row: Row) -> None:
-        provider = row["provider"] or NONE
-        model = self._model(row)
-        key = self.key(row["key_name"])
+        labels = self._labels(row)
         if row["error_type"] is not None:
+            provider, model, key = labels.pmk
             m.errors.inc((provider, model, key, str(row["status"]), self.error_type(row["error_type"])))
             if row["status"] == 402:
-                m.budget_refusals.inc((key,))
-        for kind, column in TOKEN_KINDS:
-            if row[column]:
-                m.tokens.inc((provider, model, key, kind), row[column])
+                m.budget_refusals.inc((labels.key,))
+        tokens = m.tokens.values
+        for column, label in zip(TOKEN_COLUMNS, labels.tokens):
+            amount = row[column]
+            if amount:
+                tokens[label] = tokens.get(label, 0.0) + amount
         if row["cost_usd"]:
-            m.cost.inc((provider, model, key), row["cost_usd"])
+            m.cost.inc(labels.pmk, row["cost_usd"])
         if row["price_unknown"]:
-            m.unpriced.inc((provider, model))
+            m.unpriced.inc(labels.pm)
         if row["ttft_ms"] is not None:
-            m.ttft.observe((provider, model), row["ttft_ms"] / 1000.0)
+            m.ttft.observe(labels.pm, row["ttft_ms"] / 1000.0)
         if row["cache_hit"]:
-            m.cache_hits.inc((model, key))
+            m.cache_hits.inc(labels.mk)
             if row["saved_usd"]:
-                m.cache_saved.inc((model, key), row["saved_usd"])
+                m.cache_saved.inc(labels.mk, row["saved_usd"])
         if row["fallback"]:
-            m.fallbacks.inc((provider, model))
+            m.fallbacks.inc(labels.pm)
+
+
+class Labels:
+    """The label values of one provider, model and key, and the label keys of each family."""
+
+    __slots__ = ("key", "mk", "pm", "pmk", "requests", "tokens")
+
+    def __init__(self, provider: str, model: str, key: str) -> None:
+        self.key = key
+        self.pm = (provider, model)
+        self.pmk = (provider, model, key)
+        self.mk = (model, key)
+        self.tokens = tuple((provider, model, key, kind) for kind, _ in TOKEN_KINDS)
+        self.requests: dict[Any, tuple[str, ...]] = {}   # by status

@@ -352,27 +352,32 @@ def bucket_of(ts: float | None, grain: int = GRAIN) -> int:
 
 def fold(rows: Iterable[Sequence[Any]], grain: int = GRAIN, shape: Shape | None = None) -> dict[tuple[Any, ...], Cell]:
     """Rows (tuples in `shape.source` order; SOURCE for the main rollup) summed per key (bucket,
-    nulls, names with '' for NULL)."""
+    nulls, names with '' for NULL). The rows of a batch share a few combinations of names (the
+    same keys, providers and models): each combination's part of the key is worked out once."""
     shape = shape or MAIN
     cells: dict[tuple[Any, ...], Cell] = {}
     dims_of_shape = tuple(zip(shape.dims, shape.convert))
     seen = shape.seen
+    named: dict[tuple[Any, ...], tuple[Any, ...]] = {}   # names -> (nulls, *dims)
     for row in rows:
         (ts, final, status, tin, tout, tread, twrite, cost, unknown, hit, saved, requested, fallback, unpriced,
          ms) = row[:15]
         names = row[15:]
-        nulls = 0
-        dims = []
-        for ((_, bit), convert), value in zip(dims_of_shape, names):
-            if convert is not None:
-                value = convert(value)
-            if value is None:
-                nulls |= bit
-                dims.append("")
-            else:
-                dims.append(value)
-        bucket = bucket_of(ts, grain)
-        key = (bucket, nulls, *dims)
+        tail = named.get(names)
+        if tail is None:
+            nulls = 0
+            dims = []
+            for ((_, bit), convert), value in zip(dims_of_shape, names):
+                if convert is not None:
+                    value = convert(value)
+                if value is None:
+                    nulls |= bit
+                    dims.append("")
+                else:
+                    dims.append(value)
+            tail = named[names] = (nulls, *dims)
+        bucket = NO_TS if ts is None or ts != ts else int(ts // grain) * grain  # noqa: PLR0124 - bucket_of inlined (NaN)
+        key = (bucket, *tail)
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = Cell()

@@ -50,45 +50,66 @@ class RowBuilder:
     # ------------------------------------------------------------------ one attempt
 
     def attempt_row(self, attempt: Attempt) -> Row:
+        """The attempt's row, built as one dict in column order (a literal: no copy, no update
+        with keyword arguments), its tokens and cost filled in by the pricing below."""
         call = attempt.call
         outcome = attempt.outcome
         target = attempt.target
         error = outcome.error
         reply = outcome.reply
+        caller = call.caller
         latency = attempt.latency
+        upstream = attempt.upstream_seconds
         ttft = attempt.ttft if outcome.streamed else None
-        row = _caller_fields(call)
-        row.update(
-            request_id=call.request_id,
-            attempt=attempt.number,
-            final=False,
-            ts=attempt.started_at,
-            provider=target.provider,
-            provider_type=attempt.provider_type or None,
-            provider_key=attempt.key_name,
-            requested_model=call.model or None,
-            model=target.model,
-            answered_model=outcome.model,
-            served_model=attempt.upstream_model,
-            status=outcome.status or (error.status if error is not None else 0),
-            error_type=error.type if error is not None else None,
-            error_message=error.message if error is not None else None,
-            refused_by=outcome.refused_by,
-            latency_ms=latency * 1000.0,
-            ttft_ms=None if ttft is None else ttft * 1000.0,
-            upstream_ms=attempt.upstream_seconds * 1000.0,
-            overhead_ms=max(0.0, latency - attempt.upstream_seconds) * 1000.0,
-            streamed=outcome.streamed,
-            completed=outcome.completed,
-            client_disconnected=outcome.client_disconnected,
-            cache_hit=reply is not None and reply.source == "cache",
-            fallback=attempt.number > 1,
-            translated=attempt.translated,
-            stop_reason=outcome.stop_reason,
-            route_rule=target.rule or call.route_rule,
-        )
+        cache_hit = reply is not None and reply.source == "cache"
+        row = {
+            "request_id": call.request_id,
+            "attempt": attempt.number,
+            "final": False,
+            "ts": attempt.started_at,
+            "key_id": caller.key_id if caller else None,
+            "key_name": caller.key_name if caller else None,
+            "team": caller.team if caller else None,
+            "customer": caller.customer if caller else None,
+            "endpoint": call.endpoint,
+            "dialect": call.dialect,
+            "provider": target.provider,
+            "provider_type": attempt.provider_type or None,
+            "provider_key": attempt.key_name,
+            "requested_model": call.model or None,
+            "model": target.model,
+            "answered_model": outcome.model,
+            "served_model": attempt.upstream_model,
+            "status": outcome.status or (error.status if error is not None else 0),
+            "error_type": error.type if error is not None else None,
+            "error_message": error.message if error is not None else None,
+            "refused_by": outcome.refused_by,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "cost_usd": 0.0,
+            "price_unknown": False,
+            "saved_usd": None,
+            "requested_cost_usd": None,
+            "savings_unpriced": False,
+            "latency_ms": latency * 1000.0,
+            "ttft_ms": None if ttft is None else ttft * 1000.0,
+            "upstream_ms": upstream * 1000.0,
+            "overhead_ms": (latency - upstream) * 1000.0 if latency > upstream else 0.0,
+            "streamed": outcome.streamed,
+            "completed": outcome.completed,
+            "client_disconnected": outcome.client_disconnected,
+            "cache_hit": cache_hit,
+            "fallback": attempt.number > 1,
+            "translated": attempt.translated,
+            "stop_reason": outcome.stop_reason,
+            "route_rule": target.rule or call.route_rule,
+            "session_id": call.session_id,
+            "client_app": call.client_app,
+        }
         if reply is not None:
-            self._price_reply(row, attempt, reply.message, row["cache_hit"])
+            self._price_reply(row, attempt, reply.message, cache_hit)
         else:
             self._price_usage(row, attempt, outcome.usage)
         if self.bodies:
@@ -100,19 +121,14 @@ class RowBuilder:
         Bedrock or Azure mapping resolved: `PriceBook.served`). When the client asked for
         another model (a routing rule, a fallback, a mapping to another model), also what the
         same usage would have cost on that one: "saved by routing" is the difference. A price
-        that is not known is never replaced by another model's: the row is marked instead."""
-        row.update(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            saved_usd=None,
-            requested_cost_usd=None,
-            savings_unpriced=False,
-        )
+        that is not known is never replaced by another model's: the row is marked instead.
+        (The row comes with the columns of NOTHING_CONSUMED.)"""
         if usage.total == 0:
-            row["cost_usd"], row["price_unknown"] = 0.0, False
             return
+        row["input_tokens"] = usage.input_tokens
+        row["output_tokens"] = usage.output_tokens
+        row["cache_read_tokens"] = usage.cache_read_tokens
+        row["cache_write_tokens"] = usage.cache_write_tokens
         cost = self.prices.served_cost(attempt, usage)
         row["cost_usd"], row["price_unknown"] = cost, cost is None
         requested = self._requested_model(attempt)
@@ -128,8 +144,8 @@ class RowBuilder:
         """A plugin answered: nothing was consumed from a provider, so tokens and cost are 0;
         a cache hit records as `saved_usd` what the cached answer's usage costs at the price of
         what the provider would have served (the id the target maps to, else the model the
-        cached answer names); unknown: `savings_unpriced`."""
-        row.update(NOTHING_CONSUMED)
+        cached answer names); unknown: `savings_unpriced`. (The row comes with the columns of
+        NOTHING_CONSUMED.)"""
         if cached:
             usage = usage_of_message(message)
             if usage.total:
