@@ -358,7 +358,7 @@ def fold(rows: Iterable[Sequence[Any]], grain: int = GRAIN, shape: Shape | None 
     cells: dict[tuple[Any, ...], Cell] = {}
     dims_of_shape = tuple(zip(shape.dims, shape.convert))
     seen = shape.seen
-    named: dict[tuple[Any, ...], tuple[Any, ...]] = {}   # names -> (nulls, *dims)
+    named: dict[Any, tuple[Any, ...]] = {}   # names (a tuple) -> (nulls, *dims)
     for row in rows:
         (ts, final, status, tin, tout, tread, twrite, cost, unknown, hit, saved, requested, fallback, unpriced,
          ms) = row[:15]
