@@ -7,7 +7,9 @@
 Commands per request come from `INFO commandstats` deltas over the requests (a script's inner
 commands counted too); round trips are the commands the gateway sent (MONITOR lines that are not
 inside a script; a MULTI..EXEC transaction counts once) per request. CPU is the gateway process's own user+system time over the
-requests (steadier than latency on a shared machine, still noisier than callgrind).
+requests (steadier than latency on a shared machine, still noisier than callgrind), and
+redis-server's own (INFO cpu) over the same requests, counted before MONITOR watches a second
+round of them.
 """
 
 from __future__ import annotations
@@ -48,12 +50,20 @@ def _redis(port: int, *command: str) -> str:
                 return data.decode()
 
 
+def redis_cpu(port: int) -> float:
+    """Seconds of CPU the redis-server has used (user + system, its main thread and others)."""
+    fields = dict(line.split(":", 1) for line in _redis(port, "INFO", "cpu").splitlines() if ":" in line)
+    return float(fields["used_cpu_user"]) + float(fields["used_cpu_sys"])
+
+
 def commandstats(port: int) -> dict[str, int]:
     stats: dict[str, int] = {}
     for line in _redis(port, "INFO", "commandstats").splitlines():
         if line.startswith("cmdstat_"):
             name, rest = line[len("cmdstat_"):].split(":", 1)
             stats[name] = int(rest.split(",")[0].split("=")[1])
+            if name in ("evalsha", "eval", "xread"):
+                stats["usec " + name] = int(rest.split(",")[1].split("=")[1])
     return stats
 
 
@@ -138,16 +148,24 @@ def measure(redis: RedisServer | None, stream: bool, requests: int, upstream: in
         result: dict[str, object] = {}
         if redis is not None:
             _redis(redis.port, "CONFIG", "RESETSTAT")
-            monitor = Monitor(redis.port)
-            monitor.start()
         before = cpu(gateway.pid)
+        redis_before = redis_cpu(redis.port) if redis is not None else 0.0
         asyncio.run(send(url, body, headers, requests))
         result["cpu_us"] = (cpu(gateway.pid) - before) / requests * 1e6
-        if redis is not None:
+        if redis is not None:   # CPU without MONITOR; then the same requests again, watched
+            result["redis_us"] = (redis_cpu(redis.port) - redis_before) / requests * 1e6
+            unwatched = commandstats(redis.port)
+            result["in_commands_us"] = sum(v for k, v in unwatched.items() if k.startswith("usec ")) / requests
+            _redis(redis.port, "CONFIG", "RESETSTAT")
+            monitor = Monitor(redis.port)
+            monitor.start()
+            asyncio.run(send(url, body, headers, requests))
             stats = commandstats(redis.port)
             monitor.close()
             stats.pop("config|resetstat", None)
             stats.pop("monitor", None)
+            for name in [k for k in stats if k.startswith("usec ")]:
+                del stats[name]
             result["commands"] = sum(stats.values()) / requests
             result["by_command"] = {k: round(v / requests, 2) for k, v in sorted(stats.items(), key=lambda kv: -kv[1])}
             result["sent"] = {k: round(v / requests, 2) for k, v in monitor.sent.most_common()}
@@ -173,7 +191,9 @@ def main() -> None:
         memory = measure(None, args.stream, args.requests, upstream_port, workdir)
         shared = measure(redis, args.stream, args.requests, upstream_port, workdir)
         print(f"mode: {'stream' if args.stream else 'json'}, {args.requests} sequential requests, every plugin on")
-        print(f"CPU per request: in memory {memory['cpu_us']:.0f} us, on Redis {shared['cpu_us']:.0f} us")
+        print(f"CPU per request: in memory {memory['cpu_us']:.0f} us, on Redis {shared['cpu_us']:.0f} us "
+              f"(and redis-server's own {shared['redis_us']:.0f} us, "
+              f"{shared['in_commands_us']:.0f} us of it running the gateway's commands)")
         print(f"Redis commands per request (scripts' inner commands included): {shared['commands']:.2f}")
         print(f"  {shared['by_command']}")
         print(f"round trips per request (commands the gateway sent): {shared['round_trips']:.2f}")

@@ -7,17 +7,21 @@ Redis Cluster.
 
     {bfgov}:gen / :ready       the generation of the data set (redis_rebuild.py)
     {bfgov}:<gen>:m:<meter>    hash  u = settled in this generation, b = spend restored from the
-                               database (before it), r = held        expires after its window (plus grace)
+                               database (before it), r = held, e = the expire-at last set
+                               expires after its window (plus grace)
     {bfgov}:<gen>:w:<meter>    zset  sliding window (rate limits): member `<ticket>/<i>|<amount>|p`
                                (held) or `...|<amount>|s` (settled), score = admission time
     {bfgov}:t:<ticket>         JSON  {g: generation, i: [[meter, amount, kind, extra], ...]}
     {bfgov}:leases             zset  ticket -> lease deadline
     {bfgov}:reaped             list  budget charges made by reaping, for the durable record
 
-A sliding window's hash keeps the running sums of its zset (u: settled, r: held) and its length
-(w, seconds). Each script that touches it first trims the entries that slid out (ZRANGEBYSCORE
-up to now - window, subtracting their amounts, then ZREMRANGEBYSCORE): amortised O(1) per
-admission. Both keys expire `window` after the last admission. Sliding windows are measured with
+A sliding window's hash keeps the running sums of its zset (u: settled, r: held), its length
+(w, seconds) and when both keys expire (x, on the window's clock). Each script that touches it
+first trims the entries that slid out (ZRANGEBYSCORE up to now - window, subtracting their
+amounts, then ZREMRANGEBYSCORE): amortised O(1) per admission. Both keys expire one to two
+windows after the last admission: an admission that finds less than a window left renews them
+to two (so most admissions set no expiry at all; a budget's hash gets its EXPIREAT only when its
+expire-at changes). Sliding windows are measured with
 Redis' own clock (TIME), so instances whose clocks disagree still share one exact window.
 
 An instance that dies cannot settle what it holds. So each ticket has a lease, which its

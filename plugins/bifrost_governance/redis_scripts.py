@@ -47,11 +47,12 @@ local function settle_item(prefix, gen, item, actual, here)
     local z = prefix .. gen .. ':w:' .. item[1]
     local score = redis.call('ZSCORE', z, item[4])
     if not score then return end     -- slid out of the window (or expired): counts no more
-    redis.call('ZREM', z, item[4])
     if tonumber(actual) ~= 0 then    -- a released attempt leaves nothing behind
+      -- added before the held entry goes: a zset emptied would be deleted, and lose its expiry
       redis.call('ZADD', z, score, string.match(item[4], '^(.*)|%d+|%a$') .. '|' .. actual .. '|s')
       redis.call('HINCRBY', h, 'u', actual)
     end
+    redis.call('ZREM', z, item[4])
     redis.call('HINCRBY', h, 'r', int(0 - tonumber(item[2])))
     return
   end
@@ -115,16 +116,16 @@ local claims = cjson.decode(ARGV[8])
 local n = #claims
 local meters, windows = ARGV[4] .. gen .. ':m:', ARGV[4] .. gen .. ':w:'
 local refused, refused_used, refused_held, wait = 0, 0, 0, 0
-local fresh = {}
+local seen = {}   -- per claim: held, when its keys expire (a window), its expire-at (a budget)
 for i = 1, n do
   local c = claims[i]
   local h, z = meters .. c[1], windows .. c[1]
   local limit, amount = tonumber(c[2]), tonumber(c[3])
   local strict, window = c[4] == '1', tonumber(c[6])
   if window > 0 then trim(h, z, wnow - window) end
-  local v = redis.call('HMGET', h, 'u', 'r', 'w', 'b')
-  local used, held = (tonumber(v[1]) or 0) + (tonumber(v[4]) or 0), tonumber(v[2]) or 0
-  fresh[i] = not v[3]
+  local v = redis.call('HMGET', h, 'u', 'r', 'b', 'x', 'e')
+  local used, held = (tonumber(v[1]) or 0) + (tonumber(v[3]) or 0), tonumber(v[2]) or 0
+  seen[i] = {held, tonumber(v[4]), v[5]}
   local ok
   if strict then ok = used + held + amount <= limit else ok = used < limit end
   if not ok then
@@ -157,6 +158,10 @@ end
 if refused > 0 then
   return {refused, int(refused_used), int(refused_held), string.format('%.17g', wait)}
 end
+-- Amounts are added with HINCRBY (exact to 64 bits, where Lua's numbers stop at 53). Expiry is
+-- set only when it changes: a budget's expire-at (e: as last set; it moves with a session's use,
+-- and a new period is a new meter), a window's keys once less than a window is left (x: when
+-- they expire, on the window's clock; renewed to two windows).
 for i = 1, n do
   local c = claims[i]
   local h, z = meters .. c[1], windows .. c[1]
@@ -168,11 +173,16 @@ for i = 1, n do
     local at = wnow
     if #last > 0 and tonumber(last[2]) > at then at = tonumber(last[2]) end
     redis.call('ZADD', z, string.format('%.17g', at), c[7])
-    if fresh[i] then redis.call('HSET', h, 'w', c[6]) end
-    local ttl = math.ceil(window * 1000)
-    redis.call('PEXPIRE', z, ttl)
-    redis.call('PEXPIRE', h, ttl)
-  elseif c[5] ~= '0' then
+    -- (no last entry: the zset is new, or emptied by a trim and so deleted: it needs its expiry)
+    local x = seen[i][2]
+    if #last == 0 or not x or x - wnow < window then
+      redis.call('HSET', h, 'w', c[6], 'x', string.format('%.17g', wnow + 2 * window))
+      local ttl = math.ceil(2 * window * 1000)
+      redis.call('PEXPIRE', z, ttl)
+      redis.call('PEXPIRE', h, ttl)
+    end
+  elseif c[5] ~= '0' and seen[i][3] ~= c[5] then
+    redis.call('HSET', h, 'e', c[5])
     redis.call('EXPIREAT', h, c[5])
   end
 end
