@@ -98,6 +98,16 @@ class UpstreamReader:
         form, for `read` to take it. What it learns and refuses is what `read` would."""
         if self.dialect != ANTHROPIC or not self.decoder.idle():
             return False
+        if complete.count(b"\n") == 3 and complete.endswith(b"}\n\n") and complete.startswith(b"event: "):
+            # One event, a live stream's usual chunk: the same checks as `anthropic_lines`, on
+            # its one event line and one data line (the other two line ends close the event).
+            end = complete.index(b"\n")
+            if (complete.startswith(b"data: {", end + 1) and b"\r" not in complete
+                    and (complete.isascii() or _is_utf8(complete))):
+                name = complete[:end]
+                if name in _TELLING:
+                    usage_reader.anthropic_event(name[7:].decode(), complete[end + 7:-2].decode(), self.facts)
+                return True
         lines = anthropic_lines(complete)
         if lines is None:
             return False
@@ -127,12 +137,17 @@ def anthropic_lines(complete: bytes) -> list[bytes] | None:
             or not all(map(bytes.startswith, names, repeat(b"event: ")))
             or complete.count(b"\ndata: {") != events or complete.count(b"}\n\n") != events):
         return None
-    if not complete.isascii():
-        try:
-            complete.decode("utf-8")
-        except UnicodeDecodeError:
-            return None  # the SSE reader names the line that is not text
+    if not (complete.isascii() or _is_utf8(complete)):
+        return None  # the SSE reader names the line that is not text
     return lines
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class StreamTranslator:

@@ -375,7 +375,10 @@ def test_a_passthrough_without_observers_bills_and_refuses_as_the_event_reader_d
     raw = streams()[stream]
     if stream != "anthropic-crlf" and data.draw(st.booleans(), label="mutate"):
         raw = _mutated(raw, data)
-    chunks = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=4), label="cuts"))
+    if data.draw(st.booleans(), label="one event a chunk, as a live stream comes"):
+        chunks = re.findall(rb"(?s).*?\n\n|.+", raw)
+    else:
+        chunks = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=4), label="cuts"))
     relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[])
     splitter, reader = EventSplitter(), UpstreamReader(ANTHROPIC)
 
