@@ -21,7 +21,7 @@ import orjson
 from bifrost_py.context import Attempt, Call, Outcome, StashKey, Usage
 from bifrost_py.pricing import PriceBook
 
-from .columns import CLIENT_TEXT
+from .columns import BODIES, CLIENT_TEXT, NAMES
 from .settings import Settings
 from .text import TRUNCATED, bounded, storable
 
@@ -38,6 +38,11 @@ NOTHING_CONSUMED: dict[str, Any] = {
 }
 
 
+# Every column of an attempt's row but the bodies, in column order, with NOTHING_CONSUMED's values
+# (`finish` sets request_ms).
+_ATTEMPT_ROW: Row = {name: None for name in NAMES if name not in BODIES and name != "id"} | NOTHING_CONSUMED
+
+
 class RowBuilder:
     """Builds rows; holds only what pricing and body logging need."""
 
@@ -50,8 +55,9 @@ class RowBuilder:
     # ------------------------------------------------------------------ one attempt
 
     def attempt_row(self, attempt: Attempt) -> Row:
-        """The attempt's row, built as one dict in column order (a literal: no copy, no update
-        with keyword arguments), its tokens and cost filled in by the pricing below."""
+        """The attempt's row: a copy of a template with every column in order (a dict literal of
+        this size is built in chunks merged with dict updates; a copy of a dict of the same keys
+        is one memory copy), its values set in place, its tokens and cost by the pricing below."""
         call = attempt.call
         outcome = attempt.outcome
         target = attempt.target
@@ -62,52 +68,42 @@ class RowBuilder:
         upstream = attempt.upstream_seconds
         ttft = attempt.ttft if outcome.streamed else None
         cache_hit = reply is not None and reply.source == "cache"
-        row = {
-            "request_id": call.request_id,
-            "attempt": attempt.number,
-            "final": False,
-            "ts": attempt.started_at,
-            "key_id": caller.key_id if caller else None,
-            "key_name": caller.key_name if caller else None,
-            "team": caller.team if caller else None,
-            "customer": caller.customer if caller else None,
-            "endpoint": call.endpoint,
-            "dialect": call.dialect,
-            "provider": target.provider,
-            "provider_type": attempt.provider_type or None,
-            "provider_key": attempt.key_name,
-            "requested_model": call.model or None,
-            "model": target.model,
-            "answered_model": outcome.model,
-            "served_model": attempt.upstream_model,
-            "status": outcome.status or (error.status if error is not None else 0),
-            "error_type": error.type if error is not None else None,
-            "error_message": error.message if error is not None else None,
-            "refused_by": outcome.refused_by,
-            "input_tokens": 0,
-            "output_tokens": 0,
-            "cache_read_tokens": 0,
-            "cache_write_tokens": 0,
-            "cost_usd": 0.0,
-            "price_unknown": False,
-            "saved_usd": None,
-            "requested_cost_usd": None,
-            "savings_unpriced": False,
-            "latency_ms": latency * 1000.0,
-            "ttft_ms": None if ttft is None else ttft * 1000.0,
-            "upstream_ms": upstream * 1000.0,
-            "overhead_ms": (latency - upstream) * 1000.0 if latency > upstream else 0.0,
-            "streamed": outcome.streamed,
-            "completed": outcome.completed,
-            "client_disconnected": outcome.client_disconnected,
-            "cache_hit": cache_hit,
-            "fallback": attempt.number > 1,
-            "translated": attempt.translated,
-            "stop_reason": outcome.stop_reason,
-            "route_rule": target.rule or call.route_rule,
-            "session_id": call.session_id,
-            "client_app": call.client_app,
-        }
+        row = _ATTEMPT_ROW.copy()
+        row["request_id"] = call.request_id
+        row["attempt"] = attempt.number
+        row["final"] = False
+        row["ts"] = attempt.started_at
+        row["key_id"] = caller.key_id if caller else None
+        row["key_name"] = caller.key_name if caller else None
+        row["team"] = caller.team if caller else None
+        row["customer"] = caller.customer if caller else None
+        row["endpoint"] = call.endpoint
+        row["dialect"] = call.dialect
+        row["provider"] = target.provider
+        row["provider_type"] = attempt.provider_type or None
+        row["provider_key"] = attempt.key_name
+        row["requested_model"] = call.model or None
+        row["model"] = target.model
+        row["answered_model"] = outcome.model
+        row["served_model"] = attempt.upstream_model
+        row["status"] = outcome.status or (error.status if error is not None else 0)
+        row["error_type"] = error.type if error is not None else None
+        row["error_message"] = error.message if error is not None else None
+        row["refused_by"] = outcome.refused_by
+        row["latency_ms"] = latency * 1000.0
+        row["ttft_ms"] = None if ttft is None else ttft * 1000.0
+        row["upstream_ms"] = upstream * 1000.0
+        row["overhead_ms"] = (latency - upstream) * 1000.0 if latency > upstream else 0.0
+        row["streamed"] = outcome.streamed
+        row["completed"] = outcome.completed
+        row["client_disconnected"] = outcome.client_disconnected
+        row["cache_hit"] = cache_hit
+        row["fallback"] = attempt.number > 1
+        row["translated"] = attempt.translated
+        row["stop_reason"] = outcome.stop_reason
+        row["route_rule"] = target.rule or call.route_rule
+        row["session_id"] = call.session_id
+        row["client_app"] = call.client_app
         if reply is not None:
             self._price_reply(row, attempt, reply.message, cache_hit)
         else:
