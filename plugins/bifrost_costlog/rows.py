@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 
 from bifrost_py.context import Attempt, Call, Outcome, StashKey, Usage
+from bifrost_py.dialects.sse import SSEDecoder
+from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.pricing import PriceBook
 
 from .columns import BODIES, CLIENT_TEXT, NAMES
@@ -294,17 +296,51 @@ def _int(value: object) -> int:
 
 
 class StreamBody:
-    """Collects the text of a stream as the client receives it, for `logging.bodies: true`
-    (registered with attempt.observe_stream; stops collecting at the size limit)."""
+    """Collects the text of a stream, for `logging.bodies: true`: a bytes observer (registered
+    with attempt.observe_stream) that keeps the provider's complete events as they pass and
+    reads the text out of them only when the row is built, or whenever it holds `limit` bytes
+    (at least 64 KB) of them, so what it keeps stays bounded; it stops at the size limit."""
 
-    __slots__ = ("limit", "parts", "size")
+    __slots__ = ("_chunks", "_dialect", "_kept", "limit", "parts", "size")
 
     def __init__(self, limit: int) -> None:
         self.parts: list[str] = []
         self.size = 0
         self.limit = limit
+        self._chunks: list[bytes] = []
+        self._kept = 0
+        self._dialect = "anthropic"
+
+    def on_bytes(self, dialect: str, data: bytes) -> None:
+        if self.size >= self.limit:
+            return
+        self._dialect = dialect
+        self._chunks.append(data)
+        self._kept += len(data)
+        if self._kept >= max(self.limit, 65536):
+            self._read()
+
+    def _read(self) -> None:
+        """The kept events' text, as `on_event` takes it (events that are not JSON skipped)."""
+        data = b"".join(self._chunks)
+        self._chunks = []
+        self._kept = 0
+        try:
+            events = SSEDecoder().feed(data)  # whole events only: the relay cut them so
+        except MalformedAnswer:
+            return
+        for event in events:
+            if self.size >= self.limit:
+                return
+            if event.data and event.data != "[DONE]":
+                try:
+                    value = orjson.loads(event.data)
+                except orjson.JSONDecodeError:
+                    continue
+                self.on_event(self._dialect, event.event, value)
 
     def on_event(self, dialect: str, name: str | None, data: Any) -> None:
+        """One parsed event (what the kept bytes are read through)."""
         if self.size >= self.limit or not isinstance(data, dict):
             return
         if dialect == "anthropic":
@@ -320,6 +356,11 @@ class StreamBody:
             self.size += len(piece)
 
     def text(self) -> str:
+        if self._chunks:
+            try:
+                self._read()
+            except (AttributeError, TypeError, ValueError):
+                pass  # an event of a shape it does not know: the text read so far
         text = "".join(self.parts)
         return text if len(text) <= self.limit else text[: self.limit] + TRUNCATED
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import itertools
 import re
 from typing import Any
 
@@ -17,7 +14,6 @@ from hypothesis import strategies as st
 from bifrost_py.dialects.anthropic_openai import openai_response_to_anthropic
 from bifrost_py.dialects.sse import SSEDecoder
 from bifrost_py.dialects.synthesize import message_events
-from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.mockupstream import (
     MockOptions,
     anthropic_response,
@@ -25,12 +21,15 @@ from bifrost_py.mockupstream import (
     openai_response,
     openai_stream,
 )
-from bifrost_py.relay import StreamRelay
-from bifrost_py.translation import stream_translator
+from tests.plugins.stream_wires import EventsOnly, cut, relayed, wires
 
 TOOLS = [{"name": "lookup", "description": "Look a thing up",
           "input_schema": {"type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
                            "required": ["q", "n"]}}]
+
+
+# Ids the Gemini stream translation makes up afresh for each stream.
+_MADE_UP = re.compile(rb"(toolu_gemini_|msg_)[0-9a-f]{24}")
 
 
 def body(prompt: str, **extra: Any) -> dict[str, Any]:
@@ -97,74 +96,17 @@ async def test_a_cut_stream_has_no_message() -> None:
 # ----------------------------------------------------------------------------- from the relay's bytes
 
 
-_MADE_UP = re.compile(rb"(toolu_gemini_|msg_)[0-9a-f]{24}")
-
-
-async def _collect(chunks: Any) -> bytes:
-    return b"".join([chunk async for chunk in chunks])
-
-
-def _translated_wire(anthropic: bytes, target: str) -> bytes:
-    """An Anthropic stream as another provider dialect would have sent it."""
-    translator = stream_translator("anthropic", target, model="m-1", input_tokens=3, include_usage=True)
-    return b"".join(translator.feed(event) for event in SSEDecoder().feed(anthropic)) + translator.finish()
-
-
-@functools.cache
-def wires() -> dict[str, tuple[str, bytes]]:
-    """Whole upstream streams of every dialect, as the providers send them (made once)."""
-    async def make() -> dict[str, tuple[str, bytes]]:
-        text = await _collect(anthropic_stream({**body("tell me [[long:30]]"), "stream": True}, MockOptions(seed=1)))
-        tool = await _collect(anthropic_stream({**body("weather [[tool]] [[thinking]]", tools=TOOLS), "stream": True},
-                                               MockOptions(seed=1)))
-        openai = await _collect(openai_stream({**body("tell me [[long:30]]"), "stream": True,
-                                               "stream_options": {"include_usage": True}}, MockOptions(seed=1)))
-        return {
-            "anthropic-text": ("anthropic", text),
-            "anthropic-tool": ("anthropic", tool),
-            "anthropic-crlf": ("anthropic", tool.replace(b"\n", b"\r\n")),
-            "anthropic-unicode": ("anthropic", text.replace(b"Lorem", "L\u00f6rem \u2603".encode())),
-            "openai": ("openai", openai),
-            "gemini": ("gemini", _translated_wire(tool, "gemini")),
-            "responses": ("responses", _translated_wire(tool, "responses")),
-        }
-
-    return asyncio.run(make())
-
-
-class EventsOnly:
-    """The answer as the relay showed it before: each parsed event, through `on_event`."""
-
-    def __init__(self, answer: StreamAnswer) -> None:
-        self.answer = answer
-
-    def on_event(self, dialect: str, name: str | None, data: Any) -> None:
-        self.answer.on_event(dialect, name, data)
-
-
 def per_event(dialect: str, wire: bytes) -> dict[str, Any] | None:
     """The stored answer as assembled before: every event shown to `on_event` by the relay,
     None where the relay refused the stream."""
     answer = StreamAnswer()
-    return from_relay(dialect, [wire], answer, EventsOnly(answer))
+    return answer.message() if relayed(dialect, [wire], EventsOnly(answer)) else None
 
 
-def from_relay(dialect: str, chunks: list[bytes], answer: StreamAnswer | None = None, observer: Any = None,
-               ) -> dict[str, Any] | None:
-    """The answer `answer` (taking bytes, unless `observer` shows it the events) stores."""
+def from_relay(dialect: str, chunks: list[bytes], answer: StreamAnswer | None = None) -> dict[str, Any] | None:
+    """The answer a bytes observer stores."""
     answer = answer or StreamAnswer()
-    relay = StreamRelay(dialect, None, hide_usage=False, observers=[observer or answer])
-    try:
-        for chunk in chunks:
-            relay.push(chunk)
-    except MalformedAnswer:
-        return None  # the stream ended in an error: nothing is stored
-    return answer.message()
-
-
-def _cut(data: bytes, offsets: list[int]) -> list[bytes]:
-    edges = [0, *sorted(offsets), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(edges)]
+    return answer.message() if relayed(dialect, chunks, answer) else None
 
 
 @settings(max_examples=300, deadline=None)
@@ -178,7 +120,7 @@ def test_any_split_of_a_stream_stores_what_assembling_each_event_stores(data: st
     if data.draw(st.booleans(), label="mutate"):
         at = data.draw(st.integers(0, len(wire) - 1), label="at")
         wire = wire[:at] + bytes([data.draw(st.sampled_from(b'"{}:,\\x\n'), label="byte")]) + wire[at + 1:]
-    chunks = _cut(wire, data.draw(st.lists(st.integers(0, len(wire)), max_size=6), label="cuts"))
+    chunks = cut(wire, data.draw(st.lists(st.integers(0, len(wire)), max_size=6), label="cuts"))
     expected = per_event(dialect, wire)
     got = from_relay(dialect, chunks)
     if expected is None:
