@@ -69,7 +69,8 @@ class ChainTable:
         self.chains = chains
         self._memo: dict[tuple[str, str], tuple[str, ...] | None] = {}
         self._targets: dict[tuple[tuple[str, ...], str, str], tuple[Target, ...]] = {}
-        self._extended: dict[tuple[Target, tuple[str, ...], str], tuple[Target, ...]] = {}
+        # (provider, model, rule, key_name of the primary, entries, source) -> the targets after it
+        self._extended: dict[tuple[str, str, str | None, str | None, tuple[str, ...], str], tuple[Target, ...]] = {}
         self._providers_version = -1
 
     def lookup(self, routed: str, requested: str) -> tuple[str, ...] | None:
@@ -98,17 +99,18 @@ class ChainTable:
                 self._targets[key] = found
         return found
 
-    def extended(self, primary: Target, entries: tuple[str, ...], source: str, gateway: Gateway) -> tuple[Target, ...]:
-        """`primary` followed by the targets of its chain that are not already in the list, remembered."""
+    def extended(self, primary: Target, entries: tuple[str, ...], source: str, gateway: Gateway) -> list[Target]:
+        """`primary` followed by the targets of its chain that are not already in the list; what
+        follows it is remembered (keyed by its fields: hashing a Target is a Python call)."""
         if gateway.providers_version != self._providers_version:
             self._start_afresh(gateway)
-        key = (primary, entries, source)
-        found = self._extended.get(key)
-        if found is None:
-            found = tuple(_append_new([primary], self.targets(entries, source, primary.model, gateway)))
+        key = (primary.provider, primary.model, primary.rule, primary.key_name, entries, source)
+        after = self._extended.get(key)
+        if after is None:
+            after = tuple(_append_new([primary], self.targets(entries, source, primary.model, gateway))[1:])
             if len(self._extended) < self.LIMIT:
-                self._extended[key] = found
-        return found
+                self._extended[key] = after
+        return [primary, *after]
 
 
 def chain_for(call: Call, primary: Target, table: ChainTable,
@@ -158,7 +160,7 @@ def extend(targets: list[Target], entries: Sequence[str], source: str, gateway: 
     model = targets[0].model if targets else ""
     if table is not None and not strict and isinstance(entries, tuple):
         if len(targets) == 1:
-            return list(table.extended(targets[0], entries, source, gateway))
+            return table.extended(targets[0], entries, source, gateway)
         chain = table.targets(entries, source, model, gateway)
     else:
         chain = resolve_chain(entries, source, model, gateway, strict=strict)
