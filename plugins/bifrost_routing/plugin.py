@@ -85,8 +85,8 @@ class RoutingPlugin:
                 placement = None  # count_tokens calls place nothing (no attempt follows)
         if self.metrics is not None:
             self.metrics.decided(decision.rule, target.provider, placement)
-        if len(targets) < 2:
-            return [target]
+        if targets and target is targets[0]:
+            return None  # the core's own first target stands (the header and the count say so)
         return [target, *targets[1:]]
 
     @hookimpl

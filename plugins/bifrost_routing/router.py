@@ -212,23 +212,23 @@ class Router:
             healthy = [c for c in candidates if self.healthy(c.target)] or candidates
         if session is None:
             chosen = draw.by_chance(self.rng, healthy, [c.weight for c in healthy]).target
-            return Decision(label, Target(chosen.provider, chosen.model, label, chosen.key_name), group, candidates)
+            return Decision(label, _labelled(chosen, label, chosen.key_name), group, candidates)
         state = self.sessions.get(session)
         target, key_name, placement = self._for_session(session, state, group, healthy)
-        return Decision(label, Target(target.provider, target.model, label, key_name), group, candidates,
-                        session, placement)
+        return Decision(label, _labelled(target, label, key_name), group, candidates, session, placement)
 
     def _for_session(self, session: str, state: SessionState | None, group: str,
                      healthy: Sequence[Candidate]) -> tuple[Target, str | None, str]:
         """(target, API key name, placement) for a session."""
-        avoided = state.avoided(self.clock()) if state is not None else ()
+        avoided = state.avoided(self.clock()) if state is not None and state.avoid else ()
         placed = state.placements.get(group) if state is not None else None
         eligible = [c for c in healthy if c.key not in avoided] if avoided else healthy
         eligible = eligible or healthy
         if placed is not None:
             for candidate in eligible:
-                if candidate.key == placed.key:
-                    return candidate.target, self._key_for(session, candidate.target, placed), KEPT
+                target = candidate.target
+                if target.provider == placed.provider and target.model == placed.model:
+                    return target, self._key_for(session, target, placed), KEPT
         chosen = draw.by_session(session, eligible, [c.weight for c in eligible], [str(c.target) for c in eligible])
         placement = MOVED if placed is not None or avoided else NEW
         return chosen.target, self._key_for(session, chosen.target, None), placement
@@ -312,6 +312,14 @@ def session_key(session_id: str | None, call: Call | None = None, key_id: str | 
     if key_id is None and call is not None and call.caller is not None:
         key_id = call.caller.key_id
     return f"{key_id}\x1f{session_id}" if key_id else session_id
+
+
+def _labelled(target: Target, rule: str | None, key_name: str | None) -> Target:
+    """`target` with this rule and API key (the same object when it has them already, as the
+    core's own resolution has when no rule decided)."""
+    if target.rule == rule and target.key_name == key_name:
+        return target
+    return Target(target.provider, target.model, rule, key_name)
 
 
 def _explicit(model: str, providers: dict[str, Any]) -> bool:
