@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -41,7 +41,7 @@ from redis.exceptions import NoScriptError, ReadOnlyError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import StorageClosed, StorageUnavailable
-from .redis_pipe import Pipe, supported
+from .redis_pipe import Pipe, error, supported
 
 T = TypeVar("T")
 log = logging.getLogger("bifrost_py.storage")
@@ -114,13 +114,51 @@ class RedisClient:
     async def script(self, text: str, keys: list[Any], args: list[Any], *, what: str = "script") -> Any:
         """EVALSHA of the Lua script `text` through `call()`; if Redis forgot the script (a
         restart, SCRIPT FLUSH), the EVAL of its text, which loads it again."""
-        sha = self._shas.get(text)
-        if sha is None:
-            sha = self._shas[text] = hashlib.sha1(text.encode()).hexdigest()
+        sha = self._sha(text)
         if self._pipe is None:
             return await self.run(lambda client: _evalsha(client, sha, text, keys, args), what=what)
         n = len(keys)
         return await self._call(("EVALSHA", sha, n, *keys, *args), ("EVAL", text, n, *keys, *args), what)
+
+    async def scripts(self, calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]], *,
+                      what: str = "scripts") -> list[Any]:
+        """EVALSHA of each (text, keys, args), all sent at once (one write, one task: the
+        caller's), the replies in order; a script's error reply is its exception, in its place.
+        A dropped connection sends them all once more (as redis-py does a pipeline); Redis
+        being unavailable fails them all (StorageUnavailable)."""
+        pipe = self._pipe
+        if pipe is None:
+            return await self.run(lambda client: _pipelined(client, calls, self._sha), what=what)
+        if self._closed:
+            raise StorageClosed(f"Redis {self._shown} is closed")
+        try:
+            try:
+                replies = await self._submit_all(pipe, calls)
+            except RedisConnectionError:    # dropped (Redis restarted): once more at once
+                replies = await self._submit_all(pipe, calls)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc, what) from exc
+        if self._down:
+            self._answers()
+        return [error(reply) or reply for reply in replies]
+
+    async def _submit_all(self, pipe: Pipe, calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]]) -> list[Any]:
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for text, keys, args in calls:
+                futures.append(pipe.submit(("EVALSHA", self._sha(text), len(keys), *keys, *args),
+                                           ("EVAL", text, len(keys), *keys, *args)))
+            return [await future for future in futures]
+        except BaseException:
+            for future in futures:      # they fail together: retrieved, no "never retrieved" noise
+                future.add_done_callback(_retrieve)
+            raise
+
+    def _sha(self, text: str) -> str:
+        sha = self._shas.get(text)
+        if sha is None:
+            sha = self._shas[text] = hashlib.sha1(text.encode()).hexdigest()
+        return sha
 
     async def _call(self, command: tuple[Any, ...], instead: tuple[Any, ...] | None, what: str) -> Any:
         pipe = self._pipe
@@ -199,7 +237,25 @@ async def _evalsha(client: aioredis.Redis, sha: str, text: str, keys: list[Any],
         return await client.eval(text, len(keys), *keys, *args)
 
 
-def _retrieve(task: asyncio.Task[Any]) -> None:
+async def _pipelined(client: aioredis.Redis, calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]],
+                     sha: Callable[[str], str]) -> list[Any]:
+    """`scripts()` through redis-py: one pipeline; the scripts Redis did not have run again."""
+    pipe = client.pipeline(transaction=False)
+    for text, keys, args in calls:
+        pipe.evalsha(sha(text), len(keys), *keys, *args)
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        pipe = client.pipeline(transaction=False)
+        for i in missing:
+            text, keys, args = calls[i]
+            pipe.eval(text, len(keys), *keys, *args)
+        for i, reply in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
+            replies[i] = reply
+    return replies
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
     """Retrieve the outcome of a command whose caller left (no 'never retrieved' noise)."""
     if not task.cancelled():
         task.exception()

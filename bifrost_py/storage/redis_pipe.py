@@ -15,6 +15,9 @@ time share the one connection; Redis answers a pipeline of their commands in one
   does. A reply that does not come within `timeout` fails every command waiting (TimeoutError)
   and drops the connection (what it would still say is unknowable); the next command connects
   again.
+- Replies come in the order commands were queued, and Redis runs them in that order: a
+  script's first use on a connection is sent as its EVAL (which loads it), later ones as
+  EVALSHA.
 - Blocking commands (XREAD BLOCK, BLPOP) must not come here: they would hold every other reply
   up. They, pipelines and transactions stay with redis-py (`RedisClient.client`).
 
@@ -47,6 +50,11 @@ def supported(url: str) -> dict[str, Any] | None:
     return dict(parse_url(url))
 
 
+def error(reply: Any) -> Exception | None:
+    """A raw reply's error as redis-py's exception (NoScriptError, ResponseError...), else None."""
+    return BaseParser.parse_error(str(reply)) if isinstance(reply, _ReplyError) else None
+
+
 class _Connection(asyncio.Protocol):
     """One TCP (or Unix) connection: its write buffer and the callers waiting, oldest first.
     Commands queue from the moment it is made; they are written once it is connected."""
@@ -63,6 +71,7 @@ class _Connection(asyncio.Protocol):
         self.flushing: asyncio.Handle | None = None
         self.opening: asyncio.Task[None] | None = None
         self.closed = False
+        self.scripts: set[Any] = set()   # SHA1s sent here as EVAL: Redis has them from then on
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)   # (uvloop's is not a subclass)
@@ -140,18 +149,31 @@ class Pipe:
 
         The command is queued before the first await: a caller cancelled at any point after the
         call leaves at once, and the command is still sent and its reply read."""
+        reply = await self.submit(args, instead)
+        if isinstance(reply, _ReplyError):
+            raise BaseParser.parse_error(str(reply))
+        return reply
+
+    def submit(self, args: tuple[Any, ...], instead: tuple[Any, ...] | None = None) -> asyncio.Future[Any]:
+        """Queue one command now; the future gets its raw reply (an error reply as a value:
+        `error()` turns it into redis-py's exception, None if it is none). For many commands
+        at once without a task each."""
         if self._closed:
             raise RedisConnectionError("the Redis client is closed")
         conn = self._conn or self._connect()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
+        if instead is not None and args[1] not in conn.scripts:
+            # A script's first use on this connection is its EVAL, which loads it: the EVALSHAs
+            # queued after it find it, in order (a new connection may be to a Redis that
+            # restarted empty). Only a SCRIPT FLUSH meanwhile gets NOSCRIPT, answered by a
+            # late EVAL: that one script runs after the commands queued meanwhile.
+            conn.scripts.add(args[1])
+            args, instead = instead, None
         conn.queue(future, hiredis.pack_command(args), instead, loop.time())
         if self._watch is None:
             self._watch = loop.call_later(self.timeout, self._check)
-        reply = await future
-        if isinstance(reply, _ReplyError):
-            raise BaseParser.parse_error(str(reply))
-        return reply
+        return future
 
     def _connect(self) -> _Connection:
         conn = self._conn = _Connection(self)
@@ -220,4 +242,4 @@ class Pipe:
             self._watch = None
 
 
-__all__ = ["Pipe", "ResponseError", "supported"]
+__all__ = ["Pipe", "ResponseError", "error", "supported"]

@@ -15,12 +15,14 @@ fallback: without Redis, and while Redis cannot answer, each instance counts wha
         each minute once); expires when nothing was added for the baseline plus two hours
 
 A count that only alerts is queued (`queue_loop`, `queue_spend`): one task at a time sends what
-is queued as one pipeline (up to BATCH scripts), off the request path, so a burst of requests
+is queued at once (up to BATCH scripts, one write), off the request path, so a burst of requests
 makes a few round trips, not one connection each. A count that may refuse (`count_loop`) is
 awaited: one round trip on the request path.
 
-The Redis client is the gateway's (`gateway.storage.redis`); every command goes through its
-`run()`, so nothing is cut half-way and an unavailable Redis is StorageUnavailable.
+The Redis client is the gateway's (`gateway.storage.redis`); every script goes through its
+pipelined connection (`script()`, `scripts()`: shared with governance and the cache), so nothing
+is cut half-way, a script Redis forgot is loaded again, and an unavailable Redis is
+StorageUnavailable.
 """
 
 from __future__ import annotations
@@ -31,10 +33,7 @@ import itertools
 import logging
 import os
 from collections.abc import Callable, Coroutine
-from functools import partial
 from typing import TYPE_CHECKING, Any
-
-from redis.exceptions import NoScriptError
 
 from bifrost_py.storage import StorageUnavailable
 
@@ -148,13 +147,13 @@ class SharedCounters:
         """Count one send of the request `fingerprint` in `session`; how many were sent within
         the last `within` seconds, across instances (this one included)."""
         script, key, args = self._loop_call(session, fingerprint, within)
-        return int(await self.kv.run(partial(_eval, script, key, args), what="counting a loop guard"))
+        return int(await self.kv.script(script, [key], args, what="counting a loop guard"))
 
     async def add_spend(self, key: str, amount: float, baseline: float) -> Spend:
         """Add `amount` to virtual key `key`'s spend; (last hour's spend, the spend before it
         within `baseline` seconds, when the key was first seen, now), across instances."""
         script, name, args = self._spend_call(key, amount, baseline)
-        return _spend(await self.kv.run(partial(_eval, script, name, args), what="counting a spend rate"))
+        return _spend(await self.kv.script(script, [name], args, what="counting a spend rate"))
 
     def queue_loop(self, session: str, fingerprint: str, within: float, then: Callable[[int | None], None]) -> None:
         """`count_loop` off the request path: `then(count)`, or `then(None)` if Redis failed."""
@@ -174,9 +173,13 @@ class SharedCounters:
             while self._queued:
                 batch, self._queued = self._queued[:BATCH], self._queued[BATCH:]
                 try:
-                    replies: list[Any] = await self.kv.run(partial(_pipelined, batch), what="counting guards")
+                    replies: list[Any] = await self.kv.scripts([(script, [key], args) for script, key, args, _ in batch],
+                                                               what="counting guards")
                 except StorageUnavailable:
                     replies = [None] * len(batch)
+                failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
+                if failed is not None:
+                    raise failed
                 for (_, _, _, then), reply in zip(batch, replies, strict=True):
                     try:
                         then(reply)
@@ -184,45 +187,6 @@ class SharedCounters:
                         log.exception("alerts: handling a guard's count failed")
         finally:
             self._sending = None
-
-
-SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (LOOP, RATE)}
-
-
-async def _eval(script: str, key: str, args: list[Any], client: Any) -> Any:
-    """EVALSHA, loading the script if Redis does not have it (new, restarted, SCRIPT FLUSH).
-    Called directly, not through redis-py's Script, whose pipelines ask SCRIPT EXISTS first."""
-    try:
-        return await client.evalsha(SHAS[script], 1, key, *args)
-    except NoScriptError:
-        await client.script_load(script)
-        return await client.evalsha(SHAS[script], 1, key, *args)
-
-
-async def _pipelined(batch: list[Queued], client: Any) -> list[Any]:
-    """The queued scripts' replies, in one round trip. A script Redis did not have (a new or
-    restarted Redis) did not run: only those are run again, once it is loaded."""
-    if len(batch) == 1:
-        script, key, args, _ = batch[0]
-        return [await _eval(script, key, args, client)]
-    pipe = client.pipeline(transaction=False)
-    for script, key, args, _ in batch:
-        pipe.evalsha(SHAS[script], 1, key, *args)
-    replies: list[Any] = await pipe.execute(raise_on_error=False)
-    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-    if missing:
-        for script in {batch[i][0] for i in missing}:
-            await client.script_load(script)
-        pipe = client.pipeline(transaction=False)
-        for i in missing:
-            script, key, args, _ = batch[i]
-            pipe.evalsha(SHAS[script], 1, key, *args)
-        for i, reply in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
-            replies[i] = reply
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
 
 
 def _spend(reply: Any) -> Spend:

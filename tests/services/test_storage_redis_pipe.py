@@ -141,3 +141,20 @@ async def test_a_closed_client_refuses_commands(redis_url: str, tmp_path: Path) 
     await store.close()
     with pytest.raises(StorageClosed):
         await kv.call("PING")
+
+
+async def test_many_scripts_at_once_answer_in_order_with_an_error_in_its_place(redis_server: RedisServer,
+                                                                             tmp_path: Path) -> None:
+    store = Storage(tmp_path)
+    kv = await store.redis(redis_server.url)
+    failing = "return redis.call('HGET', KEYS[1], 'f')"
+    try:
+        await kv.call("SET", "pipe:text", "x")
+        replies = await kv.scripts([(COUNT, ["pipe:a"], [1]), (failing, ["pipe:text"], []), (COUNT, ["pipe:a"], [2])])
+        assert replies[0] == 1 and replies[2] == 3
+        assert isinstance(replies[1], ResponseError) and "WRONGTYPE" in str(replies[1])
+        redis_server.stop()
+        redis_server.start()       # empty, without the scripts, and our connection is gone
+        assert await kv.scripts([(COUNT, ["pipe:a"], [5])] * 3) == [5, 10, 15]
+    finally:
+        await store.close()
