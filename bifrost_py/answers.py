@@ -105,6 +105,5 @@ class Responder:
         except ValueError as exc:  # MalformedAnswer, TranslationError: the plugin's message is wrong
             raise GatewayError(f"a plugin's reply cannot be sent in the {call.dialect} dialect: {exc}") from exc
         response = await self.open_stream(headers)
-        await response.write(wire)
-        await response.write_eof()
+        await response.write_eof(wire)  # head, events and end in one write
         return response

@@ -4,6 +4,9 @@ closed connection — never a second status line inside the body. Read as raw by
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,11 +21,13 @@ from bifrost_py.errors import GatewayError, RateLimited, UpstreamError, Upstream
 from .kit import (
     ANTHROPIC_HEADERS,
     RawAnswer,
+    RawConnection,
     lineup,
     message,
     not_json,
     not_sse,
     raw_post,
+    request_bytes,
     settled,
     sse_events,
 )
@@ -205,3 +210,49 @@ async def test_a_stream_that_turns_bad_ends_with_one_error_event_and_eof(
     assert len(errors) == 1 and events[-1][1] is errors[0], events
     assert "malformed" in errors[0]["error"]["message"]
     assert settled(line) == [502]
+
+
+async def test_a_streams_head_reaches_the_client_with_its_first_event() -> None:
+    """The gateway opens a stream once it holds the first event: status line and headers wait
+    for that event and leave with it, so the client's first read has both. (On loopback a write
+    is in the client's socket the moment it returns: nothing there after open_stream() means
+    the head was held.)"""
+    first = b'event: message_start\ndata: {"type":"message_start"}\n\n'
+    opened, go, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        responder = Responder(new_call(request, ANTHROPIC, True), request)
+        response = await responder.open_stream({})
+        opened.set()
+        await go.wait()
+        await response.write(first)
+        await release.wait()
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    connection = await RawConnection.open(f"http://127.0.0.1:{port}")
+    peek = socket.socket(fileno=os.dup(connection.writer.get_extra_info("socket").fileno()))
+    try:
+        await connection.send(request_bytes("/", b"{}", []))
+        await opened.wait()
+        with pytest.raises(BlockingIOError):
+            peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # no head on its own
+        go.set()
+        received = await connection.reader.read(65536)
+        assert received.startswith(b"HTTP/1.1 200 "), received
+        assert received.endswith(b"\r\n" + first + b"\r\n"), received  # the head, then one chunk: the event
+        release.set()
+        assert await connection.reader.read() == b"0\r\n\r\n"  # then only the stream's end
+    finally:
+        go.set()
+        release.set()
+        peek.close()
+        connection.close()
+        await runner.cleanup()
