@@ -41,7 +41,7 @@ import operator
 import sqlite3
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +91,7 @@ INTS = (
 )
 FLOATS = ("cost_usd", "saved_by_cache_usd", "saved_by_routing_usd")
 SUMS = (*INTS, *FLOATS)
+_N_INTS, _N_FLOATS = len(INTS), len(FLOATS)
 # What `fold` reads of a log row, in this order: the figures, then the names of a Shape.
 MEASURES = (
     "ts",
@@ -292,15 +293,25 @@ def pick(rows: Iterable[Sequence[Any]], shape: Shape) -> list[tuple[Any, ...]]:
     return [_PICK[shape](row) for row in rows]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Cell:
     """The sums of some rows (one bucket and combination of names, or one group of a report)."""
 
-    ints: list[int] = field(default_factory=lambda: [0] * len(INTS))
-    floats: list[float] = field(default_factory=lambda: [0.0] * len(FLOATS))
-    counts: dict[int, int] = field(default_factory=dict)
-    first: float | None = None  # the first and last time seen (SESSIONS only)
-    last: float | None = None
+    ints: list[int]
+    floats: list[float]
+    counts: dict[int, int]
+    first: float | None  # the first and last time seen (SESSIONS only)
+    last: float | None
+
+    def __init__(self, ints: list[int] | None = None, floats: list[float] | None = None,
+                 counts: dict[int, int] | None = None, first: float | None = None, last: float | None = None) -> None:
+        # (Written out: the dataclass's default factories cost three calls per Cell, and a batch
+        # of the log makes a Cell per key it touches.)
+        self.ints = [0] * _N_INTS if ints is None else ints
+        self.floats = [0.0] * _N_FLOATS if floats is None else floats
+        self.counts = {} if counts is None else counts
+        self.first = first
+        self.last = last
 
     def add(self, other: Cell) -> None:
         for i, v in enumerate(other.ints):
