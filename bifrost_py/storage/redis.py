@@ -129,17 +129,7 @@ class RedisClient:
         pipe = self._pipe
         if pipe is None:
             return await self.run(lambda client: _pipelined(client, calls, self._sha), what=what)
-        if self._closed:
-            raise StorageClosed(f"Redis {self._shown} is closed")
-        try:
-            try:
-                replies = await self._submit_all(pipe, calls)
-            except RedisConnectionError:    # dropped (Redis restarted): once more at once
-                replies = await self._submit_all(pipe, calls)
-        except _UNAVAILABLE as exc:
-            raise self._unavailable(exc, what) from exc
-        if self._down:
-            self._answers()
+        replies = await self._piped(lambda: self._submit_all(pipe, calls), what)
         return [error(reply) or reply for reply in replies]
 
     async def _submit_all(self, pipe: Pipe, calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]]) -> list[Any]:
@@ -164,13 +154,18 @@ class RedisClient:
         pipe = self._pipe
         if pipe is None:
             return await self.run(lambda client: client.execute_command(*command), what=what)
+        return await self._piped(lambda: pipe.call(command, instead), what)
+
+    async def _piped(self, send: Callable[[], Awaitable[T]], what: str) -> T:
+        """`await send()` (commands on the pipelined connection), once more at once if the
+        connection dropped (Redis restarted, as redis-py's retry); unavailable: StorageUnavailable."""
         if self._closed:
             raise StorageClosed(f"Redis {self._shown} is closed")
         try:
             try:
-                reply = await pipe.call(command, instead)
-            except RedisConnectionError:    # dropped (Redis restarted): once more at once
-                reply = await pipe.call(command, instead)
+                reply = await send()
+            except RedisConnectionError:
+                reply = await send()
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc, what) from exc
         if self._down:
