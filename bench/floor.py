@@ -7,7 +7,7 @@ hop-by-hop ones) and its answer relayed back: a stream chunk by chunk as it arri
 else read whole. The upstream session is built as the gateway's providers build theirs
 (bifrost_py/providers/base.py: no total timeout, the same connector, auto-decompression, no
 User-Agent), the server runs as `bifrost-py serve` does (uvloop, no access log, handler
-cancellation, gc.freeze after start-up), so the difference to the gateway is the gateway's
+cancellation, gc.freeze after start-up, its listen backlog), so the difference to the gateway is the gateway's
 own work: parsing, plugins, accounting. With BIFROST_LOOP_STALL_MS set it runs the gateway's
 loop-lag sampler and stall log too (bifrost_py/looplag.py), so the two pay the same for it and
 the floor's stalls show what the machine alone causes. `--workers N` forks N such processes sharing the port
@@ -28,7 +28,7 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from bifrost_py.cli import fork_workers
+from bifrost_py.cli import LISTEN_BACKLOG, fork_workers
 from bifrost_py.looplag import LoopLag, stall_threshold
 
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -121,7 +121,8 @@ def serve(args: argparse.Namespace, worker: int | None = None) -> None:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     web.run_app(relay_app(args.upstream, worker), host=args.host, port=args.port, loop=loop, access_log=None,
-                handler_cancellation=True, print=None, shutdown_timeout=5, reuse_port=worker is not None or None)
+                handler_cancellation=True, print=None, shutdown_timeout=5, reuse_port=worker is not None or None,
+                backlog=LISTEN_BACKLOG)
 
 
 if __name__ == "__main__":

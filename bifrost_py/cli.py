@@ -19,6 +19,12 @@ from typing import Any
 
 from .configschema import ConfigError, parse_duration
 
+# Connections the kernel queues for the gateway to accept (listen(2)'s backlog; capped by
+# net.core.somaxconn). aiohttp's default of 128 overflows when hundreds of clients connect at
+# once (a restart with hundreds of Claude Code sessions, the bench's 500 streams): each
+# connection past it waits for a retransmission, a second or more before its first byte.
+LISTEN_BACKLOG = 2048
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -237,7 +243,7 @@ def _serve_one(config: Any, banner: str, *, reuse_port: bool, traffic: bool = Fa
     web.run_app(
         app, host=config.host, port=config.port, loop=loop, reuse_port=reuse_port or None,
         handler_cancellation=True, print=None if worker else lambda _: print(text, flush=True), access_log=None,
-        shutdown_timeout=30,
+        shutdown_timeout=30, backlog=LISTEN_BACKLOG,
     )
 
 

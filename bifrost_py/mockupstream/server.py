@@ -68,7 +68,9 @@ async def _serve(host: str, port: int, options: MockOptions) -> None:
     runner = web.AppRunner(build_app(options), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        # An upstream accepts a burst of connections (a gateway opening 500 streams at once);
+        # aiohttp's default backlog of 128 would make the mock, not the relay, the bottleneck.
+        site = web.TCPSite(runner, host, port, backlog=2048)
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
         print(f"bifrost-py mock-upstream listening on http://{bound_host}:{bound_port}", flush=True)
