@@ -31,6 +31,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -110,6 +111,36 @@ class RedisClient:
         (module docstring). A cancelled caller leaves at once; the command still ends. Redis
         being unavailable is StorageUnavailable; an error reply raises redis-py's exception."""
         return await self._call(command, None, what)
+
+    def send(self, *command: Any, what: str = "command") -> None:
+        """Queue one command whose reply nobody waits for (an LRU touch): no task, no await.
+        `close()` and `idle()` wait for it; a failure is logged as `call()`'s would be."""
+        pipe = self._pipe
+        if pipe is None:
+            self.spawn(lambda client: client.execute_command(*command), what=what)
+            return
+        if self._closed:
+            raise StorageClosed(f"Redis {self._shown} is closed")
+        pipe.submit(command).add_done_callback(partial(self._sent, what))
+
+    def _sent(self, what: str, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None:
+            if self._down:
+                self._answers()
+            if (refused := error(future.result())) is not None:
+                log.warning("Redis %s: %s refused: %s", self._shown, what, refused)
+        elif isinstance(exc, _UNAVAILABLE):
+            self._unavailable(exc, what)
+        else:
+            log.warning("Redis %s: %s failed: %r", self._shown, what, exc)
+
+    async def idle(self) -> None:
+        """Until every command sent through `call()`, `script()`, `send()`... has its reply."""
+        if self._pipe is not None:
+            await self._pipe.idle()
 
     async def script(self, text: str, keys: list[Any], args: list[Any], *, what: str = "script") -> Any:
         """EVALSHA of the Lua script `text` through `call()`; if Redis forgot the script (a

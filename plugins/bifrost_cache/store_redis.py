@@ -258,8 +258,8 @@ class RedisStore:
     def touch(self, key: str, now: float) -> None:
         """Move the key up the shared LRU order (fire and forget: a hit never waits for it)."""
         if self.kv is not None:  # xx: never revive an evicted key
-            with contextlib.suppress(StoreError):
-                self._spawn(lambda client: client.zadd(self._lru, {key: now}, xx=True), "hit record")
+            with contextlib.suppress(StorageUnavailable):   # the gateway's client is closed
+                self.kv.send("ZADD", self._lru, "XX", now, key, what="cache hit record")
 
     async def delete(self, keys: list[str]) -> None:
         if keys:
@@ -291,6 +291,8 @@ class RedisStore:
         """Writes are awaited as they happen; only LRU updates may still be on their way."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.kv is not None:
+            await self.kv.idle()
 
 
 async def _store_errors(work: Awaitable[T], what: str) -> T:

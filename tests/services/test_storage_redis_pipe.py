@@ -158,3 +158,24 @@ async def test_many_scripts_at_once_answer_in_order_with_an_error_in_its_place(r
         assert await kv.scripts([(COUNT, ["pipe:a"], [5])] * 3) == [5, 10, 15]
     finally:
         await store.close()
+
+
+async def test_a_command_nobody_waits_for_runs_and_a_failure_is_only_logged(redis_server: RedisServer,
+                                                                          tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    store = Storage(tmp_path)
+    kv = await store.redis(redis_server.url)
+    try:
+        for _ in range(3):
+            kv.send("INCR", "pipe:sent", what="counting")
+        await kv.idle()
+        assert await kv.call("GET", "pipe:sent") == b"3"
+        redis_server.stop()
+        kv.send("INCR", "pipe:sent", what="counting")   # no exception here, nor later
+        await kv.idle()
+        await asyncio.sleep(0)
+        assert not kv.available
+        assert any("counting failed" in r.getMessage() for r in caplog.records)
+    finally:
+        redis_server.start()
+        await store.close()
