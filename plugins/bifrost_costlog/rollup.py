@@ -525,7 +525,10 @@ def params(
     out = []
     for key in sorted(cells):
         cell = cells[key]
-        sums: tuple[Any, ...] = (*(sign * v for v in cell.ints), *(sign * v for v in cell.floats))
+        if subtract:
+            sums: tuple[Any, ...] = (*(sign * v for v in cell.ints), *(sign * v for v in cell.floats))
+        else:   # (every batch written adds: no generator per cell)
+            sums = (*cell.ints, *cell.floats)
         if seen:
             sums += (None, None) if subtract else (cell.first, cell.last)
         counts = {b: n for b, n in cell.counts.items() if n}
