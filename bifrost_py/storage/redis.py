@@ -18,8 +18,8 @@ Replies are bytes (no decoding): `client` is the redis.asyncio.Redis itself, for
 scripts inside `run()`. Code that already runs in a task nothing cancels (a settlement of its
 own) may await `client` directly; everything else goes through `run()` or `spawn()`.
 
-The commands on a request's path go through `call(*command)` and `script(text, keys, args)`
-instead: one multiplexed, pipelined connection (redis_pipe.py) that costs a fifth of redis-py's
+The commands on a request's path go through `call(*command)`, `script(text, keys, args)`,
+`scripts(calls)` (many at once) and `send(*command)` (fire and forget) instead: one multiplexed, pipelined connection (redis_pipe.py) that costs a fifth of redis-py's
 Python per command, with the same guarantees (a cancelled caller leaves at once and the command
 still ends, StorageUnavailable, one retry of a dropped connection, the timeouts). Never a
 blocking command there (XREAD BLOCK): it would hold up every other caller's reply.
