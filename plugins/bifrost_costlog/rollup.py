@@ -177,6 +177,10 @@ def int_to_blob(value: int) -> bytes | None:
 
 
 def counts_to_blob(counts: dict[int, int]) -> bytes | None:
+    if len(counts) == 1:   # a batch's cell often has one latency bin: its blob without big integers
+        ((b, n),) = counts.items()
+        if 0 < n < 2**32 and 0 <= b < 2**16:
+            return b.to_bytes(2, "little") + n.to_bytes(4, "little")
     return int_to_blob(sum(n << (32 * b) for b, n in counts.items() if n > 0))
 
 
