@@ -66,3 +66,13 @@ def test_fold_is_adding_the_rows_one_by_one(data: st.DataObject) -> None:
         for key, cell in want.items():
             assert (got[key].ints, got[key].floats, got[key].counts) == (cell.ints, cell.floats, cell.counts)
             assert (got[key].first, got[key].last) == (cell.first, cell.last)
+
+
+COUNTS = st.dictionaries(st.integers(0, rollup.TOP_BIN), st.integers(1, 2**32 - 1), min_size=1, max_size=8)
+
+
+@given(COUNTS, st.integers(0, rollup.TOP_BIN), st.integers(1, 2**32 - 1))
+def test_adding_one_bin_to_a_histogram_is_the_integer_sum(counts: dict[int, int], b: int, n: int) -> None:
+    a, one = rollup.counts_to_blob(counts), rollup.counts_to_blob({b: n})
+    assert one == rollup.int_to_blob(n << (32 * b))
+    assert rollup.hist_add(a, one) == rollup.int_to_blob(rollup.blob_to_int(a) + rollup.blob_to_int(one))
