@@ -230,10 +230,9 @@ class Metrics:
         m = self.per_request
         overhead = 0.0
         for row in rows:
-            self._attempt(m, row)
+            labels = self._attempt(m, row)
             overhead += row["overhead_ms"] or 0.0
-        final = rows[-1]
-        labels = self._labels(final)
+        final = rows[-1]   # (`labels` are the final row's)
         if final["attempt"] == 0:
             overhead = final["request_ms"]
         status = final["status"]
@@ -259,7 +258,7 @@ class Metrics:
                 self._memo[memo_key] = found
         return found
 
-    def _attempt(self, m: RequestMetrics, row: Row) -> None:
+    def _attempt(self, m: RequestMetrics, row: Row) -> Labels:
         labels = self._labels(row)
         if row["error_type"] is not None:
             provider, model, key = labels.pmk
@@ -283,6 +282,7 @@ class Metrics:
                 m.cache_saved.inc(labels.mk, row["saved_usd"])
         if row["fallback"]:
             m.fallbacks.inc(labels.pm)
+        return labels
 
 
 class Labels:
