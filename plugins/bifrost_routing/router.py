@@ -98,6 +98,7 @@ class Router:
         self.rules = RuleSet(settings.rules)
         self._splits: dict[tuple[str, str], tuple[Candidate, ...]] = {}
         self._splits_version = self.gateway.providers_version
+        self._fixed_targets: dict[tuple[str, str], tuple[Candidate, ...]] = {}
 
     # ------------------------------------------------------------------ the decision
 
@@ -148,13 +149,14 @@ class Router:
             spec = aliases[str(spec.model)]  # default_model may name an alias
         model = str(spec.model)
         if spec.provider is not None:
-            return (Candidate(Target(spec.provider, model)),), None
+            return self._fixed(spec.provider, model), None
         how: str | None = None
-        candidates = self._key_split(call, model)
+        weights = _provider_weights(call)
+        candidates = self._key_split(weights, model) if weights else ()
         if candidates:
             how = KEY_WEIGHTS
         else:
-            candidates = self._split(model)
+            candidates = self._split(model) if self._settings.weights else ()
             if candidates:
                 how = WEIGHTS
             else:
@@ -162,11 +164,18 @@ class Router:
                 candidates = (Candidate(found[0]),) if found else ()
         return _allowed(call, candidates), how
 
-    def _key_split(self, call: Call, model: str) -> tuple[Candidate, ...]:
+    def _fixed(self, provider: str, model: str) -> tuple[Candidate, ...]:
+        """The one candidate of a fixed target (a rule's or an alias's `provider/model`, or a
+        provider keeping the request's model), made once per target."""
+        found = self._fixed_targets.get((provider, model))
+        if found is None:
+            if len(self._fixed_targets) >= SPLIT_CACHE_SIZE:
+                self._fixed_targets.clear()  # "to: bedrock" keeps client-chosen names: stay bounded
+            found = self._fixed_targets[(provider, model)] = (Candidate(Target(provider, model)),)
+        return found
+
+    def _key_split(self, weights: tuple[ProviderWeight, ...], model: str) -> tuple[Candidate, ...]:
         """The virtual key's `providers:` weights, over the providers that serve `model`."""
-        weights = _provider_weights(call)
-        if not weights:
-            return ()
         out = []
         for entry in weights:
             provider = self.providers.get(entry.provider)
