@@ -161,6 +161,8 @@ class FailoverPlugin:
 
     @hookimpl
     async def bifrost_request_end(self, call: Call) -> None:
+        if not self.board.opened:
+            return  # every circuit closed: no probe is held (closing or re-opening frees it)
         remembered = call.stash.get(MEMORY)
         if remembered is not None and remembered.probes:
             self.board.release(call.request_id)
