@@ -213,16 +213,17 @@ class Governor:
         it named as `provider/model`): 403 at once, no fallback. Not final when routing or
         failover chose it: the next target may be allowed."""
         key = plan.key
-        named, bare = self._requested(call.model)
         if not plan.allows_provider(target.provider):
             self.metrics.refused("provider config", "permission")
             raise PermissionDenied(f"provider '{target.provider}' is not allowed for virtual key '{key.name}'",
-                                   final=target.provider == named)
+                                   final=target.provider == self._requested(call.model)[0])
+        if plan.allows_model(target.model):
+            return
         full = f"{target.provider}/{target.model}"
-        if not (plan.allows_model(target.model) or plan.allows_model(full) or full in key.fallbacks):
+        if not (plan.allows_model(full) or full in key.fallbacks):
             self.metrics.refused("virtual key", "permission")
             raise PermissionDenied(f"model '{target.model}' is not allowed for virtual key '{key.name}'",
-                                   final=target.model == bare)
+                                   final=target.model == self._requested(call.model)[1])
 
     def _requested(self, model: str) -> tuple[str | None, str]:
         """(provider named by a `provider/` prefix or None, the model name without it)."""

@@ -172,7 +172,7 @@ class GovernancePlugin:
         governor = self.governor
         assert governor is not None
         plan = governor.authenticate(call)
-        if plan is not None:
+        if plan is not None and plan.in_flight is not None:   # max_concurrent (no coroutine without)
             await governor.acquire_slot(call, plan)
 
     @hookimpl(tryfirst=True)
@@ -188,7 +188,9 @@ class GovernancePlugin:
     @hookimpl
     async def bifrost_request_end(self, call: Call) -> None:
         assert self.governor is not None
-        await self.governor.release_slot(call)
+        state = call.stash.get(CALL_STATE)
+        if state is not None and state.slot is not None:   # (no coroutine for a call without a slot)
+            await self.governor.release_slot(call)
 
     @hookimpl
     async def bifrost_list_models(self, call: Call, models: list[ModelInfo]) -> list[ModelInfo] | None:
