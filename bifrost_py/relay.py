@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from itertools import repeat
 from typing import Any
 
@@ -232,11 +232,31 @@ class StreamRelay:
                     self.observers.remove(observer)
 
 
-def parse_event_data(data: str) -> Any:
+def parse_event_data(data: str | bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise MalformedAnswer(f"an event's data is not JSON: {data[:80]!r}") from exc
+
+
+def observed_events(dialect: str, complete: bytes, names: Collection[str] | None = None,
+                    ) -> Iterator[tuple[str | None, Any]]:
+    """The events of `complete` (what the relay hands an `on_bytes` observer, or several such
+    chunks joined), as the relay would have shown them to `on_event`: (event name, parsed
+    data), `[DONE]` and events without data left out. Given `names`, only events whose `event:`
+    line names one of them (the others are not parsed). Raises `MalformedAnswer` at an event
+    whose data is not JSON or a line that is not text, after the events before it. Anthropic's
+    own form is read without the SSE reader."""
+    lines = anthropic_lines(complete) if dialect == ANTHROPIC else None
+    if lines is None:
+        for event in SSEDecoder().feed(complete):
+            if event.data and event.data != "[DONE]" and (names is None or event.event in names):
+                yield event.event, parse_event_data(event.data)
+        return
+    for index in range(0, len(lines) - 1, 3):
+        name = lines[index][7:].decode()
+        if names is None or name in names:
+            yield name, parse_event_data(lines[index + 1][6:])
 
 
 def anthropic_wire(events: list[tuple[str, dict[str, Any]]]) -> bytes:

@@ -23,9 +23,8 @@ from bifrost_py.dialects.anthropic_openai import TranslationError, openai_respon
 from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_errors import GeminiError
 from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
-from bifrost_py.dialects.sse import SSEDecoder
 from bifrost_py.dialects.translate_errors import MalformedAnswer
-from bifrost_py.relay import anthropic_lines
+from bifrost_py.relay import observed_events
 
 from .responses_answer import ResponsesStreamAnswer
 
@@ -206,23 +205,19 @@ class StreamAnswer:
             self.broken = True  # an event we do not understand: do not store a guess
 
     def _replay(self) -> None:
-        """Read the kept bytes into events, as the relay's reader would have, and assemble."""
-        data = b"".join(self._chunks)
+        """Read the kept bytes into events, as the relay would have shown them, and assemble."""
+        events = observed_events(self._dialect, b"".join(self._chunks))
         self._chunks = []
-        dialect = self._dialect
-        lines = anthropic_lines(data) if dialect == ANTHROPIC else None
         try:
-            if lines is not None:
-                values = list(map(orjson.loads, [line[6:] for line in lines[1::3]]))
+            if self._dialect == ANTHROPIC:
                 answer = self._anthropic = self._anthropic or _AnthropicAnswer()
-                for name, value in zip(lines[0:-1:3], values):
-                    answer.on(name[7:].decode(), value)
+                for name, data in events:
+                    answer.on(name, data)
                 return
-            for event in SSEDecoder().feed(data):
-                if event.data and event.data != "[DONE]":
-                    self.on_event(dialect, event.event, orjson.loads(event.data))
-                    if self.broken:
-                        return
+            for name, data in events:
+                self.on_event(self._dialect, name, data)
+                if self.broken:
+                    return
         except (*_UNDERSTOOD, MalformedAnswer):  # not JSON, not text: the relay would have refused it
             self.broken = True
 

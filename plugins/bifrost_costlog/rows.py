@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 
 from bifrost_py.context import Attempt, Call, Outcome, StashKey, Usage
-from bifrost_py.dialects.sse import SSEDecoder
 from bifrost_py.dialects.translate_errors import MalformedAnswer
 from bifrost_py.pricing import PriceBook
+from bifrost_py.relay import observed_events
 
 from .columns import BODIES, CLIENT_TEXT, NAMES
 from .settings import Settings
@@ -321,23 +321,19 @@ class StreamBody:
             self._read()
 
     def _read(self) -> None:
-        """The kept events' text, as `on_event` takes it (events that are not JSON skipped)."""
+        """The kept events' text, as `on_event` takes it, up to the first event that is not JSON
+        (where the relay would have ended the stream)."""
         data = b"".join(self._chunks)
         self._chunks = []
         self._kept = 0
+        names = _ANTHROPIC_TEXT if self._dialect == "anthropic" else None
         try:
-            events = SSEDecoder().feed(data)  # whole events only: the relay cut them so
+            for name, value in observed_events(self._dialect, data, names):
+                self.on_event(self._dialect, name, value)
+                if self.size >= self.limit:
+                    return
         except MalformedAnswer:
             return
-        for event in events:
-            if self.size >= self.limit:
-                return
-            if event.data and event.data != "[DONE]":
-                try:
-                    value = orjson.loads(event.data)
-                except orjson.JSONDecodeError:
-                    continue
-                self.on_event(self._dialect, event.event, value)
 
     def on_event(self, dialect: str, name: str | None, data: Any) -> None:
         """One parsed event (what the kept bytes are read through)."""
@@ -363,6 +359,9 @@ class StreamBody:
                 pass  # an event of a shape it does not know: the text read so far
         text = "".join(self.parts)
         return text if len(text) <= self.limit else text[: self.limit] + TRUNCATED
+
+
+_ANTHROPIC_TEXT = frozenset({"content_block_delta"})  # the only Anthropic events with text in them
 
 
 def _anthropic_piece(name: str | None, data: dict[str, Any]) -> str:
