@@ -186,13 +186,15 @@ class Dispatcher:
 
     async def post_attempt(self, attempt: Attempt, reached: int) -> None:
         """Post hooks never fail the request: a plugin's error is logged and the rest still run."""
-        entered = self._step_of.get(reached, -1)
-        for step, position, impl in self._post_steps:
-            if step <= entered:
-                try:
-                    await impl(attempt)
-                except Exception:
-                    log.exception("post_attempt hook of plugin %s failed", self.names[position])
+        chain = self._post_attempt  # every pre hook ran (the usual case): every post hook runs
+        if reached != self.complete:
+            entered = self._step_of.get(reached, -1)
+            chain = tuple((position, impl) for step, position, impl in self._post_steps if step <= entered)
+        for position, impl in chain:
+            try:
+                await impl(attempt)
+            except Exception:
+                log.exception("post_attempt hook of plugin %s failed", self.names[position])
 
     async def should_fall_back(self, attempt: Attempt) -> Advice | None:
         for _, impl in self._should_fall_back:
