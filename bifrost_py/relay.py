@@ -35,11 +35,21 @@ OPENAI_DONE = b"data: [DONE]\n\n"
 _USAGE_NULL = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,')
 # The event lines of the Anthropic events that tell usage, model, stop reason, an error or the end.
 _TELLING = frozenset((b"event: message_start", b"event: message_delta", b"event: message_stop", b"event: error"))
-
+# Whole events in the form Anthropic writes them, as `anthropic_lines` checks it (with no CR
+# anywhere: the caller checks): an `event:` line, one `data:` line holding a JSON object at a
+# glance, a blank line. One match takes a run of events that tell nothing, then the one telling
+# event that ends it (its name and data in groups 1 and 2), if any.
+_TELLING_NAME = rb"(?:message_start|message_delta|message_stop|error)"
+_ANTHROPIC_RUN = re.compile(
+    rb"(?:event: (?!" + _TELLING_NAME + rb"\n)[^\n]*+\ndata: \{[^\n]*+(?<=\})\n\n)*+"
+    rb"(?:event: (" + _TELLING_NAME + rb")\ndata: (\{[^\n]*+(?<=\}))\n\n)?"
+)
 
 
 def last_event_end(data: bytes) -> int:
     """Offset just past the last complete event in `data` (0 when there is none)."""
+    if data.endswith(b"\n\n"):  # the usual chunk, whole events: no search back through it
+        return len(data)
     lf = data.rfind(b"\n\n")
     crlf = data.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
@@ -95,29 +105,48 @@ class UpstreamReader:
         """Read the facts of whole Anthropic events in the form Anthropic writes them (see
         `anthropic_lines`) without making an event of each, for a passthrough whose observers
         all take bytes: True when read, False (nothing read) when `complete` is not in that
-        form, for `read` to take it. What it learns and refuses is what `read` would."""
-        if self.dialect != ANTHROPIC or not self.decoder.idle():
+        form, for `read` to take it. What it learns and refuses is what `read` would.
+
+        The form is checked by regex matches over the chunk, one per telling event (no line
+        object, no event object): only the events that tell something are cut out."""
+        if (self.dialect != ANTHROPIC or not self.decoder.idle() or not complete.startswith(b"event: ")
+                or not complete.endswith(b"}\n\n") or b"\r" in complete):
             return False
-        if complete.count(b"\n") == 3 and complete.endswith(b"}\n\n") and complete.startswith(b"event: "):
-            # One event, a live stream's usual chunk: the same checks as `anthropic_lines`, on
-            # its one event line and one data line (the other two line ends close the event).
-            end = complete.index(b"\n")
-            if (complete.startswith(b"data: {", end + 1) and b"\r" not in complete
-                    and (complete.isascii() or _is_utf8(complete))):
-                name = complete[:end]
-                if name in _TELLING:
-                    usage_reader.anthropic_event(name[7:].decode(), complete[end + 7:-2].decode(), self.facts)
-                return True
-        lines = anthropic_lines(complete)
-        if lines is None:
+        end = complete.find(b"\n")
+        data_end = complete.find(b"\n", end + 1)
+        if data_end == len(complete) - 2:
+            # One event, a live stream's usual chunk: its event line, its data line, the blank
+            # line; the same checks as `anthropic_lines`.
+            if not complete.startswith(b"data: {", end + 1) or not (complete.isascii() or _is_utf8(complete)):
+                return False
+            name = complete[:end]
+            if name in _TELLING:
+                usage_reader.anthropic_event(name[7:].decode(), complete[end + 7:-2].decode(), self.facts)
+            return True
+        told = _telling_events(complete)
+        if told is None or not (complete.isascii() or _is_utf8(complete)):
             return False
-        names = lines[0:-1:3]
-        if not _TELLING.isdisjoint(names):
-            facts = self.facts
-            for index, name in enumerate(names):
-                if name in _TELLING:
-                    usage_reader.anthropic_event(name[7:].decode(), lines[3 * index + 1][6:].decode(), facts)
+        facts = self.facts
+        for event, data in told:
+            usage_reader.anthropic_event(event.decode(), data.decode(), facts)
         return True
+
+
+def _telling_events(complete: bytes) -> list[tuple[bytes, bytes]] | None:
+    """The (name, data) of the telling events of `complete` when it is whole events in
+    Anthropic's own form (no CR in it), in order; None when it is not in that form."""
+    told: list[tuple[bytes, bytes]] = []
+    match = _ANTHROPIC_RUN.match
+    position, size = 0, len(complete)
+    while position < size:
+        run = match(complete, position)
+        if run is None:  # never: the pattern matches the empty string
+            return None
+        if run[1] is None:  # a run of events that tell nothing, not ended by one that tells
+            return told if run.end() == size else None
+        told.append((run[1], run[2]))
+        position = run.end()
+    return told
 
 
 def anthropic_lines(complete: bytes) -> list[bytes] | None:

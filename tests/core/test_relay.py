@@ -390,3 +390,55 @@ def test_a_passthrough_without_observers_bills_and_refuses_as_the_event_reader_d
         return complete
 
     assert _outcome(relayed.push, chunks, lambda: relayed.facts) == _outcome(reference, chunks, lambda: reader.facts)
+
+
+# Lines an upstream (or a proxy in between) may put where Anthropic's own form has its lines:
+# every way a chunk can stop being in that form, or stay in it with events that tell.
+_ODD_LINES = [
+    b"", b"event: message_start", b"event: message_delta", b"event: message_stop", b"event: error",
+    b"event: message_stop}", b"event: ping", b"event:message_delta", b"event:  message_delta", b"data: {}",
+    b'data: {"type":"message_stop"}', b"data: {", b"data: }", b"data:{}", b"data: {x}", b": comment", b"id: 7",
+    b"retry: 5", b"data: {\xff}", b"event: \xc3\xa9", b"data: {\r}", b"\r", b'data: {"type":"error"}',
+    b'data: {"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":3}}',
+]
+
+
+@settings(max_examples=500)
+@given(data=st.data(), stream=st.sampled_from(["anthropic-text", "anthropic-tool"]))
+def test_a_passthrough_whose_lines_are_moved_bills_and_refuses_as_the_event_reader_does(
+    data: st.DataObject, stream: str
+) -> None:
+    """The fast reading of Anthropic's own form takes a chunk only when it is in that form: lines
+    dropped, repeated, cut short, lengthened, inserted or replaced anywhere give the client, the bill and a refusal that
+    reading every event gives, whole or cut."""
+    lines = streams()[stream].split(b"\n")
+    for _ in range(data.draw(st.integers(1, 4), label="edits")):
+        at = data.draw(st.integers(0, len(lines) - 1), label="at")
+        how = data.draw(st.sampled_from(["drop", "repeat", "shorten", "extend", "insert", "replace"]), label="how")
+        if how == "drop":
+            del lines[at]
+        elif how == "repeat":
+            lines.insert(at, lines[at])
+        elif how == "shorten":
+            lines[at] = lines[at][:-data.draw(st.integers(1, 3), label="by")]
+        elif how == "extend":
+            lines[at] += data.draw(st.sampled_from([b"}", b" ", b"\r", b"\xff", b"\n"]) | st.binary(max_size=4), label="by")
+        else:
+            line = data.draw(st.sampled_from(_ODD_LINES) | st.binary(max_size=12), label="line")
+            lines[at:at + (how == "replace")] = [line]
+    raw = b"\n".join(lines)
+    if data.draw(st.booleans(), label="whole"):
+        chunks = [raw]
+    else:
+        chunks = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=3), label="cuts"))
+    relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[])
+    splitter, reader = EventSplitter(), UpstreamReader(ANTHROPIC)
+
+    def reference(chunk: bytes) -> bytes | None:
+        complete = splitter.push(chunk)
+        if not complete:
+            return None
+        reader.read(complete)
+        return complete
+
+    assert _outcome(relayed.push, chunks, lambda: relayed.facts) == _outcome(reference, chunks, lambda: reader.facts)
