@@ -120,7 +120,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def gateway_config(directory: Path, upstream: int, port: int, plugins: bool, redis: str | None = None) -> Path:
+def gateway_config(directory: Path, upstream: int, port: int, plugins: bool, redis: str | None = None,
+                   without: tuple[str, ...] = ()) -> Path:
+    """The gateway's config: every built-in doing its work (`plugins`), except those named in
+    `without`, or none of them."""
     config = {
         "server": {"host": "127.0.0.1", "port": port},
         "admin": {"token": "bench-admin"},
@@ -131,13 +134,17 @@ def gateway_config(directory: Path, upstream: int, port: int, plugins: bool, red
         },
     }
     if plugins:
-        config.update(PLUGIN_CONFIG)
+        config.update({name: section for name, section in PLUGIN_CONFIG.items() if name not in without})
+        if without:
+            config["plugins"] = {"disable": list(without)}
     else:
-        config["plugins"] = {"disable": ["costlog", "governance", "cache", "routing", "failover"]}
+        config["plugins"] = {"disable": list(BUILT_INS)}
     path = directory / f"gateway-{port}.yaml"
     path.write_text(orjson.dumps(config).decode())
     return path
 
+
+BUILT_INS = ("costlog", "governance", "cache", "routing", "failover")  # what "no plugins" turns off
 
 # All built-ins on, each doing real work per request: a virtual key with budget and rate limit
 # (governance), a priced log row (costlog), a routing rule evaluated, a fallback chain built,

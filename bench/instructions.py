@@ -49,7 +49,7 @@ IDLE = 5.0  # seconds of idle gateway counted after the requests
 
 
 def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: int, upstream: int, workdir: Path,
-          keep: Path | None = None, redis: str | None = None) -> tuple[float, float]:
+          keep: Path | None = None, redis: str | None = None, without: tuple[str, ...] = ()) -> tuple[float, float]:
     """Millions of instructions per request of one gateway configuration (`plugins` None: the
     floor): all of them, and without the background work a gateway does while idle (its timers:
     under valgrind a request takes some 50 times longer, so a timer's rounds would weigh 50
@@ -59,7 +59,7 @@ def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: i
     `keep`: also copy callgrind's output of the requests there, for `callgrind_annotate`."""
     port = free_port()
     env = dict(os.environ, PYTHONMALLOC="malloc")  # callgrind counts malloc's work, not pymalloc's
-    command = _command(checkout, plugins, port, upstream, workdir, redis, env)
+    command = _command(checkout, plugins, port, upstream, workdir, redis, env, without)
     out = workdir / f"callgrind-{port}.out"
     process = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--instr-atstart=no", sys.executable, *command],
@@ -114,15 +114,31 @@ def cpu_per_request(checkout: Path | None, plugins: bool | None, stream: bool, r
 
 
 def _command(checkout: Path | None, plugins: bool | None, port: int, upstream: int, workdir: Path,
-             redis: str | None, env: dict[str, str]) -> list[str]:
-    """The python arguments that serve the floor (`plugins` None) or a gateway on `port`; sets
-    PYTHONPATH in `env` for the floor and for another checkout."""
+             redis: str | None, env: dict[str, str], without: tuple[str, ...] = ()) -> list[str]:
+    """The python arguments that serve the floor (`plugins` None) or a gateway on `port` (with
+    every plugin but those in `without`); sets PYTHONPATH in `env` for the floor and for another
+    checkout."""
     if plugins is None:
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
         return ["-m", "bench.floor", "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream}"]
     if checkout is not None:
         env["PYTHONPATH"] = f"{checkout}:{checkout / 'plugins'}"
-    return ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins, redis=redis))]
+    return ["-m", "bifrost_py", "serve", "-c", str(gateway_config(workdir, upstream, port, plugins, redis=redis,
+                                                                     without=without))]
+
+
+def _each(checkout: Path | None, stream: bool, requests: int, upstream: int, workdir: Path, redis: str | None,
+          everything: tuple[float, float]) -> None:
+    """Each built-in's share of the all-plugins figure `everything`: the gateway counted again
+    with every plugin but that one, and the difference printed as the plugin's cost (steadier
+    than a profiler's split, and it includes what the plugin makes the core do for it)."""
+    from bench.__main__ import BUILT_INS
+
+    for plugin in BUILT_INS:
+        value = count(checkout, True, stream, requests, upstream, workdir, redis=redis, without=(plugin,))
+        cost = [e - v for e, v in zip(everything, value)]
+        print(f"{'':<10}{'-' + plugin:<17}{value[0]:>16.3f}{'':>9}{value[1]:>21.3f}"
+              f"   {plugin}: {cost[0]:+.3f} / {cost[1]:+.3f} M", flush=True)
 
 
 def _totals(path: Path) -> int:
@@ -150,6 +166,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("json", "stream"), help="one mode only")
     parser.add_argument("--plugins", choices=("none", "all"), help="the gateway with no plugins or all only")
     parser.add_argument("--keep", type=Path, help="a directory to keep each run's callgrind output in")
+    parser.add_argument("--each", action="store_true",
+                        help="then every plugin but one, for each built-in: what that plugin costs (all minus it)")
     parser.add_argument("--redis", action="store_true",
                         help="the gateways with storage.redis (a redis-server of its own, flushed before each run)")
     args = parser.parse_args()
@@ -198,6 +216,8 @@ def main() -> None:
                     ratios = [v / b if b else 0.0 for v, b in zip(value, base)]
                     print(f"{name:<10}{label:<9}{mode:<8}{value[0]:>16.3f}{ratios[0]:>8.2f}x"
                           f"{value[1]:>21.3f}{ratios[1]:>8.2f}x", flush=True)
+                    if plugins and args.each and not args.cpu:
+                        _each(checkout, stream, args.requests, upstream_port, workdir, url, value)
     finally:
         if redis is not None:
             redis.close()
