@@ -14,6 +14,7 @@ translation into Anthropic events.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -24,11 +25,19 @@ from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_errors import GeminiError
 from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
 from bifrost_py.dialects.translate_errors import MalformedAnswer
-from bifrost_py.relay import observed_events
+from bifrost_py.relay import anthropic_lines, observed_events
 
 from .responses_answer import ResponsesStreamAnswer
 
 _TEXT_FIELDS = {"text_delta": "text", "thinking_delta": "thinking"}
+# One whole event that only adds a piece to a block's text, thinking or tool input, written the
+# way Anthropic writes it (compact, this key order); group 1 its index, group 2 the piece as a
+# JSON string token. A match starts at an event's first line: `[^\n]*` takes an `event: ` met
+# inside a name line, and one inside a data line is followed by a blank line, not `data: `.
+_PIECE_EVENT = re.compile(
+    rb'event: [^\n]*\ndata: \{"type":"content_block_delta","index":(0|[1-9][0-9]{0,8}),"delta":\{"type":'
+    rb'(?:"text_delta","text"|"thinking_delta","thinking"|"input_json_delta","partial_json"):'
+    rb'("(?:[^"\\\n]|\\.)*")\}\}\n\n')
 
 
 class _AnthropicAnswer:
@@ -147,6 +156,36 @@ class _OpenAIAnswer:
         return openai_response_to_anthropic(completion)
 
 
+def _pieces_at_once(kept: bytes) -> _AnthropicAnswer | None:
+    """A stream in Anthropic's own form (see `anthropic_lines`) assembled as `_AnthropicAnswer.on`
+    would assemble its events one by one, with the events that add a piece of text (the most of
+    them) taken all at once: their JSON strings read by one parse, in stream order. The other
+    events go through `on`, in order; they cannot see the difference, since pieces only touch
+    `parts`. None (nothing decided: the per-event path takes it) when the stream is in another
+    form, a piece is not a valid JSON string, or another event also added a piece (written in
+    some other way: its order among the pieces would be lost). Raises what `on` and the reading
+    of an event raise, which the per-event path would raise at the same event."""
+    if anthropic_lines(kept) is None:
+        return None
+    split = _PIECE_EVENT.split(kept)  # the other events, index, piece, the other events, ...
+    try:
+        pieces = orjson.loads(b"[" + b",".join(split[2::3]) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    answer = _AnthropicAnswer()
+    for name, data in observed_events(ANTHROPIC, b"".join(split[0::3])):
+        answer.on(name, data)
+    if answer.parts:
+        return None
+    indexes = split[1::3]
+    if indexes and indexes.count(indexes[0]) == len(indexes):
+        answer.parts[int(indexes[0])] = pieces
+    else:
+        for index, piece in zip(indexes, pieces, strict=True):
+            answer.parts.setdefault(int(index), []).append(piece)
+    return answer
+
+
 # What a stream observer keeps of one answer at most, unless the cache's settings say otherwise.
 DEFAULT_LIMIT = 8 * 1024 * 1024
 _UNDERSTOOD = (AttributeError, TypeError, KeyError, ValueError, GeminiError)
@@ -206,8 +245,17 @@ class StreamAnswer:
 
     def _replay(self) -> None:
         """Read the kept bytes into events, as the relay would have shown them, and assemble."""
-        events = observed_events(self._dialect, b"".join(self._chunks))
+        kept = b"".join(self._chunks)
         self._chunks = []
+        if self._dialect == ANTHROPIC and self._anthropic is None:
+            try:
+                self._anthropic = _pieces_at_once(kept)
+            except (*_UNDERSTOOD, MalformedAnswer):  # what the per-event path fails at too
+                self.broken = True
+                return
+            if self._anthropic is not None:
+                return
+        events = observed_events(self._dialect, kept)
         try:
             if self._dialect == ANTHROPIC:
                 answer = self._anthropic = self._anthropic or _AnthropicAnswer()
