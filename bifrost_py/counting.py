@@ -8,13 +8,13 @@ estimate, marked as one in `x-bf-estimate`.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
 from .answers import Responder, call_headers
-from .context import ANTHROPIC, RESPONSES, Call, Target
+from .context import ANTHROPIC, RESPONSES, Call, StashKey, Target
 from .dialects.gemini import GEMINI
 from .dialects.tokens import estimate_input_tokens
 from .gemini_calls import count_gemini_tokens
@@ -27,6 +27,24 @@ if TYPE_CHECKING:
     from .gateway import Gateway
 
 log = logging.getLogger("bifrost_py.counting")
+
+# The local estimate of a call's prompt, with the body object it was made of.
+ESTIMATE = StashKey[tuple[Any, int]]("counting.estimate")
+
+
+def call_estimate(call: Call) -> int:
+    """`estimate_input_tokens(call.body or {})`, made once per call: routing (a rule on tokens),
+    governance (the hold) and count_tokens read the same figure, and a 78 KB Claude Code body
+    is walked once instead of up to three times. Kept with the body object it was made of: a
+    call whose `body` was replaced by another object is estimated again. (A body changed in
+    place after the first estimate keeps that estimate; nothing in the gateway does that.)"""
+    body = call.body
+    memo = call.stash.get(ESTIMATE)
+    if memo is not None and memo[0] is body:
+        return memo[1]  # type: ignore[no-any-return]
+    estimate = estimate_input_tokens(body or {})
+    call.stash[ESTIMATE] = (body, estimate)
+    return estimate
 
 
 async def count_tokens(gateway: Gateway, call: Call, responder: Responder, target: Target) -> web.StreamResponse:
@@ -48,7 +66,7 @@ async def count_tokens(gateway: Gateway, call: Call, responder: Responder, targe
         answer = await provider_count(provider, request, target, _is_count, "count_tokens")
         if answer is not None:
             return await responder.whole(answer, headers)
-    estimate = estimate_input_tokens(call.body or {})
+    estimate = call_estimate(call)
     return await responder.whole(orjson.dumps({"input_tokens": estimate}), {**headers, "x-bf-estimate": "true"})
 
 

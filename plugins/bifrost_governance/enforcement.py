@@ -33,7 +33,7 @@ from bifrost_py.context import (
     StashKey,
     Target,
 )
-from bifrost_py.dialects.tokens import estimate_input_tokens
+from bifrost_py.counting import call_estimate
 from bifrost_py.errors import AuthenticationFailed, GatewayError, PermissionDenied
 
 from .counters import Admission, Claim, CounterStore, MemoryCounters
@@ -155,7 +155,8 @@ class Governor:
         caps, claims = self._claims(attempt, state, now)
         if not claims:
             return
-        admission = await self._admit(claims)
+        memory = self.memory   # (in memory: no coroutine of its own, nothing awaits)
+        admission = memory.admit_now(claims, owner()) if memory is not None else await self._admit(claims)
         if not admission.ok:
             cap = caps[admission.refused]
             self.metrics.refused(cap.tier.kind, cap.kind)
@@ -248,9 +249,8 @@ class Governor:
         """The prompt tokens to reserve (estimate × margin) and the output limit, estimated once
         per call (every attempt and cap of the call reads them from `state`)."""
         if state.input_tokens < 0:
-            body = call.body or {}
-            state.input_tokens = math.ceil(estimate_input_tokens(body) * self.settings.input_margin)
-            state.max_output = max_output(body, call.endpoint, self.settings.default_max_tokens)
+            state.input_tokens = math.ceil(call_estimate(call) * self.settings.input_margin)
+            state.max_output = max_output(call.body or {}, call.endpoint, self.settings.default_max_tokens)
         return state.input_tokens
 
     # ------------------------------------------------------------------ post_attempt
@@ -283,7 +283,11 @@ class Governor:
                 actuals.append(1 if from_provider else 0)
         if overrun:
             self.metrics.overrun()
-        await self._settle(hold.ticket, actuals)
+        memory = self.memory
+        if memory is not None:
+            memory.settle_now(hold.ticket, actuals)
+        else:
+            await self._settle(hold.ticket, actuals)
         if cost and self.publisher is not None:
             self.publisher.publish(state.plan.key.name, hold.caps, time.time())
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bifrost_py.context import Call
+from bifrost_py.counting import call_estimate
 from bifrost_py.dialects.tokens import estimate_input_tokens
 
 IMAGE_TYPES = frozenset(("image", "image_url", "input_image"))
@@ -20,10 +22,13 @@ _UNSET: Any = object()
 class RequestFacts:
     """Lazily computed facts of one request body."""
 
-    __slots__ = ("_images", "_thinking", "_tokens", "_tools", "_web_search", "body")
+    __slots__ = ("_call", "_images", "_thinking", "_tokens", "_tools", "_web_search", "body")
 
-    def __init__(self, body: dict[str, Any] | None) -> None:
+    def __init__(self, body: dict[str, Any] | None, call: Call | None = None) -> None:
+        """`call`: the call `body` is the body of; its token estimate is then the call's own,
+        made once and shared with governance's hold (bifrost_py.counting.call_estimate)."""
         self.body = body or {}
+        self._call = call if call is not None and call.body is body else None
         self._tokens: Any = _UNSET
         self._tools: Any = _UNSET
         self._thinking: Any = _UNSET
@@ -35,7 +40,8 @@ class RequestFacts:
         """The local estimate of the prompt's tokens (dialects/tokens.py): system, messages,
         tool definitions, tool calls and results, images."""
         if self._tokens is _UNSET:
-            self._tokens = estimate_input_tokens(self.body)
+            call = self._call
+            self._tokens = estimate_input_tokens(self.body) if call is None else call_estimate(call)
         return int(self._tokens)
 
     @property

@@ -99,6 +99,10 @@ class Router:
         self._splits: dict[tuple[str, str], tuple[Candidate, ...]] = {}
         self._splits_version = self.gateway.providers_version
         self._fixed_targets: dict[tuple[str, str], tuple[Candidate, ...]] = {}
+        # The core's own resolution's candidate, by the id of its (memoised, shared) Target; an
+        # entry is used only while it holds that very object.
+        self._resolved: dict[int, tuple[Candidate, ...]] = {}
+        self._bare: dict[str, Spec] = {}
 
     # ------------------------------------------------------------------ the decision
 
@@ -115,7 +119,8 @@ class Router:
             return self._finish(call, None, str(targets[0]), (Candidate(targets[0]),), session)
         spec = settings.aliases.get(model)
         label = ALIAS if spec is not None else None
-        current = spec or Spec(None, model)
+        current = spec if spec is not None else self._bare_spec(model)
+        bare = current if spec is None else None   # (its group is the model name itself)
         if settings.rules:
             names = (model,) if current.model in (None, model) else (model, str(current.model))
             rule = self.rules.first_match(call, names)
@@ -130,7 +135,16 @@ class Router:
             label = label or DEFAULT_MODEL
         if not candidates:
             return None
-        return self._finish(call, label or how, str(current), candidates, session)
+        return self._finish(call, label or how, model if current is bare else str(current), candidates, session)
+
+    def _bare_spec(self, model: str) -> Spec:
+        """`Spec(None, model)`, made once per model name (bounded: clients choose the names)."""
+        found = self._bare.get(model)
+        if found is None:
+            if len(self._bare) >= SPLIT_CACHE_SIZE:
+                self._bare.clear()
+            found = self._bare[model] = Spec(None, model)
+        return found
 
     def _follow(self, to: Spec, current: Spec) -> Spec:
         """Where a rule's `to` leads from the request's current spec."""
@@ -161,7 +175,7 @@ class Router:
                 how = WEIGHTS
             else:
                 found = resolved if resolved is not None else self.gateway.resolve(model)
-                candidates = (Candidate(found[0]),) if found else ()
+                candidates = self._resolved_candidate(found[0]) if found else ()
         return _allowed(call, candidates), how
 
     def _fixed(self, provider: str, model: str) -> tuple[Candidate, ...]:
@@ -172,6 +186,16 @@ class Router:
             if len(self._fixed_targets) >= SPLIT_CACHE_SIZE:
                 self._fixed_targets.clear()  # "to: bedrock" keeps client-chosen names: stay bounded
             found = self._fixed_targets[(provider, model)] = (Candidate(Target(provider, model)),)
+        return found
+
+    def _resolved_candidate(self, target: Target) -> tuple[Candidate, ...]:
+        """`(Candidate(target),)`, made once per Target object (the gateway remembers its
+        resolutions, so the same few objects come back on every request)."""
+        found = self._resolved.get(id(target))
+        if found is None or found[0].target is not target:
+            if len(self._resolved) >= SPLIT_CACHE_SIZE:
+                self._resolved.clear()
+            found = self._resolved[id(target)] = (Candidate(target),)
         return found
 
     def _key_split(self, weights: tuple[ProviderWeight, ...], model: str) -> tuple[Candidate, ...]:
@@ -220,7 +244,8 @@ class Router:
         if len(candidates) > 1:
             healthy = [c for c in candidates if self.healthy(c.target)] or candidates
         if session is None:
-            chosen = draw.by_chance(self.rng, healthy, [c.weight for c in healthy]).target
+            chosen = healthy[0].target if len(healthy) == 1 else \
+                draw.by_chance(self.rng, healthy, [c.weight for c in healthy]).target
             return Decision(label, _labelled(chosen, label, chosen.key_name), group, candidates)
         state = self.sessions.get(session)
         target, key_name, placement = self._for_session(session, state, group, healthy)

@@ -59,7 +59,7 @@ class RuleSet:
                 continue
             if asks_body:
                 if facts is None:
-                    facts = RequestFacts(call.body)
+                    facts = RequestFacts(call.body, call)
                 if not _facts_match(rule.when, facts):
                     continue
             return rule
