@@ -37,7 +37,7 @@ _TEXT_FIELDS = {"text_delta": "text", "thinking_delta": "thinking"}
 _PIECE_EVENT = re.compile(
     rb'event: [^\n]*\ndata: \{"type":"content_block_delta","index":(0|[1-9][0-9]{0,8}),"delta":\{"type":'
     rb'(?:"text_delta","text"|"thinking_delta","thinking"|"input_json_delta","partial_json"):'
-    rb'("(?:[^"\\\n]|\\.)*")\}\}\n\n')
+    rb'("[^"\\\n]*(?:\\.[^"\\\n]*)*")\}\}\n\n')
 
 
 class _AnthropicAnswer:
