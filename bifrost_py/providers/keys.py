@@ -37,8 +37,31 @@ class KeyPool:
         return [s.key for s in self.states
                 if s.key.enabled and s.aside_until <= now and s.key.name not in exclude]
 
+    def has_usable(self) -> bool:
+        """Whether `usable()` would hold a key, without building the list (failover's admission
+        asks it of every target's provider on every request). A key never put aside (or
+        restored: `aside_until` 0) is usable without reading the clock."""
+        now = -1.0
+        for state in self.states:
+            if state.key.enabled:
+                until = state.aside_until
+                if until == 0.0:
+                    return True
+                if now < 0.0:
+                    now = time.monotonic()
+                if until <= now:
+                    return True
+        return False
+
     def pick(self, exclude: frozenset[str] | set[str] = frozenset()) -> ProviderKey | None:
         """A usable key drawn by weight (zero weights only when nothing else is left)."""
+        states = self.states
+        if len(states) == 1 and not exclude:  # a provider's one key (the usual case): no list, no draw
+            state = states[0]
+            key = state.key
+            if key.enabled and (state.aside_until == 0.0 or state.aside_until <= time.monotonic()):
+                return key
+            return None
         keys = self.usable(exclude)
         if not keys:
             return None

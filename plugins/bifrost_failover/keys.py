@@ -39,7 +39,8 @@ def put_aside(attempt: Attempt, kind: Kind, provider: Provider, cooldowns: KeyCo
 def no_usable_key(provider: Provider) -> bool:
     """The provider has keys, and every one of them is put aside (a keyless provider, such as a
     local Ollama, is never in this state)."""
-    return len(provider.keys) > 0 and not provider.keys.usable()
+    keys = provider.keys
+    return not keys.has_usable() and len(keys) > 0
 
 
 def aside_reasons(provider: Provider) -> str:

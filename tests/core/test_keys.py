@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bifrost_py.config import ProviderKey
 from bifrost_py.providers import keys as keys_module
@@ -94,3 +97,23 @@ def test_keys_are_found_by_name_and_described_without_their_secret() -> None:
     assert keys.get("k9") is None and len(keys) == 2
     for described in keys.describe():
         assert "secret" not in str(described) and described["key"] == "sk-s…ue-" + str(described["name"])[1]
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, -5.0, 990.0, 1000.0, 1010.0])), max_size=4),
+    st.sampled_from([frozenset(), frozenset({"k0"})]),
+)
+def test_has_usable_and_pick_agree_with_the_list_of_usable_keys(
+    states: list[tuple[bool, float]], exclude: frozenset[str]
+) -> None:
+    """`has_usable()` answers as `usable()` does, and a pool of one key picks what the list
+    holds, for keys enabled or not, never put aside, back already, or still aside."""
+    keys = pool(*([1.0] * len(states)))
+    for state, (enabled, until) in zip(keys.states, states):
+        state.key.enabled = enabled
+        state.aside_until = until
+    with patch.object(keys_module.time, "monotonic", lambda: 1000.0):
+        listed = keys.usable(exclude)
+        assert keys.has_usable() is bool(keys.usable())
+        if len(states) <= 1:
+            assert keys.pick(exclude) == (listed[0] if listed else None)
