@@ -99,16 +99,21 @@ async def running_mock_upstream(options: Any = None) -> AsyncIterator[RunningSer
 async def running_gateway(
     config: Config | dict[str, Any], *, plugins: list[object] | None = None, builtins: bool = True
 ) -> AsyncIterator[RunningGateway]:
-    """A gateway serving `config` on a free loopback port; stopped (and flushed) on exit."""
-    if isinstance(config, dict):
-        config = config_from_dict(config)
-    gateway = Gateway(config, plugins=plugins, builtins=builtins)
-    app = build_app(gateway)
-    runner, url = await _serve(app)
-    try:
-        yield RunningGateway(url, runner, app, gateway)
-    finally:
-        await runner.cleanup()
+    """A gateway serving `config` on a free loopback port; stopped (and flushed) on exit. A dict
+    config gets a temporary folder of its own as its base: the files it names by relative path or
+    by default (the log database, the cache's) start empty and go with it, instead of piling up in
+    the working directory from one test run to the next."""
+    with contextlib.ExitStack() as folder:
+        if isinstance(config, dict):
+            base = Path(folder.enter_context(tempfile.TemporaryDirectory(prefix="bifrost-test-")))
+            config = config_from_dict(config, base_dir=base)
+        gateway = Gateway(config, plugins=plugins, builtins=builtins)
+        app = build_app(gateway)
+        runner, url = await _serve(app)
+        try:
+            yield RunningGateway(url, runner, app, gateway)
+        finally:
+            await runner.cleanup()
 
 
 def provider_config(upstream_url: str) -> dict[str, Any]:
