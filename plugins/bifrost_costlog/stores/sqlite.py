@@ -26,6 +26,28 @@ _SUBTRACT = {shape: rollup.upsert("sqlite", subtract=True, shape=shape) for shap
 _READ = ", ".join(rollup.READ)
 
 
+# INSERTs that leave out the NULL columns of a record (a column left out is NULL: none has a
+# default), per the types of its values: sqlite3 binds a NULL through its adapter, a dict
+# lookup and a Python call each, and a row has some ten of them. A few such statements serve
+# nearly every row; past _SHAPES_KEPT of them a record is inserted with every column.
+_INSERT_WITHOUT: dict[tuple[type, ...], str] = {}
+_SHAPES_KEPT = 32
+
+
+def _insert_one(record: tuple[Any, ...]) -> tuple[str, Sequence[Any]]:
+    """The statement and parameters that insert `record` (in column order) as one row."""
+    kinds = tuple(map(type, record))
+    sql = _INSERT_WITHOUT.get(kinds)
+    if sql is None:
+        present = [name for name, value in zip(NAMES, record) if value is not None]
+        if not present or len(_INSERT_WITHOUT) >= _SHAPES_KEPT:
+            return _INSERT, record
+        sql = _INSERT_WITHOUT[kinds] = (
+            f"INSERT INTO {TABLE} ({', '.join(present)}) VALUES ({', '.join('?' * len(present))})"
+        )
+    return sql, [value for value in record if value is not None]
+
+
 class SQLiteStore(SharedStore):
     dialect = "sqlite"
     db: SQLiteDatabase
@@ -43,8 +65,11 @@ class SQLiteStore(SharedStore):
         }
 
         def write(conn: sqlite3.Connection) -> list[int]:
-            conn.executemany(_INSERT, records)
-            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if len(records) == 1:  # light load: a batch of one row, its id from the cursor
+                last = conn.execute(*_insert_one(records[0])).lastrowid
+            else:
+                conn.executemany(_INSERT, records)
+                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             for shape, added in cells.items():
                 conn.executemany(_ADD[shape], added)
             # One transaction on the file's one writer: the new rowids are consecutive.
