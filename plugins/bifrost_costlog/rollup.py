@@ -203,6 +203,11 @@ def _words(data: bytes, first: int) -> dict[int, int]:
     return {first + b: n for b, n in enumerate(words) if n}
 
 
+_FIRST_BIN = struct.Struct("<H")   # a blob's first bin
+_BIN = struct.Struct("<I")         # one bin's count
+_ONE_BIN = struct.Struct("<HI")    # the blob of a single bin
+
+
 def hist_add(a: bytes | None, b: bytes | None) -> bytes | None:
     """SQL function of the SQLite writer: the sum of two histograms. Adding one bin (what a
     small batch brings) inside `a`'s range rewrites that bin's four bytes, without turning both
@@ -212,11 +217,14 @@ def hist_add(a: bytes | None, b: bytes | None) -> bytes | None:
     if b is None:
         return a
     if len(b) == 6 and len(a) >= 6:
-        at = 2 + 4 * (int.from_bytes(b[:2], "little") - int.from_bytes(a[:2], "little"))
+        low, count = _ONE_BIN.unpack(b)
+        at = 2 + 4 * (low - _FIRST_BIN.unpack_from(a)[0])
         if 2 <= at <= len(a) - 4:
-            word = int.from_bytes(a[at : at + 4], "little") + int.from_bytes(b[2:], "little")
+            word = _BIN.unpack_from(a, at)[0] + count
             if word < 2**32:   # else it carries into the next bin: the general way below
-                return a[:at] + word.to_bytes(4, "little") + a[at + 4 :]
+                added = bytearray(a)
+                _BIN.pack_into(added, at, word)
+                return bytes(added)
     return int_to_blob(blob_to_int(a) + blob_to_int(b))
 
 

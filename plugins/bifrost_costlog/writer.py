@@ -66,6 +66,7 @@ class BatchWriter:
         self._gathering: asyncio.Future[None] | None = None  # a partial batch waiting for company
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._depth = 0  # the queue depth last shown by the gauge (which starts at 0)
 
     # ------------------------------------------------------------------ request path
 
@@ -124,7 +125,10 @@ class BatchWriter:
             batch = [self.rows.popleft() for _ in range(min(self.batch_size, len(self.rows)))]
             if self.body_bytes:
                 self.body_bytes -= sum(_body_bytes(row) for row in batch)
-            self.metrics.queue_depth.set(len(self.rows))
+            depth = len(self.rows)
+            if depth != self._depth:  # (a gauge's set takes a lock: not when it would not change)
+                self.metrics.queue_depth.set(depth)
+                self._depth = depth
             try:
                 await self._write(batch)
             except Exception:  # a bug must not stop logging for good
