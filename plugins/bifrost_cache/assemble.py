@@ -4,8 +4,10 @@ The relay calls `on_bytes(dialect, data)` with the complete events of each chunk
 PROVIDER sent them (Anthropic events, OpenAI, Responses or Gemini chunks); per chunk this only
 keeps a reference to the bytes (up to `limit` bytes in all: past it the answer is dropped and
 not stored). Nothing is parsed unless the answer is to be stored: `message()` then reads the
-events (a passed-through Anthropic stream in Anthropic's own form with one JSON parse per event
-and no SSE reader) and assembles them exactly as `on_event` does, event by event.
+events and assembles them exactly as `on_event` does, event by event; in a passed-through
+Anthropic stream in Anthropic's own form, the events that add a piece of text (most of them)
+are found by one regular expression and their strings read by one JSON parse
+(`_pieces_at_once`), the others read one by one without the SSE reader.
 
 OpenAI streams are assembled into a chat.completion and converted to the canonical Anthropic
 message with the core's own translation; Gemini chunks go through the core's Gemini stream
@@ -25,19 +27,19 @@ from bifrost_py.dialects.gemini import GEMINI
 from bifrost_py.dialects.gemini_errors import GeminiError
 from bifrost_py.dialects.gemini_stream import GeminiStreamToAnthropic
 from bifrost_py.dialects.translate_errors import MalformedAnswer
-from bifrost_py.relay import anthropic_lines, observed_events
+from bifrost_py.relay import anthropic_lines, observed_events, parse_event_data
 
 from .responses_answer import ResponsesStreamAnswer
 
 _TEXT_FIELDS = {"text_delta": "text", "thinking_delta": "thinking"}
-# One whole event that only adds a piece to a block's text, thinking or tool input, written the
-# way Anthropic writes it (compact, this key order); group 1 its index, group 2 the piece as a
-# JSON string token. A match starts at an event's first line: `[^\n]*` takes an `event: ` met
-# inside a name line, and one inside a data line is followed by a blank line, not `data: `.
+# One event that only adds a piece to a block's text, thinking or tool input, as Anthropic writes
+# it (compact, this key order), with the blank line that ends the event before it (so a match
+# starts at an event and the pattern starts with a long literal); group 1 its index, group 2 the
+# piece as a JSON string token (orjson rejects a raw control character, so no \r, no \n).
 _PIECE_EVENT = re.compile(
-    rb'event: [^\n]*\ndata: \{"type":"content_block_delta","index":(0|[1-9][0-9]{0,8}),"delta":\{"type":'
-    rb'(?:"text_delta","text"|"thinking_delta","thinking"|"input_json_delta","partial_json"):'
-    rb'("[^"\\\n]*(?:\\.[^"\\\n]*)*")\}\}\n\n')
+    rb'\n\nevent: content_block_delta\ndata: \{"type":"content_block_delta","index":(0|[1-9][0-9]{0,8}),'
+    rb'"delta":\{"type":(?:"text_delta","text"|"thinking_delta","thinking"|"input_json_delta","partial_json"):'
+    rb'("[^"\\\n]*(?:\\.[^"\\\n]*)*")\}\}(?=\n\n)')
 
 
 class _AnthropicAnswer:
@@ -165,16 +167,18 @@ def _pieces_at_once(kept: bytes) -> _AnthropicAnswer | None:
     form, a piece is not a valid JSON string, or another event also added a piece (written in
     some other way: its order among the pieces would be lost). Raises what `on` and the reading
     of an event raise, which the per-event path would raise at the same event."""
-    if anthropic_lines(kept) is None:
-        return None
     split = _PIECE_EVENT.split(kept)  # the other events, index, piece, the other events, ...
     try:
         pieces = orjson.loads(b"[" + b",".join(split[2::3]) + b"]")
     except orjson.JSONDecodeError:
         return None
+    # The pieces are whole events in that form, so `kept` is in it exactly when the rest is.
+    lines = anthropic_lines(b"".join(split[0::3]))
+    if lines is None:
+        return None
     answer = _AnthropicAnswer()
-    for name, data in observed_events(ANTHROPIC, b"".join(split[0::3])):
-        answer.on(name, data)
+    for at in range(0, len(lines) - 1, 3):  # as `observed_events` reads them
+        answer.on(lines[at][7:].decode(), parse_event_data(lines[at + 1][6:]))
     if answer.parts:
         return None
     indexes = split[1::3]
