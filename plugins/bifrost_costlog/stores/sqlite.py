@@ -65,6 +65,7 @@ class SQLiteStore(SharedStore):
         }
 
         def write(conn: sqlite3.Connection) -> list[int]:
+            last: int | None
             if len(records) == 1:  # light load: a batch of one row, its id from the cursor
                 last = conn.execute(*_insert_one(records[0])).lastrowid
             else:
@@ -72,6 +73,7 @@ class SQLiteStore(SharedStore):
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             for shape, added in cells.items():
                 conn.executemany(_ADD[shape], added)
+            assert last is not None  # (an INSERT's cursor holds its row's id)
             # One transaction on the file's one writer: the new rowids are consecutive.
             return list(range(last - len(records) + 1, last + 1))
 
