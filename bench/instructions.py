@@ -5,6 +5,7 @@ the machine's load, unlike latency and even process CPU on a shared 2-core VM.
     python -m bench.instructions --ref /tmp/before   # and another checkout of bifrost-py beside it
     python -m bench.instructions --redis             # the gateways with storage.redis (scale-out's cost)
     python -m bench.instructions --cpu               # process CPU per request at full speed instead
+    python -m bench.instructions --plugins all --each  # and every plugin but one: each plugin's share
 
 The gateway runs `bifrost-py serve` under `valgrind --tool=callgrind` with instrumentation off;
 a warm-up of requests goes through, then instrumentation is switched on for exactly `--requests`
@@ -93,12 +94,12 @@ def count(checkout: Path | None, plugins: bool | None, stream: bool, requests: i
 
 
 def cpu_per_request(checkout: Path | None, plugins: bool | None, stream: bool, requests: int, upstream: int,
-                    workdir: Path, redis: str | None = None) -> float:
+                    workdir: Path, redis: str | None = None, without: tuple[str, ...] = ()) -> float:
     """Microseconds of process CPU per request of one gateway configuration at full speed
     (`plugins` None: the floor)."""
     port = free_port()
     env = dict(os.environ)
-    command = _command(checkout, plugins, port, upstream, workdir, redis, env)
+    command = _command(checkout, plugins, port, upstream, workdir, redis, env, without)
     process = subprocess.Popen([sys.executable, *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env, cwd=workdir)
     try:
@@ -139,6 +140,17 @@ def _each(checkout: Path | None, stream: bool, requests: int, upstream: int, wor
         cost = [e - v for e, v in zip(everything, value)]
         print(f"{'':<10}{'-' + plugin:<17}{value[0]:>16.3f}{'':>9}{value[1]:>21.3f}"
               f"   {plugin}: {cost[0]:+.3f} / {cost[1]:+.3f} M", flush=True)
+
+
+def _each_cpu(checkout: Path | None, stream: bool, requests: int, upstream: int, workdir: Path,
+              redis: str | None, everything: float) -> None:
+    """`_each` by process CPU at full speed: what only shows there (rows batched by the cost log's
+    20 ms timer, a journal flush per 0.1 s of traffic) is weighed as in production."""
+    from bench.__main__ import BUILT_INS
+
+    for plugin in BUILT_INS:
+        us = cpu_per_request(checkout, True, stream, requests, upstream, workdir, redis, without=(plugin,))
+        print(f"{'':<10}{'-' + plugin:<17}{us:>16.0f}   {plugin}: {everything - us:+.0f} us", flush=True)
 
 
 def _totals(path: Path) -> int:
@@ -210,13 +222,15 @@ def main() -> None:
                         us = cpu_per_request(checkout, plugins, stream, args.requests, upstream_port, workdir, url)
                         base_us = floor.setdefault(stream, (us, us))[0]
                         print(f"{name:<10}{label:<9}{mode:<8}{us:>16.0f}{us / base_us:>8.2f}x", flush=True)
+                        if plugins and args.each:
+                            _each_cpu(checkout, stream, args.requests, upstream_port, workdir, url, us)
                         continue
                     value = count(checkout, plugins, stream, args.requests, upstream_port, workdir, keep, redis=url)
                     base = floor.setdefault(stream, value)
                     ratios = [v / b if b else 0.0 for v, b in zip(value, base)]
                     print(f"{name:<10}{label:<9}{mode:<8}{value[0]:>16.3f}{ratios[0]:>8.2f}x"
                           f"{value[1]:>21.3f}{ratios[1]:>8.2f}x", flush=True)
-                    if plugins and args.each and not args.cpu:
+                    if plugins and args.each:
                         _each(checkout, stream, args.requests, upstream_port, workdir, url, value)
     finally:
         if redis is not None:

@@ -379,6 +379,12 @@ def test_a_passthrough_without_observers_bills_and_refuses_as_the_event_reader_d
         chunks = re.findall(rb"(?s).*?\n\n|.+", raw)
     else:
         chunks = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=4), label="cuts"))
+    _assert_relayed_as_the_event_reader_reads(chunks)
+
+
+def _assert_relayed_as_the_event_reader_reads(chunks: list[bytes]) -> None:
+    """The relay's fast reading of `chunks` gives the client, the bill and the refusal that reading
+    every event does."""
     relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[])
     splitter, reader = EventSplitter(), UpstreamReader(ANTHROPIC)
 
@@ -431,14 +437,4 @@ def test_a_passthrough_whose_lines_are_moved_bills_and_refuses_as_the_event_read
         chunks = [raw]
     else:
         chunks = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=3), label="cuts"))
-    relayed = StreamRelay(ANTHROPIC, None, hide_usage=False, observers=[])
-    splitter, reader = EventSplitter(), UpstreamReader(ANTHROPIC)
-
-    def reference(chunk: bytes) -> bytes | None:
-        complete = splitter.push(chunk)
-        if not complete:
-            return None
-        reader.read(complete)
-        return complete
-
-    assert _outcome(relayed.push, chunks, lambda: relayed.facts) == _outcome(reference, chunks, lambda: reader.facts)
+    _assert_relayed_as_the_event_reader_reads(chunks)
