@@ -40,8 +40,10 @@ class AccessPage {
     const noun = KINDS[kind].noun;
     // Only what this role may do is offered: team managers create keys (in their teams), only
     // admins teams and customers; finance and viewers read.
+    // The form offers the teams, customers and providers that load() fetches: until they are
+    // here, the button waits (a quick click would otherwise open a form with nothing to choose).
     const creates = may("write") || (kind === "keys" && may("team"));
-    this.newButton = creates ? h("button", { type: "button", class: "primary", onclick: () => this.edit(null) }, `New ${noun}`) : null;
+    this.newButton = creates ? h("button", { type: "button", class: "primary", disabled: true, onclick: () => this.edit(null) }, `New ${noun}`) : null;
     main.append(h("div", { class: "toolbar" }, this.newButton), this.message, this.body);
   }
 
@@ -60,6 +62,7 @@ class AccessPage {
     };
     await this.refreshUsage(false);
     this.draw();
+    if (this.newButton) this.newButton.disabled = false;
   }
 
   /** Usage moves with every request: fetch it again and update the bars in place. */
