@@ -178,6 +178,8 @@ def main() -> None:
     parser.add_argument("--streams", type=int, nargs="*", default=[100, 500], help="concurrent streams per scenario")
     parser.add_argument("--events", type=int, default=40, help="deltas per stream")
     parser.add_argument("--pace", type=float, default=0.05, help="seconds between two deltas (the mock's pacing)")
+    parser.add_argument("--ramp", type=float, default=0.0,
+                        help="open the streams evenly over this many seconds (default 0: all at once)")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2],
                         help="worker processes of the floor and of the gateway with every plugin (on Redis)")
     parser.add_argument("--smoke", action="store_true", help="a run of seconds (CI): no wrk, few short streams")
@@ -190,6 +192,8 @@ def main() -> None:
     report = run(args)
     print(throughput_table(report["throughput"]))
     print()
+    if args.ramp:
+        print(f"(streams opened evenly over {args.ramp:g} s)")
     print(streams_table(report["streams"]))
     if report["workers"]:
         print()
@@ -295,7 +299,7 @@ def _streams(args: argparse.Namespace, workdir: Path, paced_port: int) -> list[d
                 url = f"http://127.0.0.1:{port}{path}"
                 asyncio.run(floorbench.streams(url, body, headers, min(count, 5), None))  # warm the pools
                 before = stalls_logged(workdir, port)
-                found = asyncio.run(floorbench.streams(url, body, headers, count, pid))
+                found = asyncio.run(floorbench.streams(url, body, headers, count, pid, args.ramp))
                 stalls = stalls_logged(workdir, port) - before if name != "direct" else None
                 rows.append({"streams": count, "target": name, "events": found.events, "errors": found.errors,
                              "cpu_us_per_event": found.cpu_us_per_event, "ttfb_p50_ms": found.ttfb_p50,

@@ -148,14 +148,21 @@ class Streams:
         return percentile(self.worst_gap_ms, 99)
 
 
-async def streams(url: str, body: bytes, headers: dict[str, str], count: int, pid: int | None) -> Streams:
-    """`count` streams opened at once and read to their end; see the module docstring."""
+async def streams(url: str, body: bytes, headers: dict[str, str], count: int, pid: int | None,
+                  ramp: float = 0.0) -> Streams:
+    """`count` streams read to their end; see the module docstring. `ramp` 0 opens them all at
+    once (the worst case for first bytes: every request's own work in one burst); otherwise
+    they open evenly over `ramp` seconds, the way sessions that start their requests at their
+    own moments arrive (a ramp of one stream's length is the steady arrival rate that holds
+    `count` streams open)."""
     result = Streams(count)
     opened = 0
     all_open = asyncio.Event()
 
-    async def one(session: aiohttp.ClientSession) -> None:
+    async def one(session: aiohttp.ClientSession, delay: float) -> None:
         nonlocal opened
+        if delay:
+            await asyncio.sleep(delay)
         started = time.perf_counter()
         last: float | None = None
         worst = 0.0
@@ -204,7 +211,7 @@ async def streams(url: str, body: bytes, headers: dict[str, str], count: int, pi
         baseline = rss_bytes(pid) if pid else 0
         before = cpu_seconds(pid) if pid else 0.0
         sampler = asyncio.ensure_future(sample_rss(baseline))
-        await asyncio.gather(*(one(session) for _ in range(count)))
+        await asyncio.gather(*(one(session, i * ramp / count) for i in range(count)))
         done.set()
         await sampler
         if pid and result.events:

@@ -15,9 +15,11 @@ TARGETS = {"floor", "gateway", "gateway+all"}
 
 def test_the_smoke_run_measures_the_floor_and_the_gateways(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--json", str(out)], cwd=ROOT, check=False,
-                          capture_output=True, text=True, timeout=300)
+    # --ramp: the streams open one by one over 0.2 s instead of at once (the steady-arrival shape)
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--ramp", "0.2", "--json", str(out)], cwd=ROOT,
+                          check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "(streams opened evenly over 0.2 s)" in done.stdout
     report = orjson.loads(out.read_bytes())
 
     cells = [row for row in report["throughput"] if row["mode"] != "rss"]
