@@ -51,11 +51,19 @@ export async function render(main, _parts, _settings, search) {
     history.replaceState(null, "", `#/dashboard?window=${windowName}`);
     refresh();
   });
-  await refresh();
   // The aggregates cost the log store a scan of the window: they are asked again only when new
   // rows were written (the live stream says so), at most every REFRESH_MS, not on a blind timer.
+  // The stream is connected before the first load, so a row written while the figures load is
+  // not missed; after a reconnect (rows may have come while it was down) they are asked again.
   const source = events("/logs/stream");
   source.addEventListener("row", () => { dirty = true; });
+  let opened = false;
+  await new Promise((resolve) => {
+    source.addEventListener("open", () => { dirty = dirty || opened; opened = true; resolve(); });
+    source.addEventListener("error", resolve); // no live stream: the figures still load
+    setTimeout(resolve, 2000);
+  });
+  await refresh();
   const timer = setInterval(() => { if (dirty && document.visibilityState === "visible") refresh(); }, REFRESH_MS);
   return () => { clearInterval(timer); source.close(); };
 }
