@@ -39,9 +39,8 @@ class AccessPage {
     this.body = h("div", { id: `access-${kind}` });
     const noun = KINDS[kind].noun;
     // Only what this role may do is offered: team managers create keys (in their teams), only
-    // admins teams and customers; finance and viewers read.
-    // The form offers the teams, customers and providers that load() fetches: until they are
-    // here, the button waits (a quick click would otherwise open a form with nothing to choose).
+    // admins teams and customers; finance and viewers read. The button waits until load() has
+    // fetched the teams, customers and providers the form offers.
     const creates = may("write") || (kind === "keys" && may("team"));
     this.newButton = creates ? h("button", { type: "button", class: "primary", disabled: true, onclick: () => this.edit(null) }, `New ${noun}`) : null;
     main.append(h("div", { class: "toolbar" }, this.newButton), this.message, this.body);

@@ -54,15 +54,17 @@ export async function render(main, _parts, _settings, search) {
   // The aggregates cost the log store a scan of the window: they are asked again only when new
   // rows were written (the live stream says so), at most every REFRESH_MS, not on a blind timer.
   // The stream is connected before the first load, so a row written while the figures load is
-  // not missed; after a reconnect (rows may have come while it was down) they are asked again.
+  // not missed; a stream that (re)connects after the load began may have missed rows, so the
+  // figures are asked again.
   const source = events("/logs/stream");
   source.addEventListener("row", () => { dirty = true; });
-  let opened = false;
+  let loading = false;
   await new Promise((resolve) => {
-    source.addEventListener("open", () => { dirty = dirty || opened; opened = true; resolve(); });
+    source.addEventListener("open", () => { if (loading) dirty = true; resolve(); });
     source.addEventListener("error", resolve); // no live stream: the figures still load
     setTimeout(resolve, 2000);
   });
+  loading = true;
   await refresh();
   const timer = setInterval(() => { if (dirty && document.visibilityState === "visible") refresh(); }, REFRESH_MS);
   return () => { clearInterval(timer); source.close(); };
